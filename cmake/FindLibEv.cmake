@@ -1,0 +1,2 @@
+include(${CMAKE_CURRENT_LIST_DIR}/OtbFindLibrary.cmake)
+otb_find_library(LibEv HEADER ev.h LIBRARY ev PKG libev)

@@ -1,0 +1,84 @@
+/* Configuration: shadowsocks-libev compatible JSON file (-c) plus command-line
+ * flags with the same letters. Values given on the command line win over the
+ * file's, wherever -c appears. Errors are one line naming the key; the
+ * programs exit with code 2 on them. */
+#ifndef OTB_CONFIG_H
+#define OTB_CONFIG_H
+
+#include <limits.h>
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "otb_crypto.h"
+
+#define OTB_MAX_SERVERS 8
+#define OTB_HOST_MAX 256
+
+enum otb_prog { OTB_PROG_SERVER, OTB_PROG_REDIR, OTB_PROG_TUNNEL };
+enum otb_mode { OTB_MODE_TCP_ONLY, OTB_MODE_TCP_AND_UDP, OTB_MODE_UDP_ONLY };
+
+/* "host", "host:port", "[v6]:port" or a bare IPv6 literal; port 0 = use server_port. */
+struct otb_hostport {
+    char host[OTB_HOST_MAX];
+    uint16_t port;
+};
+
+struct otb_config {
+    enum otb_prog prog;
+    /* -s (repeatable) / "server" (string or array of strings) */
+    struct otb_hostport servers[OTB_MAX_SERVERS];
+    size_t n_servers;
+    uint16_t server_port;          /* -p / "server_port" */
+    char local_addr[OTB_HOST_MAX]; /* -b / "local_address": outbound source (server), listen address (box) */
+    uint16_t local_port;           /* -l / "local_port" */
+    char password[256];            /* -k / "password" / --password-file FILE (first line) */
+    char key_b64[128];             /* --key / "key" */
+    char method[40];               /* -m / "method", default chacha20-ietf-poly1305 */
+    int timeout;                   /* -t / "timeout": idle timeout, seconds, default 60 */
+    int connect_timeout;           /* --connect-timeout / "connect_timeout", seconds, default 10 */
+    enum otb_mode mode;            /* -u, -U / "mode" */
+    bool mptcp;                    /* --mptcp, --no-mptcp / "mptcp"; default true */
+    bool fast_open;                /* --fast-open / "fast_open" */
+    bool reuse_port;               /* --reuse-port / "reuse_port" */
+    bool no_delay;                 /* --no-delay / "no_delay" */
+    bool ipv6_first;               /* -6 / "ipv6_first" */
+    char nameserver[OTB_HOST_MAX]; /* -d / "nameserver": comma list of ip[:port] */
+    char acl[PATH_MAX];            /* --acl / "acl" */
+    char pidfile[PATH_MAX];        /* -f / "pid_file" */
+    char user[64];                 /* -a / "user" */
+    char iface[IFNAMSIZ];          /* -i / "interface": outbound interface (SO_BINDTODEVICE) */
+    uint32_t mark;                 /* --mark / "mark": SO_MARK on outbound sockets, 0 = none */
+    int verbose;                   /* -v (repeatable) / "verbose": 0 info, 1+ debug */
+    bool use_syslog;               /* --syslog / "syslog" */
+    long max_conns;                /* --max-conns / "max_connections": 0 = from RLIMIT_NOFILE */
+    long nofile;                   /* -n / "nofile": raise RLIMIT_NOFILE to this, 0 = leave */
+    int shutdown_timeout;          /* --shutdown-timeout / "shutdown_timeout", seconds, default 10 */
+    bool tproxy;                   /* -T / "tproxy" (redir) */
+    struct otb_hostport tunnel_to; /* -L host:port / "tunnel_address" (tunnel) */
+};
+
+enum otb_config_result {
+    OTB_CONFIG_OK = 0,
+    OTB_CONFIG_EXIT = 1,   /* --help or --version was printed: exit 0 */
+    OTB_CONFIG_ERROR = -1, /* err holds one line naming the key: exit 2 */
+};
+
+void otb_config_defaults(struct otb_config *cfg, enum otb_prog prog);
+/* The whole job: defaults, -c FILE, then flags; checks required keys and
+ * values (e.g. a secret must be set, method must be known). */
+int otb_config_load(struct otb_config *cfg, enum otb_prog prog, int argc, char **argv,
+                    char *err, size_t errlen);
+/* Pure: apply a JSON document's keys onto cfg. Unknown keys are errors. */
+int otb_config_apply_json(struct otb_config *cfg, const char *text, size_t len, char *err,
+                          size_t errlen);
+/* Pure: "host", "host:port", "[v6]:port", "v6". 0 or -1. */
+int otb_config_parse_hostport(const char *text, struct otb_hostport *out);
+/* Master key from key_b64 or password with the configured method. */
+int otb_config_master(const struct otb_config *cfg, struct otb_master *m, char *err,
+                      size_t errlen);
+void otb_config_usage(enum otb_prog prog, FILE *out);
+
+#endif

@@ -1,0 +1,186 @@
+#include "otb_crypto.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "otb_common.h"
+
+#include <mbedtls/hkdf.h>
+#include <mbedtls/md.h>
+
+static const struct otb_cipher_info otb_methods[OTB_METHOD_COUNT] = {
+    [OTB_AES_128_GCM] = { "aes-128-gcm", 16, 12 },
+    [OTB_AES_256_GCM] = { "aes-256-gcm", 32, 12 },
+    [OTB_CHACHA20_IETF_POLY1305] = { "chacha20-ietf-poly1305", 32, 12 },
+    [OTB_XCHACHA20_IETF_POLY1305] = { "xchacha20-ietf-poly1305", 32, 24 },
+};
+
+int otb_crypto_init(void)
+{
+    return sodium_init() < 0 ? -EIO : 0;
+}
+
+int otb_method_from_name(const char *name)
+{
+    for (size_t i = 0; i < OTB_METHOD_COUNT; i++)
+        if (strcmp(otb_methods[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+const struct otb_cipher_info *otb_method_info(enum otb_method m)
+{
+    return &otb_methods[m];
+}
+
+const char *otb_method_names(void)
+{
+    return "aes-128-gcm, aes-256-gcm, chacha20-ietf-poly1305, xchacha20-ietf-poly1305";
+}
+
+static void otb_master_init(struct otb_master *m, enum otb_method method)
+{
+    memset(m, 0, sizeof(*m));
+    m->method = method;
+    m->key_len = otb_methods[method].key_len;
+    /* libsodium's AES-GCM needs AES-NI and CLMUL; it is ~10x faster than mbedtls here. */
+    m->sodium_aes = method == OTB_AES_256_GCM && crypto_aead_aes256gcm_is_available();
+}
+
+void otb_master_from_password(struct otb_master *m, enum otb_method method, const char *password)
+{
+    const mbedtls_md_info_t *md5 = mbedtls_md_info_from_type(MBEDTLS_MD_MD5);
+    uint8_t prev[16];
+    size_t have = 0, pwlen = strlen(password);
+    mbedtls_md_context_t ctx;
+
+    otb_master_init(m, method);
+    mbedtls_md_init(&ctx);
+    mbedtls_md_setup(&ctx, md5, 0);
+    /* EVP_BytesToKey(MD5, no salt, 1 round): D_i = MD5(D_{i-1} || password). */
+    while (have < m->key_len) {
+        mbedtls_md_starts(&ctx);
+        if (have > 0)
+            mbedtls_md_update(&ctx, prev, sizeof(prev));
+        mbedtls_md_update(&ctx, (const uint8_t *)password, pwlen);
+        mbedtls_md_finish(&ctx, prev);
+        size_t n = OTB_MIN(sizeof(prev), m->key_len - have);
+        memcpy(m->key + have, prev, n);
+        have += n;
+    }
+    mbedtls_md_free(&ctx);
+    sodium_memzero(prev, sizeof(prev));
+}
+
+int otb_master_from_base64(struct otb_master *m, enum otb_method method, const char *b64)
+{
+    static const int variants[] = {
+        sodium_base64_VARIANT_ORIGINAL, sodium_base64_VARIANT_ORIGINAL_NO_PADDING,
+        sodium_base64_VARIANT_URLSAFE, sodium_base64_VARIANT_URLSAFE_NO_PADDING,
+    };
+    otb_master_init(m, method);
+    for (size_t i = 0; i < sizeof(variants) / sizeof(variants[0]); i++) {
+        size_t len = 0;
+        uint8_t buf[OTB_MAX_KEY_LEN * 2];
+        if (sodium_base642bin(buf, sizeof(buf), b64, strlen(b64), NULL, &len, NULL,
+                              variants[i]) == 0 &&
+            len == m->key_len) {
+            memcpy(m->key, buf, len);
+            sodium_memzero(buf, sizeof(buf));
+            return 0;
+        }
+        sodium_memzero(buf, sizeof(buf));
+    }
+    otb_master_wipe(m);
+    return -EINVAL;
+}
+
+void otb_master_wipe(struct otb_master *m)
+{
+    sodium_memzero(m, sizeof(*m));
+}
+
+static bool otb_aead_uses_gcm(const struct otb_master *m)
+{
+    return (m->method == OTB_AES_128_GCM || m->method == OTB_AES_256_GCM) && !m->sodium_aes;
+}
+
+int otb_aead_start(struct otb_aead *a, const struct otb_master *m, const uint8_t *salt)
+{
+    static const uint8_t info[] = "ss-subkey";
+    uint8_t subkey[OTB_MAX_KEY_LEN];
+    int rc = 0;
+
+    otb_aead_end(a);
+    if (mbedtls_hkdf(mbedtls_md_info_from_type(MBEDTLS_MD_SHA1), salt, m->key_len, m->key,
+                     m->key_len, info, sizeof(info) - 1, subkey, m->key_len) != 0)
+        return -EIO;
+    memset(a->nonce, 0, sizeof(a->nonce));
+    a->master = m;
+    if (m->sodium_aes) {
+        crypto_aead_aes256gcm_beforenm(&a->u.aes, subkey);
+    } else if (otb_aead_uses_gcm(m)) {
+        mbedtls_gcm_init(&a->u.gcm);
+        if (mbedtls_gcm_setkey(&a->u.gcm, MBEDTLS_CIPHER_ID_AES, subkey,
+                               (unsigned)(m->key_len * 8)) != 0) {
+            mbedtls_gcm_free(&a->u.gcm);
+            rc = -EIO;
+        }
+    } else {
+        memcpy(a->u.key, subkey, m->key_len);
+    }
+    sodium_memzero(subkey, sizeof(subkey));
+    a->ready = rc == 0;
+    return rc;
+}
+
+void otb_aead_seal(struct otb_aead *a, uint8_t *out, const uint8_t *in, size_t len)
+{
+    const struct otb_master *m = a->master;
+    unsigned long long clen;
+
+    if (m->sodium_aes)
+        crypto_aead_aes256gcm_encrypt_afternm(out, &clen, in, len, NULL, 0, NULL, a->nonce,
+                                              &a->u.aes);
+    else if (otb_aead_uses_gcm(m))
+        mbedtls_gcm_crypt_and_tag(&a->u.gcm, MBEDTLS_GCM_ENCRYPT, len, a->nonce, 12, NULL, 0,
+                                  in, out, OTB_TAG_LEN, out + len);
+    else if (m->method == OTB_CHACHA20_IETF_POLY1305)
+        crypto_aead_chacha20poly1305_ietf_encrypt(out, &clen, in, len, NULL, 0, NULL, a->nonce,
+                                                  a->u.key);
+    else
+        crypto_aead_xchacha20poly1305_ietf_encrypt(out, &clen, in, len, NULL, 0, NULL,
+                                                   a->nonce, a->u.key);
+    sodium_increment(a->nonce, otb_methods[m->method].nonce_len);
+}
+
+int otb_aead_open(struct otb_aead *a, uint8_t *out, const uint8_t *in, size_t clen)
+{
+    const struct otb_master *m = a->master;
+    size_t len = clen - OTB_TAG_LEN;
+    int rc;
+
+    if (m->sodium_aes)
+        rc = crypto_aead_aes256gcm_decrypt_afternm(out, NULL, NULL, in, clen, NULL, 0, a->nonce,
+                                                   &a->u.aes);
+    else if (otb_aead_uses_gcm(m))
+        rc = mbedtls_gcm_auth_decrypt(&a->u.gcm, len, a->nonce, 12, NULL, 0, in + len,
+                                      OTB_TAG_LEN, in, out);
+    else if (m->method == OTB_CHACHA20_IETF_POLY1305)
+        rc = crypto_aead_chacha20poly1305_ietf_decrypt(out, NULL, NULL, in, clen, NULL, 0,
+                                                       a->nonce, a->u.key);
+    else
+        rc = crypto_aead_xchacha20poly1305_ietf_decrypt(out, NULL, NULL, in, clen, NULL, 0,
+                                                        a->nonce, a->u.key);
+    sodium_increment(a->nonce, otb_methods[m->method].nonce_len);
+    return rc == 0 ? 0 : -EBADMSG;
+}
+
+void otb_aead_end(struct otb_aead *a)
+{
+    if (a->ready && otb_aead_uses_gcm(a->master))
+        mbedtls_gcm_free(&a->u.gcm);
+    if (a->ready)
+        sodium_memzero(&a->u, sizeof(a->u));
+    a->ready = false;
+}

@@ -1,0 +1,79 @@
+/* Shadowsocks AEAD ciphers: methods, master key derivation, per-session
+ * subkeys (HKDF-SHA1) and seal/open with the little-endian nonce counter. */
+#ifndef OTB_CRYPTO_H
+#define OTB_CRYPTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mbedtls/gcm.h>
+#include <sodium.h>
+
+#define OTB_MAX_KEY_LEN 32
+#define OTB_MAX_SALT_LEN 32
+#define OTB_MAX_NONCE_LEN 24
+#define OTB_TAG_LEN 16
+
+enum otb_method {
+    OTB_AES_128_GCM,
+    OTB_AES_256_GCM,
+    OTB_CHACHA20_IETF_POLY1305,
+    OTB_XCHACHA20_IETF_POLY1305,
+    OTB_METHOD_COUNT
+};
+
+#define OTB_DEFAULT_METHOD "chacha20-ietf-poly1305"
+
+struct otb_cipher_info {
+    const char *name;
+    size_t key_len;   /* also the salt length */
+    size_t nonce_len;
+};
+
+/* The long-lived secret of a server/client pair. Never logged. */
+struct otb_master {
+    enum otb_method method;
+    size_t key_len;
+    bool sodium_aes; /* AES-256-GCM through libsodium (AES-NI + CLMUL present) */
+    uint8_t key[OTB_MAX_KEY_LEN];
+};
+
+/* One direction of one session: subkey state and nonce counter. */
+struct otb_aead {
+    union {
+        _Alignas(16) crypto_aead_aes256gcm_state aes; /* libsodium AES-256-GCM */
+        mbedtls_gcm_context gcm;                      /* AES-GCM without AES-NI, AES-128 */
+        uint8_t key[OTB_MAX_KEY_LEN];                 /* (X)ChaCha20-Poly1305 */
+    } u;
+    uint8_t nonce[OTB_MAX_NONCE_LEN];
+    const struct otb_master *master;
+    bool ready;
+};
+
+int otb_crypto_init(void);
+/* Returns the method or -1 if the name is unknown (stream ciphers are refused). */
+int otb_method_from_name(const char *name);
+const struct otb_cipher_info *otb_method_info(enum otb_method m);
+/* Comma-separated list of supported method names, for messages and --help. */
+const char *otb_method_names(void);
+
+/* Master key from a password with EVP_BytesToKey(MD5), as Shadowsocks does. */
+void otb_master_from_password(struct otb_master *m, enum otb_method method, const char *password);
+/* Master key from base64 (standard or URL-safe alphabet). 0, or -EINVAL if the
+ * text is not base64 of exactly the method's key length. */
+int otb_master_from_base64(struct otb_master *m, enum otb_method method, const char *b64);
+void otb_master_wipe(struct otb_master *m);
+
+/* Subkey = HKDF-SHA1(master key, salt, "ss-subkey"); nonce reset to zero. */
+int otb_aead_start(struct otb_aead *a, const struct otb_master *m, const uint8_t *salt);
+/* out receives len + OTB_TAG_LEN bytes (ciphertext || tag); nonce incremented.
+ * out may equal in. */
+void otb_aead_seal(struct otb_aead *a, uint8_t *out, const uint8_t *in, size_t len);
+/* in holds clen bytes (ciphertext || tag), clen >= OTB_TAG_LEN; out receives
+ * clen - OTB_TAG_LEN bytes. 0, or -EBADMSG if authentication fails. Nonce
+ * incremented in both cases. */
+int otb_aead_open(struct otb_aead *a, uint8_t *out, const uint8_t *in, size_t clen);
+void otb_aead_end(struct otb_aead *a);
+
+#endif

@@ -1,0 +1,147 @@
+#include "otb_daemon.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+long otb_daemon_raise_nofile(long want, const struct otb_logger *lg)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return 1024;
+    rlim_t target = want > 0 ? (rlim_t)want : rl.rlim_max;
+    if (target > rl.rlim_cur) {
+        struct rlimit nrl = { target, OTB_MAX(target, rl.rlim_max) };
+        if (setrlimit(RLIMIT_NOFILE, &nrl) == 0 ||
+            (nrl.rlim_max = rl.rlim_max, nrl.rlim_cur = OTB_MIN(target, rl.rlim_max),
+             setrlimit(RLIMIT_NOFILE, &nrl) == 0))
+            rl = nrl;
+        else if (want > 0)
+            OTB_WARN(lg, "cannot raise the descriptor limit to %ld: %s", want, strerror(errno));
+    }
+    return (long)rl.rlim_cur;
+}
+
+size_t otb_daemon_max_conns(long nofile)
+{
+    long n = (nofile - 64) / 2;
+    return n < 16 ? 16 : (size_t)n;
+}
+
+int otb_daemon_write_pidfile(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "w");
+
+    if (!f || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0) {
+        snprintf(err, errlen, "pid_file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int otb_daemon_drop_privileges(const char *user, char *err, size_t errlen)
+{
+    struct passwd *pw = getpwnam(user);
+
+    if (!pw) {
+        snprintf(err, errlen, "user %s: no such user", user);
+        return -1;
+    }
+    if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
+        setuid(pw->pw_uid) < 0) {
+        snprintf(err, errlen, "user %s: cannot switch: %s", user, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void otb_signals_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct otb_signals *s = otb_container_of(w, struct otb_signals, deadline);
+
+    OTB_INFO(s->relay->log, "stop deadline reached: closing %zu connections", s->relay->nconns);
+    otb_relay_close_all(s->relay, "stop deadline");
+    ev_break(loop, EVBREAK_ALL);
+}
+
+static void otb_signals_stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    struct otb_signals *s = w->data;
+    struct otb_relay *r = s->relay;
+
+    if (s->stopping) {
+        OTB_INFO(r->log, "second stop signal: stopping now");
+        otb_relay_close_all(r, "stopped");
+        ev_break(loop, EVBREAK_ALL);
+        return;
+    }
+    s->stopping = true;
+    r->stopping = true;
+    otb_relay_stop_listeners(r);
+    if (s->on_stop)
+        s->on_stop(s->arg);
+    if (r->nconns == 0) {
+        ev_break(loop, EVBREAK_ALL);
+        return;
+    }
+    OTB_INFO(r->log, "stopping: %zu connections get up to %.0f s to finish", r->nconns,
+             s->grace);
+    ev_timer_set(&s->deadline, s->grace, 0.);
+    ev_timer_start(loop, &s->deadline);
+}
+
+static void otb_signals_usr1_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    struct otb_signals *s = w->data;
+
+    otb_relay_log_stats(s->relay);
+    if (s->on_stats)
+        s->on_stats(s->arg);
+}
+
+static void otb_signals_hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    struct otb_signals *s = w->data;
+
+    if (s->on_reload)
+        s->on_reload(s->arg);
+    else
+        OTB_INFO(s->relay->log, "SIGHUP: nothing to reload");
+}
+
+void otb_signals_start(struct otb_signals *s, struct otb_relay *r, ev_tstamp grace)
+{
+    struct ev_loop *loop = r->loop;
+
+    signal(SIGPIPE, SIG_IGN);
+    s->relay = r;
+    s->grace = grace;
+    s->stopping = false;
+    ev_signal_init(&s->term, otb_signals_stop_cb, SIGTERM);
+    ev_signal_init(&s->intr, otb_signals_stop_cb, SIGINT);
+    ev_signal_init(&s->usr1, otb_signals_usr1_cb, SIGUSR1);
+    ev_signal_init(&s->hup, otb_signals_hup_cb, SIGHUP);
+    s->term.data = s->intr.data = s->usr1.data = s->hup.data = s;
+    ev_timer_init(&s->deadline, otb_signals_deadline_cb, grace, 0.);
+    ev_signal_start(loop, &s->term);
+    ev_signal_start(loop, &s->intr);
+    ev_signal_start(loop, &s->usr1);
+    ev_signal_start(loop, &s->hup);
+}
+
+void otb_signals_stop(struct otb_signals *s)
+{
+    struct ev_loop *loop = s->relay->loop;
+
+    ev_signal_stop(loop, &s->term);
+    ev_signal_stop(loop, &s->intr);
+    ev_signal_stop(loop, &s->usr1);
+    ev_signal_stop(loop, &s->hup);
+    ev_timer_stop(loop, &s->deadline);
+}

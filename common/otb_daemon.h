@@ -1,0 +1,40 @@
+/* What every program does around its loop: descriptor limits, pid file,
+ * dropping privileges, signals (graceful stop, stats, reload). */
+#ifndef OTB_DAEMON_H
+#define OTB_DAEMON_H
+
+#include <ev.h>
+#include <stddef.h>
+
+#include "otb_relay.h"
+
+/* Raise RLIMIT_NOFILE to want (0: to the hard limit). Returns the new soft limit. */
+long otb_daemon_raise_nofile(long want, const struct otb_logger *lg);
+/* Default connection cap: each connection holds two descriptors, keep a reserve. */
+size_t otb_daemon_max_conns(long nofile);
+int otb_daemon_write_pidfile(const char *path, char *err, size_t errlen);
+/* setgroups/setgid/setuid to user; 0 or -1 with err. */
+int otb_daemon_drop_privileges(const char *user, char *err, size_t errlen);
+
+typedef void (*otb_daemon_hook)(void *arg);
+
+struct otb_signals {
+    ev_signal term, intr, usr1, hup;
+    ev_timer deadline;
+    struct otb_relay *relay;
+    ev_tstamp grace;
+    otb_daemon_hook on_stop;   /* stop other listeners (UDP...), may be NULL */
+    otb_daemon_hook on_reload; /* SIGHUP, may be NULL */
+    otb_daemon_hook on_stats;  /* SIGUSR1 extra stats, may be NULL */
+    void *arg;
+    bool stopping;
+};
+
+/* SIGTERM/SIGINT: stop accepting, let transfers finish for up to grace
+ * seconds, then close what is left and leave the loop; a second signal
+ * stops at once. SIGUSR1 logs the counters, SIGHUP calls on_reload.
+ * SIGPIPE is ignored. */
+void otb_signals_start(struct otb_signals *s, struct otb_relay *r, ev_tstamp grace);
+void otb_signals_stop(struct otb_signals *s);
+
+#endif

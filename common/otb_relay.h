@@ -1,0 +1,154 @@
+/* Connection/relay core shared by every program.
+ *
+ * A connection joins a "plain" socket (LAN host, or the Internet destination
+ * on the server) and a "cipher" socket carrying the Shadowsocks AEAD stream.
+ * Two pipes move data: seal (plain -> cipher) and open (cipher -> plain).
+ * Each pipe reads only while its output is empty (backpressure), passes its
+ * source's EOF on as shutdown(SHUT_WR) of its sink (half-close), and gives its
+ * buffers back to the pool as soon as they are empty. Every connection ends
+ * in otb_conn_close(); the memory is freed after the loop's callbacks have
+ * unwound. */
+#ifndef OTB_RELAY_H
+#define OTB_RELAY_H
+
+#include <ev.h>
+#include <sys/socket.h>
+
+#include "otb_acl.h"
+#include "otb_addr.h"
+#include "otb_buf.h"
+#include "otb_dns.h"
+#include "otb_log.h"
+#include "otb_replay.h"
+#include "otb_sock.h"
+#include "otb_stream.h"
+
+enum otb_conn_state {
+    OTB_CONN_HEADER,     /* server: waiting for the salt and address header */
+    OTB_CONN_RESOLVING,  /* server: DNS lookup of the destination */
+    OTB_CONN_CONNECTING, /* outbound connect in progress */
+    OTB_CONN_RELAYING,   /* data flows both ways */
+    OTB_CONN_DRAINING,   /* server: bad or replayed stream; read and discard until timeout */
+    OTB_CONN_CLOSED,     /* torn down; freed once the callbacks have unwound */
+};
+
+struct otb_conn;
+
+struct otb_pipe {
+    ev_io rio;           /* source readable */
+    ev_io wio;           /* sink writable */
+    struct otb_conn *conn;
+    struct otb_buf *in;  /* open pipe: ciphertext not yet opened */
+    struct otb_buf *out; /* bytes waiting for the sink */
+    uint64_t bytes;      /* bytes written to the sink */
+    bool eof;            /* source has ended */
+    bool shut;           /* sink's write side shut down */
+};
+
+struct otb_conn {
+    struct otb_relay *relay;
+    struct otb_conn *prev, *next;
+    uint64_t id;
+    enum otb_conn_state state;
+    int plain_fd, cipher_fd;
+    struct otb_pipe seal; /* plain -> cipher */
+    struct otb_pipe open; /* cipher -> plain */
+    struct otb_pipe *outbound; /* the pipe whose sink we connect() */
+    ev_timer timer;            /* connect or idle timeout */
+    ev_tstamp last_active;
+    struct otb_dns_query *dns;
+    struct otb_stream_enc enc;
+    struct otb_stream_dec dec;
+    bool enc_started, salt_checked;
+    int server_index; /* client: which server this connection uses */
+    struct otb_addr target;
+};
+
+struct otb_counters {
+    uint64_t accepted, active, closed;
+    uint64_t limit_pauses;    /* times the connection cap paused accepting */
+    uint64_t bytes_plain_out; /* bytes written to plain sockets */
+    uint64_t bytes_cipher_out;
+    uint64_t auth_fail, replay, bad_header;
+    uint64_t acl_refused, dns_fail, connect_fail, timeouts, errors;
+};
+
+enum otb_relay_role { OTB_ROLE_SERVER, OTB_ROLE_CLIENT };
+
+struct otb_listener;
+
+/* Client role: where to send the encrypted stream. The relay asks before each
+ * connection and reports the outcome, so the program can health-check servers. */
+struct otb_upstream_ops {
+    /* index of the server to use, its address in *sa; -1 if none is usable */
+    int (*pick)(void *arg, struct sockaddr_storage *sa, socklen_t *len);
+    void (*report)(void *arg, int index, bool ok);
+    void *arg;
+};
+
+struct otb_relay {
+    struct ev_loop *loop;
+    const struct otb_logger *log;
+    const struct otb_master *master;
+    enum otb_relay_role role;
+    struct otb_pool pool;
+    uint8_t *scratch; /* OTB_BUF_SIZE, shared: only used within one callback */
+    struct otb_counters stats;
+    struct otb_replay *replay; /* server: salts seen */
+    struct otb_dns *dns;       /* server: resolver */
+    struct otb_acl *acl;       /* user ACL, may be NULL */
+    struct otb_acl *block;     /* server: built-in outbound block list */
+    struct otb_sock_opts out_opts;
+    struct sockaddr_storage bind4, bind6; /* server: outbound source addresses (-b) */
+    socklen_t bind4_len, bind6_len;
+    struct otb_upstream_ops upstream;
+    ev_tstamp idle_timeout, connect_timeout;
+    size_t nconns, max_conns;
+    struct otb_conn *live, *dead;
+    ev_check reaper;
+    struct otb_listener *listeners;
+    uint64_t next_id;
+    bool mptcp_fallback_logged;
+    bool accept_paused;
+    bool stopping;
+};
+
+typedef void (*otb_accept_cb)(struct otb_listener *l, int fd, const struct sockaddr *peer,
+                              socklen_t len);
+
+struct otb_listener {
+    ev_io io;
+    ev_timer retry; /* after EMFILE/ENFILE: accepting again later, not spinning */
+    int fd;
+    struct otb_relay *relay;
+    otb_accept_cb on_accept;
+    void *arg;
+    struct otb_listener *next;
+    bool fd_exhausted_logged;
+};
+
+/* pool_keep: free buffers kept for reuse. 0 or -ENOMEM. */
+int otb_relay_init(struct otb_relay *r, struct ev_loop *loop, const struct otb_logger *log,
+                   const struct otb_master *master, enum otb_relay_role role);
+/* Closes every connection and frees what the relay owns (not dns/acl/replay). */
+void otb_relay_destroy(struct otb_relay *r);
+
+void otb_listener_start(struct otb_relay *r, struct otb_listener *l, int fd, otb_accept_cb cb,
+                        void *arg);
+void otb_listener_stop(struct otb_listener *l);
+
+/* Server: a box connected; its stream starts with the salt and address header. */
+void otb_relay_accept_cipher(struct otb_relay *r, int fd, const struct sockaddr *peer);
+/* Client: a LAN connection to target; opens the encrypted stream upstream. */
+void otb_relay_accept_plain(struct otb_relay *r, int fd, const struct otb_addr *target);
+
+/* Stop accepting (graceful stop); connections go on. */
+void otb_relay_stop_listeners(struct otb_relay *r);
+void otb_relay_close_all(struct otb_relay *r, const char *reason);
+void otb_relay_log_stats(const struct otb_relay *r);
+/* Whether a socket created with mptcp fell back to TCP: logs it once. */
+void otb_relay_note_fallback(struct otb_relay *r, bool fell_back);
+
+void otb_conn_close(struct otb_conn *c, const char *reason);
+
+#endif

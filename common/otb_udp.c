@@ -1,0 +1,53 @@
+#include "otb_udp.h"
+
+#include <string.h>
+
+size_t otb_udp_sealed_len(const struct otb_master *m, size_t len)
+{
+    return m->key_len + len + OTB_TAG_LEN;
+}
+
+size_t otb_udp_seal(const struct otb_master *m, const uint8_t *salt, const uint8_t *plain,
+                    size_t len, uint8_t *out)
+{
+    struct otb_aead aead = { .ready = false };
+
+    memcpy(out, salt, m->key_len);
+    otb_aead_start(&aead, m, salt);
+    otb_aead_seal(&aead, out + m->key_len, plain, len);
+    otb_aead_end(&aead);
+    return otb_udp_sealed_len(m, len);
+}
+
+int otb_udp_open(const struct otb_master *m, const uint8_t *in, size_t len, uint8_t *out,
+                 size_t outcap, size_t *outlen)
+{
+    struct otb_aead aead = { .ready = false };
+    int rc;
+
+    if (len < m->key_len + OTB_TAG_LEN || outcap < len - m->key_len - OTB_TAG_LEN)
+        return OTB_BAD;
+    if (otb_aead_start(&aead, m, in) != 0)
+        return OTB_BAD;
+    rc = otb_aead_open(&aead, out, in + m->key_len, len - m->key_len);
+    otb_aead_end(&aead);
+    if (rc != 0)
+        return OTB_BAD;
+    *outlen = len - m->key_len - OTB_TAG_LEN;
+    return OTB_OK;
+}
+
+int otb_udp_open_addr(const struct otb_master *m, const uint8_t *in, size_t len, uint8_t *out,
+                      size_t outcap, struct otb_addr *addr, size_t *payload_off,
+                      size_t *payload_len)
+{
+    size_t plain_len, hdr;
+
+    if (otb_udp_open(m, in, len, out, outcap, &plain_len) != OTB_OK)
+        return OTB_BAD;
+    if (otb_addr_parse(out, plain_len, addr, &hdr) != OTB_OK)
+        return OTB_BAD;
+    *payload_off = hdr;
+    *payload_len = plain_len - hdr;
+    return OTB_OK;
+}

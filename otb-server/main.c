@@ -1,0 +1,243 @@
+/* otb-server: accepts Shadowsocks-AEAD streams from boxes (MPTCP or TCP),
+ * checks and decrypts them, and relays to the Internet from its own address. */
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "otb_acl.h"
+#include "otb_config.h"
+#include "otb_daemon.h"
+#include "otb_dns.h"
+#include "otb_relay.h"
+#include "otb_replay.h"
+
+#define OTB_SERVER_MAX_LISTENERS 16
+
+struct otb_server {
+    struct otb_config cfg;
+    struct otb_logger log;
+    struct otb_master master;
+    struct otb_relay relay;
+    struct otb_replay replay;
+    struct otb_signals signals;
+    struct otb_listener listeners[OTB_SERVER_MAX_LISTENERS];
+    size_t nlisteners;
+};
+
+static void otb_server_on_accept(struct otb_listener *l, int fd, const struct sockaddr *peer,
+                                 socklen_t len)
+{
+    otb_relay_accept_cipher(l->relay, fd, peer);
+}
+
+/* Resolves one -s entry (startup only, before the loop runs) and listens on
+ * every address it names. */
+static int otb_server_listen_host(struct otb_server *s, const struct otb_hostport *hp,
+                                  const struct otb_sock_opts *opts)
+{
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                              .ai_flags = AI_PASSIVE };
+    struct addrinfo *res, *ai;
+    char port[8];
+    int rc;
+
+    snprintf(port, sizeof(port), "%u", hp->port ? hp->port : s->cfg.server_port);
+    rc = getaddrinfo(hp->host[0] ? hp->host : NULL, port, &hints, &res);
+    if (rc != 0) {
+        OTB_ERR(&s->log, "server %s: %s", hp->host, gai_strerror(rc));
+        return -1;
+    }
+    for (ai = res; ai; ai = ai->ai_next) {
+        char where[OTB_ADDR_FMT_LEN];
+        bool fell_back = false;
+        int fd;
+
+        if (s->nlisteners == OTB_SERVER_MAX_LISTENERS)
+            break;
+        otb_sockaddr_format(ai->ai_addr, where, sizeof(where));
+        fd = otb_sock_listen(ai->ai_addr, ai->ai_addrlen, opts, &fell_back);
+        if (fd < 0) {
+            OTB_ERR(&s->log, "listen on %s: %s", where, strerror(-fd));
+            freeaddrinfo(res);
+            return -1;
+        }
+        otb_relay_note_fallback(&s->relay, fell_back);
+        otb_listener_start(&s->relay, &s->listeners[s->nlisteners++], fd, otb_server_on_accept,
+                           s);
+        OTB_INFO(&s->log, "listening on %s (%s)", where,
+                 otb_sock_is_mptcp(fd) ? "MPTCP and TCP" : "TCP");
+    }
+    freeaddrinfo(res);
+    return 0;
+}
+
+static int otb_server_set_bind(struct otb_server *s)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+
+    if (!s->cfg.local_addr[0])
+        return 0;
+    if (otb_sock_parse_ip(s->cfg.local_addr, 0, &ss, &len) < 0) {
+        OTB_ERR(&s->log, "local_address (-b) %s: not an IP address", s->cfg.local_addr);
+        return -1;
+    }
+    if (ss.ss_family == AF_INET) {
+        s->relay.bind4 = ss;
+        s->relay.bind4_len = len;
+    } else {
+        s->relay.bind6 = ss;
+        s->relay.bind6_len = len;
+    }
+    return 0;
+}
+
+static struct otb_acl *otb_server_load_acl(struct otb_server *s, const char *path)
+{
+    char err[512];
+    struct otb_acl *acl = otb_acl_new();
+
+    if (!acl || otb_acl_load_file(acl, path, err, sizeof(err)) < 0) {
+        OTB_ERR(&s->log, "acl: %s", acl ? err : "out of memory");
+        otb_acl_free(acl);
+        return NULL;
+    }
+    return acl;
+}
+
+/* SIGHUP: a new ACL applies to new connections; established ones go on. */
+static void otb_server_reload(void *arg)
+{
+    struct otb_server *s = arg;
+    struct otb_acl *acl;
+
+    if (!s->cfg.acl[0]) {
+        OTB_INFO(&s->log, "SIGHUP: no ACL file to reload");
+        return;
+    }
+    acl = otb_server_load_acl(s, s->cfg.acl);
+    if (!acl) {
+        OTB_WARN(&s->log, "SIGHUP: keeping the previous ACL");
+        return;
+    }
+    otb_acl_free(s->relay.acl);
+    s->relay.acl = acl;
+    OTB_INFO(&s->log, "SIGHUP: ACL %s reloaded", s->cfg.acl);
+}
+
+static int otb_server_setup(struct otb_server *s, struct ev_loop *loop)
+{
+    struct otb_sock_opts listen_opts = { .mptcp = s->cfg.mptcp, .fast_open = s->cfg.fast_open,
+                                         .reuse_port = s->cfg.reuse_port,
+                                         .no_delay = s->cfg.no_delay };
+    char err[512];
+    long nofile;
+
+    if (otb_relay_init(&s->relay, loop, &s->log, &s->master, OTB_ROLE_SERVER) < 0 ||
+        otb_replay_init(&s->replay, OTB_REPLAY_DEFAULT_CAPACITY) < 0) {
+        OTB_ERR(&s->log, "out of memory");
+        return -1;
+    }
+    s->relay.replay = &s->replay;
+    s->relay.idle_timeout = s->cfg.timeout;
+    s->relay.connect_timeout = s->cfg.connect_timeout;
+    nofile = otb_daemon_raise_nofile(s->cfg.nofile, &s->log);
+    s->relay.max_conns = s->cfg.max_conns ? (size_t)s->cfg.max_conns : otb_daemon_max_conns(nofile);
+    /* To the Internet: plain TCP (its servers do not speak MPTCP). */
+    s->relay.out_opts = (struct otb_sock_opts){ .no_delay = s->cfg.no_delay,
+                                                .fast_open = s->cfg.fast_open,
+                                                .mark = s->cfg.mark };
+    snprintf(s->relay.out_opts.iface, sizeof(s->relay.out_opts.iface), "%s", s->cfg.iface);
+    if (otb_server_set_bind(s) < 0)
+        return -1;
+    s->relay.dns = otb_dns_new(loop, s->cfg.nameserver, s->cfg.ipv6_first, err, sizeof(err));
+    if (!s->relay.dns) {
+        OTB_ERR(&s->log, "nameserver: %s", err);
+        return -1;
+    }
+    s->relay.block = otb_acl_builtin_outbound_block();
+    if (!s->relay.block || otb_acl_add_local_addrs(s->relay.block, OTB_ACL_OUTBOUND_BLOCK) < 0) {
+        OTB_ERR(&s->log, "cannot build the outbound block list");
+        return -1;
+    }
+    if (s->cfg.acl[0] && !(s->relay.acl = otb_server_load_acl(s, s->cfg.acl)))
+        return -1;
+    for (size_t i = 0; i < s->cfg.n_servers; i++)
+        if (otb_server_listen_host(s, &s->cfg.servers[i], &listen_opts) < 0)
+            return -1;
+    OTB_INFO(&s->log, "method %s, idle timeout %d s, up to %zu connections",
+             otb_method_info(s->master.method)->name, s->cfg.timeout, s->relay.max_conns);
+    return 0;
+}
+
+static int otb_server_run(struct otb_server *s)
+{
+    struct ev_loop *loop = EV_DEFAULT;
+    char err[512];
+    int rc = 1;
+
+    if (otb_server_setup(s, loop) < 0)
+        goto out;
+    if (s->cfg.pidfile[0] && otb_daemon_write_pidfile(s->cfg.pidfile, err, sizeof(err)) < 0) {
+        OTB_ERR(&s->log, "%s", err);
+        goto out;
+    }
+    if (s->cfg.user[0] && otb_daemon_drop_privileges(s->cfg.user, err, sizeof(err)) < 0) {
+        OTB_ERR(&s->log, "%s", err);
+        goto out;
+    }
+    s->signals.on_reload = otb_server_reload;
+    s->signals.arg = s;
+    otb_signals_start(&s->signals, &s->relay, s->cfg.shutdown_timeout);
+    ev_run(loop, 0);
+    otb_signals_stop(&s->signals);
+    otb_relay_log_stats(&s->relay);
+    rc = 0;
+out:
+    otb_relay_destroy(&s->relay);
+    for (size_t i = 0; i < s->nlisteners; i++)
+        close(s->listeners[i].fd);
+    if (s->relay.dns)
+        otb_dns_free(s->relay.dns);
+    otb_acl_free(s->relay.acl);
+    otb_acl_free(s->relay.block);
+    otb_replay_free(&s->replay);
+    if (s->cfg.pidfile[0] && rc == 0)
+        unlink(s->cfg.pidfile);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    static struct otb_server server; /* large; the one instance of this program */
+    char err[512];
+    int rc;
+
+    rc = otb_config_load(&server.cfg, OTB_PROG_SERVER, argc, argv, err, sizeof(err));
+    if (rc == OTB_CONFIG_EXIT)
+        return 0;
+    if (rc != OTB_CONFIG_OK) {
+        fprintf(stderr, "otb-server: %s\n", err);
+        return 2;
+    }
+    if (server.cfg.mode != OTB_MODE_TCP_ONLY) {
+        fprintf(stderr, "otb-server: mode (-u/-U): the UDP relay is not part of this build\n");
+        return 2;
+    }
+    otb_log_open(&server.log, "otb-server", server.cfg.verbose ? OTB_LOG_DEBUG : OTB_LOG_INFO,
+                 server.cfg.use_syslog);
+    if (otb_crypto_init() < 0 ||
+        otb_config_master(&server.cfg, &server.master, err, sizeof(err)) < 0) {
+        OTB_ERR(&server.log, "%s", err[0] ? err : "crypto initialisation failed");
+        return 2;
+    }
+    rc = otb_server_run(&server);
+    otb_master_wipe(&server.master);
+    otb_log_close(&server.log);
+    return rc;
+}

@@ -1,0 +1,417 @@
+/* Unit tests for the ACL parser and the server outbound policy. Addresses used
+ * here are only values in memory; nothing is sent. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "otb_acl.h"
+
+/* Holds either family; match functions take it as a struct sockaddr. */
+union test_sa {
+    struct sockaddr sa;
+    struct sockaddr_in in;
+    struct sockaddr_in6 in6;
+    struct sockaddr_storage ss;
+};
+
+static const struct sockaddr *test_addr(union test_sa *u, const char *text)
+{
+    memset(u, 0, sizeof(*u));
+    if (inet_pton(AF_INET, text, &u->in.sin_addr) == 1) {
+        u->in.sin_family = AF_INET;
+        return &u->sa;
+    }
+    assert_int_equal(inet_pton(AF_INET6, text, &u->in6.sin6_addr), 1);
+    u->in6.sin6_family = AF_INET6;
+    return &u->sa;
+}
+
+static bool test_match(struct otb_acl *acl, enum otb_acl_list list, const char *text)
+{
+    union test_sa u;
+
+    return otb_acl_match_addr(acl, list, test_addr(&u, text));
+}
+
+static bool test_permitted(struct otb_acl *user, struct otb_acl *builtin, const char *text)
+{
+    union test_sa u;
+
+    return otb_acl_outbound_permitted(user, builtin, test_addr(&u, text));
+}
+
+static struct otb_acl *test_load(const char *text)
+{
+    struct otb_acl *acl = otb_acl_new();
+    char err[256] = "";
+
+    assert_non_null(acl);
+    if (otb_acl_load_text(acl, text, strlen(text), err, sizeof(err)) != 0)
+        fail_msg("load failed: %s", err);
+    return acl;
+}
+
+/* Expect a load error whose message contains want. */
+static void test_load_error_n(const char *text, size_t len, const char *want)
+{
+    struct otb_acl *acl = otb_acl_new();
+    char err[256] = "";
+
+    assert_non_null(acl);
+    assert_int_equal(otb_acl_load_text(acl, text, len, err, sizeof(err)), -1);
+    if (strstr(err, want) == NULL)
+        fail_msg("error \"%s\" does not contain \"%s\"", err, want);
+    otb_acl_free(acl);
+}
+
+static void test_load_error(const char *text, const char *want)
+{
+    test_load_error_n(text, strlen(text), want);
+}
+
+static const char sample[] =
+    "# sample with every section\r\n"
+    "[bypass_all]\n"
+    "[bypass_list]\n"
+    "  192.168.0.0/16  \r\n"
+    "(^|\\.)cn$\n"
+    "[proxy_list]\n"
+    "8.8.8.8\n"
+    "(^|\\.)google\\.com$   # trailing comment\n"
+    "[reject_all]\n"
+    "[black_list]\n"
+    "203.0.113.7\n"
+    "2001:db8:bad::/48\n"
+    "\n"
+    "[white_list]\n"
+    "198.51.100.0/24\n"
+    "[outbound_block_list]\n"
+    "93.184.216.34\n"
+    "(^|\\.)blocked\\.example$\n"
+    "[outbound_allow_list]\n"
+    "10.1.0.0/16\n"
+    "(^|\\.)internal\\.example$\n"
+    "[accept_all]\n"
+    "fd00::1"; /* no trailing newline; still in outbound_allow_list */
+
+static void test_parse_all_sections(void **state)
+{
+    struct otb_acl *acl = test_load(sample);
+
+    (void)state;
+    assert_true(otb_acl_bypass_all(acl));
+    assert_false(otb_acl_reject_all(acl)); /* [accept_all] came last */
+
+    assert_true(test_match(acl, OTB_ACL_BYPASS, "192.168.44.1"));
+    assert_false(test_match(acl, OTB_ACL_PROXY, "192.168.44.1"));
+    assert_true(otb_acl_match_host(acl, OTB_ACL_BYPASS, "www.example.cn"));
+
+    assert_true(test_match(acl, OTB_ACL_PROXY, "8.8.8.8"));
+    assert_false(test_match(acl, OTB_ACL_PROXY, "8.8.4.4"));
+    assert_true(otb_acl_match_host(acl, OTB_ACL_PROXY, "mail.google.com"));
+    assert_false(otb_acl_match_host(acl, OTB_ACL_BYPASS, "mail.google.com"));
+
+    assert_true(test_match(acl, OTB_ACL_BLACK, "203.0.113.7"));
+    assert_true(test_match(acl, OTB_ACL_BLACK, "2001:db8:bad:1::1"));
+    assert_false(test_match(acl, OTB_ACL_BLACK, "2001:db8:bae::1"));
+    assert_true(test_match(acl, OTB_ACL_WHITE, "198.51.100.200"));
+
+    assert_true(test_match(acl, OTB_ACL_OUTBOUND_BLOCK, "93.184.216.34"));
+    assert_true(otb_acl_match_host(acl, OTB_ACL_OUTBOUND_BLOCK, "a.blocked.example"));
+    assert_true(test_match(acl, OTB_ACL_OUTBOUND_ALLOW, "10.1.255.255"));
+    assert_true(test_match(acl, OTB_ACL_OUTBOUND_ALLOW, "fd00::1"));
+    assert_false(test_match(acl, OTB_ACL_OUTBOUND_ALLOW, "fd00::2"));
+    otb_acl_free(acl);
+}
+
+static void test_mode_defaults(void **state)
+{
+    struct otb_acl *acl = test_load("[proxy_all]\n[reject_all]\n");
+
+    (void)state;
+    assert_false(otb_acl_bypass_all(acl));
+    assert_true(otb_acl_reject_all(acl));
+    otb_acl_free(acl);
+    acl = test_load("");
+    assert_false(otb_acl_bypass_all(acl));
+    assert_false(otb_acl_reject_all(acl));
+    otb_acl_free(acl);
+}
+
+static void test_cidr_v4_boundaries(void **state)
+{
+    /* Host bits set in the rule are masked off. */
+    struct otb_acl *acl = test_load("[bypass_list]\n10.1.2.3/8\n172.16.0.0/12\n"
+                                    "192.0.2.1\n[proxy_list]\n0.0.0.0/0\n");
+
+    (void)state;
+    assert_true(test_match(acl, OTB_ACL_BYPASS, "10.0.0.0"));
+    assert_true(test_match(acl, OTB_ACL_BYPASS, "10.255.255.255"));
+    assert_false(test_match(acl, OTB_ACL_BYPASS, "9.255.255.255"));
+    assert_false(test_match(acl, OTB_ACL_BYPASS, "11.0.0.0"));
+    assert_true(test_match(acl, OTB_ACL_BYPASS, "172.16.0.0"));
+    assert_true(test_match(acl, OTB_ACL_BYPASS, "172.31.255.255"));
+    assert_false(test_match(acl, OTB_ACL_BYPASS, "172.15.255.255"));
+    assert_false(test_match(acl, OTB_ACL_BYPASS, "172.32.0.0"));
+    assert_true(test_match(acl, OTB_ACL_BYPASS, "192.0.2.1"));
+    assert_false(test_match(acl, OTB_ACL_BYPASS, "192.0.2.0"));
+    assert_false(test_match(acl, OTB_ACL_BYPASS, "192.0.2.2"));
+    /* /0 covers every IPv4 address but no IPv6 one. */
+    assert_true(test_match(acl, OTB_ACL_PROXY, "0.0.0.0"));
+    assert_true(test_match(acl, OTB_ACL_PROXY, "255.255.255.255"));
+    assert_false(test_match(acl, OTB_ACL_PROXY, "2606:4700::1"));
+    otb_acl_free(acl);
+}
+
+static void test_cidr_v6_boundaries(void **state)
+{
+    struct otb_acl *acl = test_load("[bypass_list]\n2001:db8:ffff::1/33\n"
+                                    "fe80::/10\n2606:4700::1/128\n[proxy_list]\n::/0\n");
+
+    (void)state;
+    assert_true(test_match(acl, OTB_ACL_BYPASS, "2001:db8:8000::"));
+    assert_true(test_match(acl, OTB_ACL_BYPASS, "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"));
+    assert_false(test_match(acl, OTB_ACL_BYPASS, "2001:db8:7fff:ffff:ffff:ffff:ffff:ffff"));
+    assert_false(test_match(acl, OTB_ACL_BYPASS, "2001:db9::"));
+    assert_true(test_match(acl, OTB_ACL_BYPASS, "fe80::"));
+    assert_true(test_match(acl, OTB_ACL_BYPASS, "febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff"));
+    assert_false(test_match(acl, OTB_ACL_BYPASS, "fec0::"));
+    assert_false(test_match(acl, OTB_ACL_BYPASS, "fe7f:ffff:ffff:ffff:ffff:ffff:ffff:ffff"));
+    assert_true(test_match(acl, OTB_ACL_BYPASS, "2606:4700::1"));
+    assert_false(test_match(acl, OTB_ACL_BYPASS, "2606:4700::2"));
+    assert_false(test_match(acl, OTB_ACL_BYPASS, "2606:4700::"));
+    assert_true(test_match(acl, OTB_ACL_PROXY, "::"));
+    assert_true(test_match(acl, OTB_ACL_PROXY, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"));
+    assert_false(test_match(acl, OTB_ACL_PROXY, "8.8.8.8"));
+    otb_acl_free(acl);
+}
+
+static void test_host_regex(void **state)
+{
+    struct otb_acl *acl = test_load("[proxy_list]\n(^|\\.)google\\.com$\n"
+                                    "^ads?\\d+\\.\n"
+                                    "tracker\n");
+
+    (void)state;
+    assert_true(otb_acl_match_host(acl, OTB_ACL_PROXY, "google.com"));
+    assert_true(otb_acl_match_host(acl, OTB_ACL_PROXY, "www.google.com"));
+    assert_true(otb_acl_match_host(acl, OTB_ACL_PROXY, "WWW.Google.COM"));
+    assert_false(otb_acl_match_host(acl, OTB_ACL_PROXY, "notgoogle.com"));
+    assert_false(otb_acl_match_host(acl, OTB_ACL_PROXY, "google.com.evil"));
+    assert_true(otb_acl_match_host(acl, OTB_ACL_PROXY, "ad12.example.net"));
+    assert_false(otb_acl_match_host(acl, OTB_ACL_PROXY, "bad12.example.net"));
+    /* Unanchored search anywhere in the name. */
+    assert_true(otb_acl_match_host(acl, OTB_ACL_PROXY, "x.tracker.example"));
+    assert_false(otb_acl_match_host(acl, OTB_ACL_PROXY, "example.org"));
+    assert_false(otb_acl_match_host(acl, OTB_ACL_BYPASS, "google.com"));
+    assert_false(otb_acl_match_host(acl, OTB_ACL_PROXY, NULL));
+    /* Domain rules never match addresses and vice versa. */
+    assert_false(test_match(acl, OTB_ACL_PROXY, "8.8.8.8"));
+    otb_acl_free(acl);
+}
+
+static void test_builtin_blocks(void **state)
+{
+    struct otb_acl *b = otb_acl_builtin_outbound_block();
+    static const char *const blocked[] = {
+        "0.0.0.0", "10.0.0.1", "100.64.0.1", "100.127.255.255", "127.0.0.1",
+        "169.254.169.254", "172.16.0.1", "192.0.0.8", "192.0.2.1", "192.168.1.1",
+        "198.18.0.1", "198.19.255.255", "198.51.100.1", "203.0.113.1", "224.0.0.1",
+        "239.255.255.250", "240.0.0.1", "255.255.255.255",
+        "::", "::1", "64:ff9b:1::1", "100::1", "2001:db8::1", "fc00::1", "fd12:3456::1",
+        "fe80::1", "ff02::1",
+        /* IPv4-mapped: checked as IPv4 */
+        "::ffff:127.0.0.1", "::ffff:169.254.169.254", "::ffff:10.0.0.1",
+        /* NAT64 well-known prefix embedding private IPv4 */
+        "64:ff9b::7f00:1", "64:ff9b::a9fe:a9fe", "64:ff9b::192.168.0.1",
+    };
+    static const char *const permitted[] = {
+        "8.8.8.8", "1.1.1.1", "100.63.255.255", "100.128.0.0", "172.32.0.1",
+        "169.253.255.255", "198.20.0.0", "223.255.255.255", "11.0.0.0",
+        "2606:4700::1", "2001:4860:4860::8888", "::2", "2001:db9::1", "fec0::1",
+        "::ffff:8.8.8.8", "64:ff9b::808:808",
+    };
+
+    (void)state;
+    assert_non_null(b);
+    for (size_t i = 0; i < sizeof(blocked) / sizeof(blocked[0]); i++) {
+        if (test_permitted(NULL, b, blocked[i]))
+            fail_msg("%s should be blocked", blocked[i]);
+    }
+    for (size_t i = 0; i < sizeof(permitted) / sizeof(permitted[0]); i++) {
+        if (!test_permitted(NULL, b, permitted[i]))
+            fail_msg("%s should be permitted", permitted[i]);
+    }
+    otb_acl_free(b);
+}
+
+static void test_user_policy(void **state)
+{
+    struct otb_acl *b = otb_acl_builtin_outbound_block();
+    struct otb_acl *user = test_load("[outbound_allow_list]\n127.0.0.0/8\n"
+                                     "(^|\\.)ok\\.example$\n"
+                                     "[outbound_block_list]\n8.8.8.8\n2606:4700::/32\n"
+                                     "(^|\\.)example$\n");
+
+    (void)state;
+    assert_non_null(b);
+    /* Allow list overrides the built-in list, also through a mapped address. */
+    assert_true(test_permitted(user, b, "127.0.0.1"));
+    assert_true(test_permitted(user, b, "::ffff:127.0.0.1"));
+    assert_false(test_permitted(NULL, b, "127.0.0.1"));
+    /* Built-in still applies to what the allow list does not cover. */
+    assert_false(test_permitted(user, b, "10.0.0.1"));
+    assert_false(test_permitted(user, b, "169.254.169.254"));
+    /* User block list blocks public addresses. */
+    assert_false(test_permitted(user, b, "8.8.8.8"));
+    assert_false(test_permitted(user, b, "2606:4700::1"));
+    assert_true(test_permitted(user, b, "8.8.4.4"));
+    assert_true(test_permitted(NULL, b, "8.8.8.8"));
+    assert_true(test_permitted(user, NULL, "10.0.0.1"));
+
+    assert_true(otb_acl_outbound_host_permitted(NULL, "a.example"));
+    assert_true(otb_acl_outbound_host_permitted(user, "www.ok.example"));
+    assert_false(otb_acl_outbound_host_permitted(user, "a.example"));
+    assert_true(otb_acl_outbound_host_permitted(user, "example.org"));
+    otb_acl_free(user);
+    otb_acl_free(b);
+}
+
+static void test_add_addr(void **state)
+{
+    struct otb_acl *acl = otb_acl_new();
+    union test_sa u;
+
+    (void)state;
+    assert_non_null(acl);
+    assert_int_equal(otb_acl_add_addr(acl, OTB_ACL_BLACK, test_addr(&u, "192.0.2.0"), 24), 0);
+    assert_int_equal(otb_acl_add_addr(acl, OTB_ACL_BLACK, test_addr(&u, "2001:db8::"), 32), 0);
+    assert_int_equal(otb_acl_add_addr(acl, OTB_ACL_BLACK, test_addr(&u, "::ffff:1.2.3.4"), 128), 0);
+    assert_int_equal(otb_acl_add_addr(acl, OTB_ACL_BLACK, test_addr(&u, "1.2.3.4"), 33), -1);
+    assert_int_equal(otb_acl_add_addr(acl, OTB_ACL_BLACK, test_addr(&u, "::1"), 129), -1);
+    assert_int_equal(otb_acl_add_addr(acl, OTB_ACL_NLISTS, test_addr(&u, "::1"), 128), -1);
+    assert_true(test_match(acl, OTB_ACL_BLACK, "192.0.2.77"));
+    assert_true(test_match(acl, OTB_ACL_BLACK, "2001:db8:1::1"));
+    assert_true(test_match(acl, OTB_ACL_BLACK, "1.2.3.4"));
+    assert_false(test_match(acl, OTB_ACL_WHITE, "1.2.3.4"));
+    otb_acl_free(acl);
+}
+
+static void test_errors(void **state)
+{
+    static const char nul[] = "[bypass_list]\n1.2.3.4\nfoo\0bar\n";
+
+    (void)state;
+    test_load_error("[bypass_list]\n# ok\n\n(unclosed\n", "line 4: bad regex: ");
+    test_load_error("[bypass_list]\nfoo\n[nope]\n", "line 3: unknown section [nope]");
+    test_load_error("# header missing\n1.2.3.4\n", "line 2: entry outside a list section");
+    test_load_error("[bypass_all]\nexample\n", "line 2: entry outside a list section");
+    test_load_error("[proxy_list]\n10.0.0.0/33\n", "line 2: bad prefix length");
+    test_load_error("[proxy_list]\n::/129\n", "line 2: bad prefix length");
+    test_load_error("[proxy_list]\n::/\n", "line 2: bad prefix length");
+    test_load_error_n(nul, sizeof(nul) - 1, "line 3: NUL byte");
+}
+
+static void test_odd_input(void **state)
+{
+    struct otb_acl *acl;
+    char *big;
+    size_t n = 200000;
+    char err[128] = "";
+
+    (void)state;
+    /* A NUL inside a comment is harmless. */
+    static const char commented[] = "[bypass_list]\n# a\0b\n1.2.3.4";
+    acl = otb_acl_new();
+    assert_non_null(acl);
+    assert_int_equal(otb_acl_load_text(acl, commented, sizeof(commented) - 1, err, sizeof(err)),
+                     0);
+    assert_true(test_match(acl, OTB_ACL_BYPASS, "1.2.3.4"));
+    /* A regex starting with '[' is not mistaken for a header. */
+    static const char bracket[] = "[bypass_list]\n[a-z]+\\.test$\n";
+    assert_int_equal(otb_acl_load_text(acl, bracket, sizeof(bracket) - 1, err, sizeof(err)), 0);
+    assert_true(otb_acl_match_host(acl, OTB_ACL_BYPASS, "abc.test"));
+    /* Empty input and a NULL error buffer are fine. */
+    assert_int_equal(otb_acl_load_text(acl, "", 0, NULL, 0), 0);
+    assert_int_equal(otb_acl_load_text(acl, "[x]", 3, NULL, 0), -1);
+
+    /* A huge line is rejected without overflowing anything. */
+    big = malloc(n);
+    assert_non_null(big);
+    memset(big, 'a', n);
+    assert_int_equal(otb_acl_load_text(acl, big, n, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "line 1: line too long"));
+    otb_acl_free(acl);
+    free(big);
+}
+
+static void test_load_file(void **state)
+{
+    struct otb_acl *acl = otb_acl_new();
+    char err[512] = "";
+    char path[] = "/tmp/test_acl_XXXXXX";
+    static const char body[] = "[outbound_block_list]\n93.184.216.34\n[bogus]\n";
+    int fd;
+
+    (void)state;
+    assert_non_null(acl);
+    assert_int_equal(otb_acl_load_file(acl, "/nonexistent/otb/acl.conf", err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "/nonexistent/otb/acl.conf"));
+    assert_non_null(strstr(err, "No such file"));
+
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, body, sizeof(body) - 1), (ssize_t)(sizeof(body) - 1));
+    close(fd);
+    assert_int_equal(otb_acl_load_file(acl, path, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, path));
+    assert_non_null(strstr(err, "line 3: unknown section [bogus]"));
+    assert_true(test_match(acl, OTB_ACL_OUTBOUND_BLOCK, "93.184.216.34"));
+    unlink(path);
+    otb_acl_free(acl);
+}
+
+static void test_local_addrs(void **state)
+{
+    struct otb_acl *acl = otb_acl_new();
+
+    (void)state;
+    assert_non_null(acl);
+    assert_false(test_match(acl, OTB_ACL_BLACK, "127.0.0.1"));
+    assert_int_equal(otb_acl_add_local_addrs(acl, OTB_ACL_BLACK), 0);
+    assert_true(test_match(acl, OTB_ACL_BLACK, "127.0.0.1"));
+    assert_true(test_match(acl, OTB_ACL_BLACK, "::ffff:127.0.0.1"));
+    /* Host entries only: the rest of 127/8 is not this host's address. */
+    assert_false(test_match(acl, OTB_ACL_BLACK, "127.0.0.2"));
+    assert_false(test_match(acl, OTB_ACL_WHITE, "127.0.0.1"));
+    otb_acl_free(acl);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_all_sections),
+        cmocka_unit_test(test_mode_defaults),
+        cmocka_unit_test(test_cidr_v4_boundaries),
+        cmocka_unit_test(test_cidr_v6_boundaries),
+        cmocka_unit_test(test_host_regex),
+        cmocka_unit_test(test_builtin_blocks),
+        cmocka_unit_test(test_user_policy),
+        cmocka_unit_test(test_add_addr),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_odd_input),
+        cmocka_unit_test(test_load_file),
+        cmocka_unit_test(test_local_addrs),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,853 @@
+/* Unit tests for otb_config: flags, JSON files, precedence, validation. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "otb_config.h"
+
+#define PW "Sup3r-Secret-Passw0rd"
+#define KEY32 "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=" /* bytes 1..32 */
+#define KEY16 "AQIDBAUGBwgJCgsMDQ4PEA=="                     /* bytes 1..16 */
+#define MAX_ARGS 64
+#define MAX_FILES 16
+
+static const char *const prog_names[] = { "otb-server", "otb-redir", "otb-tunnel" };
+
+/* Runs otb_config_load on a NULL-terminated argument list (argv[0] added). */
+static int load_args(struct otb_config *cfg, enum otb_prog prog, char *err, size_t errlen,
+                     const char *const *args)
+{
+    char *argv[MAX_ARGS + 2];
+    int argc = 0;
+
+    argv[argc++] = strdup(prog_names[prog]);
+    for (size_t i = 0; args[i] != NULL; i++) {
+        assert_true(argc <= MAX_ARGS);
+        argv[argc++] = strdup(args[i]);
+    }
+    argv[argc] = NULL;
+    int rc = otb_config_load(cfg, prog, argc, argv, err, errlen);
+    for (int i = 0; i < argc; i++)
+        free(argv[i]);
+    return rc;
+}
+
+#define LOAD(cfg, prog, err, ...) \
+    load_args(cfg, prog, err, sizeof(err), (const char *const[]){ __VA_ARGS__, NULL })
+
+static void assert_contains(const char *text, const char *want)
+{
+    if (strstr(text, want) == NULL)
+        fail_msg("\"%s\" does not contain \"%s\"", text, want);
+}
+
+static void assert_lacks(const char *text, const char *unwanted)
+{
+    if (strstr(text, unwanted) != NULL)
+        fail_msg("\"%s\" contains \"%s\"", text, unwanted);
+}
+
+/* A private directory of files, removed after each test. */
+struct tmp {
+    char dir[64];
+    char paths[MAX_FILES][128];
+    size_t n;
+};
+
+static int tmp_setup(void **state)
+{
+    struct tmp *t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return -1;
+    snprintf(t->dir, sizeof(t->dir), "/tmp/otb-test-config.XXXXXX");
+    if (mkdtemp(t->dir) == NULL) {
+        free(t);
+        return -1;
+    }
+    *state = t;
+    return 0;
+}
+
+static int tmp_teardown(void **state)
+{
+    struct tmp *t = *state;
+    for (size_t i = 0; i < t->n; i++)
+        unlink(t->paths[i]);
+    rmdir(t->dir);
+    free(t);
+    return 0;
+}
+
+static const char *tmp_file(struct tmp *t, const char *name, const char *content)
+{
+    assert_true(t->n < MAX_FILES);
+    char dir[sizeof(t->dir)];
+    char *path = t->paths[t->n++];
+    memcpy(dir, t->dir, sizeof(dir));
+    snprintf(path, sizeof(t->paths[0]), "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(content, f);
+    assert_int_equal(fclose(f), 0);
+    return path;
+}
+
+static void test_defaults(void **state)
+{
+    struct otb_config cfg;
+    (void)state;
+    otb_config_defaults(&cfg, OTB_PROG_REDIR);
+    assert_int_equal(cfg.prog, OTB_PROG_REDIR);
+    assert_string_equal(cfg.method, "chacha20-ietf-poly1305");
+    assert_int_equal(cfg.timeout, 60);
+    assert_int_equal(cfg.connect_timeout, 10);
+    assert_int_equal(cfg.shutdown_timeout, 10);
+    assert_true(cfg.mptcp);
+    assert_int_equal(cfg.mode, OTB_MODE_TCP_ONLY);
+    assert_int_equal(cfg.n_servers, 0);
+    assert_int_equal(cfg.server_port, 0);
+    assert_int_equal(cfg.local_port, 0);
+    assert_string_equal(cfg.password, "");
+    assert_string_equal(cfg.key_b64, "");
+    assert_false(cfg.fast_open);
+    assert_false(cfg.tproxy);
+    assert_int_equal(cfg.verbose, 0);
+    assert_int_equal(cfg.mark, 0);
+    assert_int_equal(cfg.max_conns, 0);
+    assert_int_equal(cfg.nofile, 0);
+}
+
+static void test_hostport(void **state)
+{
+    static const struct {
+        const char *text;
+        int rc;
+        const char *host;
+        uint16_t port;
+    } cases[] = {
+        { "example.com", 0, "example.com", 0 },
+        { "example.com:8388", 0, "example.com", 8388 },
+        { "192.0.2.1:1", 0, "192.0.2.1", 1 },
+        { "192.0.2.1:65535", 0, "192.0.2.1", 65535 },
+        { "[2001:db8::1]:443", 0, "2001:db8::1", 443 },
+        { "[::1]", 0, "::1", 0 },
+        { "::1", 0, "::1", 0 },
+        { "::", 0, "::", 0 },
+        { "2001:db8::1", 0, "2001:db8::1", 0 },
+        { "fe80::1%eth0", 0, "fe80::1%eth0", 0 },
+        { "", -1, NULL, 0 },
+        { "host:", -1, NULL, 0 },
+        { ":80", -1, NULL, 0 },
+        { "host:0", -1, NULL, 0 },
+        { "host:65536", -1, NULL, 0 },
+        { "host:99999999999999999999", -1, NULL, 0 },
+        { "host:8a", -1, NULL, 0 },
+        { "host:-1", -1, NULL, 0 },
+        { "host:+80", -1, NULL, 0 },
+        { "host: 80", -1, NULL, 0 },
+        { "[::1", -1, NULL, 0 },
+        { "[::1]80", -1, NULL, 0 },
+        { "[::1]:", -1, NULL, 0 },
+        { "[]:80", -1, NULL, 0 },
+        { "[::1]:70000", -1, NULL, 0 },
+        { "bad host:80", -1, NULL, 0 },
+        { "a]b", -1, NULL, 0 },
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct otb_hostport hp = { .host = "untouched", .port = 7 };
+        int rc = otb_config_parse_hostport(cases[i].text, &hp);
+        if (rc != cases[i].rc)
+            fail_msg("\"%s\": rc %d, expected %d", cases[i].text, rc, cases[i].rc);
+        if (rc == 0) {
+            assert_string_equal(hp.host, cases[i].host);
+            assert_int_equal(hp.port, cases[i].port);
+        } else {
+            assert_string_equal(hp.host, "untouched"); /* no partial write */
+            assert_int_equal(hp.port, 7);
+        }
+    }
+    assert_int_equal(otb_config_parse_hostport(NULL, &(struct otb_hostport){ .port = 0 }), -1);
+
+    /* A host of exactly OTB_HOST_MAX - 1 characters fits, one more does not. */
+    char longhost[OTB_HOST_MAX + 8];
+    struct otb_hostport hp;
+    memset(longhost, 'a', OTB_HOST_MAX - 1);
+    longhost[OTB_HOST_MAX - 1] = '\0';
+    assert_int_equal(otb_config_parse_hostport(longhost, &hp), 0);
+    assert_int_equal(strlen(hp.host), OTB_HOST_MAX - 1);
+    longhost[OTB_HOST_MAX - 1] = 'a';
+    longhost[OTB_HOST_MAX] = '\0';
+    assert_int_equal(otb_config_parse_hostport(longhost, &hp), -1);
+}
+
+static void test_server_defaults_listen_any(void **state)
+{
+    struct otb_config cfg;
+    char err[256];
+    (void)state;
+    assert_int_equal(LOAD(&cfg, OTB_PROG_SERVER, err, "-p", "8388", "-k", PW), OTB_CONFIG_OK);
+    assert_int_equal(cfg.n_servers, 2);
+    assert_string_equal(cfg.servers[0].host, "0.0.0.0");
+    assert_string_equal(cfg.servers[1].host, "::");
+    assert_int_equal(cfg.servers[0].port, 0);
+    assert_int_equal(cfg.servers[1].port, 0);
+    assert_int_equal(cfg.server_port, 8388);
+    assert_string_equal(cfg.password, PW);
+
+    /* An explicit -s replaces both. */
+    assert_int_equal(LOAD(&cfg, OTB_PROG_SERVER, err, "-s", "192.0.2.1", "-p", "8388", "-k", PW),
+                     OTB_CONFIG_OK);
+    assert_int_equal(cfg.n_servers, 1);
+    assert_string_equal(cfg.servers[0].host, "192.0.2.1");
+}
+
+static void test_all_flags(void **state)
+{
+    struct otb_config cfg;
+    char err[256];
+    (void)state;
+    int rc = LOAD(&cfg, OTB_PROG_REDIR, err, "-s", "a.example", "-s", "[2001:db8::2]:9000", "-p",
+                  "8388", "-l", "1080", "-b", "127.0.0.1", "-k", PW, "-m", "aes-256-gcm", "-t",
+                  "120", "--connect-timeout", "5", "-u", "-v", "-v", "-6", "-d", "1.1.1.1,9.9.9.9",
+                  "-f", "/run/otb.pid", "-a", "nobody", "-i", "eth0", "-n", "4096", "-T", "--acl",
+                  "/etc/otb.acl", "--fast-open", "--reuse-port", "--no-delay", "--no-mptcp",
+                  "--mark", "0x10", "--syslog", "--max-conns", "500", "--shutdown-timeout", "3");
+    if (rc != OTB_CONFIG_OK)
+        fail_msg("rc %d: %s", rc, err);
+    assert_int_equal(cfg.n_servers, 2);
+    assert_string_equal(cfg.servers[0].host, "a.example");
+    assert_int_equal(cfg.servers[0].port, 0);
+    assert_string_equal(cfg.servers[1].host, "2001:db8::2");
+    assert_int_equal(cfg.servers[1].port, 9000);
+    assert_int_equal(cfg.server_port, 8388);
+    assert_int_equal(cfg.local_port, 1080);
+    assert_string_equal(cfg.local_addr, "127.0.0.1");
+    assert_string_equal(cfg.method, "aes-256-gcm");
+    assert_int_equal(cfg.timeout, 120);
+    assert_int_equal(cfg.connect_timeout, 5);
+    assert_int_equal(cfg.mode, OTB_MODE_TCP_AND_UDP);
+    assert_int_equal(cfg.verbose, 2);
+    assert_true(cfg.ipv6_first);
+    assert_string_equal(cfg.nameserver, "1.1.1.1,9.9.9.9");
+    assert_string_equal(cfg.pidfile, "/run/otb.pid");
+    assert_string_equal(cfg.user, "nobody");
+    assert_string_equal(cfg.iface, "eth0");
+    assert_int_equal(cfg.nofile, 4096);
+    assert_true(cfg.tproxy);
+    assert_string_equal(cfg.acl, "/etc/otb.acl");
+    assert_true(cfg.fast_open);
+    assert_true(cfg.reuse_port);
+    assert_true(cfg.no_delay);
+    assert_false(cfg.mptcp);
+    assert_int_equal(cfg.mark, 16);
+    assert_true(cfg.use_syslog);
+    assert_int_equal(cfg.max_conns, 500);
+    assert_int_equal(cfg.shutdown_timeout, 3);
+
+    assert_int_equal(LOAD(&cfg, OTB_PROG_REDIR, err, "-s", "a", "-p", "1", "-l", "2", "--key",
+                          KEY32, "-U", "--mark", "4294967295"),
+                     OTB_CONFIG_OK);
+    assert_int_equal(cfg.mode, OTB_MODE_UDP_ONLY);
+    assert_int_equal(cfg.mark, 4294967295u);
+    assert_string_equal(cfg.key_b64, KEY32);
+}
+
+static void test_tunnel(void **state)
+{
+    struct otb_config cfg;
+    char err[256];
+    (void)state;
+    assert_int_equal(LOAD(&cfg, OTB_PROG_TUNNEL, err, "-s", "srv", "-p", "8388", "-l", "5353",
+                          "-k", PW, "-L", "8.8.8.8:53"),
+                     OTB_CONFIG_OK);
+    assert_string_equal(cfg.tunnel_to.host, "8.8.8.8");
+    assert_int_equal(cfg.tunnel_to.port, 53);
+    assert_int_equal(LOAD(&cfg, OTB_PROG_TUNNEL, err, "-s", "srv", "-p", "8388", "-l", "5353",
+                          "-k", PW, "-L", "[2001:4860:4860::8888]:53"),
+                     OTB_CONFIG_OK);
+    assert_string_equal(cfg.tunnel_to.host, "2001:4860:4860::8888");
+}
+
+/* Every command-line error: rc and a message naming the key or flag. */
+static void test_cli_errors(void **state)
+{
+    static const struct {
+        enum otb_prog prog;
+        const char *want;
+        const char *args[24];
+    } cases[] = {
+        { OTB_PROG_SERVER, "server_port", { "-k", PW } },
+        { OTB_PROG_SERVER, "missing server_port (-p)", { "-k", PW } },
+        { OTB_PROG_REDIR, "server (-s)", { "-p", "8388", "-l", "1080", "-k", PW } },
+        { OTB_PROG_REDIR, "local_port (-l)", { "-s", "a", "-p", "8388", "-k", PW } },
+        { OTB_PROG_TUNNEL, "tunnel_address (-L)", { "-s", "a", "-p", "1", "-l", "2", "-k", PW } },
+        { OTB_PROG_SERVER, "server_port", { "-p", "abc", "-k", PW } },
+        { OTB_PROG_SERVER, "server_port", { "-p", "0", "-k", PW } },
+        { OTB_PROG_SERVER, "server_port", { "-p", "65536", "-k", PW } },
+        { OTB_PROG_SERVER, "server_port", { "-p", "-1", "-k", PW } },
+        { OTB_PROG_SERVER, "server_port", { "-p", "", "-k", PW } },
+        { OTB_PROG_REDIR, "local_port", { "-s", "a", "-p", "1", "-l", "x1", "-k", PW } },
+        { OTB_PROG_SERVER, "timeout", { "-p", "1", "-k", PW, "-t", "0" } },
+        { OTB_PROG_SERVER, "timeout", { "-p", "1", "-k", PW, "-t", "86401" } },
+        { OTB_PROG_SERVER, "connect_timeout", { "-p", "1", "-k", PW, "--connect-timeout", "0" } },
+        { OTB_PROG_SERVER, "shutdown_timeout",
+          { "-p", "1", "-k", PW, "--shutdown-timeout", "1e3" } },
+        { OTB_PROG_SERVER, "method", { "-p", "1", "-k", PW, "-m", "rc4-md5" } },
+        { OTB_PROG_SERVER, "chacha20-ietf-poly1305", { "-p", "1", "-k", PW, "-m", "rc4-md5" } },
+        { OTB_PROG_SERVER, "password (-k)", { "-p", "1" } },
+        { OTB_PROG_SERVER, "password_file (--password-file)", { "-p", "1" } },
+        { OTB_PROG_SERVER, "key (--key)", { "-p", "1" } },
+        { OTB_PROG_SERVER, "key", { "-p", "1", "--key", "not*base64" } },
+        { OTB_PROG_SERVER, "key", { "-p", "1", "--key", KEY16 } },
+        { OTB_PROG_SERVER, "32-byte", { "-p", "1", "--key", KEY16, "-m", "aes-256-gcm" } },
+        { OTB_PROG_SERVER, "16-byte", { "-p", "1", "--key", KEY32, "-m", "aes-128-gcm" } },
+        { OTB_PROG_SERVER, "more than 8 servers",
+          { "-p", "1", "-k", PW, "-s", "a", "-s", "b", "-s", "c", "-s", "d", "-s", "e", "-s", "f",
+            "-s", "g", "-s", "h", "-s", "i" } },
+        { OTB_PROG_SERVER, "server", { "-p", "1", "-k", PW, "-s", "[::1" } },
+        { OTB_PROG_SERVER, "server", { "-p", "1", "-k", PW, "-s", "h:0" } },
+        { OTB_PROG_TUNNEL, "tunnel_address",
+          { "-s", "a", "-p", "1", "-l", "2", "-k", PW, "-L", "8.8.8.8" } },
+        { OTB_PROG_TUNNEL, "tunnel_address",
+          { "-s", "a", "-p", "1", "-l", "2", "-k", PW, "-L", "8.8.8.8:x" } },
+        { OTB_PROG_SERVER, "user",
+          { "-p", "1", "-k", PW, "-a",
+            "a-very-long-user-name-that-does-not-fit-in-sixty-four-characters-at-all" } },
+        { OTB_PROG_SERVER, "interface", { "-p", "1", "-k", PW, "-i", "interface-name-too-long" } },
+        { OTB_PROG_SERVER, "-T", { "-p", "1", "-k", PW, "-T" } },
+        { OTB_PROG_SERVER, "tproxy", { "-p", "1", "-k", PW, "-T" } },
+        { OTB_PROG_TUNNEL, "-T",
+          { "-s", "a", "-p", "1", "-l", "2", "-k", PW, "-L", "h:1", "-T" } },
+        { OTB_PROG_SERVER, "tunnel_address", { "-p", "1", "-k", PW, "-L", "h:1" } },
+        { OTB_PROG_REDIR, "-L", { "-s", "a", "-p", "1", "-l", "2", "-k", PW, "-L", "h:1" } },
+        { OTB_PROG_SERVER, "mark", { "-p", "1", "-k", PW, "--mark", "4294967296" } },
+        { OTB_PROG_SERVER, "mark", { "-p", "1", "-k", PW, "--mark", "0x" } },
+        { OTB_PROG_SERVER, "nofile", { "-p", "1", "-k", PW, "-n", "lots" } },
+        { OTB_PROG_SERVER, "max_connections", { "-p", "1", "-k", PW, "--max-conns", "-5" } },
+        { OTB_PROG_SERVER, "-x", { "-p", "1", "-k", PW, "-x" } },
+        { OTB_PROG_SERVER, "--bogus", { "-p", "1", "-k", PW, "--bogus" } },
+        { OTB_PROG_SERVER, "option -p (server_port) requires an argument", { "-k", PW, "-p" } },
+        { OTB_PROG_SERVER, "--mark", { "-p", "1", "-k", PW, "--mark" } },
+        { OTB_PROG_SERVER, "--syslog", { "-p", "1", "-k", PW, "--syslog=yes" } },
+        { OTB_PROG_SERVER, "stray", { "-p", "1", "-k", PW, "stray" } },
+        { OTB_PROG_SERVER, "password_file",
+          { "-p", "1", "--password-file", "/nonexistent/otb/password" } },
+        { OTB_PROG_SERVER, "config file", { "-p", "1", "-k", PW, "-c", "/nonexistent/otb.json" } },
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct otb_config cfg;
+        char err[512] = "";
+        int rc = load_args(&cfg, cases[i].prog, err, sizeof(err), cases[i].args);
+        if (rc != OTB_CONFIG_ERROR)
+            fail_msg("case %zu (want \"%s\"): rc %d", i, cases[i].want, rc);
+        assert_contains(err, cases[i].want);
+        assert_null(strchr(err, '\n')); /* one line */
+        assert_lacks(err, PW);
+        assert_lacks(err, KEY32);
+        assert_lacks(err, KEY16);
+    }
+}
+
+/* Every JSON error: rc and a message naming the key. */
+static void test_json_errors(void **state)
+{
+    static const struct {
+        const char *json;
+        const char *want;
+    } cases[] = {
+        { "{\"server_port\": \"abc\"}", "config key \"server_port\": expected an integer 1-65535" },
+        { "{\"server_port\": 0}", "server_port" },
+        { "{\"server_port\": 65536}", "server_port" },
+        { "{\"server_port\": -1}", "server_port" },
+        { "{\"server_port\": 8388.5}", "server_port" },
+        { "{\"server_port\": true}", "server_port" },
+        { "{\"server_port\": \"8388 \"}", "server_port" },
+        { "{\"local_port\": null}", "local_port" },
+        { "{\"timeout\": 0}", "timeout" },
+        { "{\"timeout\": 100000}", "timeout" },
+        { "{\"connect_timeout\": \"\"}", "connect_timeout" },
+        { "{\"shutdown_timeout\": 0}", "shutdown_timeout" },
+        { "{\"method\": \"rc4-md5\"}", "method" },
+        { "{\"method\": [\"aes-128-gcm\"]}", "method" },
+        { "{\"mode\": \"tcp\"}", "mode" },
+        { "{\"mode\": 1}", "mode" },
+        { "{\"fast_open\": \"yes\"}", "fast_open" },
+        { "{\"mptcp\": 1}", "mptcp" },
+        { "{\"reuse_port\": null}", "reuse_port" },
+        { "{\"no_delay\": \"true\"}", "no_delay" },
+        { "{\"ipv6_first\": {}}", "ipv6_first" },
+        { "{\"syslog\": 0}", "syslog" },
+        { "{\"tproxy\": \"on\"}", "tproxy" },
+        { "{\"verbose\": -1}", "verbose" },
+        { "{\"verbose\": \"loud\"}", "verbose" },
+        { "{\"mark\": 4294967296}", "mark" },
+        { "{\"nofile\": -1}", "nofile" },
+        { "{\"max_connections\": \"many\"}", "max_connections" },
+        { "{\"workers\": \"four\"}", "workers" },
+        { "{\"server\": 5.5}", "server" },
+        { "{\"server\": {}}", "server" },
+        { "{\"server\": [\"a\", 1.5]}", "server" },
+        { "{\"server\": [\"a\", \"[::1\"]}", "server" },
+        { "{\"server\": \"host:99999\"}", "server" },
+        { "{\"server\": [\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"i\"]}",
+          "config key \"server\": more than 8 servers" },
+        { "{\"tunnel_address\": \"nohostport\"}", "tunnel_address" },
+        { "{\"tunnel_address\": 53}", "tunnel_address" },
+        { "{\"password\": [\"" PW "\"]}", "password" },
+        { "{\"password\": true}", "password" },
+        { "{\"key\": false}", "key" },
+        { "{\"password_file\": \"/nonexistent/otb/pw\"}", "password_file" },
+        { "{\"user\": \"0123456789012345678901234567890123456789012345678901234567890123\"}",
+          "config key \"user\": longer than 63 characters" },
+        { "{\"interface\": \"0123456789abcdef\"}", "interface" },
+        { "{\"local_address\": 1.5}", "local_address" },
+        { "{\"nameserver\": []}", "nameserver" },
+        { "{\"acl\": \"a\\u0000b\"}", "acl" },
+        { "{\"pid_file\": null}", "pid_file" },
+        { "{\"foo\": 1}", "unknown config key \"foo\"" },
+        { "{\"plugin\": \"\"}", "plugin" },
+        { "{\"server_port\": 8388,}x", "invalid JSON" },
+        { "{\"server_port\": 8388", "invalid JSON" },
+        { "{\n\"server_port\": 8388\n\"timeout\": 5}", "invalid JSON at line 3" },
+        { "{} {}", "invalid JSON" },
+        { "", "invalid JSON" },
+        { "[1, 2]", "expected an object" },
+        { "\"server\"", "invalid JSON" },
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct otb_config cfg;
+        char err[512] = "";
+        otb_config_defaults(&cfg, OTB_PROG_REDIR);
+        int rc = otb_config_apply_json(&cfg, cases[i].json, strlen(cases[i].json), err,
+                                       sizeof(err));
+        if (rc != OTB_CONFIG_ERROR)
+            fail_msg("case %zu (%s): rc %d", i, cases[i].json, rc);
+        assert_contains(err, cases[i].want);
+        assert_null(strchr(err, '\n'));
+        assert_lacks(err, PW);
+    }
+}
+
+static void test_json_values(void **state)
+{
+    static const char json[] =
+        "{\n"
+        "  /* shadowsocks-libev style, with comments */\n"
+        "  \"server\": \"198.51.100.7\",\n"
+        "  \"server_port\": \"8388\",\n"
+        "  \"local_address\": \"0.0.0.0\",\n"
+        "  \"local_port\": 1080,\n"
+        "  \"password\": 123456,\n"
+        "  \"method\": \"xchacha20-ietf-poly1305\",\n"
+        "  \"timeout\": \"300\",\n"
+        "  \"connect_timeout\": 7,\n"
+        "  \"mode\": \"tcp_and_udp\",\n"
+        "  \"mptcp\": false,\n"
+        "  \"fast_open\": true,\n"
+        "  \"reuse_port\": true,\n"
+        "  \"no_delay\": true,\n"
+        "  \"ipv6_first\": true,\n"
+        "  \"nameserver\": \"1.1.1.1\",\n"
+        "  \"acl\": \"/etc/otb.acl\",\n"
+        "  \"pid_file\": \"/run/otb.pid\",\n"
+        "  \"user\": \"nobody\",\n"
+        "  \"interface\": \"wan0\",\n"
+        "  \"mark\": \"0xff\",\n"
+        "  \"verbose\": true,\n"
+        "  \"syslog\": true,\n"
+        "  \"max_connections\": 1000,\n"
+        "  \"nofile\": 65536,\n"
+        "  \"shutdown_timeout\": 20,\n"
+        "  \"tproxy\": true,\n"
+        "  \"tunnel_address\": \"[2001:db8::53]:53\",\n"
+        "  \"workers\": 4 // ignored\n"
+        "}\n";
+    struct otb_config cfg;
+    char err[256] = "";
+    (void)state;
+    otb_config_defaults(&cfg, OTB_PROG_REDIR);
+    int rc = otb_config_apply_json(&cfg, json, strlen(json), err, sizeof(err));
+    if (rc != OTB_CONFIG_OK)
+        fail_msg("rc %d: %s", rc, err);
+    assert_int_equal(cfg.n_servers, 1);
+    assert_string_equal(cfg.servers[0].host, "198.51.100.7");
+    assert_int_equal(cfg.server_port, 8388);
+    assert_string_equal(cfg.local_addr, "0.0.0.0");
+    assert_int_equal(cfg.local_port, 1080);
+    assert_string_equal(cfg.password, "123456");
+    assert_string_equal(cfg.method, "xchacha20-ietf-poly1305");
+    assert_int_equal(cfg.timeout, 300);
+    assert_int_equal(cfg.connect_timeout, 7);
+    assert_int_equal(cfg.mode, OTB_MODE_TCP_AND_UDP);
+    assert_false(cfg.mptcp);
+    assert_true(cfg.fast_open);
+    assert_true(cfg.reuse_port);
+    assert_true(cfg.no_delay);
+    assert_true(cfg.ipv6_first);
+    assert_string_equal(cfg.nameserver, "1.1.1.1");
+    assert_string_equal(cfg.acl, "/etc/otb.acl");
+    assert_string_equal(cfg.pidfile, "/run/otb.pid");
+    assert_string_equal(cfg.user, "nobody");
+    assert_string_equal(cfg.iface, "wan0");
+    assert_int_equal(cfg.mark, 255);
+    assert_int_equal(cfg.verbose, 1);
+    assert_true(cfg.use_syslog);
+    assert_int_equal(cfg.max_conns, 1000);
+    assert_int_equal(cfg.nofile, 65536);
+    assert_int_equal(cfg.shutdown_timeout, 20);
+    assert_true(cfg.tproxy);
+    assert_string_equal(cfg.tunnel_to.host, "2001:db8::53");
+    assert_int_equal(cfg.tunnel_to.port, 53);
+
+    /* "server" as an array replaces the list; "verbose" as a number. */
+    static const char json2[] = "{\"server\": [\"a.example:443\", \"[::1]\", \"b\"],"
+                                " \"verbose\": 3, \"mode\": \"udp_only\"}";
+    assert_int_equal(otb_config_apply_json(&cfg, json2, strlen(json2), err, sizeof(err)),
+                     OTB_CONFIG_OK);
+    assert_int_equal(cfg.n_servers, 3);
+    assert_string_equal(cfg.servers[0].host, "a.example");
+    assert_int_equal(cfg.servers[0].port, 443);
+    assert_string_equal(cfg.servers[1].host, "::1");
+    assert_int_equal(cfg.servers[1].port, 0);
+    assert_string_equal(cfg.servers[2].host, "b");
+    assert_int_equal(cfg.verbose, 3);
+    assert_int_equal(cfg.mode, OTB_MODE_UDP_ONLY);
+
+    /* An empty object changes nothing. */
+    assert_int_equal(otb_config_apply_json(&cfg, "{}", 2, err, sizeof(err)), OTB_CONFIG_OK);
+    assert_int_equal(cfg.n_servers, 3);
+}
+
+/* The same file and flags, with -c first and last: the flags win both times. */
+static void test_cli_overrides_file(void **state)
+{
+    struct tmp *t = *state;
+    const char *path = tmp_file(t, "config.json",
+                                "{\"server\": [\"file-a\", \"file-b\"], \"server_port\": 1000,"
+                                " \"local_port\": 1080, \"password\": \"file-password\","
+                                " \"method\": \"aes-128-gcm\", \"timeout\": 30, \"mptcp\": false,"
+                                " \"mode\": \"udp_only\", \"verbose\": 2, \"user\": \"fileuser\"}");
+    for (int order = 0; order < 2; order++) {
+        struct otb_config cfg;
+        char err[512] = "";
+        int rc = order == 0
+                     ? LOAD(&cfg, OTB_PROG_REDIR, err, "-c", path, "-p", "2000", "-t", "45", "-s",
+                            "cli-a", "--mptcp", "-u", "-v", "-a", "cliuser")
+                     : LOAD(&cfg, OTB_PROG_REDIR, err, "-p", "2000", "-t", "45", "-s", "cli-a",
+                            "--mptcp", "-u", "-v", "-a", "cliuser", "-c", path);
+        if (rc != OTB_CONFIG_OK)
+            fail_msg("order %d: rc %d: %s", order, rc, err);
+        assert_int_equal(cfg.server_port, 2000);
+        assert_int_equal(cfg.timeout, 45);
+        assert_int_equal(cfg.n_servers, 1);
+        assert_string_equal(cfg.servers[0].host, "cli-a");
+        assert_true(cfg.mptcp);
+        assert_int_equal(cfg.mode, OTB_MODE_TCP_AND_UDP);
+        assert_int_equal(cfg.verbose, 3); /* -v adds to the file's level */
+        assert_string_equal(cfg.user, "cliuser");
+        /* Keys without a flag keep the file's values. */
+        assert_int_equal(cfg.local_port, 1080);
+        assert_string_equal(cfg.method, "aes-128-gcm");
+        assert_string_equal(cfg.password, "file-password");
+    }
+
+    /* Several -s replace the file's list together. */
+    struct otb_config cfg;
+    char err[512] = "";
+    assert_int_equal(LOAD(&cfg, OTB_PROG_REDIR, err, "-s", "x", "-c", path, "-s", "y"),
+                     OTB_CONFIG_OK);
+    assert_int_equal(cfg.n_servers, 2);
+    assert_string_equal(cfg.servers[0].host, "x");
+    assert_string_equal(cfg.servers[1].host, "y");
+
+    /* Without flags the file's values stand. */
+    assert_int_equal(LOAD(&cfg, OTB_PROG_REDIR, err, "-c", path), OTB_CONFIG_OK);
+    assert_int_equal(cfg.server_port, 1000);
+    assert_int_equal(cfg.n_servers, 2);
+    assert_string_equal(cfg.servers[1].host, "file-b");
+    assert_false(cfg.mptcp);
+}
+
+/* A secret on the command line beats the file's secret of the other kind. */
+static void test_cli_secret_overrides_file(void **state)
+{
+    struct tmp *t = *state;
+    struct otb_config cfg;
+    char err[512] = "";
+    const char *with_key = tmp_file(t, "key.json", "{\"server_port\": 1, \"key\": \"" KEY32 "\"}");
+    const char *with_pw = tmp_file(t, "pw.json", "{\"server_port\": 1, \"password\": \"filepw\"}");
+    const char *pwfile = tmp_file(t, "pw.txt", "from-file\n");
+
+    assert_int_equal(LOAD(&cfg, OTB_PROG_SERVER, err, "-k", PW, "-c", with_key), OTB_CONFIG_OK);
+    assert_string_equal(cfg.password, PW);
+    assert_string_equal(cfg.key_b64, "");
+
+    assert_int_equal(LOAD(&cfg, OTB_PROG_SERVER, err, "-c", with_key, "--password-file", pwfile),
+                     OTB_CONFIG_OK);
+    assert_string_equal(cfg.password, "from-file");
+    assert_string_equal(cfg.key_b64, "");
+
+    assert_int_equal(LOAD(&cfg, OTB_PROG_SERVER, err, "-c", with_pw, "--key", KEY32),
+                     OTB_CONFIG_OK);
+    assert_string_equal(cfg.password, "");
+    assert_string_equal(cfg.key_b64, KEY32);
+
+    /* Both on the command line: both kept, the key is used (see test_master). */
+    assert_int_equal(LOAD(&cfg, OTB_PROG_SERVER, err, "-c", with_pw, "--key", KEY32, "-k", PW),
+                     OTB_CONFIG_OK);
+    assert_string_equal(cfg.password, PW);
+    assert_string_equal(cfg.key_b64, KEY32);
+}
+
+static void test_password_file(void **state)
+{
+    struct tmp *t = *state;
+    struct otb_config cfg;
+    char err[512] = "";
+    const char *crlf = tmp_file(t, "crlf.txt", "secret-one\r\n");
+    const char *lines = tmp_file(t, "lines.txt", "first line\nsecond line\n");
+    const char *nonl = tmp_file(t, "nonl.txt", "no newline");
+    const char *empty = tmp_file(t, "empty.txt", "");
+    const char *blank = tmp_file(t, "blank.txt", "\r\nsecond\n");
+    char big[400];
+    memset(big, 'p', 300);
+    strcpy(big + 300, "\n");
+    const char *toolong = tmp_file(t, "long.txt", big);
+
+    assert_int_equal(LOAD(&cfg, OTB_PROG_SERVER, err, "-p", "1", "--password-file", crlf),
+                     OTB_CONFIG_OK);
+    assert_string_equal(cfg.password, "secret-one");
+    assert_int_equal(LOAD(&cfg, OTB_PROG_SERVER, err, "-p", "1", "--password-file", lines),
+                     OTB_CONFIG_OK);
+    assert_string_equal(cfg.password, "first line");
+    assert_int_equal(LOAD(&cfg, OTB_PROG_SERVER, err, "-p", "1", "--password-file", nonl),
+                     OTB_CONFIG_OK);
+    assert_string_equal(cfg.password, "no newline");
+
+    const char *bad[] = { empty, blank, toolong, "/nonexistent/otb/pw", t->dir };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        assert_int_equal(LOAD(&cfg, OTB_PROG_SERVER, err, "-p", "1", "--password-file", bad[i]),
+                         OTB_CONFIG_ERROR);
+        assert_contains(err, "password_file");
+        assert_lacks(err, "ppppppppppppppppppppp");
+    }
+
+    /* The file's "password_file" key. */
+    char json[512];
+    snprintf(json, sizeof(json), "{\"server_port\": 1, \"password_file\": \"%s\"}", crlf);
+    const char *conf = tmp_file(t, "pwfile.json", json);
+    assert_int_equal(LOAD(&cfg, OTB_PROG_SERVER, err, "-c", conf), OTB_CONFIG_OK);
+    assert_string_equal(cfg.password, "secret-one");
+    /* ...overridden by -k. */
+    assert_int_equal(LOAD(&cfg, OTB_PROG_SERVER, err, "-c", conf, "-k", PW), OTB_CONFIG_OK);
+    assert_string_equal(cfg.password, PW);
+}
+
+static void test_config_file_errors(void **state)
+{
+    struct tmp *t = *state;
+    static const struct {
+        const char *name, *json, *want;
+    } cases[] = {
+        { "syntax.json", "{\n  \"server_port\": 8388,\n  \"password\" \"" PW "\"\n}\n",
+          "invalid JSON at line 3" },
+        { "unknown.json", "{\"server_port\": 8388, \"password\": \"" PW "\", \"foo\": 1}",
+          "unknown config key \"foo\"" },
+        { "type.json", "{\"server_port\": \"abc\", \"password\": \"" PW "\"}",
+          "config key \"server_port\": expected an integer 1-65535" },
+        { "long.json",
+          "{\"server_port\": 1, \"password\": \"" PW PW PW PW PW PW PW PW PW PW PW PW PW "\"}",
+          "config key \"password\": longer than 255 characters" },
+        { "method.json", "{\"server_port\": 1, \"password\": \"" PW "\", \"method\": \"" PW "x\"}",
+          "method" },
+        { "empty.json", "", "invalid JSON" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct otb_config cfg;
+        char err[512] = "";
+        const char *path = tmp_file(t, cases[i].name, cases[i].json);
+        assert_int_equal(LOAD(&cfg, OTB_PROG_SERVER, err, "-c", path), OTB_CONFIG_ERROR);
+        assert_contains(err, path);
+        assert_contains(err, cases[i].want);
+        if (i != 4) /* the bad method is echoed: it is a method, whatever it looks like */
+            assert_lacks(err, PW);
+        /* Nothing secret remains once load fails. */
+        assert_string_equal(cfg.password, "");
+    }
+
+    struct otb_config cfg;
+    char err[512] = "";
+    assert_int_equal(LOAD(&cfg, OTB_PROG_SERVER, err, "-c", t->dir), OTB_CONFIG_ERROR);
+    assert_contains(err, "config file");
+}
+
+/* err never holds the secret, whatever goes wrong around it. */
+static void test_secret_not_in_errors(void **state)
+{
+    static const char *const cases[][8] = {
+        { "-k", PW, "-p", "bad" },
+        { "-k", PW, "-m", "nope", "-p", "1" },
+        { "-k", PW },
+        { "-k", PW PW PW PW PW PW PW PW PW PW PW PW PW, "-p", "1" },
+        { "--key", KEY32 "AAAA", "-p", "1" },
+        { "--key", KEY32, "-p", "1", "-m", "aes-128-gcm" },
+        { "-k", PW, "-p", "1", "-T" },
+        { "-k", PW, "-p", "1", "-s", "[::1" },
+        { "-k", PW, "-p", "1", "-c", "/nonexistent/otb.json" },
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct otb_config cfg;
+        char err[1024] = "";
+        assert_int_equal(load_args(&cfg, OTB_PROG_SERVER, err, sizeof(err), cases[i]),
+                         OTB_CONFIG_ERROR);
+        assert_true(err[0] != '\0');
+        assert_lacks(err, PW);
+        assert_lacks(err, KEY32);
+        assert_string_equal(cfg.password, "");
+        assert_string_equal(cfg.key_b64, "");
+    }
+}
+
+static void test_help_version(void **state)
+{
+    (void)state;
+    for (int p = OTB_PROG_SERVER; p <= OTB_PROG_TUNNEL; p++) {
+        struct otb_config cfg;
+        char err[256] = "";
+        assert_int_equal(LOAD(&cfg, (enum otb_prog)p, err, "-h"), OTB_CONFIG_EXIT);
+        assert_int_equal(LOAD(&cfg, (enum otb_prog)p, err, "--help"), OTB_CONFIG_EXIT);
+        assert_int_equal(LOAD(&cfg, (enum otb_prog)p, err, "-V"), OTB_CONFIG_EXIT);
+        assert_int_equal(LOAD(&cfg, (enum otb_prog)p, err, "--version"), OTB_CONFIG_EXIT);
+        /* Before any check of the rest: no config file is read. */
+        assert_int_equal(LOAD(&cfg, (enum otb_prog)p, err, "-c", "/nonexistent", "--help"),
+                         OTB_CONFIG_EXIT);
+    }
+}
+
+static char *usage_text(enum otb_prog prog)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    otb_config_usage(prog, f);
+    fclose(f);
+    return text;
+}
+
+static void test_usage(void **state)
+{
+    (void)state;
+    char *server = usage_text(OTB_PROG_SERVER);
+    char *redir = usage_text(OTB_PROG_REDIR);
+    char *tunnel = usage_text(OTB_PROG_TUNNEL);
+
+    assert_contains(server, "otb-server");
+    assert_contains(server, "--password-file");
+    assert_contains(server, "(default 60)");
+    assert_contains(server, "(default chacha20-ietf-poly1305)");
+    assert_contains(server, "0.0.0.0 and ::");
+    assert_contains(server, "aes-128-gcm");
+    assert_lacks(server, "-T ");
+    assert_lacks(server, "-L ");
+    assert_contains(redir, "-T ");
+    assert_lacks(redir, "-L ");
+    assert_contains(tunnel, "-L HOST:PORT");
+    assert_lacks(tunnel, "-T ");
+    free(server);
+    free(redir);
+    free(tunnel);
+}
+
+static void test_master(void **state)
+{
+    struct otb_config cfg;
+    struct otb_master m, want;
+    char err[256] = "";
+    (void)state;
+
+    otb_config_defaults(&cfg, OTB_PROG_SERVER);
+    assert_int_equal(otb_config_master(&cfg, &m, err, sizeof(err)), OTB_CONFIG_ERROR);
+    assert_contains(err, "password");
+    assert_contains(err, "key");
+
+    snprintf(cfg.password, sizeof(cfg.password), "%s", PW);
+    assert_int_equal(otb_config_master(&cfg, &m, err, sizeof(err)), OTB_CONFIG_OK);
+    otb_master_from_password(&want, OTB_CHACHA20_IETF_POLY1305, PW);
+    assert_int_equal(m.method, OTB_CHACHA20_IETF_POLY1305);
+    assert_int_equal(m.key_len, 32);
+    assert_memory_equal(m.key, want.key, 32);
+
+    /* The key wins over the password. */
+    snprintf(cfg.key_b64, sizeof(cfg.key_b64), "%s", KEY32);
+    assert_int_equal(otb_config_master(&cfg, &m, err, sizeof(err)), OTB_CONFIG_OK);
+    for (int i = 0; i < 32; i++)
+        assert_int_equal(m.key[i], i + 1);
+
+    snprintf(cfg.method, sizeof(cfg.method), "aes-128-gcm");
+    assert_int_equal(otb_config_master(&cfg, &m, err, sizeof(err)), OTB_CONFIG_ERROR);
+    assert_contains(err, "key");
+    assert_lacks(err, KEY32);
+    snprintf(cfg.key_b64, sizeof(cfg.key_b64), "%s", KEY16);
+    assert_int_equal(otb_config_master(&cfg, &m, err, sizeof(err)), OTB_CONFIG_OK);
+    assert_int_equal(m.key_len, 16);
+
+    snprintf(cfg.method, sizeof(cfg.method), "rc4-md5");
+    assert_int_equal(otb_config_master(&cfg, &m, err, sizeof(err)), OTB_CONFIG_ERROR);
+    assert_contains(err, "method");
+    otb_master_wipe(&m);
+    otb_master_wipe(&want);
+}
+
+/* Tiny buffers truncate the message but never overflow. */
+static void test_small_err_buffer(void **state)
+{
+    struct otb_config cfg;
+    char err[8];
+    (void)state;
+    memset(err, 'x', sizeof(err));
+    assert_int_equal(load_args(&cfg, OTB_PROG_SERVER, err, 4, (const char *const[]){ "-p", NULL }),
+                     OTB_CONFIG_ERROR);
+    assert_int_equal(strlen(err), 3);
+    assert_int_equal(err[4], 'x');
+    assert_int_equal(load_args(&cfg, OTB_PROG_SERVER, NULL, 0, (const char *const[]){ "-p", NULL }),
+                     OTB_CONFIG_ERROR);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_hostport),
+        cmocka_unit_test(test_server_defaults_listen_any),
+        cmocka_unit_test(test_all_flags),
+        cmocka_unit_test(test_tunnel),
+        cmocka_unit_test(test_cli_errors),
+        cmocka_unit_test(test_json_errors),
+        cmocka_unit_test(test_json_values),
+        cmocka_unit_test_setup_teardown(test_cli_overrides_file, tmp_setup, tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_cli_secret_overrides_file, tmp_setup, tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_password_file, tmp_setup, tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_config_file_errors, tmp_setup, tmp_teardown),
+        cmocka_unit_test(test_secret_not_in_errors),
+        cmocka_unit_test(test_help_version),
+        cmocka_unit_test(test_usage),
+        cmocka_unit_test(test_master),
+        cmocka_unit_test(test_small_err_buffer),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
