@@ -97,6 +97,9 @@ static const struct otb_config_key otb_config_keys[] = {
     OTB_KEY_UINT("shutdown_timeout", shutdown_timeout, 1, OTB_TIMEOUT_MAX),
     OTB_KEY("tproxy", OTB_CFG_BOOL, tproxy),
     OTB_KEY("tunnel_address", OTB_CFG_HOSTPORT, tunnel_to),
+    OTB_KEY_UINT("socks5_port", socks5_port, 0, 65535),
+    OTB_KEY("socks5_user", OTB_CFG_STRING, socks5_user),
+    OTB_KEY("socks5_password", OTB_CFG_STRING, socks5_password),
     /* shadowsocks-libev's process count; we run one event loop per process. */
     { .name = "workers", .type = OTB_CFG_IGNORED, .max = 1024 },
 };
@@ -174,6 +177,14 @@ static const struct otb_config_opt otb_config_opts[] = {
                 "grace period for open connections on SIGTERM"),
     { .letter = 'T', .act = OTB_ACT_SET, .key = "tproxy", .fixed = "true",
       .progs = OTB_PROG_BIT(OTB_PROG_REDIR), .help = "use TPROXY instead of REDIRECT" },
+    { .long_name = "socks5-port", .act = OTB_ACT_SET, .key = "socks5_port", .arg = "PORT",
+      .progs = OTB_PROG_BIT(OTB_PROG_REDIR), .help = "also accept SOCKS5 clients on PORT" },
+    { .long_name = "socks5-user", .act = OTB_ACT_SET, .key = "socks5_user", .arg = "USER",
+      .progs = OTB_PROG_BIT(OTB_PROG_REDIR),
+      .help = "require SOCKS5 username/password authentication" },
+    { .long_name = "socks5-password", .act = OTB_ACT_SET, .key = "socks5_password",
+      .arg = "PASSWORD", .progs = OTB_PROG_BIT(OTB_PROG_REDIR),
+      .help = "SOCKS5 password (prefer the config file: arguments show in ps)" },
     { .letter = 'L', .act = OTB_ACT_SET, .key = "tunnel_address", .arg = "HOST:PORT",
       .progs = OTB_PROG_BIT(OTB_PROG_TUNNEL), .help = "destination to forward to" },
     { .letter = 'v', .act = OTB_ACT_MORE, .key = "verbose", .progs = OTB_PROGS_ALL,
@@ -918,6 +929,10 @@ static int otb_config_check(struct otb_config_ctx *ctx)
         return otb_config_fail(ctx, "missing local_port (-l)");
     if (cfg->prog == OTB_PROG_TUNNEL && cfg->tunnel_to.host[0] == '\0')
         return otb_config_fail(ctx, "missing tunnel_address (-L)");
+    if (cfg->socks5_user[0] != '\0' && cfg->socks5_password[0] == '\0')
+        return otb_config_fail(ctx, "socks5_user is set but socks5_password is missing");
+    if (cfg->socks5_port != 0 && cfg->socks5_port == cfg->local_port)
+        return otb_config_fail(ctx, "socks5_port must differ from local_port (-l)");
     int method = otb_method_from_name(cfg->method);
     if (method < 0)
         return otb_config_error_method(cfg->method, ctx->err, ctx->errlen);

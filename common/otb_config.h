@@ -58,6 +58,9 @@ struct otb_config {
     int shutdown_timeout;          /* --shutdown-timeout / "shutdown_timeout", seconds, default 10 */
     bool tproxy;                   /* -T / "tproxy" (redir) */
     struct otb_hostport tunnel_to; /* -L host:port / "tunnel_address" (tunnel) */
+    uint16_t socks5_port;          /* --socks5-port / "socks5_port" (redir), 0 = no SOCKS5 */
+    char socks5_user[256];         /* --socks5-user / "socks5_user": RFC 1929 auth when set */
+    char socks5_password[256];     /* --socks5-password / "socks5_password" */
 };
 
 enum otb_config_result {

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <netdb.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -144,4 +145,53 @@ void otb_signals_stop(struct otb_signals *s)
     ev_signal_stop(loop, &s->usr1);
     ev_signal_stop(loop, &s->hup);
     ev_timer_stop(loop, &s->deadline);
+}
+
+int otb_daemon_listen(struct otb_relay *r, struct otb_listener_set *set, const char *host,
+                      uint16_t port, const struct otb_sock_opts *opts, otb_accept_cb cb,
+                      void *arg)
+{
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                              .ai_flags = AI_PASSIVE };
+    struct addrinfo *res, *ai;
+    char service[8];
+    int rc;
+
+    snprintf(service, sizeof(service), "%u", port);
+    rc = getaddrinfo(host[0] ? host : NULL, service, &hints, &res);
+    if (rc != 0) {
+        OTB_ERR(r->log, "listen address %s: %s", host, gai_strerror(rc));
+        return -1;
+    }
+    for (ai = res; ai; ai = ai->ai_next) {
+        char where[OTB_ADDR_FMT_LEN];
+        bool fell_back = false;
+        int fd;
+
+        if (set->n == OTB_ARRAY_LEN(set->l)) {
+            OTB_WARN(r->log, "too many listen addresses; ignoring the rest");
+            break;
+        }
+        otb_sockaddr_format(ai->ai_addr, where, sizeof(where));
+        fd = otb_sock_listen(ai->ai_addr, ai->ai_addrlen, opts, &fell_back);
+        if (fd < 0) {
+            OTB_ERR(r->log, "listen on %s: %s", where, strerror(-fd));
+            freeaddrinfo(res);
+            return -1;
+        }
+        otb_relay_note_fallback(r, fell_back);
+        otb_listener_start(r, &set->l[set->n++], fd, cb, arg);
+        OTB_INFO(r->log, "listening on %s (%s%s)", where,
+                 otb_sock_is_mptcp(fd) ? "MPTCP and TCP" : "TCP",
+                 opts->transparent ? ", transparent" : "");
+    }
+    freeaddrinfo(res);
+    return 0;
+}
+
+void otb_daemon_close_listeners(struct otb_listener_set *set)
+{
+    for (size_t i = 0; i < set->n; i++)
+        close(set->l[i].fd);
+    set->n = 0;
 }

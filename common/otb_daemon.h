@@ -16,6 +16,18 @@ int otb_daemon_write_pidfile(const char *path, char *err, size_t errlen);
 /* setgroups/setgid/setuid to user; 0 or -1 with err. */
 int otb_daemon_drop_privileges(const char *user, char *err, size_t errlen);
 
+/* Listeners on every address host resolves to ("" = any, both families),
+ * started on relay r; set->n grows. Startup only (blocking resolution).
+ * 0, or -1 after logging why. */
+struct otb_listener_set {
+    struct otb_listener l[16];
+    size_t n;
+};
+int otb_daemon_listen(struct otb_relay *r, struct otb_listener_set *set, const char *host,
+                      uint16_t port, const struct otb_sock_opts *opts, otb_accept_cb cb,
+                      void *arg);
+void otb_daemon_close_listeners(struct otb_listener_set *set);
+
 typedef void (*otb_daemon_hook)(void *arg);
 
 struct otb_signals {

@@ -17,6 +17,7 @@ static void otb_pipe_read_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void otb_pipe_write_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void otb_conn_connected_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void otb_conn_open_progress(struct otb_conn *c);
+static void otb_conn_upstream_failed(struct otb_conn *c, const char *why);
 static void otb_relay_resume_accept(struct otb_relay *r);
 
 /* ---------------------------------------------------------------- helpers */
@@ -133,6 +134,7 @@ void otb_conn_close(struct otb_conn *c, const char *reason)
     c->state = OTB_CONN_CLOSED;
     otb_pipe_stop(r, &c->seal);
     otb_pipe_stop(r, &c->open);
+    otb_pipe_release(r, &c->early);
     ev_timer_stop(r->loop, &c->timer);
     if (c->dns)
         otb_dns_cancel(c->dns);
@@ -478,9 +480,11 @@ static void otb_conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
     if (c->state == OTB_CONN_CONNECTING || c->state == OTB_CONN_RESOLVING) {
         r->stats.timeouts++;
-        if (c->server_index >= 0 && r->upstream.report)
-            r->upstream.report(r->upstream.arg, c->server_index, false);
-        otb_conn_close(c, c->state == OTB_CONN_RESOLVING ? "resolve timeout" : "connect timeout");
+        if (r->role == OTB_ROLE_CLIENT)
+            otb_conn_upstream_failed(c, "connect timeout");
+        else
+            otb_conn_close(c, c->state == OTB_CONN_RESOLVING ? "resolve timeout"
+                                                             : "connect timeout");
         return;
     }
     /* Idle timer: re-armed lazily from last_active instead of on every byte. */
@@ -500,6 +504,7 @@ static void otb_conn_start_relay(struct otb_conn *c)
     struct otb_relay *r = c->relay;
 
     c->state = OTB_CONN_RELAYING;
+    otb_pipe_release(r, &c->early); /* sealed into the first flight already */
     ev_io_set(&c->seal.rio, c->plain_fd, EV_READ);
     ev_io_set(&c->open.rio, c->cipher_fd, EV_READ);
     ev_io_stop(r->loop, &c->outbound->wio);
@@ -523,15 +528,18 @@ static void otb_conn_connected_cb(struct ev_loop *loop, ev_io *w, int revents)
     struct otb_relay *r = c->relay;
     int err = otb_sock_error(w->fd);
 
-    if (c->server_index >= 0 && r->upstream.report)
-        r->upstream.report(r->upstream.arg, c->server_index, err == 0);
     if (err) {
         r->stats.connect_fail++;
         OTB_DEBUG(r->log, "[#%llu] connect failed: %s", (unsigned long long)c->id,
                   strerror(-err));
-        otb_conn_close(c, "connect failed");
+        if (r->role == OTB_ROLE_CLIENT)
+            otb_conn_upstream_failed(c, "connect failed");
+        else
+            otb_conn_close(c, "connect failed");
         return;
     }
+    if (r->role == OTB_ROLE_CLIENT)
+        r->upstream.report(r->upstream.arg, c->server_index, true);
     otb_conn_start_relay(c);
 }
 
@@ -543,9 +551,10 @@ static void otb_conn_connect(struct otb_conn *c, int fd, const struct sockaddr *
 
     if (rc < 0) {
         r->stats.connect_fail++;
-        if (c->server_index >= 0 && r->upstream.report)
-            r->upstream.report(r->upstream.arg, c->server_index, false);
-        otb_conn_close(c, "connect failed");
+        if (r->role == OTB_ROLE_CLIENT)
+            otb_conn_upstream_failed(c, "connect failed");
+        else
+            otb_conn_close(c, "connect failed");
         return;
     }
     c->state = OTB_CONN_CONNECTING;
@@ -663,7 +672,9 @@ void otb_relay_accept_cipher(struct otb_relay *r, int fd, const struct sockaddr 
     otb_conn_arm_timer(c, r->idle_timeout);
 }
 
-/* Client: the stream starts with the salt and the sealed address header. */
+/* Client: the stream starts with the salt and the sealed address header,
+ * followed by any early LAN bytes. Rebuilt with a fresh salt for each server
+ * tried. */
 static int otb_conn_prepare_header(struct otb_conn *c)
 {
     struct otb_relay *r = c->relay;
@@ -678,29 +689,27 @@ static int otb_conn_prepare_header(struct otb_conn *c)
     c->enc_started = true;
     len = otb_addr_encode(&c->target, hdr);
     b->end += (uint32_t)otb_stream_seal(&c->enc, hdr, len, b->data + b->end);
+    if (c->early)
+        b->end += (uint32_t)otb_stream_seal(&c->enc, c->early->data, otb_buf_len(c->early),
+                                            b->data + b->end);
     return 0;
 }
 
-void otb_relay_accept_plain(struct otb_relay *r, int fd, const struct otb_addr *target)
+/* Client: pick a server not tried yet for this connection and connect. */
+static void otb_conn_start_upstream(struct otb_conn *c, const char *why)
 {
-    struct otb_conn *c = otb_conn_new(r);
+    struct otb_relay *r = c->relay;
     struct sockaddr_storage server;
     socklen_t len;
     bool fell_back = false;
     int sfd;
 
-    if (!c) {
-        close(fd);
-        return;
-    }
-    c->plain_fd = fd;
-    c->target = *target;
-    c->outbound = &c->seal;
-    c->server_index = r->upstream.pick(r->upstream.arg, &server, &len);
+    c->server_index = r->upstream.pick(r->upstream.arg, c->servers_tried, &server, &len);
     if (c->server_index < 0) {
-        otb_conn_close(c, "no server available");
+        otb_conn_close(c, why);
         return;
     }
+    c->servers_tried |= 1u << c->server_index;
     sfd = otb_sock_outbound(server.ss_family, &r->out_opts, NULL, 0, &fell_back);
     if (sfd < 0) {
         r->stats.errors++;
@@ -713,13 +722,56 @@ void otb_relay_accept_plain(struct otb_relay *r, int fd, const struct otb_addr *
         otb_conn_close(c, "out of memory");
         return;
     }
+    otb_conn_connect(c, sfd, (const struct sockaddr *)&server);
+}
+
+/* The server did not answer: forget this attempt and try the next one. */
+static void otb_conn_upstream_failed(struct otb_conn *c, const char *why)
+{
+    struct otb_relay *r = c->relay;
+
+    r->upstream.report(r->upstream.arg, c->server_index, false);
+    ev_io_stop(r->loop, &c->outbound->wio);
+    ev_timer_stop(r->loop, &c->timer);
+    if (c->cipher_fd >= 0)
+        close(c->cipher_fd);
+    c->cipher_fd = -1;
+    otb_pipe_release(r, &c->seal.out);
+    otb_stream_enc_end(&c->enc);
+    c->enc_started = false;
+    otb_conn_start_upstream(c, why);
+}
+
+void otb_relay_accept_plain(struct otb_relay *r, int fd, const struct otb_addr *target,
+                            const uint8_t *early, size_t early_len)
+{
+    struct otb_conn *c = otb_conn_new(r);
+
+    if (!c) {
+        close(fd);
+        return;
+    }
+    c->plain_fd = fd;
+    c->target = *target;
+    c->outbound = &c->seal;
+    if (early_len > OTB_RELAY_EARLY_MAX) {
+        otb_conn_close(c, "too much early data");
+        return;
+    }
+    if (early_len > 0) {
+        if (!otb_pipe_buf(r, &c->early)) {
+            otb_conn_close(c, "out of memory");
+            return;
+        }
+        memcpy(c->early->data, early, early_len);
+        c->early->end = (uint32_t)early_len;
+    }
     if (otb_log_enabled(r->log, OTB_LOG_DEBUG)) {
         char to[OTB_ADDR_FMT_LEN];
         otb_addr_format(target, to, sizeof(to));
-        OTB_DEBUG(r->log, "[#%llu] to %s via server %d", (unsigned long long)c->id, to,
-                  c->server_index);
+        OTB_DEBUG(r->log, "[#%llu] LAN connection to %s", (unsigned long long)c->id, to);
     }
-    otb_conn_connect(c, sfd, (const struct sockaddr *)&server);
+    otb_conn_start_upstream(c, "no server available");
 }
 
 /* ------------------------------------------------------------- listeners */

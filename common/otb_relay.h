@@ -23,6 +23,9 @@
 #include "otb_sock.h"
 #include "otb_stream.h"
 
+/* Early bytes must fit in the first sealed flight together with the header. */
+#define OTB_RELAY_EARLY_MAX 4096
+
 enum otb_conn_state {
     OTB_CONN_HEADER,     /* server: waiting for the salt and address header */
     OTB_CONN_RESOLVING,  /* server: DNS lookup of the destination */
@@ -61,6 +64,8 @@ struct otb_conn {
     struct otb_stream_dec dec;
     bool enc_started, salt_checked;
     int server_index; /* client: which server this connection uses */
+    uint32_t servers_tried; /* client: bit per server index already tried */
+    struct otb_buf *early;  /* client: LAN bytes read before the relay started */
     struct otb_addr target;
 };
 
@@ -80,8 +85,9 @@ struct otb_listener;
 /* Client role: where to send the encrypted stream. The relay asks before each
  * connection and reports the outcome, so the program can health-check servers. */
 struct otb_upstream_ops {
-    /* index of the server to use, its address in *sa; -1 if none is usable */
-    int (*pick)(void *arg, struct sockaddr_storage *sa, socklen_t *len);
+    /* index of the server to use (not one in the exclude bit mask), its
+     * address in *sa; -1 if none is left */
+    int (*pick)(void *arg, uint32_t exclude, struct sockaddr_storage *sa, socklen_t *len);
     void (*report)(void *arg, int index, bool ok);
     void *arg;
 };
@@ -139,8 +145,12 @@ void otb_listener_stop(struct otb_listener *l);
 
 /* Server: a box connected; its stream starts with the salt and address header. */
 void otb_relay_accept_cipher(struct otb_relay *r, int fd, const struct sockaddr *peer);
-/* Client: a LAN connection to target; opens the encrypted stream upstream. */
-void otb_relay_accept_plain(struct otb_relay *r, int fd, const struct otb_addr *target);
+/* Client: a LAN connection to target; opens the encrypted stream upstream.
+ * early: bytes already read from fd (e.g. sent right after a SOCKS5 request),
+ * relayed first; may be NULL; at most OTB_RELAY_EARLY_MAX bytes. If a server fails to connect, the next one is
+ * tried. */
+void otb_relay_accept_plain(struct otb_relay *r, int fd, const struct otb_addr *target,
+                            const uint8_t *early, size_t early_len);
 
 /* Stop accepting (graceful stop); connections go on. */
 void otb_relay_stop_listeners(struct otb_relay *r);

@@ -1,7 +1,6 @@
 /* otb-server: accepts Shadowsocks-AEAD streams from boxes (MPTCP or TCP),
  * checks and decrypts them, and relays to the Internet from its own address. */
 #include <errno.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +15,6 @@
 #include "otb_relay.h"
 #include "otb_replay.h"
 
-#define OTB_SERVER_MAX_LISTENERS 16
-
 struct otb_server {
     struct otb_config cfg;
     struct otb_logger log;
@@ -25,55 +22,13 @@ struct otb_server {
     struct otb_relay relay;
     struct otb_replay replay;
     struct otb_signals signals;
-    struct otb_listener listeners[OTB_SERVER_MAX_LISTENERS];
-    size_t nlisteners;
+    struct otb_listener_set listeners;
 };
 
 static void otb_server_on_accept(struct otb_listener *l, int fd, const struct sockaddr *peer,
                                  socklen_t len)
 {
     otb_relay_accept_cipher(l->relay, fd, peer);
-}
-
-/* Resolves one -s entry (startup only, before the loop runs) and listens on
- * every address it names. */
-static int otb_server_listen_host(struct otb_server *s, const struct otb_hostport *hp,
-                                  const struct otb_sock_opts *opts)
-{
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                              .ai_flags = AI_PASSIVE };
-    struct addrinfo *res, *ai;
-    char port[8];
-    int rc;
-
-    snprintf(port, sizeof(port), "%u", hp->port ? hp->port : s->cfg.server_port);
-    rc = getaddrinfo(hp->host[0] ? hp->host : NULL, port, &hints, &res);
-    if (rc != 0) {
-        OTB_ERR(&s->log, "server %s: %s", hp->host, gai_strerror(rc));
-        return -1;
-    }
-    for (ai = res; ai; ai = ai->ai_next) {
-        char where[OTB_ADDR_FMT_LEN];
-        bool fell_back = false;
-        int fd;
-
-        if (s->nlisteners == OTB_SERVER_MAX_LISTENERS)
-            break;
-        otb_sockaddr_format(ai->ai_addr, where, sizeof(where));
-        fd = otb_sock_listen(ai->ai_addr, ai->ai_addrlen, opts, &fell_back);
-        if (fd < 0) {
-            OTB_ERR(&s->log, "listen on %s: %s", where, strerror(-fd));
-            freeaddrinfo(res);
-            return -1;
-        }
-        otb_relay_note_fallback(&s->relay, fell_back);
-        otb_listener_start(&s->relay, &s->listeners[s->nlisteners++], fd, otb_server_on_accept,
-                           s);
-        OTB_INFO(&s->log, "listening on %s (%s)", where,
-                 otb_sock_is_mptcp(fd) ? "MPTCP and TCP" : "TCP");
-    }
-    freeaddrinfo(res);
-    return 0;
 }
 
 static int otb_server_set_bind(struct otb_server *s)
@@ -167,9 +122,13 @@ static int otb_server_setup(struct otb_server *s, struct ev_loop *loop)
     }
     if (s->cfg.acl[0] && !(s->relay.acl = otb_server_load_acl(s, s->cfg.acl)))
         return -1;
-    for (size_t i = 0; i < s->cfg.n_servers; i++)
-        if (otb_server_listen_host(s, &s->cfg.servers[i], &listen_opts) < 0)
+    for (size_t i = 0; i < s->cfg.n_servers; i++) {
+        const struct otb_hostport *hp = &s->cfg.servers[i];
+        if (otb_daemon_listen(&s->relay, &s->listeners, hp->host,
+                              hp->port ? hp->port : s->cfg.server_port, &listen_opts,
+                              otb_server_on_accept, s) < 0)
             return -1;
+    }
     OTB_INFO(&s->log, "method %s, idle timeout %d s, up to %zu connections",
              otb_method_info(s->master.method)->name, s->cfg.timeout, s->relay.max_conns);
     return 0;
@@ -200,8 +159,7 @@ static int otb_server_run(struct otb_server *s)
     rc = 0;
 out:
     otb_relay_destroy(&s->relay);
-    for (size_t i = 0; i < s->nlisteners; i++)
-        close(s->listeners[i].fd);
+    otb_daemon_close_listeners(&s->listeners);
     if (s->relay.dns)
         otb_dns_free(s->relay.dns);
     otb_acl_free(s->relay.acl);

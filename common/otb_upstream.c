@@ -1,0 +1,185 @@
+#include "otb_upstream.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static int otb_upstream_resolve(struct otb_upstream *s, const struct otb_hostport *hp,
+                                uint16_t default_port, char *err, size_t errlen)
+{
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+    struct addrinfo *res;
+    char port[8];
+    int rc;
+
+    snprintf(port, sizeof(port), "%u", hp->port ? hp->port : default_port);
+    rc = getaddrinfo(hp->host, port, &hints, &res);
+    if (rc != 0) {
+        snprintf(err, errlen, "server %s: %s", hp->host, gai_strerror(rc));
+        return -1;
+    }
+    memcpy(&s->sa, res->ai_addr, res->ai_addrlen);
+    s->len = res->ai_addrlen;
+    freeaddrinfo(res);
+    otb_sockaddr_format((struct sockaddr *)&s->sa, s->name, sizeof(s->name));
+    return 0;
+}
+
+int otb_upstreams_init(struct otb_upstreams *u, struct ev_loop *loop,
+                       const struct otb_logger *log, const struct otb_config *cfg, char *err,
+                       size_t errlen)
+{
+    memset(u, 0, sizeof(*u));
+    u->loop = loop;
+    u->log = log;
+    u->current = -1;
+    u->timeout = cfg->connect_timeout;
+    u->opts.mark = cfg->mark;
+    for (size_t i = 0; i < cfg->n_servers; i++) {
+        struct otb_upstream *s = &u->srv[i];
+        s->set = u;
+        s->index = (int)i;
+        s->probe_fd = -1;
+        if (otb_upstream_resolve(s, &cfg->servers[i], cfg->server_port, err, errlen) < 0)
+            return -1;
+        u->n++;
+    }
+    return 0;
+}
+
+static void otb_upstream_set_health(struct otb_upstream *s, bool ok, const char *why)
+{
+    enum otb_upstream_health h = ok ? OTB_UPSTREAM_UP : OTB_UPSTREAM_DOWN;
+
+    if (s->health == h)
+        return;
+    if (ok && s->health == OTB_UPSTREAM_DOWN)
+        OTB_INFO(s->set->log, "server %s is answering again", s->name);
+    else if (!ok)
+        OTB_WARN(s->set->log, "server %s is down: %s", s->name, why);
+    s->health = h;
+}
+
+static void otb_upstream_probe_end(struct otb_upstream *s, bool ok, const char *why)
+{
+    ev_io_stop(s->set->loop, &s->probe_io);
+    ev_timer_stop(s->set->loop, &s->probe_timer);
+    if (s->probe_fd >= 0)
+        close(s->probe_fd);
+    s->probe_fd = -1;
+    otb_upstream_set_health(s, ok, why);
+}
+
+static void otb_upstream_probe_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct otb_upstream *s = otb_container_of(w, struct otb_upstream, probe_io);
+    int err = otb_sock_error(s->probe_fd);
+
+    otb_upstream_probe_end(s, err == 0, err ? strerror(-err) : NULL);
+}
+
+static void otb_upstream_probe_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct otb_upstream *s = otb_container_of(w, struct otb_upstream, probe_timer);
+
+    otb_upstream_probe_end(s, false, "health check timed out");
+}
+
+/* A TCP connect to the server's own port: answers prove the host and the
+ * program are alive; the probe sends nothing and closes. */
+static void otb_upstream_probe(struct otb_upstream *s)
+{
+    struct otb_upstreams *u = s->set;
+    int fd, rc;
+
+    if (s->probe_fd >= 0)
+        return;
+    fd = otb_sock_outbound(s->sa.ss_family, &u->opts, NULL, 0, NULL);
+    if (fd < 0)
+        return;
+    rc = otb_sock_connect(fd, (struct sockaddr *)&s->sa, s->len);
+    if (rc < 0) {
+        close(fd);
+        otb_upstream_set_health(s, false, strerror(-rc));
+        return;
+    }
+    s->probe_fd = fd;
+    ev_io_init(&s->probe_io, otb_upstream_probe_io_cb, fd, EV_WRITE);
+    ev_timer_init(&s->probe_timer, otb_upstream_probe_timeout_cb, u->timeout, 0.);
+    ev_io_start(u->loop, &s->probe_io);
+    ev_timer_start(u->loop, &s->probe_timer);
+}
+
+static void otb_upstreams_tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct otb_upstreams *u = otb_container_of(w, struct otb_upstreams, tick);
+
+    for (size_t i = 0; i < u->n; i++)
+        otb_upstream_probe(&u->srv[i]);
+}
+
+void otb_upstreams_start(struct otb_upstreams *u, ev_tstamp interval)
+{
+    u->interval = interval;
+    ev_timer_init(&u->tick, otb_upstreams_tick_cb, 0., interval);
+    ev_timer_start(u->loop, &u->tick);
+}
+
+void otb_upstreams_stop(struct otb_upstreams *u)
+{
+    ev_timer_stop(u->loop, &u->tick);
+    for (size_t i = 0; i < u->n; i++)
+        if (u->srv[i].probe_fd >= 0)
+            otb_upstream_probe_end(&u->srv[i], u->srv[i].health == OTB_UPSTREAM_UP, NULL);
+}
+
+int otb_upstreams_pick(struct otb_upstreams *u, uint32_t exclude, struct sockaddr_storage *sa,
+                       socklen_t *len)
+{
+    int pick = -1;
+
+    for (size_t i = 0; i < u->n && pick < 0; i++)
+        if (!(exclude & (1u << i)) && u->srv[i].health != OTB_UPSTREAM_DOWN)
+            pick = (int)i;
+    /* All known to be down: try anyway in order, the state may be stale. */
+    for (size_t i = 0; i < u->n && pick < 0; i++)
+        if (!(exclude & (1u << i)))
+            pick = (int)i;
+    if (pick < 0)
+        return -1;
+    if (pick != u->current && u->n > 1)
+        OTB_INFO(u->log, "new connections use server %s", u->srv[pick].name);
+    u->current = pick;
+    memcpy(sa, &u->srv[pick].sa, u->srv[pick].len);
+    *len = u->srv[pick].len;
+    return pick;
+}
+
+void otb_upstreams_report(struct otb_upstreams *u, int index, bool ok)
+{
+    struct otb_upstream *s = &u->srv[index];
+
+    if (!ok)
+        s->failures++;
+    otb_upstream_set_health(s, ok, "connection failed");
+}
+
+static int otb_upstreams_pick_cb(void *arg, uint32_t exclude, struct sockaddr_storage *sa,
+                                 socklen_t *len)
+{
+    return otb_upstreams_pick(arg, exclude, sa, len);
+}
+
+static void otb_upstreams_report_cb(void *arg, int index, bool ok)
+{
+    otb_upstreams_report(arg, index, ok);
+}
+
+void otb_upstreams_bind(struct otb_upstreams *u, struct otb_upstream_ops *ops)
+{
+    ops->pick = otb_upstreams_pick_cb;
+    ops->report = otb_upstreams_report_cb;
+    ops->arg = u;
+}

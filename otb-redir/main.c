@@ -1,0 +1,211 @@
+/* otb-redir: LAN TCP intercepted by the box's firewall (REDIRECT or TPROXY)
+ * and SOCKS5 clients, each carried as one Shadowsocks-AEAD stream over MPTCP
+ * to the first healthy server. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "otb_mptcp.h"
+#include "redir.h"
+
+/* From linux/netfilter_ipv4.h and linux/netfilter_ipv6/ip6_tables.h, which
+ * clash with the libc headers. */
+#ifndef SO_ORIGINAL_DST
+#define SO_ORIGINAL_DST 80
+#endif
+#ifndef IP6T_SO_ORIGINAL_DST
+#define IP6T_SO_ORIGINAL_DST 80
+#endif
+
+/* Health probes of the servers: often enough to come back quickly after a
+ * site recovers, rare enough to be invisible in the server's load. */
+#define OTB_REDIR_HEALTH_INTERVAL 5.
+
+static bool otb_redir_same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    struct otb_addr x, y;
+
+    if (otb_addr_from_sockaddr(&x, (const struct sockaddr *)a) < 0 ||
+        otb_addr_from_sockaddr(&y, (const struct sockaddr *)b) < 0)
+        return false;
+    return x.atyp == y.atyp && x.port == y.port &&
+           memcmp(&x.u, &y.u, x.atyp == OTB_ATYP_IPV4 ? 4 : 16) == 0;
+}
+
+/* Where the LAN host wanted to go: the original destination kept by
+ * conntrack (REDIRECT) or the socket's own local address (TPROXY). */
+static int otb_redir_destination(const struct otb_redir *rd, int fd, struct sockaddr_storage *dst)
+{
+    struct sockaddr_storage local;
+    socklen_t len = sizeof(local), dlen = sizeof(*dst);
+
+    if (getsockname(fd, (struct sockaddr *)&local, &len) < 0)
+        return -errno;
+    if (rd->cfg.tproxy) {
+        *dst = local;
+        return 0;
+    }
+    if (local.ss_family == AF_INET6 &&
+        getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, dst, &dlen) < 0)
+        return -errno;
+    if (local.ss_family == AF_INET && getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, dst, &dlen) < 0)
+        return -errno;
+    /* A client that connected to our port directly, not through the
+     * firewall: relaying it would loop back to ourselves. */
+    if (otb_redir_same_addr(dst, &local))
+        return -ELOOP;
+    return 0;
+}
+
+static void otb_redir_on_accept(struct otb_listener *l, int fd, const struct sockaddr *peer,
+                                socklen_t plen)
+{
+    struct otb_redir *rd = l->arg;
+    struct sockaddr_storage dst;
+    struct otb_addr target;
+    int rc = otb_redir_destination(rd, fd, &dst);
+
+    if (rc < 0 || otb_addr_from_sockaddr(&target, (struct sockaddr *)&dst) < 0) {
+        char from[OTB_ADDR_FMT_LEN];
+        otb_sockaddr_format(peer, from, sizeof(from));
+        OTB_DEBUG(&rd->log, "connection from %s has no original destination (%s): closed",
+                  from, rc == -ELOOP ? "not redirected" : strerror(-rc));
+        close(fd);
+        return;
+    }
+    otb_relay_accept_plain(&rd->relay, fd, &target, NULL, 0);
+}
+
+static int otb_redir_listen_all(struct otb_redir *rd, struct otb_listener_set *set,
+                                uint16_t port, bool transparent, otb_accept_cb cb)
+{
+    static const char *const any[] = { "0.0.0.0", "::" };
+    struct otb_sock_opts opts = { .reuse_port = rd->cfg.reuse_port,
+                                  .no_delay = rd->cfg.no_delay, .transparent = transparent };
+
+    if (rd->cfg.local_addr[0])
+        return otb_daemon_listen(&rd->relay, set, rd->cfg.local_addr, port, &opts, cb, rd);
+    for (size_t i = 0; i < OTB_ARRAY_LEN(any); i++)
+        if (otb_daemon_listen(&rd->relay, set, any[i], port, &opts, cb, rd) < 0)
+            return -1;
+    return 0;
+}
+
+static void otb_redir_on_stop(void *arg)
+{
+    struct otb_redir *rd = arg;
+
+    otb_upstreams_stop(&rd->upstreams);
+    otb_redir_socks5_close_all(rd);
+}
+
+static int otb_redir_setup(struct otb_redir *rd, struct ev_loop *loop)
+{
+    struct otb_mptcp_info mptcp;
+    char err[512];
+    long nofile;
+
+    if (otb_relay_init(&rd->relay, loop, &rd->log, &rd->master, OTB_ROLE_CLIENT) < 0) {
+        OTB_ERR(&rd->log, "out of memory");
+        return -1;
+    }
+    if (otb_upstreams_init(&rd->upstreams, loop, &rd->log, &rd->cfg, err, sizeof(err)) < 0) {
+        OTB_ERR(&rd->log, "%s", err);
+        return -1;
+    }
+    otb_upstreams_bind(&rd->upstreams, &rd->relay.upstream);
+    rd->relay.idle_timeout = rd->cfg.timeout;
+    rd->relay.connect_timeout = rd->cfg.connect_timeout;
+    nofile = otb_daemon_raise_nofile(rd->cfg.nofile, &rd->log);
+    rd->relay.max_conns = rd->cfg.max_conns ? (size_t)rd->cfg.max_conns
+                                            : otb_daemon_max_conns(nofile);
+    rd->relay.out_opts = (struct otb_sock_opts){ .mptcp = rd->cfg.mptcp,
+                                                 .fast_open = rd->cfg.fast_open,
+                                                 .no_delay = rd->cfg.no_delay,
+                                                 .mark = rd->cfg.mark };
+    snprintf(rd->relay.out_opts.iface, sizeof(rd->relay.out_opts.iface), "%s", rd->cfg.iface);
+    rd->upstreams.opts = rd->relay.out_opts;
+    if (rd->cfg.mptcp)
+        otb_mptcp_report(&rd->log, &mptcp);
+    if (otb_redir_listen_all(rd, &rd->transparent, rd->cfg.local_port, rd->cfg.tproxy,
+                             otb_redir_on_accept) < 0)
+        return -1;
+    if (rd->cfg.socks5_port &&
+        otb_redir_listen_all(rd, &rd->socks, rd->cfg.socks5_port, false,
+                             otb_redir_socks5_accept) < 0)
+        return -1;
+    for (size_t i = 0; i < rd->upstreams.n; i++)
+        OTB_INFO(&rd->log, "server %zu: %s", i + 1, rd->upstreams.srv[i].name);
+    OTB_INFO(&rd->log, "%s mode, method %s, up to %zu connections",
+             rd->cfg.tproxy ? "TPROXY" : "REDIRECT", otb_method_info(rd->master.method)->name,
+             rd->relay.max_conns);
+    otb_upstreams_start(&rd->upstreams, OTB_REDIR_HEALTH_INTERVAL);
+    return 0;
+}
+
+static int otb_redir_run(struct otb_redir *rd)
+{
+    struct ev_loop *loop = EV_DEFAULT;
+    char err[512];
+    int rc = 1;
+
+    if (otb_redir_setup(rd, loop) < 0)
+        goto out;
+    if (rd->cfg.pidfile[0] && otb_daemon_write_pidfile(rd->cfg.pidfile, err, sizeof(err)) < 0) {
+        OTB_ERR(&rd->log, "%s", err);
+        goto out;
+    }
+    if (rd->cfg.user[0] && otb_daemon_drop_privileges(rd->cfg.user, err, sizeof(err)) < 0) {
+        OTB_ERR(&rd->log, "%s", err);
+        goto out;
+    }
+    rd->signals.on_stop = otb_redir_on_stop;
+    rd->signals.arg = rd;
+    otb_signals_start(&rd->signals, &rd->relay, rd->cfg.shutdown_timeout);
+    ev_run(loop, 0);
+    otb_signals_stop(&rd->signals);
+    otb_relay_log_stats(&rd->relay);
+    rc = 0;
+out:
+    otb_redir_on_stop(rd);
+    otb_relay_destroy(&rd->relay);
+    otb_daemon_close_listeners(&rd->transparent);
+    otb_daemon_close_listeners(&rd->socks);
+    if (rd->cfg.pidfile[0] && rc == 0)
+        unlink(rd->cfg.pidfile);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    static struct otb_redir redir; /* large; the one instance of this program */
+    char err[512];
+    int rc;
+
+    rc = otb_config_load(&redir.cfg, OTB_PROG_REDIR, argc, argv, err, sizeof(err));
+    if (rc == OTB_CONFIG_EXIT)
+        return 0;
+    if (rc != OTB_CONFIG_OK) {
+        fprintf(stderr, "otb-redir: %s\n", err);
+        return 2;
+    }
+    if (redir.cfg.mode != OTB_MODE_TCP_ONLY) {
+        fprintf(stderr, "otb-redir: mode (-u/-U): UDP is otb-tunnel's job on the box\n");
+        return 2;
+    }
+    otb_log_open(&redir.log, "otb-redir", redir.cfg.verbose ? OTB_LOG_DEBUG : OTB_LOG_INFO,
+                 redir.cfg.use_syslog);
+    if (otb_crypto_init() < 0 ||
+        otb_config_master(&redir.cfg, &redir.master, err, sizeof(err)) < 0) {
+        OTB_ERR(&redir.log, "%s", err[0] ? err : "crypto initialisation failed");
+        return 2;
+    }
+    rc = otb_redir_run(&redir);
+    otb_master_wipe(&redir.master);
+    otb_log_close(&redir.log);
+    return rc;
+}

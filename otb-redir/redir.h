@@ -1,0 +1,32 @@
+/* otb-redir's program state, shared by main.c and socks5.c. */
+#ifndef OTB_REDIR_H
+#define OTB_REDIR_H
+
+#include "otb_config.h"
+#include "otb_daemon.h"
+#include "otb_relay.h"
+#include "otb_upstream.h"
+
+struct otb_socks5_conn;
+
+struct otb_redir {
+    struct otb_config cfg;
+    struct otb_logger log;
+    struct otb_master master;
+    struct otb_relay relay;
+    struct otb_upstreams upstreams;
+    struct otb_signals signals;
+    struct otb_listener_set transparent; /* REDIRECT or TPROXY listeners */
+    struct otb_listener_set socks;       /* SOCKS5 listeners */
+    struct otb_socks5_conn *socks_pending; /* SOCKS5 clients not yet handed to the relay */
+    size_t socks_handshakes;
+    uint64_t socks_refused;
+};
+
+/* Accept callback of the SOCKS5 listeners: runs the RFC 1928 handshake,
+ * then hands the connection to the relay. */
+void otb_redir_socks5_close_all(struct otb_redir *rd);
+void otb_redir_socks5_accept(struct otb_listener *l, int fd, const struct sockaddr *peer,
+                             socklen_t len);
+
+#endif

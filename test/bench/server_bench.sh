@@ -1,0 +1,345 @@
+#!/usr/bin/env bash
+# Benchmark: otb-server against ss-server (shadowsocks-libev), same machine,
+# same run, loopback only. Not a pass/fail test: it prints a table with the
+# targets next to the measurements.
+#
+#   throughput : iperf3 -> ss-tunnel -> {otb-server | ss-server} -> iperf3 -s,
+#                per method, upload and download (iperf3 -R)
+#   CPU per GB : utime+stime of the server process (/proc/PID/stat) during
+#                one iperf3 run, divided by the GB (1e9 bytes) it carried
+#   idle memory: VmRSS of a fresh server before and after N idle proxied
+#                connections (idle_conns.c through ss-tunnel), divided by N
+#
+# The two servers run alternately (otb, ss, otb, ss...); with several rounds
+# the table shows medians. Every run is also printed as it happens.
+#
+# Usage:
+#   bash test/bench/server_bench.sh
+# Environment:
+#   OTB_BUILD          build directory holding otb-server/otb-server; it should be a
+#                      Release build. Unset: configure and build one in
+#                      BENCH_BUILD_DIR (default /tmp/otb-bench-build)
+#   OTB_SRC            source tree (default: two levels above this script)
+#   BENCH_SECONDS      length of each iperf3 run (default 10)
+#   BENCH_ROUNDS       rounds of (otb, ss) per measurement; median reported (default 3)
+#   BENCH_METHODS      space-separated methods (default "aes-256-gcm chacha20-ietf-poly1305")
+#   BENCH_IDLE_CONNS   idle connections for the memory measurement (default 2000)
+#   BENCH_IDLE_METHOD  method for the memory measurement (default chacha20-ietf-poly1305)
+set -euo pipefail
+
+BENCH_SECONDS=${BENCH_SECONDS:-10}
+BENCH_ROUNDS=${BENCH_ROUNDS:-3}
+BENCH_METHODS=${BENCH_METHODS:-"aes-256-gcm chacha20-ietf-poly1305"}
+BENCH_IDLE_CONNS=${BENCH_IDLE_CONNS:-2000}
+BENCH_IDLE_METHOD=${BENCH_IDLE_METHOD:-chacha20-ietf-poly1305}
+OTB_SRC=${OTB_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+
+# Targets of issue 2.
+TARGET_THROUGHPUT_RATIO=1.2 # otb / ss, at least
+TARGET_CPU_RATIO=0.8        # otb / ss, at most
+TARGET_IDLE_BYTES=4096      # otb bytes per idle connection, at most
+
+PASSWORD="bench-$$-$RANDOM"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/otb-bench.$$.XXXXXX")
+RESULTS=$WORK/results # one line per run: kind key value...
+PIDS=()
+HZ=$(getconf CLK_TCK)
+
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+die() {
+    echo "server_bench: $*" >&2
+    local f
+    for f in "$WORK"/*.log; do
+        [ -s "$f" ] || continue
+        echo "--- $f (last lines)" >&2
+        tail -n 20 "$f" >&2
+    done
+    exit 1
+}
+
+need_tools() {
+    local t
+    for t in iperf3 jq ss-server ss-tunnel ss cc cmake getconf; do
+        command -v "$t" >/dev/null || die "missing tool: $t"
+    done
+}
+
+# --- build -----------------------------------------------------------------
+
+build_type_of() {
+    sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$1/CMakeCache.txt" 2>/dev/null || true
+}
+
+prepare_otb_server() {
+    if [ -z "${OTB_BUILD:-}" ]; then
+        OTB_BUILD=${BENCH_BUILD_DIR:-/tmp/otb-bench-build}
+        echo "building otb-server (Release) in $OTB_BUILD"
+        cmake -S "$OTB_SRC" -B "$OTB_BUILD" -DCMAKE_BUILD_TYPE=Release -DOTB_TESTS=OFF \
+            >"$WORK/cmake.log" 2>&1 || die "cmake configure failed"
+        cmake --build "$OTB_BUILD" -j"$(nproc)" --target otb-server >>"$WORK/cmake.log" 2>&1 ||
+            die "cmake build failed"
+    fi
+    OTB_BIN=$OTB_BUILD/otb-server/otb-server
+    [ -x "$OTB_BIN" ] || die "no otb-server in $OTB_BUILD"
+    BUILD_TYPE=$(build_type_of "$OTB_BUILD")
+    [ "$BUILD_TYPE" = Release ] ||
+        echo "WARNING: $OTB_BUILD is a '${BUILD_TYPE:-unknown}' build, not Release" >&2
+}
+
+build_idle_helper() {
+    IDLE_BIN=$WORK/idle_conns
+    cc -O2 -Wall -Wextra -Werror -o "$IDLE_BIN" "$OTB_SRC/test/bench/idle_conns.c" ||
+        die "cannot build idle_conns"
+}
+
+# --- processes -------------------------------------------------------------
+
+port_in_use() {
+    [ -n "$(ss -Htan "( sport = :$1 or dport = :$1 )")" ]
+}
+
+# A free port at random in 20000-59999 (race with other programs accepted:
+# a clash shows as a failed start).
+free_port() {
+    local p
+    for _ in $(seq 100); do
+        p=$((20000 + RANDOM % 40000))
+        if ! port_in_use "$p" && [[ " ${USED_PORTS:-} " != *" $p "* ]]; then
+            USED_PORTS="${USED_PORTS:-} $p"
+            echo "$p"
+            return 0
+        fi
+    done
+    die "no free port"
+}
+
+wait_listen() {
+    local port=$1 pid=$2
+    for _ in $(seq 100); do
+        [ -n "$(ss -Hltn "sport = :$port")" ] && return 0
+        kill -0 "$pid" 2>/dev/null || die "process $pid died before listening on $port"
+        sleep 0.1
+    done
+    die "nothing listens on port $port"
+}
+
+stop_pid() {
+    local pid=$1 i
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    for i in "${!PIDS[@]}"; do
+        [ "${PIDS[$i]}" = "$pid" ] && unset 'PIDS[i]'
+    done
+    return 0
+}
+
+# start_server otb|ss METHOD PORT: sets SERVER_PID.
+start_server() {
+    local kind=$1 method=$2 port=$3
+    case $kind in
+        otb) "$OTB_BIN" -s 127.0.0.1 -p "$port" -k "$PASSWORD" -m "$method" -t 600 \
+                 --acl "$WORK/allow-loopback.acl" >"$WORK/otb-server.log" 2>&1 & ;;
+        ss) ss-server -s 127.0.0.1 -p "$port" -k "$PASSWORD" -m "$method" -t 600 \
+                >"$WORK/ss-server.log" 2>&1 & ;;
+    esac
+    SERVER_PID=$!
+    PIDS+=("$SERVER_PID")
+    wait_listen "$port" "$SERVER_PID"
+}
+
+# start_tunnel METHOD SERVER_PORT LOCAL_PORT TARGET_PORT: sets TUNNEL_PID.
+start_tunnel() {
+    local method=$1 sport=$2 lport=$3 tport=$4
+    ss-tunnel -s 127.0.0.1 -p "$sport" -b 127.0.0.1 -l "$lport" -L "127.0.0.1:$tport" \
+        -k "$PASSWORD" -m "$method" -t 600 >"$WORK/ss-tunnel.log" 2>&1 &
+    TUNNEL_PID=$!
+    PIDS+=("$TUNNEL_PID")
+    wait_listen "$lport" "$TUNNEL_PID"
+}
+
+start_iperf_server() {
+    IPERF_PORT=$(free_port)
+    iperf3 -s -B 127.0.0.1 -p "$IPERF_PORT" >"$WORK/iperf3-server.log" 2>&1 &
+    PIDS+=("$!")
+    wait_listen "$IPERF_PORT" "$!"
+}
+
+# --- /proc readings ----------------------------------------------------------
+
+# utime + stime in clock ticks. Fields after "(comm) " start at field 3.
+cpu_ticks() {
+    sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
+}
+
+rss_kb() {
+    awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
+}
+
+# --- measurements ------------------------------------------------------------
+
+# iperf_run KIND METHOD DIR: one iperf3 run through the tunnel; appends
+# "tput KIND METHOD DIR mbps cpu_s_per_gb server_util tunnel_util".
+iperf_run() {
+    local kind=$1 method=$2 dir=$3 rflag=() json s0 t0 s1 t1 bytes bps line
+    [ "$dir" = down ] && rflag=(-R)
+    json=$WORK/iperf3-$kind-$method-$dir.json
+    s0=$(cpu_ticks "$SERVER_PID")
+    t0=$(cpu_ticks "$TUNNEL_PID")
+    timeout $((BENCH_SECONDS + 60)) iperf3 -c 127.0.0.1 -p "$TUNNEL_PORT" -t "$BENCH_SECONDS" \
+        "${rflag[@]}" -J >"$json" 2>"$WORK/iperf3-client.log" ||
+        die "iperf3 failed ($kind $method $dir): $(jq -r '.error // empty' "$json" 2>/dev/null)"
+    s1=$(cpu_ticks "$SERVER_PID")
+    t1=$(cpu_ticks "$TUNNEL_PID")
+    bytes=$(jq '.end.sum_received.bytes' "$json")
+    bps=$(jq '.end.sum_received.bits_per_second' "$json")
+    [ "${bytes%.*}" -gt 0 ] || die "iperf3 moved no data ($kind $method $dir)"
+    line=$(awk -v k="$kind" -v m="$method" -v d="$dir" -v b="$bytes" -v bps="$bps" \
+        -v s="$((s1 - s0))" -v t="$((t1 - t0))" -v hz="$HZ" -v sec="$BENCH_SECONDS" \
+        'BEGIN { printf "tput %s %s %s %.0f %.3f %.0f %.0f", k, m, d, bps / 1e6,
+                 (s / hz) / (b / 1e9), 100 * s / hz / sec, 100 * t / hz / sec }')
+    echo "$line" >>"$RESULTS"
+    echo "  $line" | awk '{ printf "  %-4s %-24s %-4s %6s Mbit/s  %7s CPU s/GB  server %3s%% CPU  ss-tunnel %3s%% CPU\n",
+                            $2, $3, $4, $5, $6, $7, $8 }'
+}
+
+throughput_pass() {
+    local kind=$1 method=$2 sport
+    sport=$(free_port)
+    TUNNEL_PORT=$(free_port)
+    start_server "$kind" "$method" "$sport"
+    start_tunnel "$method" "$sport" "$TUNNEL_PORT" "$IPERF_PORT"
+    iperf_run "$kind" "$method" up
+    iperf_run "$kind" "$method" down
+    stop_pid "$TUNNEL_PID"
+    stop_pid "$SERVER_PID"
+}
+
+# idle_pass KIND: fresh server and tunnel, N idle connections; appends
+# "idle KIND bytes_per_conn".
+idle_pass() {
+    local kind=$1 n=$BENCH_IDLE_CONNS sport sink before after held per
+    sport=$(free_port)
+    TUNNEL_PORT=$(free_port)
+    sink=$(free_port)
+    start_server "$kind" "$BENCH_IDLE_METHOD" "$sport"
+    start_tunnel "$BENCH_IDLE_METHOD" "$sport" "$TUNNEL_PORT" "$sink"
+    sleep 0.5 # let the fresh server finish its start-up allocations
+    before=$(rss_kb "$SERVER_PID")
+    coproc IDLE { exec "$IDLE_BIN" "$TUNNEL_PORT" "$sink" "$n" 120 2>"$WORK/idle_conns.log"; }
+    local idle_pid=$IDLE_PID idle_in=${IDLE[1]} reply=""
+    PIDS+=("$idle_pid")
+    read -r -t 150 reply <&"${IDLE[0]}" || true
+    [ "$reply" = "ready $n" ] || die "idle_conns did not get $n connections through $kind"
+    sleep 2 # the server may still be finishing the connects it just made
+    after=$(rss_kb "$SERVER_PID")
+    held=$(ss -Htn state established "( sport = :$sink )" | wc -l)
+    [ "$held" -ge "$n" ] || die "$kind dropped idle connections: $held of $n still up"
+    per=$(((after - before) * 1024 / n))
+    echo "idle $kind $per" >>"$RESULTS"
+    printf "  %-4s idle: VmRSS %s kB -> %s kB with %s connections: %s B per connection\n" \
+        "$kind" "$before" "$after" "$n" "$per"
+    exec {idle_in}>&-
+    stop_pid "$idle_pid"
+    stop_pid "$TUNNEL_PID"
+    stop_pid "$SERVER_PID"
+}
+
+# --- report ------------------------------------------------------------------
+
+# Median of the numbers on stdin.
+median() {
+    sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan";
+                    else if (NR % 2) print v[(NR + 1) / 2];
+                    else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# tput_median KIND METHOD DIR FIELD (4 = Mbit/s, 5 = CPU s/GB, 6/7 = CPU %).
+tput_median() {
+    awk -v k="$1" -v m="$2" -v d="$3" -v f="$4" \
+        '$1 == "tput" && $2 == k && $3 == m && $4 == d { print $(f + 1) }' "$RESULTS" | median
+}
+
+verdict() { # verdict VALUE OP LIMIT
+    awk -v v="$1" -v op="$2" -v l="$3" \
+        'BEGIN { ok = (op == ">=") ? v >= l : v <= l; print ok ? "met" : "MISSED" }'
+}
+
+print_report() {
+    local method dir ot st oc sc tr cr ou su tu
+    echo
+    echo "== otb-server vs ss-server ($(ss-server -h 2>&1 | awk 'NF { print $1, $2; exit }')), loopback," \
+        "$BENCH_SECONDS s per run, median of $BENCH_ROUNDS round(s), otb build: ${BUILD_TYPE:-?}"
+    echo "   chain: iperf3 -c -> ss-tunnel -> server -> iperf3 -s; up = iperf3, down = iperf3 -R"
+    printf "%-23s %-4s | %9s %9s %6s %-14s | %8s %8s %6s %-14s | %6s %6s %6s\n" \
+        method dir "otb Mb/s" "ss Mb/s" ratio "(target>=$TARGET_THROUGHPUT_RATIO)" \
+        "otb s/GB" "ss s/GB" ratio "(target<=$TARGET_CPU_RATIO)" "otb %" "ss %" "tun %"
+    for method in $BENCH_METHODS; do
+        for dir in up down; do
+            ot=$(tput_median otb "$method" "$dir" 4)
+            st=$(tput_median ss "$method" "$dir" 4)
+            oc=$(tput_median otb "$method" "$dir" 5)
+            sc=$(tput_median ss "$method" "$dir" 5)
+            ou=$(tput_median otb "$method" "$dir" 6)
+            su=$(tput_median ss "$method" "$dir" 6)
+            tu=$(awk -v m="$method" -v d="$dir" '$1 == "tput" && $3 == m && $4 == d { print $8 }' \
+                "$RESULTS" | median)
+            tr=$(awk -v a="$ot" -v b="$st" 'BEGIN { printf "%.2f", a / b }')
+            cr=$(awk -v a="$oc" -v b="$sc" 'BEGIN { printf "%.2f", a / b }')
+            printf "%-23s %-4s | %9.0f %9.0f %6s %-14s | %8.2f %8.2f %6s %-14s | %6.0f %6.0f %6.0f\n" \
+                "$method" "$dir" "$ot" "$st" "$tr" "$(verdict "$tr" ">=" "$TARGET_THROUGHPUT_RATIO")" \
+                "$oc" "$sc" "$cr" "$(verdict "$cr" "<=" "$TARGET_CPU_RATIO")" "$ou" "$su" "$tu"
+        done
+    done
+    echo "   s/GB = server CPU seconds (user+system) per 1e9 payload bytes; otb %/ss % = server CPU"
+    echo "   use during the run, tun % = ss-tunnel CPU use (both runs): near 100 means it is the bottleneck"
+    ou=$(awk '$1 == "idle" && $2 == "otb" { print $3 }' "$RESULTS" | median)
+    su=$(awk '$1 == "idle" && $2 == "ss" { print $3 }' "$RESULTS" | median)
+    echo
+    printf "idle memory (%s connections, %s): otb %s B/conn, ss %s B/conn, ratio %s;" \
+        "$BENCH_IDLE_CONNS" "$BENCH_IDLE_METHOD" "$ou" "$su" \
+        "$(awk -v a="$ou" -v b="$su" 'BEGIN { printf "%.2f", a / b }')"
+    printf " target otb <= %s B: %s\n" "$TARGET_IDLE_BYTES" \
+        "$(verdict "$ou" "<=" "$TARGET_IDLE_BYTES")"
+}
+
+# --- main --------------------------------------------------------------------
+
+main() {
+    local round method kind
+    need_tools
+    # Server, tunnel and helper each hold two descriptors per idle connection.
+    ulimit -n "$(ulimit -Hn)" ||
+        die "cannot raise the open-file limit"
+    [ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge $((2 * BENCH_IDLE_CONNS + 256)) ] ||
+        die "open-file limit $(ulimit -n) too low for $BENCH_IDLE_CONNS connections"
+    prepare_otb_server
+    build_idle_helper
+    printf '[outbound_allow_list]\n127.0.0.0/8\n' >"$WORK/allow-loopback.acl"
+    : >"$RESULTS"
+    start_iperf_server
+    for round in $(seq "$BENCH_ROUNDS"); do
+        echo "round $round/$BENCH_ROUNDS"
+        for method in $BENCH_METHODS; do
+            for kind in otb ss; do
+                throughput_pass "$kind" "$method"
+            done
+        done
+        for kind in otb ss; do
+            idle_pass "$kind"
+        done
+    done
+    print_report
+}
+
+main "$@"
