@@ -2,8 +2,9 @@
  * "fuzz"):
  *  - the input is opened as a received packet under every method (and
  *    AES-256-GCM on both of its code paths);
- *  - the input is sealed as a plaintext, opened again and compared; the
- *    address header must be accepted exactly when otb_addr_parse accepts it;
+ *  - the input is sealed as a plaintext under one of those (picked by the
+ *    first byte), opened again and compared; the address header must be
+ *    accepted exactly when otb_addr_parse accepts it;
  *  - a copy with one byte flipped must be refused. */
 #include <stdbool.h>
 #include <stddef.h>
@@ -110,10 +111,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (otb_crypto_init() != 0)
         abort();
     n = make_masters(masters);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         open_received(&masters[i], data, size);
-        round_trip(&masters[i], data, size);
+    /* The round trip under one master, picked by the first byte. */
+    round_trip(&masters[size > 0 ? data[0] % n : 0], data, size);
+    for (size_t i = 0; i < n; i++)
         otb_master_wipe(&masters[i]);
-    }
     return 0;
 }

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian 12 machine: installs what is
+# missing, builds (normal, ASan+UBSan, libFuzzer) and runs every test.
+#   sudo test/run-tests.sh            everything
+#   OTB_TEST_LABELS=unit test/run-tests.sh    only some ctest labels (regex)
+set -euo pipefail
+
+SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+OUT="${OTB_TEST_OUT:-$SRC/build-test}"
+JOBS="$(nproc)"
+LABELS="${OTB_TEST_LABELS:-}"
+
+# shellcheck source=test/packages.sh
+. "$SRC/test/packages.sh"
+
+log() { printf '\n=== %s\n' "$*"; }
+
+build() { # build DIR cmake-args...
+    local dir="$1"; shift
+    cmake -S "$SRC" -B "$dir" -DOTB_WERROR=ON "$@" >"$dir.configure.log" 2>&1 ||
+        { cat "$dir.configure.log"; return 1; }
+    cmake --build "$dir" -j"$JOBS"
+}
+
+run_ctest() { # run_ctest DIR label-regex
+    local dir="$1" labels="$2"
+    (cd "$dir" && ctest --output-on-failure --timeout 900 -L "$labels")
+}
+
+main() {
+    [ "$(id -u)" -eq 0 ] || { echo "run as root: the lab tests need network namespaces" >&2; exit 1; }
+    otb_install_packages
+    mkdir -p "$OUT"
+
+    log "normal build (-Werror)"
+    build "$OUT/normal" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+    log "ASan+UBSan build"
+    build "$OUT/asan" -DCMAKE_BUILD_TYPE=Debug -DOTB_SANITIZE=ON
+    log "libFuzzer build (clang)"
+    build "$OUT/fuzz" -DCMAKE_C_COMPILER=clang -DOTB_FUZZ=ON -DOTB_SANITIZE=ON -DOTB_TESTS=ON
+
+    export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1"
+    export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+    log "tests: normal build"
+    run_ctest "$OUT/normal" "${LABELS:-^(unit|interop|lab|image)$}"
+    log "tests: ASan+UBSan build"
+    run_ctest "$OUT/asan" "${LABELS:-^(unit|interop)$}"
+    log "fuzz targets (short runs)"
+    run_ctest "$OUT/fuzz" "${LABELS:-^fuzz$}"
+    log "all tests passed"
+}
+
+main "$@"
