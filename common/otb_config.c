@@ -92,11 +92,13 @@ static const struct otb_config_key otb_config_keys[] = {
     { .name = "mark", .type = OTB_CFG_UINT, OTB_FIELD(mark), .max = UINT32_MAX, .hex = true },
     { .name = "verbose", .type = OTB_CFG_LEVEL, OTB_FIELD(verbose), .max = OTB_VERBOSE_MAX },
     OTB_KEY("syslog", OTB_CFG_BOOL, use_syslog),
+    OTB_KEY("status_socket", OTB_CFG_STRING, status_socket),
     OTB_KEY_UINT("max_connections", max_conns, 0, OTB_NOFILE_MAX),
     OTB_KEY_UINT("nofile", nofile, 0, OTB_NOFILE_MAX),
     OTB_KEY_UINT("shutdown_timeout", shutdown_timeout, 1, OTB_TIMEOUT_MAX),
     OTB_KEY("tproxy", OTB_CFG_BOOL, tproxy),
     OTB_KEY("tunnel_address", OTB_CFG_HOSTPORT, tunnel_to),
+    OTB_KEY_UINT("udp_max_associations", udp_max_assoc, 16, 1 << 20),
     OTB_KEY_UINT("socks5_port", socks5_port, 0, 65535),
     OTB_KEY("socks5_user", OTB_CFG_STRING, socks5_user),
     OTB_KEY("socks5_password", OTB_CFG_STRING, socks5_password),
@@ -186,10 +188,16 @@ static const struct otb_config_opt otb_config_opts[] = {
       .arg = "PASSWORD", .progs = OTB_PROG_BIT(OTB_PROG_REDIR),
       .help = "SOCKS5 password (prefer the config file: arguments show in ps)" },
     { .letter = 'L', .act = OTB_ACT_SET, .key = "tunnel_address", .arg = "HOST:PORT",
-      .progs = OTB_PROG_BIT(OTB_PROG_TUNNEL), .help = "destination to forward to" },
+      .progs = OTB_PROG_BIT(OTB_PROG_TUNNEL),
+      .help = "forward to this destination (default: transparent, TPROXY)" },
+    { .long_name = "udp-max-assoc", .act = OTB_ACT_SET, .key = "udp_max_associations",
+      .arg = "N", .progs = OTB_PROG_BIT(OTB_PROG_SERVER) | OTB_PROG_BIT(OTB_PROG_TUNNEL),
+      .help = "UDP associations kept; beyond, the least recently active goes" },
     { .letter = 'v', .act = OTB_ACT_MORE, .key = "verbose", .progs = OTB_PROGS_ALL,
       .help = "more logging; repeatable" },
     OTB_OPT_FLAG(0, "syslog", "syslog", "true", "log to syslog"),
+    OTB_OPT_ARG(0, "status-socket", "status_socket", "PATH",
+                "serve the counters as JSON on this unix socket"),
     { .letter = 'h', .long_name = "help", .act = OTB_ACT_HELP, .progs = OTB_PROGS_ALL,
       .help = "show this help" },
     { .letter = 'V', .long_name = "version", .act = OTB_ACT_VERSION, .progs = OTB_PROGS_ALL,
@@ -205,7 +213,8 @@ static const char *const otb_config_prog_names[] = {
 static const char *const otb_config_prog_summaries[] = {
     [OTB_PROG_SERVER] = "Shadowsocks AEAD server: relays tunnel traffic to its destinations.",
     [OTB_PROG_REDIR] = "Transparent proxy: relays redirected traffic through the servers.",
-    [OTB_PROG_TUNNEL] = "Port forwarder: relays local_port to tunnel_address through the servers.",
+    [OTB_PROG_TUNNEL] = "UDP relay: intercepted (TPROXY) or local_port to tunnel_address (-L)\n"
+                        "datagrams through the servers; with -L and -u, TCP too.",
 };
 
 static const char *const otb_config_mode_names[] = {
@@ -927,8 +936,6 @@ static int otb_config_check(struct otb_config_ctx *ctx)
         return otb_config_fail(ctx, "missing server (-s)");
     if (box && cfg->local_port == 0)
         return otb_config_fail(ctx, "missing local_port (-l)");
-    if (cfg->prog == OTB_PROG_TUNNEL && cfg->tunnel_to.host[0] == '\0')
-        return otb_config_fail(ctx, "missing tunnel_address (-L)");
     if (cfg->socks5_user[0] != '\0' && cfg->socks5_password[0] == '\0')
         return otb_config_fail(ctx, "socks5_user is set but socks5_password is missing");
     if (cfg->socks5_port != 0 && cfg->socks5_port == cfg->local_port)
@@ -964,6 +971,7 @@ void otb_config_defaults(struct otb_config *cfg, enum otb_prog prog)
     cfg->mptcp = true;
     cfg->mode = OTB_MODE_TCP_ONLY;
     cfg->shutdown_timeout = 10;
+    cfg->udp_max_assoc = 4096;
 }
 
 int otb_config_load(struct otb_config *cfg, enum otb_prog prog, int argc, char **argv,

@@ -53,11 +53,13 @@ struct otb_config {
     uint32_t mark;                 /* --mark / "mark": SO_MARK on outbound sockets, 0 = none */
     int verbose;                   /* -v (repeatable) / "verbose": 0 info, 1+ debug */
     bool use_syslog;               /* --syslog / "syslog" */
+    char status_socket[108];       /* --status-socket / "status_socket": JSON status, unix socket */
     long max_conns;                /* --max-conns / "max_connections": 0 = from RLIMIT_NOFILE */
     long nofile;                   /* -n / "nofile": raise RLIMIT_NOFILE to this, 0 = leave */
     int shutdown_timeout;          /* --shutdown-timeout / "shutdown_timeout", seconds, default 10 */
     bool tproxy;                   /* -T / "tproxy" (redir) */
-    struct otb_hostport tunnel_to; /* -L host:port / "tunnel_address" (tunnel) */
+    struct otb_hostport tunnel_to; /* -L host:port / "tunnel_address" (tunnel); unset = TPROXY */
+    long udp_max_assoc;            /* --udp-max-assoc / "udp_max_associations", default 4096 */
     uint16_t socks5_port;          /* --socks5-port / "socks5_port" (redir), 0 = no SOCKS5 */
     char socks5_user[256];         /* --socks5-user / "socks5_user": RFC 1929 auth when set */
     char socks5_password[256];     /* --socks5-password / "socks5_password" */

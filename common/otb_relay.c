@@ -122,6 +122,18 @@ static void otb_conn_unlink(struct otb_relay *r, struct otb_conn *c)
     r->dead = c;
 }
 
+/* The box-side end of each subflow names the WAN: our local address on the
+ * box, the peer's on the server. */
+static void otb_relay_count_paths(struct otb_relay *r, int fd)
+{
+    struct otb_mptcp_path sub[OTB_RELAY_MAX_PATHS];
+    int n = otb_mptcp_subflows(fd, r->role == OTB_ROLE_SERVER, sub, OTB_ARRAY_LEN(sub));
+
+    if (n > 0)
+        r->npaths = otb_mptcp_paths_add(r->paths, r->npaths, OTB_ARRAY_LEN(r->paths), sub,
+                                        (size_t)n);
+}
+
 void otb_conn_close(struct otb_conn *c, const char *reason)
 {
     struct otb_relay *r = c->relay;
@@ -139,6 +151,8 @@ void otb_conn_close(struct otb_conn *c, const char *reason)
     if (c->dns)
         otb_dns_cancel(c->dns);
     c->dns = NULL;
+    if (c->cipher_mptcp && c->cipher_fd >= 0)
+        otb_relay_count_paths(r, c->cipher_fd);
     if (c->plain_fd >= 0)
         close(c->plain_fd);
     if (c->cipher_fd >= 0)
@@ -665,6 +679,7 @@ void otb_relay_accept_cipher(struct otb_relay *r, int fd, const struct sockaddr 
     }
     c->state = OTB_CONN_HEADER;
     c->cipher_fd = fd;
+    c->cipher_mptcp = true; /* cheap to ask; plain TCP clients just report no subflows */
     c->outbound = &c->open;
     ev_io_set(&c->open.rio, fd, EV_READ);
     ev_io_start(r->loop, &c->open.rio);
@@ -718,6 +733,7 @@ static void otb_conn_start_upstream(struct otb_conn *c, const char *why)
     }
     otb_relay_note_fallback(r, fell_back);
     c->cipher_fd = sfd;
+    c->cipher_mptcp = r->out_opts.mptcp && !fell_back;
     if (otb_conn_prepare_header(c) < 0) {
         otb_conn_close(c, "out of memory");
         return;
@@ -912,4 +928,22 @@ void otb_relay_log_stats(const struct otb_relay *r)
              (unsigned long long)s->connect_fail, (unsigned long long)s->timeouts,
              (unsigned long long)s->errors, (unsigned long long)s->limit_pauses,
              r->pool.in_use);
+}
+
+size_t otb_relay_paths(const struct otb_relay *r, struct otb_mptcp_path *out, size_t cap)
+{
+    size_t n = OTB_MIN(r->npaths, cap);
+
+    memcpy(out, r->paths, n * sizeof(*out));
+    for (const struct otb_conn *c = r->live; c; c = c->next) {
+        struct otb_mptcp_path sub[OTB_RELAY_MAX_PATHS];
+        int k;
+        if (!c->cipher_mptcp || c->cipher_fd < 0)
+            continue;
+        k = otb_mptcp_subflows(c->cipher_fd, r->role == OTB_ROLE_SERVER, sub,
+                               OTB_ARRAY_LEN(sub));
+        if (k > 0)
+            n = otb_mptcp_paths_add(out, n, cap, sub, (size_t)k);
+    }
+    return n;
 }

@@ -19,9 +19,12 @@
 #include "otb_buf.h"
 #include "otb_dns.h"
 #include "otb_log.h"
+#include "otb_mptcp.h"
 #include "otb_replay.h"
 #include "otb_sock.h"
 #include "otb_stream.h"
+
+#define OTB_RELAY_MAX_PATHS 16
 
 /* Early bytes must fit in the first sealed flight together with the header. */
 #define OTB_RELAY_EARLY_MAX 4096
@@ -63,6 +66,7 @@ struct otb_conn {
     struct otb_stream_enc enc;
     struct otb_stream_dec dec;
     bool enc_started, salt_checked;
+    bool cipher_mptcp; /* cipher socket may carry MPTCP subflows: count per-path bytes */
     int server_index; /* client: which server this connection uses */
     uint32_t servers_tried; /* client: bit per server index already tried */
     struct otb_buf *early;  /* client: LAN bytes read before the relay started */
@@ -112,6 +116,9 @@ struct otb_relay {
     size_t nconns, max_conns;
     struct otb_conn *live, *dead;
     ev_check reaper;
+    /* Bytes of finished connections per box-side address (one per WAN). */
+    struct otb_mptcp_path paths[OTB_RELAY_MAX_PATHS];
+    size_t npaths;
     struct otb_listener *listeners;
     uint64_t next_id;
     bool mptcp_fallback_logged;
@@ -156,6 +163,8 @@ void otb_relay_accept_plain(struct otb_relay *r, int fd, const struct otb_addr *
 void otb_relay_stop_listeners(struct otb_relay *r);
 void otb_relay_close_all(struct otb_relay *r, const char *reason);
 void otb_relay_log_stats(const struct otb_relay *r);
+/* Per-path bytes: finished connections plus the live ones. Returns the count. */
+size_t otb_relay_paths(const struct otb_relay *r, struct otb_mptcp_path *out, size_t cap);
 /* Whether a socket created with mptcp fell back to TCP: logs it once. */
 void otb_relay_note_fallback(struct otb_relay *r, bool fell_back);
 

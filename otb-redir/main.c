@@ -103,6 +103,13 @@ static void otb_redir_on_stop(void *arg)
     otb_redir_socks5_close_all(rd);
 }
 
+static void otb_redir_log_status(void *arg)
+{
+    struct otb_redir *rd = arg;
+
+    otb_status_log(&rd->status);
+}
+
 static int otb_redir_setup(struct otb_redir *rd, struct ev_loop *loop)
 {
     struct otb_mptcp_info mptcp;
@@ -163,7 +170,15 @@ static int otb_redir_run(struct otb_redir *rd)
         OTB_ERR(&rd->log, "%s", err);
         goto out;
     }
+    rd->status = (struct otb_status){ .relay = &rd->relay, .upstreams = &rd->upstreams,
+                                      .program = "otb-redir", .fd = -1 };
+    if (rd->cfg.status_socket[0] &&
+        otb_status_start(&rd->status, rd->cfg.status_socket, err, sizeof(err)) < 0) {
+        OTB_ERR(&rd->log, "%s", err);
+        goto out;
+    }
     rd->signals.on_stop = otb_redir_on_stop;
+    rd->signals.on_stats = otb_redir_log_status;
     rd->signals.arg = rd;
     otb_signals_start(&rd->signals, &rd->relay, rd->cfg.shutdown_timeout);
     ev_run(loop, 0);
@@ -171,6 +186,7 @@ static int otb_redir_run(struct otb_redir *rd)
     otb_relay_log_stats(&rd->relay);
     rc = 0;
 out:
+    otb_status_stop(&rd->status);
     otb_redir_on_stop(rd);
     otb_relay_destroy(&rd->relay);
     otb_daemon_close_listeners(&rd->transparent);

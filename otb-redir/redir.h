@@ -5,6 +5,7 @@
 #include "otb_config.h"
 #include "otb_daemon.h"
 #include "otb_relay.h"
+#include "otb_status.h"
 #include "otb_upstream.h"
 
 struct otb_socks5_conn;
@@ -16,6 +17,7 @@ struct otb_redir {
     struct otb_relay relay;
     struct otb_upstreams upstreams;
     struct otb_signals signals;
+    struct otb_status status;
     struct otb_listener_set transparent; /* REDIRECT or TPROXY listeners */
     struct otb_listener_set socks;       /* SOCKS5 listeners */
     struct otb_socks5_conn *socks_pending; /* SOCKS5 clients not yet handed to the relay */

@@ -14,6 +14,7 @@
 #include "otb_dns.h"
 #include "otb_relay.h"
 #include "otb_replay.h"
+#include "otb_status.h"
 
 struct otb_server {
     struct otb_config cfg;
@@ -22,6 +23,7 @@ struct otb_server {
     struct otb_relay relay;
     struct otb_replay replay;
     struct otb_signals signals;
+    struct otb_status status;
     struct otb_listener_set listeners;
 };
 
@@ -83,6 +85,14 @@ static void otb_server_reload(void *arg)
     otb_acl_free(s->relay.acl);
     s->relay.acl = acl;
     OTB_INFO(&s->log, "SIGHUP: ACL %s reloaded", s->cfg.acl);
+}
+
+static void otb_server_log_status(void *arg)
+{
+    struct otb_server *s = arg;
+
+    if (s->status.relay)
+        otb_status_log(&s->status);
 }
 
 static int otb_server_setup(struct otb_server *s, struct ev_loop *loop)
@@ -150,7 +160,14 @@ static int otb_server_run(struct otb_server *s)
         OTB_ERR(&s->log, "%s", err);
         goto out;
     }
+    s->status = (struct otb_status){ .relay = &s->relay, .program = "otb-server", .fd = -1 };
+    if (s->cfg.status_socket[0] &&
+        otb_status_start(&s->status, s->cfg.status_socket, err, sizeof(err)) < 0) {
+        OTB_ERR(&s->log, "%s", err);
+        goto out;
+    }
     s->signals.on_reload = otb_server_reload;
+    s->signals.on_stats = otb_server_log_status;
     s->signals.arg = s;
     otb_signals_start(&s->signals, &s->relay, s->cfg.shutdown_timeout);
     ev_run(loop, 0);
@@ -158,6 +175,7 @@ static int otb_server_run(struct otb_server *s)
     otb_relay_log_stats(&s->relay);
     rc = 0;
 out:
+    otb_status_stop(&s->status);
     otb_relay_destroy(&s->relay);
     otb_daemon_close_listeners(&s->listeners);
     if (s->relay.dns)
