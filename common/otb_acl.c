@@ -688,3 +688,24 @@ bool otb_acl_outbound_host_permitted(struct otb_acl *user, const char *host)
         return false;
     return true;
 }
+
+bool otb_acl_should_bypass(struct otb_acl *acl, const struct sockaddr *sa, const char *host)
+{
+    if (acl == NULL)
+        return false;
+    if (host && otb_acl_match_host(acl, OTB_ACL_BYPASS, host))
+        return true;
+    if (host && otb_acl_match_host(acl, OTB_ACL_PROXY, host))
+        return false;
+    if (sa && otb_acl_match_addr(acl, OTB_ACL_BYPASS, sa))
+        return true;
+    if (sa && otb_acl_match_addr(acl, OTB_ACL_PROXY, sa))
+        return false;
+    return acl->bypass_all;
+}
+
+bool otb_acl_has_host_rules(const struct otb_acl *acl)
+{
+    return acl != NULL &&
+           (acl->lists[OTB_ACL_BYPASS].nre > 0 || acl->lists[OTB_ACL_PROXY].nre > 0);
+}

@@ -41,6 +41,14 @@ bool otb_acl_match_host(struct otb_acl *acl, enum otb_acl_list list, const char 
 bool otb_acl_bypass_all(const struct otb_acl *acl);  /* [bypass_all] seen */
 bool otb_acl_reject_all(const struct otb_acl *acl);  /* [reject_all] seen */
 
+/* Box policy: should traffic to this destination bypass the server?
+ * bypass_list match -> bypass; proxy_list match -> proxy; otherwise the
+ * default ([bypass_all] or, by default, [proxy_all]). The host name (may be
+ * NULL) is checked before the address (may be NULL). */
+bool otb_acl_should_bypass(struct otb_acl *acl, const struct sockaddr *sa, const char *host);
+/* Whether the box lists hold domain rules (then names are worth sniffing). */
+bool otb_acl_has_host_rules(const struct otb_acl *acl);
+
 /* Built-in outbound block list of the server: loopback, RFC 1918, CGNAT,
  * link-local (incl. 169.254.169.254), unique-local, multicast, broadcast,
  * unspecified, documentation ranges; IPv4-mapped IPv6 is checked as IPv4. */

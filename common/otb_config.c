@@ -43,6 +43,8 @@ enum otb_config_type {
     OTB_CFG_HOSTPORT,      /* host:port with the port required */
     OTB_CFG_PASSWORD_FILE, /* path whose first line becomes the password */
     OTB_CFG_IGNORED,       /* integer accepted for shadowsocks-libev files, no effect */
+    OTB_CFG_WANS,          /* object of WANs (otb_policy) */
+    OTB_CFG_PINS,          /* array of host pins (otb_policy), after "wans" */
 };
 
 /* Settings that the command line replaces as a whole: "-s B" after a file
@@ -100,6 +102,8 @@ static const struct otb_config_key otb_config_keys[] = {
     OTB_KEY("tunnel_address", OTB_CFG_HOSTPORT, tunnel_to),
     OTB_KEY_UINT("udp_max_associations", udp_max_assoc, 16, 1 << 20),
     OTB_KEY_UINT("socks5_port", socks5_port, 0, 65535),
+    OTB_KEY("wans", OTB_CFG_WANS, policy),
+    OTB_KEY("pins", OTB_CFG_PINS, policy),
     OTB_KEY("socks5_user", OTB_CFG_STRING, socks5_user),
     OTB_KEY("socks5_password", OTB_CFG_STRING, socks5_password),
     /* shadowsocks-libev's process count; we run one event loop per process. */
@@ -649,6 +653,21 @@ static void otb_config_clear_group(struct otb_config_ctx *ctx, enum otb_config_g
     }
 }
 
+/* "wans" and "pins" are structured: JSON only, parsed by otb_policy. */
+static int otb_config_set_policy(struct otb_config_ctx *ctx, const struct otb_config_key *k,
+                                 const char *label, const char *text, struct json_object *jv)
+{
+    struct otb_policy *p = &ctx->cfg->policy;
+    int rc;
+
+    (void)text;
+    if (jv == NULL)
+        return otb_config_fail(ctx, "%s: only in the config file", label);
+    rc = k->type == OTB_CFG_WANS ? otb_policy_parse_wans(p, jv, ctx->err, ctx->errlen)
+                                 : otb_policy_parse_pins(p, jv, ctx->err, ctx->errlen);
+    return rc < 0 ? OTB_CONFIG_ERROR : OTB_CONFIG_OK;
+}
+
 typedef int (*otb_config_setter)(struct otb_config_ctx *ctx, const struct otb_config_key *k,
                                  const char *label, const char *text, struct json_object *jv);
 
@@ -663,6 +682,8 @@ static const otb_config_setter otb_config_setters[] = {
     [OTB_CFG_HOSTPORT] = otb_config_set_hostport,
     [OTB_CFG_PASSWORD_FILE] = otb_config_set_password_file,
     [OTB_CFG_IGNORED] = otb_config_set_uint,
+    [OTB_CFG_WANS] = otb_config_set_policy,
+    [OTB_CFG_PINS] = otb_config_set_policy,
 };
 
 /* One value for one key, from a flag (text) or from the file (jv). label
@@ -722,9 +743,18 @@ static int otb_config_parse_json(struct otb_config_ctx *ctx, const char *text, s
  * accepted: shadowsocks-libev users share one file between programs. */
 static int otb_config_apply_object(struct otb_config_ctx *ctx, struct json_object *root)
 {
+    struct json_object *wans;
+
+    /* Pins name WANs: read the WANs first, wherever they stand in the file. */
+    if (json_object_object_get_ex(root, "wans", &wans) && wans &&
+        otb_config_set(ctx, otb_config_find_key("wans"), "config key \"wans\"", NULL, wans) !=
+            OTB_CONFIG_OK)
+        return OTB_CONFIG_ERROR;
     json_object_object_foreach(root, name, val)
     {
         const struct otb_config_key *k = otb_config_find_key(name);
+        if (k && k->type == OTB_CFG_WANS)
+            continue;
         char label[96];
         if (k == NULL)
             return otb_config_fail(ctx, "unknown config key \"%.64s\"", name);

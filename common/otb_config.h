@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "otb_crypto.h"
+#include "otb_policy.h"
 
 #define OTB_MAX_SERVERS 8
 #define OTB_HOST_MAX 256
@@ -60,6 +61,7 @@ struct otb_config {
     bool tproxy;                   /* -T / "tproxy" (redir) */
     struct otb_hostport tunnel_to; /* -L host:port / "tunnel_address" (tunnel); unset = TPROXY */
     long udp_max_assoc;            /* --udp-max-assoc / "udp_max_associations", default 4096 */
+    struct otb_policy policy;      /* "wans" and "pins" (box), JSON only */
     uint16_t socks5_port;          /* --socks5-port / "socks5_port" (redir), 0 = no SOCKS5 */
     char socks5_user[256];         /* --socks5-user / "socks5_user": RFC 1929 auth when set */
     char socks5_password[256];     /* --socks5-password / "socks5_password" */

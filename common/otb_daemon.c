@@ -195,3 +195,34 @@ void otb_daemon_close_listeners(struct otb_listener_set *set)
         close(set->l[i].fd);
     set->n = 0;
 }
+
+struct otb_acl *otb_daemon_load_acl(const char *path, const struct otb_logger *lg)
+{
+    char err[512];
+    struct otb_acl *acl = otb_acl_new();
+
+    if (!acl || otb_acl_load_file(acl, path, err, sizeof(err)) < 0) {
+        OTB_ERR(lg, "acl: %s", acl ? err : "out of memory");
+        otb_acl_free(acl);
+        return NULL;
+    }
+    return acl;
+}
+
+void otb_daemon_reload_acl(struct otb_acl **slot, const char *path, const struct otb_logger *lg)
+{
+    struct otb_acl *acl;
+
+    if (!path[0]) {
+        OTB_INFO(lg, "SIGHUP: no ACL file to reload");
+        return;
+    }
+    acl = otb_daemon_load_acl(path, lg);
+    if (!acl) {
+        OTB_WARN(lg, "SIGHUP: keeping the previous ACL");
+        return;
+    }
+    otb_acl_free(*slot);
+    *slot = acl;
+    OTB_INFO(lg, "SIGHUP: ACL %s reloaded", path);
+}

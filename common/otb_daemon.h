@@ -28,6 +28,12 @@ int otb_daemon_listen(struct otb_relay *r, struct otb_listener_set *set, const c
                       void *arg);
 void otb_daemon_close_listeners(struct otb_listener_set *set);
 
+/* Loads an ACL file; NULL after logging why. */
+struct otb_acl *otb_daemon_load_acl(const char *path, const struct otb_logger *lg);
+/* SIGHUP: replaces *slot with a fresh load of path; keeps the old one if the
+ * new file is bad. Connections in flight are not affected. */
+void otb_daemon_reload_acl(struct otb_acl **slot, const char *path, const struct otb_logger *lg);
+
 typedef void (*otb_daemon_hook)(void *arg);
 
 struct otb_signals {

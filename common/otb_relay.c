@@ -18,6 +18,7 @@ static void otb_pipe_write_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void otb_conn_connected_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void otb_conn_open_progress(struct otb_conn *c);
 static void otb_conn_upstream_failed(struct otb_conn *c, const char *why);
+static void otb_conn_connect_direct(struct otb_conn *c, const struct sockaddr *sa);
 static void otb_relay_resume_accept(struct otb_relay *r);
 
 /* ---------------------------------------------------------------- helpers */
@@ -299,11 +300,33 @@ static void otb_pipe_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 /* --------------------------------------------------------------- reading */
 
+/* Direct connections: bytes go through unchanged. Same results as below. */
+static int otb_copy_read(struct otb_conn *c, int fd, struct otb_pipe *p)
+{
+    struct otb_buf *b = otb_pipe_buf(c->relay, &p->out);
+    ssize_t n;
+
+    if (!b)
+        return -ENOMEM;
+    n = recv(fd, b->data + b->end, OTB_BUF_SIZE - b->end, 0);
+    if (n <= 0) {
+        if (b->start == b->end)
+            otb_pipe_release(c->relay, &p->out);
+        if (n == 0)
+            return -1;
+        return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+    }
+    b->end += (uint32_t)n;
+    return 1;
+}
+
 /* Reads plaintext and seals it into the pipe's output. 1 data, 0 nothing
  * (would block), -1 EOF, -errno error. */
 static int otb_seal_read(struct otb_conn *c)
 {
     struct otb_relay *r = c->relay;
+    if (c->direct)
+        return otb_copy_read(c, c->plain_fd, &c->seal);
     struct otb_pipe *p = &c->seal;
     size_t salt_len = c->enc_started ? 0 : r->master->key_len;
     size_t max = otb_stream_max_plain(OTB_BUF_SIZE - salt_len);
@@ -330,10 +353,12 @@ static int otb_seal_read(struct otb_conn *c)
 static int otb_open_read(struct otb_conn *c)
 {
     struct otb_relay *r = c->relay;
-    struct otb_buf *in = otb_pipe_buf(r, &c->open.in);
+    struct otb_buf *in;
     ssize_t n;
 
-    if (!in)
+    if (c->direct)
+        return otb_copy_read(c, c->cipher_fd, &c->open);
+    if (!(in = otb_pipe_buf(r, &c->open.in)))
         return -ENOMEM;
     n = recv(c->cipher_fd, in->data + in->end, OTB_BUF_SIZE - in->end, 0);
     if (n < 0) {
@@ -494,7 +519,7 @@ static void otb_conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
     if (c->state == OTB_CONN_CONNECTING || c->state == OTB_CONN_RESOLVING) {
         r->stats.timeouts++;
-        if (r->role == OTB_ROLE_CLIENT)
+        if (r->role == OTB_ROLE_CLIENT && !c->direct)
             otb_conn_upstream_failed(c, "connect timeout");
         else
             otb_conn_close(c, c->state == OTB_CONN_RESOLVING ? "resolve timeout"
@@ -546,13 +571,13 @@ static void otb_conn_connected_cb(struct ev_loop *loop, ev_io *w, int revents)
         r->stats.connect_fail++;
         OTB_DEBUG(r->log, "[#%llu] connect failed: %s", (unsigned long long)c->id,
                   strerror(-err));
-        if (r->role == OTB_ROLE_CLIENT)
+        if (r->role == OTB_ROLE_CLIENT && !c->direct)
             otb_conn_upstream_failed(c, "connect failed");
         else
             otb_conn_close(c, "connect failed");
         return;
     }
-    if (r->role == OTB_ROLE_CLIENT)
+    if (r->role == OTB_ROLE_CLIENT && !c->direct)
         r->upstream.report(r->upstream.arg, c->server_index, true);
     otb_conn_start_relay(c);
 }
@@ -565,7 +590,7 @@ static void otb_conn_connect(struct otb_conn *c, int fd, const struct sockaddr *
 
     if (rc < 0) {
         r->stats.connect_fail++;
-        if (r->role == OTB_ROLE_CLIENT)
+        if (r->role == OTB_ROLE_CLIENT && !c->direct)
             otb_conn_upstream_failed(c, "connect failed");
         else
             otb_conn_close(c, "connect failed");
@@ -614,6 +639,30 @@ static void otb_conn_connect_target(struct otb_conn *c, const struct sockaddr *s
     otb_conn_connect(c, fd, sa);
 }
 
+/* Client bypass: a plain connection to the destination itself. */
+static void otb_conn_connect_direct(struct otb_conn *c, const struct sockaddr *sa)
+{
+    struct otb_relay *r = c->relay;
+    struct otb_sock_opts opts = c->route ? c->route->opts : r->out_opts;
+    const struct sockaddr *bind_sa = NULL;
+    socklen_t bind_len = 0;
+    int fd;
+
+    opts.mptcp = false; /* the Internet's servers do not speak MPTCP to us */
+    if (c->route && c->route->bind_len) {
+        bind_sa = (const struct sockaddr *)&c->route->bind;
+        bind_len = c->route->bind_len;
+    }
+    fd = otb_sock_outbound(sa->sa_family, &opts, bind_sa, bind_len, NULL);
+    if (fd < 0) {
+        r->stats.errors++;
+        otb_conn_close(c, "direct socket failed");
+        return;
+    }
+    c->cipher_fd = fd;
+    otb_conn_connect(c, fd, sa);
+}
+
 static void otb_conn_resolved(void *arg, int status, const struct sockaddr_storage *addrs,
                               size_t n)
 {
@@ -626,6 +675,10 @@ static void otb_conn_resolved(void *arg, int status, const struct sockaddr_stora
         OTB_DEBUG(r->log, "[#%llu] resolve failed: %s", (unsigned long long)c->id,
                   strerror(-status));
         otb_conn_close(c, "resolve failed");
+        return;
+    }
+    if (c->direct) {
+        otb_conn_connect_direct(c, (const struct sockaddr *)&addrs[0]);
         return;
     }
     /* The first permitted address; a name that only leads inside is refused. */
@@ -645,10 +698,13 @@ static void otb_conn_begin_target(struct otb_conn *c)
     socklen_t len;
 
     if (otb_addr_to_sockaddr(&c->target, &ss, &len) == 0) {
-        otb_conn_connect_target(c, (const struct sockaddr *)&ss);
+        if (c->direct)
+            otb_conn_connect_direct(c, (const struct sockaddr *)&ss);
+        else
+            otb_conn_connect_target(c, (const struct sockaddr *)&ss);
         return;
     }
-    if (!otb_acl_outbound_host_permitted(r->acl, c->target.u.host)) {
+    if (!c->direct && !otb_acl_outbound_host_permitted(r->acl, c->target.u.host)) {
         r->stats.acl_refused++;
         otb_conn_close(c, "destination name refused by the ACL");
         return;
@@ -725,7 +781,12 @@ static void otb_conn_start_upstream(struct otb_conn *c, const char *why)
         return;
     }
     c->servers_tried |= 1u << c->server_index;
-    sfd = otb_sock_outbound(server.ss_family, &r->out_opts, NULL, 0, &fell_back);
+    if (c->route)
+        sfd = otb_sock_outbound(server.ss_family, &c->route->opts,
+                                c->route->bind_len ? (struct sockaddr *)&c->route->bind : NULL,
+                                c->route->bind_len, &fell_back);
+    else
+        sfd = otb_sock_outbound(server.ss_family, &r->out_opts, NULL, 0, &fell_back);
     if (sfd < 0) {
         r->stats.errors++;
         otb_conn_close(c, "upstream socket failed");
@@ -733,7 +794,7 @@ static void otb_conn_start_upstream(struct otb_conn *c, const char *why)
     }
     otb_relay_note_fallback(r, fell_back);
     c->cipher_fd = sfd;
-    c->cipher_mptcp = r->out_opts.mptcp && !fell_back;
+    c->cipher_mptcp = (c->route ? c->route->opts.mptcp : r->out_opts.mptcp) && !fell_back;
     if (otb_conn_prepare_header(c) < 0) {
         otb_conn_close(c, "out of memory");
         return;
@@ -758,22 +819,57 @@ static void otb_conn_upstream_failed(struct otb_conn *c, const char *why)
     otb_conn_start_upstream(c, why);
 }
 
-void otb_relay_accept_plain(struct otb_relay *r, int fd, const struct otb_addr *target,
-                            const uint8_t *early, size_t early_len)
+/* Common start of both client paths; NULL when the connection was refused. */
+static struct otb_conn *otb_conn_new_client(struct otb_relay *r, int fd,
+                                            const struct otb_addr *target, size_t early_len,
+                                            const struct otb_route *route)
 {
     struct otb_conn *c = otb_conn_new(r);
 
     if (!c) {
         close(fd);
-        return;
+        return NULL;
     }
     c->plain_fd = fd;
     c->target = *target;
     c->outbound = &c->seal;
+    c->route = route;
     if (early_len > OTB_RELAY_EARLY_MAX) {
         otb_conn_close(c, "too much early data");
-        return;
+        return NULL;
     }
+    return c;
+}
+
+void otb_relay_accept_direct(struct otb_relay *r, int fd, const struct otb_addr *target,
+                             const uint8_t *early, size_t early_len,
+                             const struct otb_route *route)
+{
+    struct otb_conn *c = otb_conn_new_client(r, fd, target, early_len, route);
+    struct otb_buf *b;
+
+    if (!c)
+        return;
+    c->direct = true;
+    if (early_len > 0) {
+        if (!(b = otb_pipe_buf(r, &c->seal.out))) {
+            otb_conn_close(c, "out of memory");
+            return;
+        }
+        memcpy(b->data, early, early_len);
+        b->end = (uint32_t)early_len;
+    }
+    otb_conn_begin_target(c);
+}
+
+void otb_relay_accept_plain(struct otb_relay *r, int fd, const struct otb_addr *target,
+                            const uint8_t *early, size_t early_len,
+                            const struct otb_route *route)
+{
+    struct otb_conn *c = otb_conn_new_client(r, fd, target, early_len, route);
+
+    if (!c)
+        return;
     if (early_len > 0) {
         if (!otb_pipe_buf(r, &c->early)) {
             otb_conn_close(c, "out of memory");

@@ -40,6 +40,15 @@ enum otb_conn_state {
 
 struct otb_conn;
 
+/* How a client connection leaves the box when it must not use the relay's
+ * defaults: a LAN host pinned to one WAN goes out from that WAN's address,
+ * with its mark, on plain TCP. Owned by the program, outlives connections. */
+struct otb_route {
+    struct otb_sock_opts opts;
+    struct sockaddr_storage bind; /* source address; ss_family 0 = none */
+    socklen_t bind_len;
+};
+
 struct otb_pipe {
     ev_io rio;           /* source readable */
     ev_io wio;           /* sink writable */
@@ -67,6 +76,8 @@ struct otb_conn {
     struct otb_stream_dec dec;
     bool enc_started, salt_checked;
     bool cipher_mptcp; /* cipher socket may carry MPTCP subflows: count per-path bytes */
+    bool direct;       /* client: bypass; the "cipher" socket goes straight to the target, no crypto */
+    const struct otb_route *route; /* client: NULL = the relay's out_opts */
     int server_index; /* client: which server this connection uses */
     uint32_t servers_tried; /* client: bit per server index already tried */
     struct otb_buf *early;  /* client: LAN bytes read before the relay started */
@@ -157,7 +168,14 @@ void otb_relay_accept_cipher(struct otb_relay *r, int fd, const struct sockaddr 
  * relayed first; may be NULL; at most OTB_RELAY_EARLY_MAX bytes. If a server fails to connect, the next one is
  * tried. */
 void otb_relay_accept_plain(struct otb_relay *r, int fd, const struct otb_addr *target,
-                            const uint8_t *early, size_t early_len);
+                            const uint8_t *early, size_t early_len,
+                            const struct otb_route *route);
+/* Client: a LAN connection that bypasses the server: relayed as is to
+ * target (a name is resolved with r->dns) through route (NULL: out_opts
+ * without MPTCP). */
+void otb_relay_accept_direct(struct otb_relay *r, int fd, const struct otb_addr *target,
+                             const uint8_t *early, size_t early_len,
+                             const struct otb_route *route);
 
 /* Stop accepting (graceful stop); connections go on. */
 void otb_relay_stop_listeners(struct otb_relay *r);

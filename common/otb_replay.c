@@ -9,6 +9,8 @@ int otb_replay_init(struct otb_replay *r, size_t capacity)
     size_t slots = 16;
 
     memset(r, 0, sizeof(*r));
+    if (capacity > ((size_t)1 << 28)) /* 2 GiB of tables is already absurd */
+        return -ENOMEM;
     while (slots < capacity * 2)
         slots <<= 1;
     r->slots = slots;

@@ -10,6 +10,8 @@
 #include <ev.h>
 
 #include "otb_mptcp.h"
+#include "otb_sniff.h"
+#include "pending.h"
 #include "redir.h"
 
 /* From linux/netfilter_ipv4.h and linux/netfilter_ipv6/ip6_tables.h, which
@@ -24,6 +26,11 @@
 /* Health probes of the servers: often enough to come back quickly after a
  * site recovers, rare enough to be invisible in the server's load. */
 #define OTB_REDIR_HEALTH_INTERVAL 5.
+/* How long a redirected connection may stay silent before it is routed
+ * without a name: client-first protocols (TLS, HTTP) speak at once;
+ * server-first ones (SMTP, FTP) pay this once, and only when the ACL has
+ * domain rules. */
+#define OTB_REDIR_SNIFF_TIMEOUT 0.3
 
 static bool otb_redir_same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 {
@@ -61,12 +68,95 @@ static int otb_redir_destination(const struct otb_redir *rd, int fd, struct sock
     return 0;
 }
 
+/* The route of WAN wan with a source address of family; NULL when the WAN
+ * has no such address (down or unplugged). */
+static const struct otb_route *otb_redir_wan_route(struct otb_redir *rd, int wan, int family)
+{
+    struct otb_route *rt = &rd->wan_routes[wan];
+    const struct otb_wan *w = &rd->cfg.policy.wans[wan];
+
+    rt->opts = rd->relay.out_opts;
+    rt->opts.mptcp = false; /* one WAN only: a single path by definition */
+    rt->opts.mark = w->mark;
+    memcpy(rt->opts.iface, w->iface, sizeof(rt->opts.iface)); /* both IFNAMSIZ */
+    if (otb_policy_iface_addr(w->iface, family, &rt->bind, &rt->bind_len) < 0)
+        return NULL;
+    return rt;
+}
+
+static const struct otb_route *otb_redir_pin_route(struct otb_redir *rd,
+                                                   const struct otb_pin *pin, int family)
+{
+    const struct otb_route *rt = otb_redir_wan_route(rd, pin->wan, family);
+
+    if (!rt && pin->fallback >= 0)
+        rt = otb_redir_wan_route(rd, pin->fallback, family);
+    return rt;
+}
+
+/* Where one LAN connection goes: a host pinned "direct" leaves through its
+ * WAN without the server; an ACL bypass match leaves directly; everything
+ * else goes to the server, over the pinned WAN only for "tunnel-via". */
+static void otb_redir_route_conn(struct otb_redir *rd, int fd, const struct sockaddr *peer,
+                                 const struct otb_addr *dst, const char *host,
+                                 const uint8_t *early, size_t early_len)
+{
+    const struct otb_pin *pin = otb_policy_pin_for(&rd->cfg.policy, peer);
+    const struct otb_route *route = NULL;
+    struct sockaddr_storage ip;
+    socklen_t iplen;
+    bool has_ip = otb_addr_to_sockaddr(dst, &ip, &iplen) == 0;
+    bool direct = pin && pin->mode == OTB_PIN_DIRECT;
+
+    if (!direct)
+        direct = otb_acl_should_bypass(rd->acl, has_ip ? (struct sockaddr *)&ip : NULL, host);
+    if (pin) {
+        int family = direct ? (has_ip ? ip.ss_family : AF_INET)
+                            : rd->upstreams.srv[0].sa.ss_family;
+        route = otb_redir_pin_route(rd, pin, family);
+        if (!route) {
+            char from[OTB_ADDR_FMT_LEN];
+            otb_sockaddr_format(peer, from, sizeof(from));
+            /* No silent leak through another WAN: the pin is the contract. */
+            OTB_INFO(&rd->log, "%s is pinned to WAN %s, which has no address: refused", from,
+                     rd->cfg.policy.wans[pin->wan].name);
+            close(fd);
+            return;
+        }
+    }
+    if (direct)
+        otb_relay_accept_direct(&rd->relay, fd, dst, early, early_len, route);
+    else
+        otb_relay_accept_plain(&rd->relay, fd, dst, early, early_len, route);
+}
+
+void otb_redir_dispatch(struct otb_pending *p, const char *host)
+{
+    otb_redir_route_conn(p->redir, p->fd, (struct sockaddr *)&p->peer, &p->dst, host, p->buf,
+                         p->len);
+    otb_pending_end(p, false);
+}
+
+/* Redirected connection with domain rules in force: wait for the TLS SNI or
+ * HTTP Host in the first bytes. */
+static void otb_redir_sniff_input(struct otb_pending *p, bool timed_out)
+{
+    char host[256];
+    enum otb_sniff_kind kind;
+    int rc = timed_out ? OTB_BAD : otb_sniff_host(p->buf, p->len, host, sizeof(host), &kind);
+
+    if (rc == OTB_NEED_MORE)
+        return;
+    otb_redir_dispatch(p, rc == OTB_OK ? host : NULL);
+}
+
 static void otb_redir_on_accept(struct otb_listener *l, int fd, const struct sockaddr *peer,
                                 socklen_t plen)
 {
     struct otb_redir *rd = l->arg;
     struct sockaddr_storage dst;
     struct otb_addr target;
+    struct otb_pending *p;
     int rc = otb_redir_destination(rd, fd, &dst);
 
     if (rc < 0 || otb_addr_from_sockaddr(&target, (struct sockaddr *)&dst) < 0) {
@@ -77,7 +167,13 @@ static void otb_redir_on_accept(struct otb_listener *l, int fd, const struct soc
         close(fd);
         return;
     }
-    otb_relay_accept_plain(&rd->relay, fd, &target, NULL, 0);
+    if (!otb_acl_has_host_rules(rd->acl)) {
+        otb_redir_route_conn(rd, fd, peer, &target, NULL, NULL, 0);
+        return;
+    }
+    p = otb_pending_start(rd, fd, peer, OTB_REDIR_SNIFF_TIMEOUT, otb_redir_sniff_input);
+    if (p)
+        p->dst = target;
 }
 
 static int otb_redir_listen_all(struct otb_redir *rd, struct otb_listener_set *set,
@@ -100,7 +196,14 @@ static void otb_redir_on_stop(void *arg)
     struct otb_redir *rd = arg;
 
     otb_upstreams_stop(&rd->upstreams);
-    otb_redir_socks5_close_all(rd);
+    otb_pending_close_all(rd);
+}
+
+static void otb_redir_reload(void *arg)
+{
+    struct otb_redir *rd = arg;
+
+    otb_daemon_reload_acl(&rd->acl, rd->cfg.acl, &rd->log);
 }
 
 static void otb_redir_log_status(void *arg)
@@ -138,6 +241,14 @@ static int otb_redir_setup(struct otb_redir *rd, struct ev_loop *loop)
     rd->upstreams.opts = rd->relay.out_opts;
     if (rd->cfg.mptcp)
         otb_mptcp_report(&rd->log, &mptcp);
+    if (rd->cfg.acl[0] && !(rd->acl = otb_daemon_load_acl(rd->cfg.acl, &rd->log)))
+        return -1;
+    /* Bypassed SOCKS5 requests name their destination: resolved on the box. */
+    rd->relay.dns = otb_dns_new(loop, rd->cfg.nameserver, rd->cfg.ipv6_first, err, sizeof(err));
+    if (!rd->relay.dns) {
+        OTB_ERR(&rd->log, "nameserver: %s", err);
+        return -1;
+    }
     if (otb_redir_listen_all(rd, &rd->transparent, rd->cfg.local_port, rd->cfg.tproxy,
                              otb_redir_on_accept) < 0)
         return -1;
@@ -178,6 +289,7 @@ static int otb_redir_run(struct otb_redir *rd)
         goto out;
     }
     rd->signals.on_stop = otb_redir_on_stop;
+    rd->signals.on_reload = otb_redir_reload;
     rd->signals.on_stats = otb_redir_log_status;
     rd->signals.arg = rd;
     otb_signals_start(&rd->signals, &rd->relay, rd->cfg.shutdown_timeout);
@@ -191,6 +303,9 @@ out:
     otb_relay_destroy(&rd->relay);
     otb_daemon_close_listeners(&rd->transparent);
     otb_daemon_close_listeners(&rd->socks);
+    if (rd->relay.dns)
+        otb_dns_free(rd->relay.dns);
+    otb_acl_free(rd->acl);
     if (rd->cfg.pidfile[0] && rc == 0)
         unlink(rd->cfg.pidfile);
     return rc;

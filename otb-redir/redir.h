@@ -8,7 +8,7 @@
 #include "otb_status.h"
 #include "otb_upstream.h"
 
-struct otb_socks5_conn;
+struct otb_pending;
 
 struct otb_redir {
     struct otb_config cfg;
@@ -20,14 +20,19 @@ struct otb_redir {
     struct otb_status status;
     struct otb_listener_set transparent; /* REDIRECT or TPROXY listeners */
     struct otb_listener_set socks;       /* SOCKS5 listeners */
-    struct otb_socks5_conn *socks_pending; /* SOCKS5 clients not yet handed to the relay */
-    size_t socks_handshakes;
+    struct otb_pending *pending; /* LAN connections not yet handed to the relay */
+    size_t npending;
+    struct otb_acl *acl;         /* bypass/proxy lists, reloaded on SIGHUP */
+    struct otb_route wan_routes[OTB_MAX_WANS]; /* per pinned WAN, source refreshed per use */
     uint64_t socks_refused;
 };
 
 /* Accept callback of the SOCKS5 listeners: runs the RFC 1928 handshake,
  * then hands the connection to the relay. */
-void otb_redir_socks5_close_all(struct otb_redir *rd);
+/* Decides where a pending LAN connection goes (server, server over a pinned
+ * WAN, or direct) and hands it to the relay with its buffered bytes. host:
+ * the destination name when known (SOCKS5, sniffed SNI/Host), else NULL. */
+void otb_redir_dispatch(struct otb_pending *p, const char *host);
 void otb_redir_socks5_accept(struct otb_listener *l, int fd, const struct sockaddr *peer,
                              socklen_t len);
 

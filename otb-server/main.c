@@ -15,6 +15,7 @@
 #include "otb_relay.h"
 #include "otb_replay.h"
 #include "otb_status.h"
+#include "otb_udprelay.h"
 
 struct otb_server {
     struct otb_config cfg;
@@ -25,6 +26,8 @@ struct otb_server {
     struct otb_signals signals;
     struct otb_status status;
     struct otb_listener_set listeners;
+    struct otb_udprelay udp; /* -u / -U */
+    bool udp_on;
 };
 
 static void otb_server_on_accept(struct otb_listener *l, int fd, const struct sockaddr *peer,
@@ -32,6 +35,57 @@ static void otb_server_on_accept(struct otb_listener *l, int fd, const struct so
 {
     otb_relay_accept_cipher(l->relay, fd, peer);
 }
+
+/* ----------------------------------------------------- UDP relay (-u, -U) */
+
+/* After the TCP relay's setup: shares its resolver, ACLs and -b addresses,
+ * listens on the same addresses and port. */
+static int otb_server_setup_udp(struct otb_server *s, struct ev_loop *loop)
+{
+    struct otb_sock_opts opts = { .reuse_port = s->cfg.reuse_port };
+
+    if (otb_udprelay_init(&s->udp, loop, &s->log, &s->master, OTB_UDP_SERVER,
+                          (size_t)s->cfg.udp_max_assoc) < 0) {
+        OTB_ERR(&s->log, "out of memory");
+        return -1;
+    }
+    s->udp_on = true;
+    s->udp.idle_timeout = s->cfg.timeout;
+    s->udp.out_opts = (struct otb_sock_opts){ .mark = s->cfg.mark };
+    snprintf(s->udp.out_opts.iface, sizeof(s->udp.out_opts.iface), "%s", s->cfg.iface);
+    s->udp.dns = s->relay.dns;
+    s->udp.acl = s->relay.acl;
+    s->udp.block = s->relay.block;
+    s->udp.bind4 = s->relay.bind4;
+    s->udp.bind4_len = s->relay.bind4_len;
+    s->udp.bind6 = s->relay.bind6;
+    s->udp.bind6_len = s->relay.bind6_len;
+    for (size_t i = 0; i < s->cfg.n_servers; i++) {
+        const struct otb_hostport *hp = &s->cfg.servers[i];
+        if (otb_udprelay_listen_host(&s->udp, hp->host, hp->port ? hp->port : s->cfg.server_port,
+                                     &opts) < 0)
+            return -1;
+    }
+    OTB_INFO(&s->log, "UDP relay: up to %zu associations", s->udp.max_assoc);
+    return 0;
+}
+
+static void otb_server_stop_udp(void *arg)
+{
+    struct otb_server *s = arg;
+
+    if (s->udp_on)
+        otb_udprelay_stop(&s->udp);
+}
+
+static void otb_server_udp_status(void *arg, FILE *out)
+{
+    struct otb_server *s = arg;
+
+    otb_udprelay_write_json(&s->udp, out);
+}
+
+/* ------------------------------------------------------------------------ */
 
 static int otb_server_set_bind(struct otb_server *s)
 {
@@ -54,37 +108,12 @@ static int otb_server_set_bind(struct otb_server *s)
     return 0;
 }
 
-static struct otb_acl *otb_server_load_acl(struct otb_server *s, const char *path)
-{
-    char err[512];
-    struct otb_acl *acl = otb_acl_new();
-
-    if (!acl || otb_acl_load_file(acl, path, err, sizeof(err)) < 0) {
-        OTB_ERR(&s->log, "acl: %s", acl ? err : "out of memory");
-        otb_acl_free(acl);
-        return NULL;
-    }
-    return acl;
-}
-
 /* SIGHUP: a new ACL applies to new connections; established ones go on. */
 static void otb_server_reload(void *arg)
 {
     struct otb_server *s = arg;
-    struct otb_acl *acl;
 
-    if (!s->cfg.acl[0]) {
-        OTB_INFO(&s->log, "SIGHUP: no ACL file to reload");
-        return;
-    }
-    acl = otb_server_load_acl(s, s->cfg.acl);
-    if (!acl) {
-        OTB_WARN(&s->log, "SIGHUP: keeping the previous ACL");
-        return;
-    }
-    otb_acl_free(s->relay.acl);
-    s->relay.acl = acl;
-    OTB_INFO(&s->log, "SIGHUP: ACL %s reloaded", s->cfg.acl);
+    otb_daemon_reload_acl(&s->relay.acl, s->cfg.acl, &s->log);
 }
 
 static void otb_server_log_status(void *arg)
@@ -130,15 +159,17 @@ static int otb_server_setup(struct otb_server *s, struct ev_loop *loop)
         OTB_ERR(&s->log, "cannot build the outbound block list");
         return -1;
     }
-    if (s->cfg.acl[0] && !(s->relay.acl = otb_server_load_acl(s, s->cfg.acl)))
+    if (s->cfg.acl[0] && !(s->relay.acl = otb_daemon_load_acl(s->cfg.acl, &s->log)))
         return -1;
-    for (size_t i = 0; i < s->cfg.n_servers; i++) {
+    for (size_t i = 0; i < s->cfg.n_servers && s->cfg.mode != OTB_MODE_UDP_ONLY; i++) {
         const struct otb_hostport *hp = &s->cfg.servers[i];
         if (otb_daemon_listen(&s->relay, &s->listeners, hp->host,
                               hp->port ? hp->port : s->cfg.server_port, &listen_opts,
                               otb_server_on_accept, s) < 0)
             return -1;
     }
+    if (s->cfg.mode != OTB_MODE_TCP_ONLY && otb_server_setup_udp(s, loop) < 0)
+        return -1;
     OTB_INFO(&s->log, "method %s, idle timeout %d s, up to %zu connections",
              otb_method_info(s->master.method)->name, s->cfg.timeout, s->relay.max_conns);
     return 0;
@@ -161,6 +192,10 @@ static int otb_server_run(struct otb_server *s)
         goto out;
     }
     s->status = (struct otb_status){ .relay = &s->relay, .program = "otb-server", .fd = -1 };
+    if (s->udp_on) {
+        s->status.extra = otb_server_udp_status;
+        s->status.extra_arg = s;
+    }
     if (s->cfg.status_socket[0] &&
         otb_status_start(&s->status, s->cfg.status_socket, err, sizeof(err)) < 0) {
         OTB_ERR(&s->log, "%s", err);
@@ -168,14 +203,19 @@ static int otb_server_run(struct otb_server *s)
     }
     s->signals.on_reload = otb_server_reload;
     s->signals.on_stats = otb_server_log_status;
+    s->signals.on_stop = otb_server_stop_udp;
     s->signals.arg = s;
     otb_signals_start(&s->signals, &s->relay, s->cfg.shutdown_timeout);
     ev_run(loop, 0);
     otb_signals_stop(&s->signals);
     otb_relay_log_stats(&s->relay);
+    if (s->udp_on)
+        otb_udprelay_log_stats(&s->udp);
     rc = 0;
 out:
     otb_status_stop(&s->status);
+    if (s->udp_on)
+        otb_udprelay_destroy(&s->udp);
     otb_relay_destroy(&s->relay);
     otb_daemon_close_listeners(&s->listeners);
     if (s->relay.dns)
@@ -199,10 +239,6 @@ int main(int argc, char **argv)
         return 0;
     if (rc != OTB_CONFIG_OK) {
         fprintf(stderr, "otb-server: %s\n", err);
-        return 2;
-    }
-    if (server.cfg.mode != OTB_MODE_TCP_ONLY) {
-        fprintf(stderr, "otb-server: mode (-u/-U): the UDP relay is not part of this build\n");
         return 2;
     }
     otb_log_open(&server.log, "otb-server", server.cfg.verbose ? OTB_LOG_DEBUG : OTB_LOG_INFO,

@@ -1,0 +1,261 @@
+#include "otb_policy.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <ifaddrs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "otb_common.h"
+
+__attribute__((format(printf, 3, 4))) static int otb_policy_err(char *err, size_t errlen,
+                                                                const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int otb_policy_wan_index(const struct otb_policy *p, const char *name)
+{
+    for (size_t i = 0; i < p->n_wans; i++)
+        if (strcmp(p->wans[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+static int otb_policy_parse_wan(struct otb_wan *w, const char *name, struct json_object *obj,
+                                char *err, size_t errlen)
+{
+    struct json_object *v;
+
+    if (!json_object_is_type(obj, json_type_object))
+        return otb_policy_err(err, errlen, "config key \"wans\": \"%s\" must be an object",
+                              name);
+    json_object_object_foreach(obj, key, val) {
+        if (strcmp(key, "interface") && strcmp(key, "mark") && strcmp(key, "backup"))
+            return otb_policy_err(err, errlen, "config key \"wans\": unknown key \"%s\" in "
+                                  "WAN \"%s\"", key, name);
+        (void)val;
+    }
+    if (!json_object_object_get_ex(obj, "interface", &v) ||
+        !json_object_is_type(v, json_type_string) || json_object_get_string_len(v) == 0 ||
+        json_object_get_string_len(v) >= IFNAMSIZ)
+        return otb_policy_err(err, errlen, "config key \"wans\": WAN \"%s\" needs an "
+                              "\"interface\" name", name);
+    snprintf(w->iface, sizeof(w->iface), "%s", json_object_get_string(v));
+    if (json_object_object_get_ex(obj, "mark", &v)) {
+        if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) <= 0 ||
+            json_object_get_int64(v) > (int64_t)UINT32_MAX)
+            return otb_policy_err(err, errlen, "config key \"wans\": WAN \"%s\": \"mark\" "
+                                  "must be a positive integer", name);
+        w->mark = (uint32_t)json_object_get_int64(v);
+    }
+    if (json_object_object_get_ex(obj, "backup", &v)) {
+        if (!json_object_is_type(v, json_type_boolean))
+            return otb_policy_err(err, errlen, "config key \"wans\": WAN \"%s\": \"backup\" "
+                                  "must be true or false", name);
+        w->backup = json_object_get_boolean(v);
+    }
+    return 0;
+}
+
+int otb_policy_parse_wans(struct otb_policy *p, struct json_object *jv, char *err, size_t errlen)
+{
+    p->n_wans = 0;
+    if (!json_object_is_type(jv, json_type_object))
+        return otb_policy_err(err, errlen, "config key \"wans\": expected an object of "
+                              "WANs");
+    json_object_object_foreach(jv, name, obj) {
+        struct otb_wan *w = &p->wans[p->n_wans];
+        if (p->n_wans == OTB_MAX_WANS)
+            return otb_policy_err(err, errlen, "config key \"wans\": more than 8 WANs");
+        if (name[0] == '\0' || strlen(name) >= OTB_WAN_NAME_MAX)
+            return otb_policy_err(err, errlen, "config key \"wans\": bad WAN name \"%.31s\"",
+                                  name);
+        memset(w, 0, sizeof(*w));
+        snprintf(w->name, sizeof(w->name), "%s", name);
+        w->mark = OTB_WAN_MARK_BASE + (uint32_t)p->n_wans;
+        if (otb_policy_parse_wan(w, name, obj, err, errlen) < 0)
+            return -1;
+        p->n_wans++;
+    }
+    return 0;
+}
+
+static int otb_policy_parse_mac(const char *text, uint8_t mac[6])
+{
+    unsigned v[6];
+    char tail;
+
+    if (sscanf(text, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+               &tail) != 6 || strlen(text) != 17)
+        return -1;
+    for (int i = 0; i < 6; i++)
+        mac[i] = (uint8_t)v[i];
+    return 0;
+}
+
+int otb_policy_parse_host(const char *text, struct otb_pin *pin)
+{
+    char addr[64];
+    const char *slash = strchr(text, '/');
+    size_t alen = slash ? (size_t)(slash - text) : strlen(text);
+    unsigned long prefix;
+    char *end;
+
+    pin->is_mac = otb_policy_parse_mac(text, pin->mac) == 0;
+    if (pin->is_mac)
+        return 0;
+    if (alen == 0 || alen >= sizeof(addr))
+        return -1;
+    memcpy(addr, text, alen);
+    addr[alen] = '\0';
+    memset(&pin->net, 0, sizeof(pin->net));
+    if (inet_pton(AF_INET, addr, &((struct sockaddr_in *)&pin->net)->sin_addr) == 1)
+        pin->net.ss_family = AF_INET;
+    else if (inet_pton(AF_INET6, addr, &((struct sockaddr_in6 *)&pin->net)->sin6_addr) == 1)
+        pin->net.ss_family = AF_INET6;
+    else
+        return -1;
+    unsigned max = pin->net.ss_family == AF_INET ? 32 : 128;
+    pin->prefix = max;
+    if (slash) {
+        errno = 0;
+        prefix = strtoul(slash + 1, &end, 10);
+        if (errno || end == slash + 1 || *end || prefix > max)
+            return -1;
+        pin->prefix = (unsigned)prefix;
+    }
+    return 0;
+}
+
+static int otb_policy_pin_field(struct json_object *obj, const char *key, const char **out)
+{
+    struct json_object *v;
+
+    *out = NULL;
+    if (!json_object_object_get_ex(obj, key, &v))
+        return 0;
+    if (!json_object_is_type(v, json_type_string))
+        return -1;
+    *out = json_object_get_string(v);
+    return 0;
+}
+
+static int otb_policy_parse_pin(struct otb_policy *p, struct otb_pin *pin,
+                                struct json_object *obj, char *err, size_t errlen)
+{
+    const char *host, *wan, *mode, *fallback;
+
+    if (!json_object_is_type(obj, json_type_object) ||
+        otb_policy_pin_field(obj, "host", &host) || otb_policy_pin_field(obj, "wan", &wan) ||
+        otb_policy_pin_field(obj, "mode", &mode) ||
+        otb_policy_pin_field(obj, "fallback", &fallback) || !host || !wan)
+        return otb_policy_err(err, errlen, "config key \"pins\": each pin is an object with "
+                              "string keys \"host\", \"wan\" and optional \"mode\", \"fallback\"");
+    json_object_object_foreach(obj, key, val) {
+        (void)val;
+        if (strcmp(key, "host") && strcmp(key, "wan") && strcmp(key, "mode") &&
+            strcmp(key, "fallback"))
+            return otb_policy_err(err, errlen, "config key \"pins\": unknown key \"%s\"",
+                                  key);
+    }
+    memset(pin, 0, sizeof(*pin));
+    snprintf(pin->host, sizeof(pin->host), "%s", host);
+    if (otb_policy_parse_host(host, pin) < 0)
+        return otb_policy_err(err, errlen, "config key \"pins\": \"%.60s\" is not an IP, "
+                              "CIDR or MAC address", host);
+    if ((pin->wan = otb_policy_wan_index(p, wan)) < 0)
+        return otb_policy_err(err, errlen, "config key \"pins\": unknown WAN \"%.31s\" "
+                              "(not in \"wans\")", wan);
+    pin->fallback = fallback ? otb_policy_wan_index(p, fallback) : -1;
+    if (fallback && pin->fallback < 0)
+        return otb_policy_err(err, errlen, "config key \"pins\": unknown fallback WAN "
+                              "\"%.31s\"", fallback);
+    if (!mode || strcmp(mode, "tunnel-via") == 0)
+        pin->mode = OTB_PIN_TUNNEL_VIA;
+    else if (strcmp(mode, "direct") == 0)
+        pin->mode = OTB_PIN_DIRECT;
+    else
+        return otb_policy_err(err, errlen, "config key \"pins\": mode \"%.20s\" is not "
+                              "\"direct\" or \"tunnel-via\"", mode);
+    return 0;
+}
+
+int otb_policy_parse_pins(struct otb_policy *p, struct json_object *jv, char *err, size_t errlen)
+{
+    size_t n;
+
+    p->n_pins = 0;
+    if (!json_object_is_type(jv, json_type_array))
+        return otb_policy_err(err, errlen, "config key \"pins\": expected an array");
+    n = json_object_array_length(jv);
+    if (n > OTB_MAX_PINS)
+        return otb_policy_err(err, errlen, "config key \"pins\": more than 64 pins");
+    for (size_t i = 0; i < n; i++) {
+        if (otb_policy_parse_pin(p, &p->pins[i], json_object_array_get_idx(jv, i), err,
+                                 errlen) < 0)
+            return -1;
+        p->n_pins++;
+    }
+    return 0;
+}
+
+static bool otb_policy_prefix_match(const uint8_t *a, const uint8_t *b, unsigned bits)
+{
+    unsigned full = bits / 8, rest = bits % 8;
+
+    if (memcmp(a, b, full) != 0)
+        return false;
+    return rest == 0 || ((a[full] ^ b[full]) & (uint8_t)(0xFF << (8 - rest))) == 0;
+}
+
+const struct otb_pin *otb_policy_pin_for(const struct otb_policy *p, const struct sockaddr *src)
+{
+    for (size_t i = 0; i < p->n_pins; i++) {
+        const struct otb_pin *pin = &p->pins[i];
+        if (pin->is_mac || pin->net.ss_family != src->sa_family)
+            continue;
+        const uint8_t *a, *b;
+        if (src->sa_family == AF_INET) {
+            a = (const uint8_t *)&((const struct sockaddr_in *)src)->sin_addr;
+            b = (const uint8_t *)&((const struct sockaddr_in *)&pin->net)->sin_addr;
+        } else {
+            a = (const uint8_t *)&((const struct sockaddr_in6 *)src)->sin6_addr;
+            b = (const uint8_t *)&((const struct sockaddr_in6 *)&pin->net)->sin6_addr;
+        }
+        if (otb_policy_prefix_match(a, b, pin->prefix))
+            return pin;
+    }
+    return NULL;
+}
+
+int otb_policy_iface_addr(const char *iface, int family, struct sockaddr_storage *ss,
+                          socklen_t *len)
+{
+    struct ifaddrs *ifa, *it;
+    int rc = -EADDRNOTAVAIL;
+
+    if (getifaddrs(&ifa) < 0)
+        return -errno;
+    for (it = ifa; it; it = it->ifa_next) {
+        if (!it->ifa_addr || strcmp(it->ifa_name, iface) != 0 ||
+            it->ifa_addr->sa_family != family)
+            continue;
+        *len = family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+        memcpy(ss, it->ifa_addr, *len);
+        ((struct sockaddr_in *)ss)->sin_port = 0; /* same offset for both families */
+        rc = 0;
+        break;
+    }
+    freeifaddrs(ifa);
+    return rc;
+}

@@ -1,0 +1,64 @@
+/* Box traffic policy from the config: named WANs and LAN hosts pinned to one
+ * of them ("direct": leave through that WAN without the server;
+ * "tunnel-via": through the server but only over that WAN). */
+#ifndef OTB_POLICY_H
+#define OTB_POLICY_H
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define OTB_MAX_WANS 8
+#define OTB_MAX_PINS 64
+#define OTB_WAN_NAME_MAX 32
+/* Default fwmark of WAN i (its routing table is OTB_WAN_TABLE_BASE + i):
+ * the firewall helper uses the same numbers. */
+#define OTB_WAN_MARK_BASE 0x10
+#define OTB_WAN_TABLE_BASE 100
+
+struct json_object;
+
+struct otb_wan {
+    char name[OTB_WAN_NAME_MAX];
+    char iface[IFNAMSIZ];
+    uint32_t mark;
+    bool backup; /* carries traffic only when no other WAN is up */
+};
+
+enum otb_pin_mode { OTB_PIN_TUNNEL_VIA, OTB_PIN_DIRECT };
+
+struct otb_pin {
+    char host[64]; /* as written: IP, CIDR or MAC */
+    int wan;       /* index into wans */
+    int fallback;  /* index, or -1: no fallback (traffic fails when the WAN is down) */
+    enum otb_pin_mode mode;
+    bool is_mac;
+    uint8_t mac[6];
+    struct sockaddr_storage net;
+    unsigned prefix;
+};
+
+struct otb_policy {
+    struct otb_wan wans[OTB_MAX_WANS];
+    size_t n_wans;
+    struct otb_pin pins[OTB_MAX_PINS];
+    size_t n_pins;
+};
+
+/* "wans": {"fibre": {"interface": "eth1", "mark": 16, "backup": false}, ...}
+ * 0, or -1 with err naming the key. */
+int otb_policy_parse_wans(struct otb_policy *p, struct json_object *jv, char *err, size_t errlen);
+/* "pins": [{"host": "192.168.1.50", "wan": "fibre", "mode": "direct",
+ *           "fallback": "adsl"}, ...]; wans must be parsed first. */
+int otb_policy_parse_pins(struct otb_policy *p, struct json_object *jv, char *err, size_t errlen);
+/* Pure: "1.2.3.4", "10.0.0.0/8", "2001:db8::/32" or "aa:bb:cc:dd:ee:ff". 0 or -1. */
+int otb_policy_parse_host(const char *text, struct otb_pin *pin);
+/* The pin of a LAN source address (IP/CIDR pins; MAC pins are the firewall's). */
+const struct otb_pin *otb_policy_pin_for(const struct otb_policy *p, const struct sockaddr *src);
+/* First IPv4 (or IPv6 if none) address of iface, for source binding. 0 or -errno. */
+int otb_policy_iface_addr(const char *iface, int family, struct sockaddr_storage *ss,
+                          socklen_t *len);
+
+#endif
