@@ -36,6 +36,7 @@ int otb_socks5_parse_auth(const uint8_t *in, size_t len, const char *user, const
                           bool *ok, size_t *consumed)
 {
     size_t ulen, plen;
+    bool user_ok, pass_ok;
 
     if (len < 2)
         return len == 1 && in[0] != 1 ? OTB_BAD : OTB_NEED_MORE;
@@ -47,7 +48,11 @@ int otb_socks5_parse_auth(const uint8_t *in, size_t len, const char *user, const
     plen = in[2 + ulen];
     if (len < 3 + ulen + plen)
         return OTB_NEED_MORE;
-    *ok = otb_socks5_equal(in + 2, ulen, user) & otb_socks5_equal(in + 3 + ulen, plen, pass);
+    /* Both are compared, whatever the first gives: a short-circuit would
+     * tell a guesser whether the user name alone was right. */
+    user_ok = otb_socks5_equal(in + 2, ulen, user);
+    pass_ok = otb_socks5_equal(in + 3 + ulen, plen, pass);
+    *ok = user_ok && pass_ok;
     *consumed = 3 + ulen + plen;
     return OTB_OK;
 }

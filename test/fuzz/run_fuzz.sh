@@ -11,8 +11,9 @@ exe=$1
 seeds=$2
 shift 2
 work=$(mktemp -d "${TMPDIR:-/tmp}/otb-fuzz.XXXXXX")
-trap 'rm -rf "$work"' EXIT INT TERM
-mkdir "$work/corpus" "$work/artifacts"
+trap 'rm -rf "$work"' EXIT
+trap 'exit 130' INT TERM
+mkdir "$work/corpus"
 if [ -d "$seeds" ]; then
     cp -R "$seeds"/. "$work/corpus/"
 fi

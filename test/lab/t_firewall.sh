@@ -1,0 +1,460 @@
+#!/bin/bash
+# Lab test of otb-redir/otb-firewall, run entirely inside network namespaces created here (the
+# host's own ruleset, rules and routes are never touched):
+#  1. rules: for the nft and the iptables backends, `up` twice leaves the same state as once,
+#     the expected rules, bypass elements, TPROXY rule, ip rules and routes are present, and
+#     `down` brings every snapshot (nft, iptables, ip6tables, ip rules, routes) back to before;
+#     changed flags and a backend switch are undone from the state file.
+#  2. usage errors exit 2 with one line and install nothing; a system failure exits 1.
+#  3. end to end, lan <-> box <-> wan: TCP and UDP from the LAN host to a public-like address
+#     reach the box's listeners ("INTERCEPTED"); bypassed destinations, the box's own address
+#     and the box's own traffic reach the real destination ("DIRECT"); after down, all DIRECT.
+set -Eeuo pipefail
+trap 'echo "FAIL: line $LINENO: \"$BASH_COMMAND\" exited $?" >&2' ERR
+
+: "${OTB_SRC:?OTB_SRC must point to the source tree}"
+FW=$OTB_SRC/otb-redir/otb-firewall
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+pass() {
+	echo "ok (${SECONDS}s): $*"
+}
+
+[[ $EUID -eq 0 ]] || fail "must run as root (network namespaces)"
+for tool in ip nft iptables-save ip6tables-save python3 ss timeout; do
+	command -v "$tool" >/dev/null || fail "missing tool: $tool"
+done
+[[ -x $FW ]] || fail "$FW is not executable"
+# The interpreter itself (not a version-manager shim), without site packages: it is started
+# some forty times and its start-up time is most of the test's runtime.
+PYTHON=$(python3 -c 'import sys; print(sys.executable)')
+
+ID=$$
+NS_RULES=otbfw$ID
+NS_LAN=otbfwl$ID
+NS_BOX=otbfwb$ID
+NS_WAN=otbfww$ID
+WORK=$(mktemp -d /tmp/otbfw.XXXXXX)
+PIDS=()
+
+cleanup() {
+	local pid ns
+	for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+	for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+	for ns in "$NS_RULES" "$NS_LAN" "$NS_BOX" "$NS_WAN"; do ip netns del "$ns" 2>/dev/null || true; done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# The script must not read the host's configuration nor write the host's /run/otb.
+while read -r var; do unset "$var"; done < <(compgen -v OTB_FW_ || true)
+: >"$WORK/empty.conf"
+export OTB_FW_CONFIG=$WORK/empty.conf
+export OTB_FW_STATE_DIR=$WORK/state
+
+PORT_BASE=$((20000 + RANDOM % 20000))
+RP=$PORT_BASE         # otb-redir's port
+TP=$((PORT_BASE + 1)) # otb-tunnel's port
+DP=$((PORT_BASE + 2)) # the real destination's port
+
+# --- helpers -----------------------------------------------------------------------------------
+
+in_ns() {
+	local ns=$1
+	shift
+	ip netns exec "$ns" "$@"
+}
+
+# Everything that `up` may change, normalised (no timestamps, no counters).
+snapshot() {
+	local ns=$1 out=$2
+	{
+		echo "## nft"
+		in_ns "$ns" nft list ruleset 2>/dev/null # iptables-nft rules: see iptables-save
+		echo "## iptables"
+		in_ns "$ns" iptables-save | sed -E -e '/^#/d' -e 's/\[[0-9]+:[0-9]+\]//'
+		echo "## ip6tables"
+		in_ns "$ns" ip6tables-save | sed -E -e '/^#/d' -e 's/\[[0-9]+:[0-9]+\]//'
+		echo "## ip rule"
+		in_ns "$ns" ip -4 rule
+		echo "## ip -6 rule"
+		in_ns "$ns" ip -6 rule
+		echo "## routes"
+		in_ns "$ns" ip -4 route show table all
+		echo "## ip -6 routes"
+		in_ns "$ns" ip -6 route show table all
+	} >"$out"
+}
+
+same_snapshot() {
+	local a=$1 b=$2 what=$3
+	diff -u "$a" "$b" >"$WORK/diff" || { cat "$WORK/diff" >&2; fail "$what"; }
+}
+
+contains() {
+	local haystack=$1 needle=$2 what=$3
+	grep -qF -- "$needle" <<<"$haystack" || { echo "$haystack" >&2; fail "$what: '$needle' missing"; }
+}
+
+lacks() {
+	local haystack=$1 needle=$2 what=$3
+	if grep -qF -- "$needle" <<<"$haystack"; then
+		echo "$haystack" >&2
+		fail "$what: '$needle' still present"
+	fi
+}
+
+# fw NS [VAR=VALUE...] COMMAND ARGS...: runs the script in NS with extra environment.
+fw() {
+	local ns=$1
+	shift
+	local -a envs=()
+	while [[ $# -gt 0 && $1 == *=* ]]; do envs+=("$1"); shift; done
+	in_ns "$ns" env "${envs[@]}" "$FW" "$@"
+}
+
+# --- 1. rules, idempotence and exact teardown -------------------------------------------------
+
+printf '# user list\n198.18.205.0/24   # a /24\n\n2001:db8:205::/48\n' >"$WORK/bypass.list"
+UP_ARGS=(--lan lan0 --lan lan1 --redir-port "$RP" --tunnel-port "$TP"
+	--server 198.18.203.2 --server 2001:db8:203::2 --bypass 198.18.202.0/24
+	--bypass-file "$WORK/bypass.list")
+
+check_nft_rules() {
+	local mark table
+	printf -v mark '0x%08x' "$(($1))" # nft prints marks in full
+	table=$(in_ns "$NS_RULES" nft list table inet otb)
+	for want in '"lan0"' '"lan1"' "redirect to :$RP" "tproxy to :$TP" "meta mark set $mark" \
+		'fib daddr type' 198.18.202.0/24 198.18.203.2 198.18.205.0/24 2001:db8:203::2 \
+		2001:db8:205::/48 10.0.0.0/8 100.64.0.0/10 fc00::/7 fe80::/10; do
+		contains "$table" "$want" "nft table inet otb"
+	done
+	lacks "$(in_ns "$NS_RULES" iptables-save)" OTB_ "iptables while on nft"
+}
+
+check_iptables_rules() {
+	local mark=$1 v4 v6
+	v4=$(in_ns "$NS_RULES" iptables-save)
+	v6=$(in_ns "$NS_RULES" ip6tables-save)
+	for want in "-A PREROUTING -i lan0 -p tcp -j OTB_REDIRECT" "-A PREROUTING -i lan1 -p udp -j OTB_TPROXY" \
+		"-j REDIRECT --to-ports $RP" "TPROXY --on-port $TP" "--tproxy-mark $mark/" \
+		"-d 198.18.202.0/24 -j RETURN" "-d 198.18.203.2/32 -j RETURN" "-d 198.18.205.0/24 -j RETURN" \
+		"-d 10.0.0.0/8 -j RETURN" "--dst-type LOCAL -j RETURN"; do
+		contains "$v4" "$want" iptables
+	done
+	for want in "-j REDIRECT --to-ports $RP" "TPROXY --on-port $TP" "-d 2001:db8:203::2/128 -j RETURN" \
+		"-d 2001:db8:205::/48 -j RETURN" "-d fc00::/7 -j RETURN"; do
+		contains "$v6" "$want" ip6tables
+	done
+	in_ns "$NS_RULES" nft list table inet otb >/dev/null 2>&1 && fail "nft table present on iptables"
+	return 0
+}
+
+check_routing() {
+	local mark=$1 family
+	for family in 4 6; do
+		contains "$(in_ns "$NS_RULES" ip -$family rule)" "fwmark $mark lookup 100" "ip -$family rule"
+		contains "$(in_ns "$NS_RULES" ip -$family route show table 100)" "local default dev lo" \
+			"ip -$family route table 100"
+	done
+}
+
+# rules_pass BACKEND MARK [VAR=VALUE...] -- UP ARGS...
+rules_pass() {
+	local backend=$1 mark=$2 out rc
+	shift 2
+	local -a envs=()
+	while [[ $1 != -- ]]; do envs+=("$1"); shift; done
+	shift
+	local s=$WORK/$backend
+	snapshot "$NS_RULES" "$s.before"
+
+	fw "$NS_RULES" "${envs[@]}" up "$@" >/dev/null
+	snapshot "$NS_RULES" "$s.up1"
+	fw "$NS_RULES" "${envs[@]}" up "$@" >/dev/null
+	snapshot "$NS_RULES" "$s.up2"
+	same_snapshot "$s.up1" "$s.up2" "$backend: second up changed the state"
+	pass "$backend: up twice = up once"
+
+	# /run is shared with the namespace: the state must name it, not pose as the host's.
+	[[ -n $(compgen -G "$OTB_FW_STATE_DIR/firewall.otb.netns*.state") ]] ||
+		fail "$backend: no state file keyed by the network namespace"
+	"check_${backend}_rules" "$mark"
+	check_routing "$mark"
+	out=$(fw "$NS_RULES" status)
+	contains "$out" "backend $backend" status
+	pass "$backend: redirect, tproxy, bypass elements, ip rules and routes present"
+
+	fw "$NS_RULES" down
+	snapshot "$NS_RULES" "$s.down"
+	same_snapshot "$s.before" "$s.down" "$backend: down did not restore the state"
+	[[ -z $(compgen -G "$OTB_FW_STATE_DIR/*.state") ]] || fail "$backend: state file left after down"
+	out=$(fw "$NS_RULES" down 2>&1) || fail "$backend: second down failed"
+	[[ -z $out ]] || fail "$backend: second down not quiet: $out"
+	rc=0
+	fw "$NS_RULES" status >/dev/null || rc=$?
+	[[ $rc -eq 3 ]] || fail "$backend: status after down exit $rc, expected 3"
+	pass "$backend: down restores every snapshot, second down is quiet"
+}
+
+# Flags that differ between up and down, and a backend switch, are undone from the state file.
+state_pass() {
+	local s=$WORK/state_pass
+	snapshot "$NS_RULES" "$s.before"
+	fw "$NS_RULES" up "${UP_ARGS[@]}" >/dev/null
+	fw "$NS_RULES" up --lan lan0 --redir-port "$RP" >/dev/null
+	lacks "$(in_ns "$NS_RULES" ip -4 rule)" "fwmark" "up without --tunnel-port"
+	lacks "$(in_ns "$NS_RULES" nft list table inet otb)" "tproxy" "up without --tunnel-port"
+	fw "$NS_RULES" up "${UP_ARGS[@]}" --backend nft >/dev/null
+	fw "$NS_RULES" up "${UP_ARGS[@]}" --backend iptables >/dev/null
+	check_iptables_rules 0x1
+	fw "$NS_RULES" up "${UP_ARGS[@]}" --backend=iptables >/dev/null
+	fw "$NS_RULES" up "${UP_ARGS[@]}" --backend=nft >/dev/null
+	check_nft_rules 0x1
+	fw "$NS_RULES" down --table otb
+	snapshot "$NS_RULES" "$s.after"
+	same_snapshot "$s.before" "$s.after" "down after changed flags / backend switch"
+	pass "changed flags, nft -> iptables -> nft switches: down restores every snapshot"
+}
+
+# A routing rule that existed before `up` is not ours: down must keep it.
+foreign_rule_pass() {
+	in_ns "$NS_RULES" ip -4 rule add fwmark 0x1 lookup 100
+	fw "$NS_RULES" up "${UP_ARGS[@]}" >/dev/null
+	fw "$NS_RULES" down
+	contains "$(in_ns "$NS_RULES" ip -4 rule)" "fwmark 0x1 lookup 100" "pre-existing ip rule"
+	in_ns "$NS_RULES" ip -4 rule del fwmark 0x1 lookup 100
+	pass "a pre-existing identical ip rule survives up/down"
+}
+
+ip netns add "$NS_RULES"
+in_ns "$NS_RULES" ip link set lo up
+rules_pass nft 0x1 -- "${UP_ARGS[@]}"
+# The iptables pass takes its settings from a config file, the mark from the environment
+# (which beats the file) and the backend from the command line (which beats both).
+cat >"$WORK/fw.conf" <<EOF
+# firewall settings
+OTB_FW_LAN="lan0 lan1"
+OTB_FW_REDIR_PORT=$RP
+OTB_FW_TUNNEL_PORT='$TP'
+OTB_FW_SERVER="198.18.203.2 2001:db8:203::2"
+OTB_FW_BYPASS=198.18.202.0/24
+OTB_FW_BYPASS_FILE=$WORK/bypass.list
+OTB_FW_MARK=0x7
+OTB_FW_BACKEND=nft
+EOF
+rules_pass iptables 0x2a OTB_FW_CONFIG="$WORK/fw.conf" OTB_FW_MARK=42 -- --backend iptables
+state_pass
+foreign_rule_pass
+
+# --- 2. usage errors and system failures ------------------------------------------------------
+
+expect_exit() {
+	local want=$1 rc=0 lines
+	shift
+	fw "$NS_RULES" "$@" >/dev/null 2>"$WORK/err" || rc=$?
+	[[ $rc -eq $want ]] || fail "'$*' exited $rc, expected $want: $(cat "$WORK/err")"
+	lines=$(wc -l <"$WORK/err")
+	[[ $lines -eq 1 ]] || fail "'$*' printed $lines lines on stderr, expected one"
+}
+
+snapshot "$NS_RULES" "$WORK/errors.before"
+expect_exit 2 up --lan lan0 --redir-port "$RP" --frobnicate
+expect_exit 2 up --lan lan0
+expect_exit 2 up --redir-port "$RP"
+expect_exit 2 up --lan lan0 --redir-port 65536
+expect_exit 2 up --lan lan0 --redir-port "$RP" --bypass 10.0.0.1/33
+expect_exit 2 up --lan lan0 --redir-port "$RP" --bypass 10.1.2.3/8
+expect_exit 2 up --lan lan0 --redir-port "$RP" --bypass 2001:db8::1::2
+expect_exit 2 up --lan lan0 --redir-port "$RP" --bypass 300.1.1.1
+expect_exit 2 up --lan lan0 --redir-port "$RP" --server server.test
+expect_exit 2 up --lan lan0 --redir-port "$RP" --mark 0
+expect_exit 2 up --lan lan0 --redir-port "$RP" --backend pf
+expect_exit 2 up --lan lan0 --redir-port "$RP" --bypass-file "$WORK/missing.list"
+expect_exit 2 up --lan lan0 --redir-port "$RP" --config "$WORK/missing.conf"
+expect_exit 2 frobnicate
+expect_exit 1 OTB_FW_STATE_DIR=/proc/otb-nowhere up --lan lan0 --redir-port "$RP"
+snapshot "$NS_RULES" "$WORK/errors.after"
+same_snapshot "$WORK/errors.before" "$WORK/errors.after" "a failed up left something behind"
+pass "bad usage exits 2, system failure exits 1, one line each, nothing installed"
+
+# --- 3. end to end: lan <-> box <-> wan --------------------------------------------------------
+
+# Replies a word to every TCP connection / UDP datagram, or asks for one (client modes).
+cat >"$WORK/peer.py" <<'EOF'
+import select, socket, sys
+
+IP_TRANSPARENT, IPV6_TRANSPARENT = 19, 75
+
+def serve_tcp(port, word):
+    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("::", port))
+    s.listen(64)
+    while True:
+        c, _ = s.accept()
+        c.sendall(word + b"\n")
+        c.close()
+
+def serve_udp(port, word, transparent):
+    socks = []
+    for family, level, opt, any_addr in ((socket.AF_INET, socket.SOL_IP, IP_TRANSPARENT, "0.0.0.0"),
+                                         (socket.AF_INET6, socket.IPPROTO_IPV6, IPV6_TRANSPARENT, "::")):
+        s = socket.socket(family, socket.SOCK_DGRAM)
+        if family == socket.AF_INET6:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        if transparent:
+            s.setsockopt(level, opt, 1)
+        s.bind((any_addr, port))
+        socks.append(s)
+    while True:
+        for s in select.select(socks, [], [])[0]:
+            _, peer = s.recvfrom(65535)
+            s.sendto(word, peer)
+
+def client(proto, host, port):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    if proto == "tcp":
+        s = socket.create_connection((host, port), timeout=3)
+    else:
+        s = socket.socket(family, socket.SOCK_DGRAM)
+        s.settimeout(3)
+        s.sendto(b"ping", (host, port))
+    print(s.recv(100).decode().strip())
+
+mode = sys.argv[1]
+if mode == "tcp":
+    serve_tcp(int(sys.argv[2]), sys.argv[3].encode())
+elif mode == "udp":
+    serve_udp(int(sys.argv[2]), sys.argv[3].encode(), len(sys.argv) > 4)
+else:
+    client(mode.split("-")[1], sys.argv[2], int(sys.argv[3]))
+EOF
+
+start_peer() {
+	local ns=$1
+	shift
+	# Not through in_ns: $! must be the listener itself (ip netns exec execs it) to be killed.
+	ip netns exec "$ns" "$PYTHON" -I -S "$WORK/peer.py" "$@" &
+	PIDS+=($!)
+}
+
+wait_listening() {
+	local ns=$1 flag=$2 port=$3 i
+	for ((i = 0; i < 100; i++)); do
+		[[ -n $(in_ns "$ns" ss -H "$flag" "sport = :$port") ]] && return 0
+		sleep 0.05
+	done
+	fail "nothing listening on $port in $ns"
+}
+
+setup_topology() {
+	local ns
+	for ns in "$NS_LAN" "$NS_BOX" "$NS_WAN"; do
+		ip netns add "$ns"
+		in_ns "$ns" ip link set lo up
+	done
+	ip -n "$NS_BOX" link add b0 type veth peer name l0 netns "$NS_LAN"
+	ip -n "$NS_BOX" link add b1 type veth peer name w0 netns "$NS_WAN"
+	in_ns "$NS_BOX" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+
+	ip -n "$NS_LAN" addr add 10.201.1.2/24 dev l0
+	ip -n "$NS_LAN" addr add 2001:db8:201:1::2/64 dev l0 nodad
+	ip -n "$NS_BOX" addr add 10.201.1.1/24 dev b0
+	ip -n "$NS_BOX" addr add 2001:db8:201:1::1/64 dev b0 nodad
+	ip -n "$NS_BOX" addr add 10.201.2.1/24 dev b1
+	ip -n "$NS_BOX" addr add 2001:db8:201:2::1/64 dev b1 nodad
+	ip -n "$NS_BOX" addr add 198.18.210.1/32 dev lo # one of the box's own, public-like
+	ip -n "$NS_WAN" addr add 10.201.2.2/24 dev w0
+	ip -n "$NS_WAN" addr add 2001:db8:201:2::2/64 dev w0 nodad
+	# "Internet" hosts: intercepted, user-bypassed and server addresses.
+	for addr in 198.18.201.2/32 198.18.202.2/32 198.18.203.2/32 \
+		2001:db8:202::2/128 2001:db8:202:1::2/128 2001:db8:202::3/128; do
+		ip -n "$NS_WAN" addr add "$addr" dev lo
+	done
+	ip -n "$NS_LAN" link set l0 up
+	ip -n "$NS_BOX" link set b0 up
+	ip -n "$NS_BOX" link set b1 up
+	ip -n "$NS_WAN" link set w0 up
+	ip -n "$NS_LAN" route add default via 10.201.1.1
+	ip -n "$NS_LAN" -6 route add default via 2001:db8:201:1::1
+	ip -n "$NS_BOX" route add default via 10.201.2.2
+	ip -n "$NS_BOX" -6 route add default via 2001:db8:201:2::2
+	ip -n "$NS_WAN" route add default via 10.201.2.1
+	ip -n "$NS_WAN" -6 route add default via 2001:db8:201:2::1
+}
+
+start_peers() {
+	start_peer "$NS_WAN" tcp "$DP" DIRECT
+	start_peer "$NS_WAN" udp "$DP" DIRECT
+	start_peer "$NS_BOX" tcp "$RP" INTERCEPTED
+	start_peer "$NS_BOX" udp "$TP" INTERCEPTED transparent
+	start_peer "$NS_BOX" tcp "$DP" BOX
+	wait_listening "$NS_WAN" -ltn "$DP"
+	wait_listening "$NS_WAN" -lun "$DP"
+	wait_listening "$NS_BOX" -ltn "$RP"
+	wait_listening "$NS_BOX" -lun "$TP"
+	wait_listening "$NS_BOX" -ltn "$DP"
+}
+
+# expect NS PROTO HOST WANT
+expect() {
+	local ns=$1 proto=$2 host=$3 want=$4 got
+	got=$(in_ns "$ns" timeout 8 "$PYTHON" -I -S "$WORK/peer.py" "client-$proto" "$host" "$DP" 2>&1 |
+		tail -1) || true
+	[[ $got == "$want" ]] || fail "$proto to $host:$DP from $ns: got '$got', expected '$want' ($context)"
+}
+
+expect_all_direct() {
+	expect "$NS_LAN" tcp 198.18.201.2 DIRECT
+	expect "$NS_LAN" tcp 2001:db8:202::2 DIRECT
+	expect "$NS_LAN" udp 198.18.201.2 DIRECT
+	expect "$NS_LAN" udp 2001:db8:202::2 DIRECT
+}
+
+functional_pass() {
+	local backend=$1
+	context="$backend up"
+	fw "$NS_BOX" up --backend "$backend" --lan b0 --redir-port "$RP" --tunnel-port "$TP" \
+		--server 198.18.203.2 --server 2001:db8:202::3 \
+		--bypass 198.18.202.0/24 --bypass 2001:db8:202:1::/64 >/dev/null
+	expect "$NS_LAN" tcp 198.18.201.2 INTERCEPTED
+	expect "$NS_LAN" tcp 2001:db8:202::2 INTERCEPTED
+	expect "$NS_LAN" udp 198.18.201.2 INTERCEPTED
+	expect "$NS_LAN" udp 2001:db8:202::2 INTERCEPTED
+	expect "$NS_LAN" tcp 198.18.202.2 DIRECT      # --bypass
+	expect "$NS_LAN" tcp 2001:db8:202:1::2 DIRECT # --bypass, IPv6
+	expect "$NS_LAN" udp 198.18.202.2 DIRECT
+	expect "$NS_LAN" tcp 198.18.203.2 DIRECT # --server
+	expect "$NS_LAN" tcp 2001:db8:202::3 DIRECT
+	expect "$NS_LAN" udp 2001:db8:202::3 DIRECT
+	expect "$NS_LAN" tcp 10.201.2.2 DIRECT       # built-in private range
+	expect "$NS_LAN" tcp 198.18.210.1 BOX        # the box's own address
+	expect "$NS_BOX" tcp 198.18.201.2 DIRECT     # the box's own traffic
+	expect "$NS_BOX" udp 198.18.201.2 DIRECT
+	pass "$backend: LAN TCP/UDP v4/v6 intercepted; bypass, server, private, box address and box traffic direct"
+	if [[ $backend == nft ]]; then
+		# The named set takes new entries live.
+		in_ns "$NS_BOX" nft add element inet otb bypass4 '{ 198.18.201.0/24 }'
+		context="nft, bypass4 extended live"
+		expect "$NS_LAN" tcp 198.18.201.2 DIRECT
+		pass "nft: an element added to bypass4 takes effect at once"
+	fi
+	fw "$NS_BOX" down
+	context="$backend down"
+	expect_all_direct
+	pass "$backend: after down, everything direct"
+}
+
+context="no firewall"
+setup_topology
+start_peers
+expect_all_direct
+functional_pass nft
+functional_pass iptables
+echo "PASS: t_firewall"
