@@ -278,8 +278,11 @@ static int otb_pipe_flush(struct otb_conn *c, struct otb_pipe *p)
 
 static void otb_conn_flush_or_close(struct otb_conn *c, struct otb_pipe *p)
 {
-    if (otb_pipe_flush(c, p) < 0) {
-        c->relay->stats.errors++;
+    int rc = otb_pipe_flush(c, p);
+
+    if (rc < 0) {
+        if (rc != -ECONNRESET && rc != -EPIPE)
+            c->relay->stats.errors++;
         otb_conn_close(c, "write error");
     }
 }
@@ -484,8 +487,11 @@ static void otb_pipe_read_cb(struct ev_loop *loop, ev_io *w, int revents)
     if (rc == 0)
         return;
     if (rc < -1) {
-        c->relay->stats.errors++;
-        otb_conn_close(c, rc == -ENOMEM ? "out of memory" : "read error");
+        /* A peer's reset is its business; errors count our own faults. */
+        if (rc != -ECONNRESET)
+            c->relay->stats.errors++;
+        otb_conn_close(c, rc == -ENOMEM ? "out of memory" : rc == -ECONNRESET ? "reset by peer"
+                                                                             : "read error");
         return;
     }
     if (rc == -1) {

@@ -1,0 +1,622 @@
+/* otb_probe: sends hostile or valid Shadowsocks-AEAD first flights to a
+ * server and reports what came back, so the shell tests need no crypto code
+ * of their own. The flights are built with the project's own codec
+ * (otb_stream, otb_crypto, otb_addr), then bent where a mode asks for it.
+ *
+ * One line per connection on stdout:
+ *   conn=<n> reply=<bytes received> plain=<bytes opened> echo=<yes|no|bad|->
+ *   closed=<eof|rst|no> elapsed=<seconds from the last byte sent to the close>
+ * and for --storm one summary line. Exit 0 when the probe could do its job
+ * (what the server answered is for the caller to judge), 1 on a local error
+ * or a refused TCP connection, 2 on a usage error. */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <sodium.h>
+
+#include "otb_addr.h"
+#include "otb_config.h"
+#include "otb_crypto.h"
+#include "otb_sock.h"
+#include "otb_stream.h"
+
+#define OTB_PROBE_FLIGHT_MAX (OTB_MAX_SALT_LEN + 2 * (OTB_CHUNK_MAX + OTB_CHUNK_OVERHEAD))
+#define OTB_PROBE_RANDOM_MAX (1u << 20)
+#define OTB_PROBE_READ_SIZE 65536
+/* Received bytes not opened yet: one read plus the rest of an incomplete chunk. */
+#define OTB_PROBE_PEND_MAX (OTB_PROBE_READ_SIZE + OTB_CHUNK_MAX + OTB_CHUNK_OVERHEAD)
+#define OTB_PROBE_STORM_BATCH_MAX 1024
+
+enum otb_probe_mode {
+    OTB_PROBE_NONE,
+    OTB_PROBE_RANDOM,    /* N random bytes */
+    OTB_PROBE_TRUNCATED, /* half a salt, then the write side is shut */
+    OTB_PROBE_BAD_TAG,   /* valid salt, length block with one tag bit flipped */
+    OTB_PROBE_LENGTH,    /* valid salt, well-sealed length block carrying --length */
+    OTB_PROBE_ATYP,      /* valid salt and chunk, address header with ATYP --atyp */
+    OTB_PROBE_VALID,     /* a correct stream to --valid-to carrying --payload */
+    OTB_PROBE_REPLAY,    /* the --valid-to flight, byte for byte, on two connections */
+    OTB_PROBE_STORM,     /* N connections opened and dropped */
+};
+
+struct otb_probe {
+    enum otb_probe_mode mode;
+    struct sockaddr_storage server;
+    socklen_t server_len;
+    struct otb_master master;
+    bool have_target;
+    struct otb_addr target;
+    const char *payload;
+    size_t count;      /* --random N, --storm N */
+    unsigned length;   /* --length V */
+    unsigned atyp;     /* --atyp V */
+    unsigned parallel; /* --parallel P (storm) */
+    double wait;       /* --wait S: how long to watch a connection */
+};
+
+/* What one connection got back. */
+struct otb_probe_result {
+    size_t reply;
+    size_t plain;
+    const char *echo;
+    const char *closed;
+    double elapsed;
+};
+
+/* What the reply decoder keeps between reads. */
+struct otb_probe_reader {
+    struct otb_stream_dec dec;
+    uint8_t pend[OTB_PROBE_PEND_MAX];
+    size_t pend_len;
+    uint8_t out[OTB_PROBE_PEND_MAX]; /* never smaller than the input: no partial opens */
+    bool bad, mismatch;
+};
+
+static double otb_probe_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void otb_probe_usage(FILE *out)
+{
+    fputs("usage: otb_probe -s IP:PORT [-m METHOD] (-k PASSWORD | --key BASE64) MODE [--wait S]\n"
+          "modes:\n"
+          "  --random N            N random bytes\n"
+          "  --truncated           half a salt, then shut the write side\n"
+          "  --bad-tag             salt + length block whose tag is corrupted\n"
+          "  --big-length          salt + sealed length block of 0x4000 (> 0x3FFF)\n"
+          "  --length V            salt + sealed length block of V (0..65535)\n"
+          "  --atyp9 | --atyp V    salt + sealed address header with ATYP 9 (or V)\n"
+          "  --valid-to HOST:PORT  a correct stream carrying --payload TEXT (echo checked)\n"
+          "  --replay              with --valid-to: the same first flight on two connections\n"
+          "  --storm N             N connections opened and dropped, --parallel P at a time\n",
+          out);
+}
+
+/* --------------------------------------------------------------- options */
+
+static int otb_probe_set_mode(struct otb_probe *p, enum otb_probe_mode m)
+{
+    /* --replay needs --valid-to as well: the replay mode wins over the valid one. */
+    if (m == OTB_PROBE_VALID && p->mode == OTB_PROBE_REPLAY)
+        return 0;
+    if (p->mode != OTB_PROBE_NONE && !(m == OTB_PROBE_REPLAY && p->mode == OTB_PROBE_VALID)) {
+        fprintf(stderr, "otb_probe: only one mode at a time\n");
+        return -1;
+    }
+    p->mode = m;
+    return 0;
+}
+
+static int otb_probe_parse_number(const char *text, unsigned long max, unsigned long *out)
+{
+    char *end;
+    unsigned long v;
+
+    errno = 0;
+    v = strtoul(text, &end, 0);
+    if (errno || end == text || *end || text[0] == '-' || v > max) {
+        fprintf(stderr, "otb_probe: bad number \"%s\"\n", text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int otb_probe_parse_server(struct otb_probe *p, const char *text)
+{
+    struct otb_hostport hp;
+
+    if (otb_config_parse_hostport(text, &hp) < 0 || hp.port == 0 ||
+        otb_sock_parse_ip(hp.host, hp.port, &p->server, &p->server_len) < 0) {
+        fprintf(stderr, "otb_probe: -s wants IP:PORT or [IPV6]:PORT, got \"%s\"\n", text);
+        return -1;
+    }
+    return 0;
+}
+
+/* The destination as the server will read it: IPv4, IPv6 or a name. */
+static int otb_probe_parse_target(struct otb_probe *p, const char *text)
+{
+    struct otb_hostport hp;
+    struct sockaddr_storage ss;
+    socklen_t len;
+
+    if (otb_config_parse_hostport(text, &hp) < 0 || hp.port == 0) {
+        fprintf(stderr, "otb_probe: --valid-to wants HOST:PORT, got \"%s\"\n", text);
+        return -1;
+    }
+    if (otb_sock_parse_ip(hp.host, hp.port, &ss, &len) == 0)
+        otb_addr_from_sockaddr(&p->target, (const struct sockaddr *)&ss);
+    else if (otb_addr_set_domain(&p->target, hp.host, hp.port) < 0)
+        return -1;
+    p->have_target = true;
+    return 0;
+}
+
+struct otb_probe_secret {
+    const char *method, *password, *key;
+};
+
+static int otb_probe_make_master(struct otb_probe *p, const struct otb_probe_secret *s)
+{
+    int m = otb_method_from_name(s->method);
+
+    if (m < 0) {
+        fprintf(stderr, "otb_probe: unknown method %s (%s)\n", s->method, otb_method_names());
+        return -1;
+    }
+    if (s->key)
+        return otb_master_from_base64(&p->master, (enum otb_method)m, s->key) < 0 ? -1 : 0;
+    if (!s->password) {
+        fprintf(stderr, "otb_probe: -k PASSWORD or --key BASE64 is required\n");
+        return -1;
+    }
+    otb_master_from_password(&p->master, (enum otb_method)m, s->password);
+    return 0;
+}
+
+enum {
+    OPT_KEY = 256, OPT_RANDOM, OPT_TRUNCATED, OPT_BAD_TAG, OPT_BIG_LENGTH, OPT_LENGTH,
+    OPT_ATYP9, OPT_ATYP, OPT_VALID_TO, OPT_PAYLOAD, OPT_REPLAY, OPT_STORM, OPT_PARALLEL,
+    OPT_WAIT, OPT_HELP,
+};
+
+static const struct option otb_probe_options[] = {
+    { "key", required_argument, NULL, OPT_KEY },
+    { "random", required_argument, NULL, OPT_RANDOM },
+    { "truncated", no_argument, NULL, OPT_TRUNCATED },
+    { "bad-tag", no_argument, NULL, OPT_BAD_TAG },
+    { "big-length", no_argument, NULL, OPT_BIG_LENGTH },
+    { "length", required_argument, NULL, OPT_LENGTH },
+    { "atyp9", no_argument, NULL, OPT_ATYP9 },
+    { "atyp", required_argument, NULL, OPT_ATYP },
+    { "valid-to", required_argument, NULL, OPT_VALID_TO },
+    { "payload", required_argument, NULL, OPT_PAYLOAD },
+    { "replay", no_argument, NULL, OPT_REPLAY },
+    { "storm", required_argument, NULL, OPT_STORM },
+    { "parallel", required_argument, NULL, OPT_PARALLEL },
+    { "wait", required_argument, NULL, OPT_WAIT },
+    { "help", no_argument, NULL, OPT_HELP },
+    { NULL, 0, NULL, 0 },
+};
+
+/* One option that selects or tunes a mode. 0, -1 on error. */
+static int otb_probe_mode_option(struct otb_probe *p, int opt, const char *arg)
+{
+    unsigned long v = 0;
+
+    switch (opt) {
+    case OPT_RANDOM:
+        if (otb_probe_parse_number(arg, OTB_PROBE_RANDOM_MAX, &v) < 0 || v == 0)
+            return -1;
+        p->count = v;
+        return otb_probe_set_mode(p, OTB_PROBE_RANDOM);
+    case OPT_TRUNCATED:
+        return otb_probe_set_mode(p, OTB_PROBE_TRUNCATED);
+    case OPT_BAD_TAG:
+        return otb_probe_set_mode(p, OTB_PROBE_BAD_TAG);
+    case OPT_BIG_LENGTH:
+        p->length = OTB_CHUNK_MAX + 1;
+        return otb_probe_set_mode(p, OTB_PROBE_LENGTH);
+    case OPT_LENGTH:
+        if (otb_probe_parse_number(arg, 0xFFFF, &v) < 0)
+            return -1;
+        p->length = (unsigned)v;
+        return otb_probe_set_mode(p, OTB_PROBE_LENGTH);
+    case OPT_ATYP9:
+        p->atyp = 9;
+        return otb_probe_set_mode(p, OTB_PROBE_ATYP);
+    case OPT_ATYP:
+        if (otb_probe_parse_number(arg, 0xFF, &v) < 0)
+            return -1;
+        p->atyp = (unsigned)v;
+        return otb_probe_set_mode(p, OTB_PROBE_ATYP);
+    case OPT_VALID_TO:
+        if (otb_probe_parse_target(p, arg) < 0)
+            return -1;
+        return otb_probe_set_mode(p, OTB_PROBE_VALID);
+    case OPT_REPLAY:
+        return otb_probe_set_mode(p, OTB_PROBE_REPLAY);
+    case OPT_STORM:
+        if (otb_probe_parse_number(arg, 10000000, &v) < 0 || v == 0)
+            return -1;
+        p->count = v;
+        return otb_probe_set_mode(p, OTB_PROBE_STORM);
+    case OPT_PARALLEL:
+        if (otb_probe_parse_number(arg, OTB_PROBE_STORM_BATCH_MAX, &v) < 0 || v == 0)
+            return -1;
+        p->parallel = (unsigned)v;
+        return 0;
+    }
+    return -1;
+}
+
+/* Fills p from argv. 0, or 2 (usage error), or 3 (--help printed). */
+static int otb_probe_parse_args(struct otb_probe *p, int argc, char **argv)
+{
+    struct otb_probe_secret secret = { .method = OTB_DEFAULT_METHOD };
+    bool have_server = false;
+    int opt;
+
+    p->payload = "otb-probe";
+    p->parallel = 256;
+    p->wait = 8.;
+    while ((opt = getopt_long(argc, argv, "s:m:k:h", otb_probe_options, NULL)) != -1) {
+        switch (opt) {
+        case 's':
+            if (otb_probe_parse_server(p, optarg) < 0)
+                return 2;
+            have_server = true;
+            break;
+        case 'm':
+            secret.method = optarg;
+            break;
+        case 'k':
+            secret.password = optarg;
+            break;
+        case OPT_KEY:
+            secret.key = optarg;
+            break;
+        case OPT_PAYLOAD:
+            p->payload = optarg;
+            break;
+        case OPT_WAIT:
+            p->wait = atof(optarg);
+            break;
+        case 'h':
+        case OPT_HELP:
+            otb_probe_usage(stdout);
+            return 3;
+        default:
+            if (opt == '?' || otb_probe_mode_option(p, opt, optarg) < 0)
+                return 2;
+        }
+    }
+    if (optind != argc || !have_server || p->mode == OTB_PROBE_NONE ||
+        (p->mode == OTB_PROBE_REPLAY && !p->have_target) || p->wait <= 0 ||
+        strlen(p->payload) == 0 || strlen(p->payload) > OTB_CHUNK_MAX) {
+        otb_probe_usage(stderr);
+        return 2;
+    }
+    return otb_probe_make_master(p, &secret) < 0 ? 2 : 0;
+}
+
+/* --------------------------------------------------------------- flights */
+
+static size_t otb_probe_begin(struct otb_probe *p, struct otb_stream_enc *enc, uint8_t *out)
+{
+    uint8_t salt[OTB_MAX_SALT_LEN];
+
+    randombytes_buf(salt, p->master.key_len);
+    return otb_stream_enc_start(enc, &p->master, salt, out);
+}
+
+/* Sealed address header of the probe's target (a harmless default when the
+ * mode does not name one). */
+static size_t otb_probe_seal_header(struct otb_probe *p, struct otb_stream_enc *enc, uint8_t *out)
+{
+    static const struct otb_addr fallback = { .atyp = OTB_ATYP_IPV4, .port = 9,
+                                              .u.v4 = { 127, 0, 0, 1 } };
+    uint8_t hdr[OTB_ADDR_MAX_LEN];
+    size_t len = otb_addr_encode(p->have_target ? &p->target : &fallback, hdr);
+
+    return otb_stream_seal(enc, hdr, len, out);
+}
+
+/* Builds the bytes the mode sends first. Returns their length. */
+static size_t otb_probe_build_flight(struct otb_probe *p, uint8_t *out)
+{
+    struct otb_stream_enc enc = { 0 };
+    size_t n = 0;
+
+    switch (p->mode) {
+    case OTB_PROBE_RANDOM:
+        randombytes_buf(out, p->count);
+        return p->count;
+    case OTB_PROBE_TRUNCATED:
+        randombytes_buf(out, p->master.key_len / 2);
+        return p->master.key_len / 2;
+    case OTB_PROBE_BAD_TAG:
+        n = otb_probe_begin(p, &enc, out);
+        n += otb_probe_seal_header(p, &enc, out + n);
+        /* Last byte of the length block's tag: the length itself is intact. */
+        out[p->master.key_len + 2 + OTB_TAG_LEN - 1] ^= 0x01;
+        break;
+    case OTB_PROBE_LENGTH: {
+        uint8_t be[2];
+        n = otb_probe_begin(p, &enc, out);
+        /* Sealed by hand: otb_stream_seal never writes an out-of-range length. */
+        otb_put_be16(be, (uint16_t)p->length);
+        otb_aead_seal(&enc.aead, out + n, be, sizeof(be));
+        n += sizeof(be) + OTB_TAG_LEN;
+        break;
+    }
+    case OTB_PROBE_ATYP: {
+        const uint8_t hdr[] = { (uint8_t)p->atyp, 127, 0, 0, 1, 0, 9 };
+        n = otb_probe_begin(p, &enc, out);
+        n += otb_stream_seal(&enc, hdr, sizeof(hdr), out + n);
+        break;
+    }
+    case OTB_PROBE_VALID:
+    case OTB_PROBE_REPLAY:
+        /* Header and payload in separate chunks: shadowsocks-libev clients
+         * put both in one, so the server sees both layouts in the tests. */
+        n = otb_probe_begin(p, &enc, out);
+        n += otb_probe_seal_header(p, &enc, out + n);
+        n += otb_stream_seal(&enc, (const uint8_t *)p->payload, strlen(p->payload), out + n);
+        break;
+    case OTB_PROBE_NONE:
+    case OTB_PROBE_STORM:
+        break;
+    }
+    otb_stream_enc_end(&enc);
+    return n;
+}
+
+/* ------------------------------------------------------------ connections */
+
+static int otb_probe_connect(const struct otb_probe *p)
+{
+    int fd = socket(p->server.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    if (fd < 0) {
+        perror("otb_probe: socket");
+        return -1;
+    }
+    if (connect(fd, (const struct sockaddr *)&p->server, p->server_len) < 0) {
+        perror("otb_probe: connect");
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int otb_probe_send_all(int fd, const uint8_t *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            perror("otb_probe: send");
+            return -1;
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Opens what the server sent back and compares it with what was sent; true
+ * once the whole payload came back intact. */
+static bool otb_probe_read_reply(struct otb_probe_reader *rd, struct otb_probe_result *res,
+                                 const uint8_t *in, size_t len, const char *expect)
+{
+    size_t used, made, want = strlen(expect);
+
+    if (rd->bad)
+        return false;
+    memcpy(rd->pend + rd->pend_len, in, len);
+    rd->pend_len += len;
+    if (otb_stream_open(&rd->dec, rd->pend, rd->pend_len, &used, rd->out, sizeof(rd->out),
+                        &made) == OTB_BAD) {
+        rd->bad = true;
+        res->echo = "bad";
+        return false;
+    }
+    memmove(rd->pend, rd->pend + used, rd->pend_len - used);
+    rd->pend_len -= used;
+    if (res->plain + made > want || memcmp(rd->out, expect + res->plain, made) != 0)
+        rd->mismatch = true;
+    res->plain += made;
+    if (rd->mismatch || res->plain < want)
+        return false;
+    res->echo = "yes";
+    return true;
+}
+
+/* Watches fd until it closes or wait seconds pass; with a reader, also until
+ * the expected echo is complete. */
+static void otb_probe_watch(const struct otb_probe *p, int fd, struct otb_probe_reader *rd,
+                            struct otb_probe_result *res)
+{
+    static uint8_t buf[OTB_PROBE_READ_SIZE];
+    double start = otb_probe_now(), left = p->wait;
+
+    res->closed = "no";
+    res->echo = rd ? "no" : "-";
+    while (left > 0) {
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        int rc = poll(&pfd, 1, (int)(left * 1000) + 1);
+        ssize_t n;
+
+        if (rc < 0 && errno != EINTR)
+            break;
+        left = p->wait - (otb_probe_now() - start);
+        if (rc <= 0)
+            continue;
+        n = recv(fd, buf, sizeof(buf), 0);
+        if (n == 0 || (n < 0 && errno != EINTR)) {
+            res->closed = n == 0 ? "eof" : "rst";
+            break;
+        }
+        if (n < 0)
+            continue;
+        res->reply += (size_t)n;
+        if (rd && otb_probe_read_reply(rd, res, buf, (size_t)n, p->payload))
+            break;
+    }
+    res->elapsed = otb_probe_now() - start;
+}
+
+static void otb_probe_print(int conn, const struct otb_probe_result *res)
+{
+    printf("conn=%d reply=%zu plain=%zu echo=%s closed=%s elapsed=%.2f\n", conn, res->reply,
+           res->plain, res->echo, res->closed, res->elapsed);
+    fflush(stdout);
+}
+
+/* Sends flight on a new connection and reports what came back. */
+static int otb_probe_one(const struct otb_probe *p, int conn, const uint8_t *flight, size_t len)
+{
+    static struct otb_probe_reader rd;
+    struct otb_probe_result res = { 0 };
+    bool decode = p->mode == OTB_PROBE_VALID || p->mode == OTB_PROBE_REPLAY;
+    int fd = otb_probe_connect(p);
+
+    if (fd < 0)
+        return 1;
+    if (otb_probe_send_all(fd, flight, len) < 0) {
+        close(fd);
+        return 1;
+    }
+    /* The server must see the end of this stream, not wait for the timeout. */
+    if (p->mode == OTB_PROBE_TRUNCATED)
+        shutdown(fd, SHUT_WR);
+    if (decode) {
+        memset(&rd, 0, sizeof(rd));
+        otb_stream_dec_init(&rd.dec, &p->master);
+    }
+    otb_probe_watch(p, fd, decode ? &rd : NULL, &res);
+    if (decode)
+        otb_stream_dec_end(&rd.dec);
+    close(fd);
+    otb_probe_print(conn, &res);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ storm */
+
+/* How a storm connection ends: a FIN, a reset, or one stray byte then a FIN. */
+static void otb_probe_drop(int fd, size_t i)
+{
+    if (i % 3 == 1) {
+        struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    } else if (i % 3 == 2) {
+        uint8_t b;
+        randombytes_buf(&b, 1);
+        (void)!send(fd, &b, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+    close(fd);
+}
+
+/* Opens n connections at once, waits for them to be established, drops
+ * them. Returns how many were established. */
+static size_t otb_probe_storm_batch(const struct otb_probe *p, size_t first, size_t n)
+{
+    struct pollfd pfd[OTB_PROBE_STORM_BATCH_MAX];
+    size_t ok = 0, pending = 0;
+    double deadline = otb_probe_now() + p->wait;
+
+    for (size_t i = 0; i < n; i++) {
+        int fd = socket(p->server.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        pfd[i] = (struct pollfd){ .fd = fd, .events = POLLOUT };
+        if (fd >= 0 && connect(fd, (const struct sockaddr *)&p->server, p->server_len) < 0 &&
+            errno != EINPROGRESS) {
+            close(fd);
+            pfd[i].fd = -1;
+        }
+        pending += pfd[i].fd >= 0;
+    }
+    while (pending > 0 && otb_probe_now() < deadline) {
+        if (poll(pfd, n, 100) < 0 && errno != EINTR)
+            break;
+        for (size_t i = 0; i < n; i++) {
+            if (pfd[i].fd < 0 || !pfd[i].revents)
+                continue;
+            ok += otb_sock_error(pfd[i].fd) == 0;
+            otb_probe_drop(pfd[i].fd, first + i);
+            pfd[i].fd = -1;
+            pending--;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        if (pfd[i].fd >= 0)
+            close(pfd[i].fd);
+    return ok;
+}
+
+static int otb_probe_storm(const struct otb_probe *p)
+{
+    double start = otb_probe_now();
+    size_t ok = 0;
+
+    for (size_t done = 0; done < p->count;) {
+        size_t n = OTB_MIN((size_t)p->parallel, p->count - done);
+        ok += otb_probe_storm_batch(p, done, n);
+        done += n;
+    }
+    printf("storm=%zu established=%zu failed=%zu elapsed=%.2f\n", p->count, ok, p->count - ok,
+           otb_probe_now() - start);
+    return 0;
+}
+
+/* ------------------------------------------------------------------- main */
+
+static int otb_probe_run(struct otb_probe *p)
+{
+    static uint8_t flight[OTB_PROBE_RANDOM_MAX > OTB_PROBE_FLIGHT_MAX ? OTB_PROBE_RANDOM_MAX
+                                                                       : OTB_PROBE_FLIGHT_MAX];
+    size_t len;
+    int rc;
+
+    if (p->mode == OTB_PROBE_STORM)
+        return otb_probe_storm(p);
+    len = otb_probe_build_flight(p, flight);
+    rc = otb_probe_one(p, 1, flight, len);
+    /* The identical bytes again: a replay filter must recognise the salt. */
+    if (rc == 0 && p->mode == OTB_PROBE_REPLAY)
+        rc = otb_probe_one(p, 2, flight, len);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    static struct otb_probe probe;
+    int rc;
+
+    if (otb_crypto_init() < 0) {
+        fprintf(stderr, "otb_probe: crypto initialisation failed\n");
+        return 1;
+    }
+    rc = otb_probe_parse_args(&probe, argc, argv);
+    if (rc != 0)
+        return rc == 3 ? 0 : rc;
+    rc = otb_probe_run(&probe);
+    otb_master_wipe(&probe.master);
+    return rc;
+}
