@@ -6,6 +6,8 @@ OTB_PACKAGES=(
     libpcre2-dev libjson-c-dev libcmocka-dev
     shadowsocks-libev iperf3 dnsmasq socat curl bind9-dnsutils python3 procps
     iproute2 nftables iptables mptcpd kmod
+    podman buildah debootstrap uidmap fuse-overlayfs slirp4netns containernetworking-plugins
+    groff man-db systemd
 )
 
 # Installs what is missing (one apt-get update at most).
