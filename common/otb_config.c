@@ -217,8 +217,8 @@ static const char *const otb_config_prog_names[] = {
 static const char *const otb_config_prog_summaries[] = {
     [OTB_PROG_SERVER] = "Shadowsocks AEAD server: relays tunnel traffic to its destinations.",
     [OTB_PROG_REDIR] = "Transparent proxy: relays redirected traffic through the servers.",
-    [OTB_PROG_TUNNEL] = "UDP relay: intercepted (TPROXY) or local_port to tunnel_address (-L)\n"
-                        "datagrams through the servers; with -L and -u, TCP too.",
+    [OTB_PROG_TUNNEL] = ("UDP relay: intercepted (TPROXY) or local_port to tunnel_address (-L)\n"
+                         "datagrams through the servers; with -L and -u, TCP too."),
 };
 
 static const char *const otb_config_mode_names[] = {

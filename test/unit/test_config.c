@@ -276,6 +276,48 @@ static void test_tunnel(void **state)
                           "-k", PW, "-L", "[2001:4860:4860::8888]:53"),
                      OTB_CONFIG_OK);
     assert_string_equal(cfg.tunnel_to.host, "2001:4860:4860::8888");
+    /* Without -L the tunnel is transparent (TPROXY): no destination needed. */
+    assert_int_equal(LOAD(&cfg, OTB_PROG_TUNNEL, err, "-s", "srv", "-p", "8388", "-l", "5353",
+                          "-k", PW),
+                     OTB_CONFIG_OK);
+    assert_string_equal(cfg.tunnel_to.host, "");
+}
+
+/* UDP association cap: server and tunnel only, flag and JSON key, bounded. */
+static void test_udp_max_assoc(void **state)
+{
+    struct otb_config cfg;
+    char err[256];
+    (void)state;
+
+    assert_int_equal(LOAD(&cfg, OTB_PROG_SERVER, err, "-p", "1", "-k", PW), OTB_CONFIG_OK);
+    assert_int_equal(cfg.udp_max_assoc, 4096);
+    assert_int_equal(LOAD(&cfg, OTB_PROG_SERVER, err, "-p", "1", "-k", PW, "--udp-max-assoc",
+                          "100"),
+                     OTB_CONFIG_OK);
+    assert_int_equal(cfg.udp_max_assoc, 100);
+    assert_int_equal(LOAD(&cfg, OTB_PROG_TUNNEL, err, "-s", "a", "-p", "1", "-l", "2", "-k", PW,
+                          "--udp-max-assoc", "1048576"),
+                     OTB_CONFIG_OK);
+    assert_int_equal(cfg.udp_max_assoc, 1048576);
+
+    otb_config_defaults(&cfg, OTB_PROG_SERVER);
+    static const char json[] = "{\"udp_max_associations\": 8192}";
+    assert_int_equal(otb_config_apply_json(&cfg, json, sizeof(json) - 1, err, sizeof(err)),
+                     OTB_CONFIG_OK);
+    assert_int_equal(cfg.udp_max_assoc, 8192);
+
+    static const char *const bad[] = { "15", "1048577", "x", "-1" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(LOAD(&cfg, OTB_PROG_SERVER, err, "-p", "1", "-k", PW, "--udp-max-assoc",
+                              bad[i]),
+                         OTB_CONFIG_ERROR);
+        assert_contains(err, "udp_max_associations");
+    }
+    assert_int_equal(LOAD(&cfg, OTB_PROG_REDIR, err, "-s", "a", "-p", "1", "-l", "2", "-k", PW,
+                          "--udp-max-assoc", "100"),
+                     OTB_CONFIG_ERROR);
+    assert_contains(err, "does not apply");
 }
 
 /* Every command-line error: rc and a message naming the key or flag. */
@@ -290,7 +332,6 @@ static void test_cli_errors(void **state)
         { OTB_PROG_SERVER, "missing server_port (-p)", { "-k", PW } },
         { OTB_PROG_REDIR, "server (-s)", { "-p", "8388", "-l", "1080", "-k", PW } },
         { OTB_PROG_REDIR, "local_port (-l)", { "-s", "a", "-p", "8388", "-k", PW } },
-        { OTB_PROG_TUNNEL, "tunnel_address (-L)", { "-s", "a", "-p", "1", "-l", "2", "-k", PW } },
         { OTB_PROG_SERVER, "server_port", { "-p", "abc", "-k", PW } },
         { OTB_PROG_SERVER, "server_port", { "-p", "0", "-k", PW } },
         { OTB_PROG_SERVER, "server_port", { "-p", "65536", "-k", PW } },
@@ -836,6 +877,7 @@ int main(void)
         cmocka_unit_test(test_server_defaults_listen_any),
         cmocka_unit_test(test_all_flags),
         cmocka_unit_test(test_tunnel),
+        cmocka_unit_test(test_udp_max_assoc),
         cmocka_unit_test(test_cli_errors),
         cmocka_unit_test(test_json_errors),
         cmocka_unit_test(test_json_values),

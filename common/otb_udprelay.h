@@ -1,0 +1,259 @@
+/* UDP relay shared by otb-server and otb-tunnel: Shadowsocks AEAD datagrams,
+ * one association per peer, full-cone NAT on the server.
+ *
+ * Server role: every datagram from a box is opened (otb_udp_open_addr),
+ * its salt checked against a replay filter, its destination checked against
+ * the outbound policy (names resolved with c-ares), then sent from the
+ * association's own outbound socket. The association is keyed by the box's
+ * (address, port); its outbound sockets (one per address family, created
+ * when first needed, bound to -b) accept datagrams from ANY Internet source,
+ * and each goes back to the box sealed with a fresh salt and the source
+ * address as header: endpoint-independent mapping and filtering, which
+ * peer-to-peer games and VoIP rely on.
+ *
+ * Client role (otb-tunnel): datagrams from the LAN are sealed as
+ * [dest header][payload] and sent to the server from the association's own
+ * socket, so replies map back to the LAN source without a lookup. In
+ * forward mode (-L) the destination is fixed and replies leave from the
+ * listening socket; in TPROXY mode the destination is the packet's original
+ * one and replies leave from a transparent socket bound to the replying
+ * address, cached per association. Only the association's server may answer
+ * it; replies are not replay-checked (a replayed reply only duplicates a
+ * datagram, which UDP allows anyway).
+ *
+ * Associations live in a hash table (keyed SipHash: peers choose their
+ * ports, so they must not be able to aim collisions) threaded on an LRU
+ * list; when the table is full the least recently active one is evicted.
+ * Each has an idle timer re-armed lazily from its last activity (longer for
+ * associations that carried voice signalling). This module allocates
+ * nothing per datagram: datagrams are read 16 at a time (recvmmsg) into slots owned by the
+ * relay, and what they produce is sent 16 at a time per socket (sendmmsg)
+ * from other slots, about 2 MiB per relay in all; sends are flushed before
+ * the loop regains control. Bad datagrams are counted, never answered and
+ * never logged one by one.
+ *
+ * Names (server): answers are kept OTB_UDP_NAME_TTL seconds in a small
+ * cache shared by the associations, so a client sending every datagram to
+ * the same name (ss-tunnel -L name:port) causes one lookup per TTL, not per
+ * datagram. While an association waits for a lookup, its first datagram is
+ * held (one copy per lookup) and sent when the answer comes; the ones that
+ * arrive meanwhile are dropped and counted (dns_dropped). */
+#ifndef OTB_UDPRELAY_H
+#define OTB_UDPRELAY_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include <sodium.h>
+
+#include "otb_acl.h"
+#include "otb_addr.h"
+#include "otb_crypto.h"
+#include "otb_dns.h"
+#include "otb_log.h"
+#include "otb_relay.h"
+#include "otb_replay.h"
+#include "otb_sock.h"
+#include "otb_udp.h"
+
+#define OTB_UDP_DEFAULT_MAX_ASSOC 4096
+/* TPROXY: transparent reply sockets kept per association (one per replying
+ * address); beyond that the oldest is replaced. */
+#define OTB_UDP_REPLY_SOCKS 16
+/* Idle timeout of associations that carried voice signalling: SIP phones
+ * often send keep-alives only every few minutes. */
+#define OTB_UDP_VOICE_TIMEOUT 300.
+#define OTB_UDP_NAME_TTL 30.
+#define OTB_UDP_NAMES 32 /* names cached by a server relay */
+/* Salts drawn from the system at a time (128 of 32 bytes). */
+#define OTB_UDP_SALT_POOL 4096
+
+/* ------------------------------------------------ association table (pure) */
+
+/* Compact, memcmp-able form of a peer address. */
+struct otb_udp_key {
+    uint8_t addr[16]; /* IPv4 in the first 4 bytes, the rest zero */
+    uint16_t port;    /* network byte order */
+    uint8_t family;   /* AF_INET or AF_INET6 */
+    uint8_t sub;      /* client: family of the destination; server: 0 */
+};
+
+struct otb_udp_link {
+    struct otb_udp_link *hnext;      /* hash chain */
+    struct otb_udp_link *prev, *next; /* LRU list, most recent first */
+    struct otb_udp_key key;
+    uint64_t hash;
+};
+
+struct otb_udp_table {
+    struct otb_udp_link **buckets;
+    size_t mask; /* bucket count - 1, a power of two minus one */
+    size_t count;
+    struct otb_udp_link lru; /* sentinel: lru.next newest, lru.prev oldest */
+    uint8_t hkey[crypto_shorthash_KEYBYTES];
+};
+
+/* 0 or -ENOMEM. At least expected buckets (rounded up to a power of two). */
+int otb_udp_table_init(struct otb_udp_table *t, size_t expected);
+void otb_udp_table_free(struct otb_udp_table *t);
+/* 0, or -EAFNOSUPPORT for anything but AF_INET/AF_INET6. */
+int otb_udp_key_set(struct otb_udp_key *k, const struct sockaddr *sa, uint8_t sub);
+uint64_t otb_udp_table_hash(const struct otb_udp_table *t, const struct otb_udp_key *k);
+struct otb_udp_link *otb_udp_table_find(const struct otb_udp_table *t,
+                                        const struct otb_udp_key *k, uint64_t hash);
+/* l->key and l->hash set by the caller, key not present; l becomes the newest. */
+void otb_udp_table_insert(struct otb_udp_table *t, struct otb_udp_link *l);
+void otb_udp_table_remove(struct otb_udp_table *t, struct otb_udp_link *l);
+/* Marks l as the most recently active. */
+void otb_udp_table_touch(struct otb_udp_table *t, struct otb_udp_link *l);
+/* Least recently active, or NULL if empty. */
+struct otb_udp_link *otb_udp_table_oldest(const struct otb_udp_table *t);
+
+/* Server: a name resolved lately. */
+struct otb_udp_name {
+    char host[256];
+    uint16_t port;
+    ev_tstamp expires; /* 0: free slot */
+    struct sockaddr_storage addr;
+};
+
+/* The cached address of host:port at time now, or NULL. */
+const struct sockaddr *otb_udp_names_find(const struct otb_udp_name *names, size_t n,
+                                          const char *host, uint16_t port, ev_tstamp now);
+/* Keeps an answer: in the slot of the same name, else in the one that
+ * expires first (free and expired slots included). */
+void otb_udp_names_put(struct otb_udp_name *names, size_t n, const char *host, uint16_t port,
+                       const struct sockaddr *sa, ev_tstamp expires);
+
+/* Whether a port is a well-known voice signalling port (SIP, STUN/TURN, IAX). */
+bool otb_udp_port_is_voice(uint16_t port);
+/* Original destination of a datagram read from a TPROXY socket, from its
+ * IP_ORIGDSTADDR / IPV6_ORIGDSTADDR control message. 0 or -ENOENT. */
+int otb_udp_orig_dst(struct msghdr *msg, struct sockaddr_storage *dst);
+
+/* ------------------------------------------------------------------- relay */
+
+enum otb_udp_role { OTB_UDP_SERVER, OTB_UDP_CLIENT };
+
+struct otb_udp_counters {
+    uint64_t up_packets, up_bytes;     /* payloads sent toward the Internet (client: to the server) */
+    uint64_t down_packets, down_bytes; /* payloads delivered back (server: to boxes) */
+    uint64_t bad;                      /* short, bad tag, bad header, unexpected source */
+    uint64_t replay;                   /* authentic but replayed salt */
+    uint64_t acl_refused;              /* destination refused by the outbound policy */
+    uint64_t dns_fail, dns_dropped;    /* lookups failed; datagrams dropped while one ran */
+    uint64_t send_errors;              /* datagrams the kernel refused (buffer full, too big...) */
+    uint64_t errors;                   /* sockets that could not be made, allocation failures */
+    uint64_t no_server;                /* client: no server to send to */
+    uint64_t assoc_active, assoc_created, assoc_evicted, assoc_expired;
+};
+
+struct otb_udprelay;
+struct otb_udp_batch;
+struct otb_udp_txbatch;
+
+struct otb_udp_listener {
+    ev_io io;
+    int fd;
+    bool transparent; /* TPROXY: the destination comes from IP_ORIGDSTADDR */
+    struct otb_udprelay *relay;
+    struct otb_udp_listener *next;
+};
+
+struct otb_udp_sock {
+    ev_io io; /* io.data: the association */
+    int fd;
+};
+
+/* Server: the datagram an association holds while its lookup runs. */
+struct otb_udp_pending {
+    char host[256];
+    uint16_t port;
+    size_t len;
+    uint8_t data[];
+};
+
+/* TPROXY: a socket that speaks to the LAN host as one Internet address. */
+struct otb_udp_reply {
+    struct otb_udp_key from;
+    int fd;
+};
+
+struct otb_udp_assoc {
+    struct otb_udp_link link; /* first: the table hands back links */
+    struct otb_udprelay *relay;
+    struct otb_udp_listener *via; /* where the peer sends to us, and replies leave from */
+    struct sockaddr_storage peer;  /* box (server role) or LAN host (client role) */
+    socklen_t peer_len;
+    ev_timer timer;
+    ev_tstamp last_active;
+    bool voice;
+    struct otb_udp_sock out[2]; /* server: by family, [0] IPv4, [1] IPv6; client: [0] */
+    /* client: the server this association uses, asked again on every datagram */
+    int server_index;
+    struct sockaddr_storage server;
+    /* server: name resolution */
+    struct otb_dns_query *dns;
+    struct otb_udp_pending *held;
+    /* client, TPROXY: reply sockets, filled in order then replaced round-robin */
+    unsigned nreplies, reply_next;
+    struct otb_udp_reply replies[];
+};
+
+struct otb_udprelay {
+    struct ev_loop *loop;
+    const struct otb_logger *log;
+    const struct otb_master *master;
+    enum otb_udp_role role;
+    struct otb_udp_table table;
+    struct otb_udp_counters stats;
+    size_t max_assoc;
+    ev_tstamp idle_timeout;
+    struct otb_udp_batch *rx;   /* received datagrams, used within one callback */
+    struct otb_udp_txbatch *tx; /* datagrams to send, flushed before returning to the loop */
+    uint8_t *plain;             /* one opened datagram */
+    uint8_t salts[OTB_UDP_SALT_POOL];
+    size_t salts_used;
+    struct otb_udp_listener *listeners;
+    bool stopped;
+    /* set by the program after init */
+    struct otb_sock_opts out_opts; /* mark/iface of sockets toward the server or Internet */
+    /* server */
+    struct otb_replay replay;
+    struct otb_dns *dns;
+    struct otb_acl *acl;   /* user ACL, may be NULL; replaced on reload */
+    struct otb_acl *block; /* built-in outbound block list */
+    struct sockaddr_storage bind4, bind6; /* outbound source addresses (-b) */
+    socklen_t bind4_len, bind6_len;
+    struct otb_udp_name names[OTB_UDP_NAMES];
+    /* client */
+    struct otb_upstream_ops upstream; /* pick only: UDP has no connect to report */
+    bool forward;          /* -L: every datagram goes to target */
+    struct otb_addr target;
+};
+
+/* 0 or -ENOMEM. max_assoc 0 = OTB_UDP_DEFAULT_MAX_ASSOC. */
+int otb_udprelay_init(struct otb_udprelay *r, struct ev_loop *loop, const struct otb_logger *log,
+                      const struct otb_master *master, enum otb_udp_role role, size_t max_assoc);
+/* Closes everything and frees what the relay owns (not dns/acl/block). */
+void otb_udprelay_destroy(struct otb_udprelay *r);
+/* Bound UDP socket read by the relay. o: reuse_port and transparent (TPROXY,
+ * with IP_RECVORIGDSTADDR) are used. 0 or -errno. */
+int otb_udprelay_listen(struct otb_udprelay *r, const struct sockaddr *sa, socklen_t len,
+                        const struct otb_sock_opts *o);
+/* Resolves host (startup only: getaddrinfo) and listens on every address it
+ * names; "" = every address of both families. 0 or -1 (logged). */
+int otb_udprelay_listen_host(struct otb_udprelay *r, const char *host, uint16_t port,
+                             const struct otb_sock_opts *o);
+/* Graceful stop: UDP has nothing to finish, so listeners and associations
+ * are closed at once. */
+void otb_udprelay_stop(struct otb_udprelay *r);
+void otb_udprelay_log_stats(const struct otb_udprelay *r);
+/* The counters as ',"udp":{...}' for the status document (otb_status_extra). */
+void otb_udprelay_write_json(const struct otb_udprelay *r, FILE *out);
+
+#endif

@@ -1,0 +1,263 @@
+/* otb-tunnel: LAN UDP to the server as Shadowsocks-AEAD datagrams, never
+ * inside the TCP stream. Transparent by default: a TPROXY listener takes
+ * every intercepted datagram with its original destination. With -L the
+ * destination is fixed (e.g. the box's DNS forwarder sends its queries
+ * through the server), and with -u the same port forwards TCP as well. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "otb_config.h"
+#include "otb_daemon.h"
+#include "otb_relay.h"
+#include "otb_status.h"
+#include "otb_udprelay.h"
+#include "otb_upstream.h"
+
+/* Health probes of the servers, when there is more than one to fail over to. */
+#define OTB_TUNNEL_HEALTH_INTERVAL 5.
+
+struct otb_tunnel {
+    struct otb_config cfg;
+    struct otb_logger log;
+    struct otb_master master;
+    struct otb_relay relay; /* TCP of forward mode with -u; anchors the signal handling */
+    struct otb_udprelay udp;
+    struct otb_upstreams upstreams;
+    struct otb_signals signals;
+    struct otb_status status;
+    struct otb_listener_set tcp;
+    struct otb_addr target; /* -L */
+    bool udp_on;
+};
+
+static bool otb_tunnel_forward(const struct otb_tunnel *t)
+{
+    return t->cfg.tunnel_to.host[0] != '\0';
+}
+
+/* -L host:port as the address header: literal IPs as such, names for the
+ * server to resolve. */
+static int otb_tunnel_set_target(struct otb_tunnel *t)
+{
+    const struct otb_hostport *to = &t->cfg.tunnel_to;
+    struct sockaddr_storage ss;
+    socklen_t len;
+
+    if (otb_sock_parse_ip(to->host, to->port, &ss, &len) == 0)
+        return otb_addr_from_sockaddr(&t->target, (struct sockaddr *)&ss);
+    return otb_addr_set_domain(&t->target, to->host, to->port);
+}
+
+static void otb_tunnel_on_accept(struct otb_listener *l, int fd, const struct sockaddr *peer,
+                                 socklen_t len)
+{
+    struct otb_tunnel *t = l->arg;
+
+    otb_relay_accept_plain(&t->relay, fd, &t->target, NULL, 0, NULL);
+}
+
+/* UDP (and TCP in forward mode with -u) on one local address. */
+static int otb_tunnel_listen(struct otb_tunnel *t, const char *host)
+{
+    struct otb_sock_opts udp_opts = { .reuse_port = t->cfg.reuse_port,
+                                      .transparent = !otb_tunnel_forward(t) };
+    struct otb_sock_opts tcp_opts = { .reuse_port = t->cfg.reuse_port,
+                                      .no_delay = t->cfg.no_delay };
+
+    if (otb_udprelay_listen_host(&t->udp, host, t->cfg.local_port, &udp_opts) < 0)
+        return -1;
+    if (t->cfg.mode == OTB_MODE_TCP_AND_UDP &&
+        otb_daemon_listen(&t->relay, &t->tcp, host, t->cfg.local_port, &tcp_opts,
+                          otb_tunnel_on_accept, t) < 0)
+        return -1;
+    return 0;
+}
+
+/* Default addresses: loopback for a forwarder (as ss-tunnel), every address
+ * of both families for TPROXY (the rule decides what reaches us). */
+static int otb_tunnel_listen_all(struct otb_tunnel *t)
+{
+    static const char *const any[] = { "0.0.0.0", "::" };
+
+    if (t->cfg.local_addr[0])
+        return otb_tunnel_listen(t, t->cfg.local_addr);
+    if (otb_tunnel_forward(t))
+        return otb_tunnel_listen(t, "127.0.0.1");
+    for (size_t i = 0; i < OTB_ARRAY_LEN(any); i++)
+        if (otb_tunnel_listen(t, any[i]) < 0)
+            return -1;
+    return 0;
+}
+
+static int otb_tunnel_setup_udp(struct otb_tunnel *t, struct ev_loop *loop)
+{
+    if (otb_udprelay_init(&t->udp, loop, &t->log, &t->master, OTB_UDP_CLIENT,
+                          (size_t)t->cfg.udp_max_assoc) < 0) {
+        OTB_ERR(&t->log, "out of memory");
+        return -1;
+    }
+    t->udp_on = true;
+    t->udp.idle_timeout = t->cfg.timeout;
+    t->udp.upstream = t->relay.upstream;
+    t->udp.out_opts = (struct otb_sock_opts){ .mark = t->cfg.mark };
+    snprintf(t->udp.out_opts.iface, sizeof(t->udp.out_opts.iface), "%s", t->cfg.iface);
+    t->udp.forward = otb_tunnel_forward(t);
+    t->udp.target = t->target;
+    return 0;
+}
+
+static int otb_tunnel_setup(struct otb_tunnel *t, struct ev_loop *loop)
+{
+    char err[512], to[OTB_ADDR_FMT_LEN] = "original destinations (TPROXY)";
+    long nofile;
+
+    if (otb_relay_init(&t->relay, loop, &t->log, &t->master, OTB_ROLE_CLIENT) < 0) {
+        OTB_ERR(&t->log, "out of memory");
+        return -1;
+    }
+    if (otb_upstreams_init(&t->upstreams, loop, &t->log, &t->cfg, err, sizeof(err)) < 0) {
+        OTB_ERR(&t->log, "%s", err);
+        return -1;
+    }
+    otb_upstreams_bind(&t->upstreams, &t->relay.upstream);
+    t->relay.idle_timeout = t->cfg.timeout;
+    t->relay.connect_timeout = t->cfg.connect_timeout;
+    nofile = otb_daemon_raise_nofile(t->cfg.nofile, &t->log);
+    t->relay.max_conns = t->cfg.max_conns ? (size_t)t->cfg.max_conns
+                                          : otb_daemon_max_conns(nofile);
+    t->relay.out_opts = (struct otb_sock_opts){ .mptcp = t->cfg.mptcp,
+                                                .fast_open = t->cfg.fast_open,
+                                                .no_delay = t->cfg.no_delay,
+                                                .mark = t->cfg.mark };
+    snprintf(t->relay.out_opts.iface, sizeof(t->relay.out_opts.iface), "%s", t->cfg.iface);
+    t->upstreams.opts = t->relay.out_opts;
+    if (otb_tunnel_forward(t)) {
+        if (otb_tunnel_set_target(t) < 0) {
+            OTB_ERR(&t->log, "tunnel_address (-L) %s: not usable", t->cfg.tunnel_to.host);
+            return -1;
+        }
+        otb_addr_format(&t->target, to, sizeof(to));
+    }
+    if (otb_tunnel_setup_udp(t, loop) < 0 || otb_tunnel_listen_all(t) < 0)
+        return -1;
+    for (size_t i = 0; i < t->upstreams.n; i++)
+        OTB_INFO(&t->log, "server %zu: %s", i + 1, t->upstreams.srv[i].name);
+    OTB_INFO(&t->log, "UDP%s to %s, method %s, up to %zu associations",
+             t->cfg.mode == OTB_MODE_TCP_AND_UDP ? " and TCP" : "", to,
+             otb_method_info(t->master.method)->name, t->udp.max_assoc);
+    /* One server: nothing to fail over to, and a UDP-only server (-U) would
+     * fail the TCP probes for nothing. */
+    if (t->upstreams.n > 1)
+        otb_upstreams_start(&t->upstreams, OTB_TUNNEL_HEALTH_INTERVAL);
+    return 0;
+}
+
+static void otb_tunnel_on_stop(void *arg)
+{
+    struct otb_tunnel *t = arg;
+
+    otb_upstreams_stop(&t->upstreams);
+    if (t->udp_on)
+        otb_udprelay_stop(&t->udp);
+}
+
+static void otb_tunnel_log_status(void *arg)
+{
+    struct otb_tunnel *t = arg;
+
+    otb_status_log(&t->status);
+}
+
+static void otb_tunnel_udp_status(void *arg, FILE *out)
+{
+    struct otb_tunnel *t = arg;
+
+    otb_udprelay_write_json(&t->udp, out);
+}
+
+static int otb_tunnel_run(struct otb_tunnel *t)
+{
+    struct ev_loop *loop = EV_DEFAULT;
+    char err[512];
+    int rc = 1;
+
+    if (otb_tunnel_setup(t, loop) < 0)
+        goto out;
+    if (t->cfg.pidfile[0] && otb_daemon_write_pidfile(t->cfg.pidfile, err, sizeof(err)) < 0) {
+        OTB_ERR(&t->log, "%s", err);
+        goto out;
+    }
+    if (t->cfg.user[0] && !otb_tunnel_forward(t))
+        OTB_WARN(&t->log, "user %s: transparent reply sockets need CAP_NET_ADMIN "
+                 "(e.g. systemd AmbientCapabilities)", t->cfg.user);
+    if (t->cfg.user[0] && otb_daemon_drop_privileges(t->cfg.user, err, sizeof(err)) < 0) {
+        OTB_ERR(&t->log, "%s", err);
+        goto out;
+    }
+    t->status = (struct otb_status){ .relay = &t->relay, .upstreams = &t->upstreams,
+                                     .program = "otb-tunnel", .fd = -1,
+                                     .extra = otb_tunnel_udp_status, .extra_arg = t };
+    if (t->cfg.status_socket[0] &&
+        otb_status_start(&t->status, t->cfg.status_socket, err, sizeof(err)) < 0) {
+        OTB_ERR(&t->log, "%s", err);
+        goto out;
+    }
+    t->signals.on_stop = otb_tunnel_on_stop;
+    t->signals.on_stats = otb_tunnel_log_status;
+    t->signals.arg = t;
+    otb_signals_start(&t->signals, &t->relay, t->cfg.shutdown_timeout);
+    ev_run(loop, 0);
+    otb_signals_stop(&t->signals);
+    otb_relay_log_stats(&t->relay);
+    if (t->udp_on)
+        otb_udprelay_log_stats(&t->udp);
+    rc = 0;
+out:
+    otb_status_stop(&t->status);
+    otb_tunnel_on_stop(t);
+    if (t->udp_on)
+        otb_udprelay_destroy(&t->udp);
+    otb_relay_destroy(&t->relay);
+    otb_daemon_close_listeners(&t->tcp);
+    if (t->cfg.pidfile[0] && rc == 0)
+        unlink(t->cfg.pidfile);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    static struct otb_tunnel tunnel; /* large; the one instance of this program */
+    char err[512];
+    int rc;
+
+    rc = otb_config_load(&tunnel.cfg, OTB_PROG_TUNNEL, argc, argv, err, sizeof(err));
+    if (rc == OTB_CONFIG_EXIT)
+        return 0;
+    if (rc != OTB_CONFIG_OK) {
+        fprintf(stderr, "otb-tunnel: %s\n", err);
+        return 2;
+    }
+    /* UDP is always relayed; -u adds TCP, which only makes sense to a fixed
+     * destination: intercepted TCP is otb-redir's job. */
+    if (tunnel.cfg.mode == OTB_MODE_TCP_AND_UDP && !otb_tunnel_forward(&tunnel)) {
+        fprintf(stderr, "otb-tunnel: mode (-u): TCP needs tunnel_address (-L); "
+                        "intercepted TCP is otb-redir's job\n");
+        return 2;
+    }
+    otb_log_open(&tunnel.log, "otb-tunnel", tunnel.cfg.verbose ? OTB_LOG_DEBUG : OTB_LOG_INFO,
+                 tunnel.cfg.use_syslog);
+    if (otb_crypto_init() < 0 ||
+        otb_config_master(&tunnel.cfg, &tunnel.master, err, sizeof(err)) < 0) {
+        OTB_ERR(&tunnel.log, "%s", err[0] ? err : "crypto initialisation failed");
+        return 2;
+    }
+    rc = otb_tunnel_run(&tunnel);
+    otb_master_wipe(&tunnel.master);
+    otb_log_close(&tunnel.log);
+    return rc;
+}

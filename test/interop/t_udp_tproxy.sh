@@ -1,0 +1,160 @@
+#!/bin/bash
+# Transparent UDP (TPROXY) in three private network namespaces:
+#   lan (LAN host) -- box (otb-tunnel / ss-redir, nft TPROXY rules) -- net
+#   (otb-server and echo servers at 198.51.100.10 / 2001:db8:100::10)
+#  (a) otb-tunnel without -L: 1000 datagrams of mixed sizes up to 8 KiB from
+#      the LAN host to the echo server, IPv4 and IPv6; the LAN socket is
+#      connected, so every echo must come back from the original destination
+#      (the transparent reply socket);
+#  (b) full cone: a stranger in "net" sends to the server-side mapping and the
+#      LAN host receives it from the stranger's own address and port;
+#  (c) ss-redir -U -> otb-server -u, every method, 500 datagrams each, up to
+#      1400 bytes: ss-redir sends to its server with don't-fragment set, so
+#      its datagrams must fit the 1500-byte links (otb-tunnel's 8 KiB ones are
+#      fragmented like any UDP).
+# Needs root (namespaces, nft); fails, never skips, without it.
+set -euo pipefail
+OTB_TEST_NAME=udp_tproxy
+# shellcheck source=test/interop/lib.sh
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=test/interop/udp_lib.sh
+. "$(dirname "$0")/udp_lib.sh"
+
+need_cmd ip nft ss-redir python3 timeout
+need_file "$OTB_SERVER_BIN"
+need_file "$OTB_TUNNEL_BIN"
+[[ $(id -u) == 0 ]] || otb_fail "needs root for network namespaces and nft"
+
+METHODS=(aes-128-gcm aes-256-gcm chacha20-ietf-poly1305 xchacha20-ietf-poly1305)
+PASSWORD="otb-$$-$(head -c 9 /dev/urandom | base64 | tr '+/' '-_')"
+LAN=otbul$$
+BOX=otbub$$
+NET=otbun$$
+REMOTE4=198.51.100.10
+REMOTE6=2001:db8:100::10
+# The namespaces are private: fixed ports cannot collide with other runs.
+ECHO_PORT=7001      # echo for otb-tunnel
+ECHO_SS_PORT=7002   # echo for ss-redir
+SRV_PORT=8388
+TUN_PORT=1081
+REDIR_PORT=1082
+
+udp_netns_cleanup() {
+    local rc=$? name
+    for name in "${!OTB_PID[@]}"; do
+        kill -KILL "${OTB_PID[$name]}" 2>/dev/null || true
+    done
+    wait 2>/dev/null || true
+    ip netns del "$LAN" 2>/dev/null || true
+    ip netns del "$BOX" 2>/dev/null || true
+    ip netns del "$NET" 2>/dev/null || true
+    return "$rc"
+}
+trap 'udp_netns_cleanup; otb_cleanup' EXIT
+
+in_ns() {
+    local ns=$1
+    shift
+    ip netns exec "$ns" "$@"
+}
+
+ns_udp_bound() {
+    [[ -n $(in_ns "$1" ss -Hlun "sport = :$2") ]]
+}
+
+# ns_start NAME NS PORT CMD...: a process in NS, waited for on UDP PORT.
+ns_start() {
+    local name=$1 ns=$2 port=$3
+    shift 3
+    otb_start "$name" ip netns exec "$ns" "$@"
+    otb_wait_for "$name on UDP port $port" 15 ns_udp_bound "$ns" "$port"
+}
+
+setup_namespaces() {
+    ip netns add "$LAN"
+    ip netns add "$BOX"
+    ip netns add "$NET"
+    ip link add "l$$" netns "$LAN" type veth peer name "bl$$" netns "$BOX"
+    ip link add "n$$" netns "$NET" type veth peer name "bn$$" netns "$BOX"
+    in_ns "$LAN" sh -ec "
+        ip link set lo up; ip link set l$$ up
+        ip addr add 10.77.0.2/24 dev l$$; ip -6 addr add fd77::2/64 dev l$$ nodad
+        ip route add default via 10.77.0.1; ip -6 route add default via fd77::1"
+    in_ns "$NET" sh -ec "
+        ip link set lo up; ip link set n$$ up
+        ip addr add $REMOTE4/24 dev n$$; ip -6 addr add $REMOTE6/64 dev n$$ nodad"
+    in_ns "$BOX" sh -ec "
+        ip link set lo up; ip link set bl$$ up; ip link set bn$$ up
+        ip addr add 10.77.0.1/24 dev bl$$; ip -6 addr add fd77::1/64 dev bl$$ nodad
+        ip addr add 198.51.100.1/24 dev bn$$; ip -6 addr add 2001:db8:100::1/64 dev bn$$ nodad
+        ip rule add fwmark 1 lookup 100; ip route add local 0.0.0.0/0 dev lo table 100
+        ip -6 rule add fwmark 1 lookup 100; ip -6 route add local ::/0 dev lo table 100"
+    # LAN UDP to the remote network goes to the local listeners, by port.
+    in_ns "$BOX" nft -f - <<EOF
+table inet otb_tproxy {
+    chain pre {
+        type filter hook prerouting priority mangle; policy accept;
+        iifname "bl$$" udp dport $ECHO_PORT ip daddr 198.51.100.0/24 tproxy ip to :$TUN_PORT meta mark set 1 accept
+        iifname "bl$$" udp dport $ECHO_PORT ip6 daddr 2001:db8:100::/64 tproxy ip6 to :$TUN_PORT meta mark set 1 accept
+        iifname "bl$$" udp dport $ECHO_SS_PORT ip daddr 198.51.100.0/24 tproxy ip to :$REDIR_PORT meta mark set 1 accept
+    }
+}
+EOF
+}
+
+start_far_end() {
+    printf '[outbound_allow_list]\n198.51.100.0/24\n2001:db8:100::/64\n' >"$OTB_TMP/net.acl"
+    mkdir -p "$OTB_TMP/echo4" "$OTB_TMP/echo6" "$OTB_TMP/echoss"
+    : >"$OTB_TMP/echo4/sources"
+    : >"$OTB_TMP/echo6/sources"
+    : >"$OTB_TMP/echoss/sources"
+    ns_start echo4 "$NET" "$ECHO_PORT" python3 "$OTB_UDP_PEER" echo "$ECHO_PORT" \
+        "$OTB_TMP/echo4" --bind "$REMOTE4"
+    otb_start echo6 ip netns exec "$NET" python3 "$OTB_UDP_PEER" echo "$ECHO_PORT" \
+        "$OTB_TMP/echo6" --bind "$REMOTE6"
+    ns_start echoss "$NET" "$ECHO_SS_PORT" python3 "$OTB_UDP_PEER" echo "$ECHO_SS_PORT" \
+        "$OTB_TMP/echoss" --bind "$REMOTE4"
+    ns_start srv "$NET" "$SRV_PORT" "$OTB_SERVER_BIN" -s "$REMOTE4" -s "$REMOTE6" \
+        -p "$SRV_PORT" -u -k "$PASSWORD" --acl "$OTB_TMP/net.acl"
+}
+
+lan_peer() {
+    in_ns "$LAN" timeout 120 python3 "$OTB_UDP_PEER" "$@"
+}
+
+check_otb_tunnel() {
+    local sock="$OTB_TMP/tun.sock"
+    ns_start tun "$BOX" "$TUN_PORT" "$OTB_TUNNEL_BIN" -s "$REMOTE4" -p "$SRV_PORT" \
+        -l "$TUN_PORT" -k "$PASSWORD" --status-socket "$sock"
+    udp_expect_burst "TPROXY IPv4 through otb-tunnel" \
+        "$(lan_peer burst "$REMOTE4" "$ECHO_PORT" 1000)" 1000
+    udp_expect_burst "TPROXY IPv6 through otb-tunnel" \
+        "$(lan_peer burst "$REMOTE6" "$ECHO_PORT" 1000)" 1000
+    otb_expect_eq "full cone, peer address kept" \
+        "$(lan_peer fullcone "$REMOTE4" "$ECHO_PORT" "$OTB_TMP/echo4" --netns "$NET")" \
+        "fullcone ok"
+    otb_expect_eq "tunnel bad datagrams" "$(in_ns "$BOX" python3 "$OTB_UDP_PEER" status \
+        "$sock" udp.refused.bad)" 0
+    udp_stop tun
+}
+
+check_ss_redir() {
+    local m=$1 port=$((SRV_PORT + 1))
+    ns_start srvm "$NET" "$port" "$OTB_SERVER_BIN" -s "$REMOTE4" -p "$port" -u \
+        -k "$PASSWORD" -m "$m" --acl "$OTB_TMP/net.acl"
+    ns_start redir "$BOX" "$REDIR_PORT" ss-redir -s "$REMOTE4" -p "$port" -b 0.0.0.0 \
+        -l "$REDIR_PORT" -k "$PASSWORD" -m "$m" -U
+    udp_expect_burst "$m: ss-redir -U -> otb-server -u" \
+        "$(lan_peer burst "$REMOTE4" "$ECHO_SS_PORT" 500 --max 1400)" 500
+    otb_stop redir || true
+    udp_stop srvm
+}
+
+setup_namespaces
+start_far_end
+check_otb_tunnel
+for m in "${METHODS[@]}"; do
+    check_ss_redir "$m"
+done
+udp_stop srv
+otb_log "all TPROXY checks passed in $((SECONDS - OTB_T0)) s"
