@@ -5,8 +5,9 @@
 
 #include "otb_common.h"
 
-#include <mbedtls/hkdf.h>
 #include <mbedtls/md.h>
+#include <mbedtls/sha1.h>
+#include <mbedtls/version.h>
 
 static const struct otb_cipher_info otb_methods[OTB_METHOD_COUNT] = {
     [OTB_AES_128_GCM] = { "aes-128-gcm", 16, 12 },
@@ -100,6 +101,74 @@ void otb_master_wipe(struct otb_master *m)
     sodium_memzero(m, sizeof(*m));
 }
 
+/* mbedtls 3 dropped the _ret suffix of the 2.x names. */
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+#define otb_sha1_starts mbedtls_sha1_starts
+#define otb_sha1_update mbedtls_sha1_update
+#define otb_sha1_finish mbedtls_sha1_finish
+#else
+#define otb_sha1_starts mbedtls_sha1_starts_ret
+#define otb_sha1_update mbedtls_sha1_update_ret
+#define otb_sha1_finish mbedtls_sha1_finish_ret
+#endif
+
+#define OTB_SHA1_LEN 20
+#define OTB_SHA1_BLOCK 64
+
+/* HMAC-SHA1 over two pieces, on stack contexts: mbedtls_hkdf allocates its
+ * HMAC state, and every UDP datagram derives a subkey. key_len <= 64. */
+static void otb_hmac_sha1(const uint8_t *key, size_t key_len, const uint8_t *a, size_t alen,
+                          const uint8_t *b, size_t blen, uint8_t out[OTB_SHA1_LEN])
+{
+    uint8_t pad[OTB_SHA1_BLOCK], inner[OTB_SHA1_LEN];
+    mbedtls_sha1_context ctx;
+
+    mbedtls_sha1_init(&ctx);
+    memset(pad, 0x36, sizeof(pad));
+    for (size_t i = 0; i < key_len; i++)
+        pad[i] ^= key[i];
+    otb_sha1_starts(&ctx);
+    otb_sha1_update(&ctx, pad, sizeof(pad));
+    otb_sha1_update(&ctx, a, alen);
+    if (blen)
+        otb_sha1_update(&ctx, b, blen);
+    otb_sha1_finish(&ctx, inner);
+    for (size_t i = 0; i < sizeof(pad); i++)
+        pad[i] ^= 0x36 ^ 0x5c;
+    otb_sha1_starts(&ctx);
+    otb_sha1_update(&ctx, pad, sizeof(pad));
+    otb_sha1_update(&ctx, inner, sizeof(inner));
+    otb_sha1_finish(&ctx, out);
+    mbedtls_sha1_free(&ctx);
+    sodium_memzero(pad, sizeof(pad));
+    sodium_memzero(inner, sizeof(inner));
+}
+
+/* HKDF-SHA1 (RFC 5869) with info "ss-subkey", out_len <= 40. */
+static void otb_hkdf_sha1_subkey(const uint8_t *salt, size_t salt_len, const uint8_t *ikm,
+                                 size_t ikm_len, uint8_t *out, size_t out_len)
+{
+    static const uint8_t info[] = "ss-subkey";
+    uint8_t prk[OTB_SHA1_LEN], t[OTB_SHA1_LEN], block[OTB_SHA1_LEN + sizeof(info)];
+    size_t done = 0, tlen = 0;
+
+    otb_hmac_sha1(salt, salt_len, ikm, ikm_len, NULL, 0, prk);
+    for (uint8_t i = 1; done < out_len; i++) {
+        /* T(i) = HMAC(PRK, T(i-1) || info || i) */
+        memcpy(block, t, tlen);
+        memcpy(block + tlen, info, sizeof(info) - 1);
+        block[tlen + sizeof(info) - 1] = i;
+        otb_hmac_sha1(prk, sizeof(prk), block, tlen + sizeof(info), NULL, 0, t);
+        tlen = sizeof(t);
+        size_t n = OTB_MIN(sizeof(t), out_len - done);
+        memcpy(out + done, t, n);
+        done += n;
+    }
+    sodium_memzero(prk, sizeof(prk));
+    sodium_memzero(t, sizeof(t));
+    sodium_memzero(block, sizeof(block));
+}
+
 static bool otb_aead_uses_gcm(const struct otb_master *m)
 {
     return (m->method == OTB_AES_128_GCM || m->method == OTB_AES_256_GCM) && !m->sodium_aes;
@@ -107,14 +176,11 @@ static bool otb_aead_uses_gcm(const struct otb_master *m)
 
 int otb_aead_start(struct otb_aead *a, const struct otb_master *m, const uint8_t *salt)
 {
-    static const uint8_t info[] = "ss-subkey";
     uint8_t subkey[OTB_MAX_KEY_LEN];
     int rc = 0;
 
     otb_aead_end(a);
-    if (mbedtls_hkdf(mbedtls_md_info_from_type(MBEDTLS_MD_SHA1), salt, m->key_len, m->key,
-                     m->key_len, info, sizeof(info) - 1, subkey, m->key_len) != 0)
-        return -EIO;
+    otb_hkdf_sha1_subkey(salt, m->key_len, m->key, m->key_len, subkey, m->key_len);
     memset(a->nonce, 0, sizeof(a->nonce));
     a->master = m;
     if (m->sodium_aes) {

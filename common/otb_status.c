@@ -129,7 +129,6 @@ int otb_status_start(struct otb_status *st, const char *path, char *err, size_t 
         return -1;
     }
     st->fd = fd;
-    st->started = ev_now(st->relay->loop);
     ev_io_init(&st->io, otb_status_accept_cb, fd, EV_READ);
     ev_io_start(st->relay->loop, &st->io);
     return 0;

@@ -18,7 +18,7 @@ struct otb_status {
     struct otb_relay *relay;
     const struct otb_upstreams *upstreams; /* box programs, may be NULL */
     const char *program;
-    ev_tstamp started;
+    ev_tstamp started; /* set by the program when it fills the struct */
     otb_status_extra extra;
     void *extra_arg;
 };

@@ -282,7 +282,8 @@ static int otb_redir_run(struct otb_redir *rd)
         goto out;
     }
     rd->status = (struct otb_status){ .relay = &rd->relay, .upstreams = &rd->upstreams,
-                                      .program = "otb-redir", .fd = -1 };
+                                      .program = "otb-redir", .fd = -1,
+                                     .started = ev_now(EV_DEFAULT) };
     if (rd->cfg.status_socket[0] &&
         otb_status_start(&rd->status, rd->cfg.status_socket, err, sizeof(err)) < 0) {
         OTB_ERR(&rd->log, "%s", err);

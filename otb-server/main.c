@@ -191,7 +191,8 @@ static int otb_server_run(struct otb_server *s)
         OTB_ERR(&s->log, "%s", err);
         goto out;
     }
-    s->status = (struct otb_status){ .relay = &s->relay, .program = "otb-server", .fd = -1 };
+    s->status = (struct otb_status){ .relay = &s->relay, .program = "otb-server", .fd = -1,
+                                     .started = ev_now(EV_DEFAULT) };
     if (s->udp_on) {
         s->status.extra = otb_server_udp_status;
         s->status.extra_arg = s;

@@ -201,7 +201,8 @@ static int otb_tunnel_run(struct otb_tunnel *t)
     }
     t->status = (struct otb_status){ .relay = &t->relay, .upstreams = &t->upstreams,
                                      .program = "otb-tunnel", .fd = -1,
-                                     .extra = otb_tunnel_udp_status, .extra_arg = t };
+                                     .extra = otb_tunnel_udp_status, .extra_arg = t,
+                                     .started = ev_now(EV_DEFAULT) };
     if (t->cfg.status_socket[0] &&
         otb_status_start(&t->status, t->cfg.status_socket, err, sizeof(err)) < 0) {
         OTB_ERR(&t->log, "%s", err);
