@@ -1,15 +1,20 @@
 /* Benchmark helper: holds N idle proxied connections so a proxy's memory per
  * connection can be measured.
  *
- *   idle_conns CONNECT_PORT SINK_PORT N [TIMEOUT_S]
+ *   idle_conns CONNECT_PORT SINK_PORT N [TIMEOUT_S]     (N >= 2)
  *
  * Listens on 127.0.0.1:SINK_PORT (the "Internet" end), then opens N TCP
  * connections to 127.0.0.1:CONNECT_PORT (e.g. an ss-tunnel whose -L target is
  * the sink). A connection counts only once the sink has accepted its far end,
  * so "ready N" proves that every connection crossed the whole chain. No byte
- * is ever sent: the connections stay idle. After "ready", the program holds
- * everything until its standard input closes, then exits 0. It exits 1 if the
- * chain did not carry N connections within TIMEOUT_S (default 60).
+ * is ever sent: the connections stay idle.
+ *
+ * Half way it prints "half N/2" and waits for a line on standard input, so
+ * the caller can take a reading there too: the second half then shows the
+ * cost of one more connection without the one-time costs the first
+ * connections trigger. After "ready", it holds everything until its standard
+ * input closes, then exits 0. It exits 1 if the chain did not carry the
+ * connections within TIMEOUT_S (default 60) per half.
  *
  * Built by server_bench.sh with plain cc; it needs nothing but libc. */
 #define _GNU_SOURCE /* accept4 */
@@ -18,6 +23,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +38,7 @@
 
 struct idle_state {
     int sink_fd;
-    long want, opened, accepted;
+    long want, opened, accepted; /* want: the goal of the current half */
     int *fds; /* every descriptor we hold, both ends */
     long nfds;
 };
@@ -143,13 +149,29 @@ static int idle_fill(struct idle_state *s, int connect_port, double timeout)
     return 0;
 }
 
-/* Holds until the controlling script closes our stdin. */
-static void idle_hold(void)
+/* Waits for a line from the controlling script; false once stdin is closed. */
+static bool idle_wait_line(void)
 {
     char c;
 
     while (read(STDIN_FILENO, &c, 1) > 0)
-        ;
+        if (c == '\n')
+            return true;
+    return false;
+}
+
+static int idle_reach(struct idle_state *s, long want, int connect_port, double timeout,
+                      const char *label)
+{
+    s->want = want;
+    if (idle_fill(s, connect_port, timeout) < 0) {
+        fprintf(stderr, "idle_conns: only %ld of %ld connections reached the sink\n", s->accepted,
+                want);
+        return -1;
+    }
+    printf("%s %ld\n", label, s->accepted);
+    fflush(stdout);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -157,6 +179,7 @@ int main(int argc, char **argv)
     struct idle_state s = { 0 };
     int connect_port, sink_port;
     double timeout = 60;
+    long total;
 
     if (argc < 4 || argc > 5) {
         fprintf(stderr, "usage: idle_conns CONNECT_PORT SINK_PORT N [TIMEOUT_S]\n");
@@ -164,25 +187,25 @@ int main(int argc, char **argv)
     }
     connect_port = atoi(argv[1]);
     sink_port = atoi(argv[2]);
-    s.want = atol(argv[3]);
+    total = atol(argv[3]);
     if (argc == 5)
         timeout = atof(argv[4]);
-    if (connect_port <= 0 || sink_port <= 0 || s.want <= 0) {
+    if (connect_port <= 0 || sink_port <= 0 || total < 2) {
         fprintf(stderr, "idle_conns: bad arguments\n");
         return 2;
     }
-    idle_raise_nofile(s.want);
-    s.fds = calloc((size_t)(2 * s.want + 1), sizeof(*s.fds));
+    idle_raise_nofile(total);
+    s.fds = calloc((size_t)(2 * total + 1), sizeof(*s.fds));
     if (!s.fds)
         idle_die("calloc");
     s.sink_fd = idle_listen(sink_port);
-    if (idle_fill(&s, connect_port, timeout) < 0) {
-        fprintf(stderr, "idle_conns: only %ld of %ld connections reached the sink\n", s.accepted,
-                s.want);
+    if (idle_reach(&s, total / 2, connect_port, timeout, "half") < 0)
         return 1;
-    }
-    printf("ready %ld\n", s.accepted);
-    fflush(stdout);
-    idle_hold();
+    if (!idle_wait_line())
+        return 0;
+    if (idle_reach(&s, total, connect_port, timeout, "ready") < 0)
+        return 1;
+    while (idle_wait_line())
+        ;
     return 0;
 }
