@@ -1,7 +1,10 @@
 #include "otb_crypto.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <openssl/evp.h>
 
 #include "otb_common.h"
 
@@ -16,9 +19,34 @@ static const struct otb_cipher_info otb_methods[OTB_METHOD_COUNT] = {
     [OTB_XCHACHA20_IETF_POLY1305] = { "xchacha20-ietf-poly1305", 32, 24 },
 };
 
+/* OpenSSL names of the methods it implements; XChaCha20 stays on libsodium. */
+static const char *const otb_evp_names[OTB_METHOD_COUNT] = {
+    [OTB_AES_128_GCM] = "AES-128-GCM",
+    [OTB_AES_256_GCM] = "AES-256-GCM",
+    [OTB_CHACHA20_IETF_POLY1305] = "ChaCha20-Poly1305",
+};
+
+/* Fetched once: an implicit fetch per context would take OpenSSL's provider
+ * locks on every connection, and the first one would pay its lazy setup. */
+static EVP_CIPHER *otb_evp_ciphers[OTB_METHOD_COUNT];
+
+static int otb_crypto_fetch(void)
+{
+    for (size_t i = 0; i < OTB_METHOD_COUNT; i++) {
+        if (otb_evp_names[i] == NULL || otb_evp_ciphers[i] != NULL)
+            continue;
+        otb_evp_ciphers[i] = EVP_CIPHER_fetch(NULL, otb_evp_names[i], NULL);
+        if (otb_evp_ciphers[i] == NULL)
+            return -EIO;
+    }
+    return 0;
+}
+
 int otb_crypto_init(void)
 {
-    return sodium_init() < 0 ? -EIO : 0;
+    if (sodium_init() < 0)
+        return -EIO;
+    return otb_crypto_fetch();
 }
 
 int otb_method_from_name(const char *name)
@@ -44,8 +72,6 @@ static void otb_master_init(struct otb_master *m, enum otb_method method)
     memset(m, 0, sizeof(*m));
     m->method = method;
     m->key_len = otb_methods[method].key_len;
-    /* libsodium's AES-GCM needs AES-NI and CLMUL; it is ~10x faster than mbedtls here. */
-    m->sodium_aes = method == OTB_AES_256_GCM && crypto_aead_aes256gcm_is_available();
 }
 
 void otb_master_from_password(struct otb_master *m, enum otb_method method, const char *password)
@@ -169,9 +195,16 @@ static void otb_hkdf_sha1_subkey(const uint8_t *salt, size_t salt_len, const uin
     sodium_memzero(block, sizeof(block));
 }
 
-static bool otb_aead_uses_gcm(const struct otb_master *m)
+/* Keys the context, allocating it on first use only. Passing the cipher again
+ * would make OpenSSL free and reallocate its algorithm state, so a context
+ * that already runs this cipher only gets the new key. */
+static int otb_aead_evp_key(struct otb_aead *a, const EVP_CIPHER *cipher, const uint8_t *key)
 {
-    return (m->method == OTB_AES_128_GCM || m->method == OTB_AES_256_GCM) && !m->sodium_aes;
+    if (a->ctx == NULL && (a->ctx = EVP_CIPHER_CTX_new()) == NULL)
+        return -ENOMEM;
+    if (EVP_CIPHER_CTX_get0_cipher(a->ctx) == cipher)
+        cipher = NULL;
+    return EVP_EncryptInit_ex(a->ctx, cipher, NULL, key, NULL) == 1 ? 0 : -EIO;
 }
 
 int otb_aead_start(struct otb_aead *a, const struct otb_master *m, const uint8_t *salt)
@@ -179,25 +212,52 @@ int otb_aead_start(struct otb_aead *a, const struct otb_master *m, const uint8_t
     uint8_t subkey[OTB_MAX_KEY_LEN];
     int rc = 0;
 
-    otb_aead_end(a);
+    a->ready = false;
+    if (otb_evp_names[m->method] != NULL && otb_crypto_fetch() != 0)
+        return -EIO;
     otb_hkdf_sha1_subkey(salt, m->key_len, m->key, m->key_len, subkey, m->key_len);
     memset(a->nonce, 0, sizeof(a->nonce));
     a->master = m;
-    if (m->sodium_aes) {
-        crypto_aead_aes256gcm_beforenm(&a->u.aes, subkey);
-    } else if (otb_aead_uses_gcm(m)) {
-        mbedtls_gcm_init(&a->u.gcm);
-        if (mbedtls_gcm_setkey(&a->u.gcm, MBEDTLS_CIPHER_ID_AES, subkey,
-                               (unsigned)(m->key_len * 8)) != 0) {
-            mbedtls_gcm_free(&a->u.gcm);
-            rc = -EIO;
-        }
-    } else {
-        memcpy(a->u.key, subkey, m->key_len);
-    }
+    if (otb_evp_ciphers[m->method] != NULL)
+        rc = otb_aead_evp_key(a, otb_evp_ciphers[m->method], subkey);
+    else
+        memcpy(a->key, subkey, m->key_len);
     sodium_memzero(subkey, sizeof(subkey));
     a->ready = rc == 0;
-    return rc;
+    return rc == 0 ? 0 : -EIO;
+}
+
+/* OpenSSL fails here only on a broken context (these calls do not allocate);
+ * sending an unsealed chunk would be worse than stopping. */
+static void otb_aead_evp_check(int ok)
+{
+    if (ok != 1)
+        abort();
+}
+
+static void otb_aead_evp_seal(struct otb_aead *a, uint8_t *out, const uint8_t *in, size_t len)
+{
+    int n = 0, fin = 0;
+
+    otb_aead_evp_check(EVP_EncryptInit_ex(a->ctx, NULL, NULL, NULL, a->nonce));
+    if (len > 0)
+        otb_aead_evp_check(EVP_EncryptUpdate(a->ctx, out, &n, in, (int)len));
+    otb_aead_evp_check(EVP_EncryptFinal_ex(a->ctx, out + n, &fin));
+    otb_aead_evp_check(
+        EVP_CIPHER_CTX_ctrl(a->ctx, EVP_CTRL_AEAD_GET_TAG, OTB_TAG_LEN, out + len));
+}
+
+/* 0 if the tag matches. The tag is taken before decrypting, so out == in works. */
+static int otb_aead_evp_open(struct otb_aead *a, uint8_t *out, const uint8_t *in, size_t len)
+{
+    int n = 0, fin = 0;
+
+    if (EVP_DecryptInit_ex(a->ctx, NULL, NULL, NULL, a->nonce) != 1 ||
+        EVP_CIPHER_CTX_ctrl(a->ctx, EVP_CTRL_AEAD_SET_TAG, OTB_TAG_LEN, (void *)(in + len)) != 1)
+        return -1;
+    if (len > 0 && EVP_DecryptUpdate(a->ctx, out, &n, in, (int)len) != 1)
+        return -1;
+    return EVP_DecryptFinal_ex(a->ctx, out + n, &fin) == 1 ? 0 : -1;
 }
 
 void otb_aead_seal(struct otb_aead *a, uint8_t *out, const uint8_t *in, size_t len)
@@ -205,18 +265,11 @@ void otb_aead_seal(struct otb_aead *a, uint8_t *out, const uint8_t *in, size_t l
     const struct otb_master *m = a->master;
     unsigned long long clen;
 
-    if (m->sodium_aes)
-        crypto_aead_aes256gcm_encrypt_afternm(out, &clen, in, len, NULL, 0, NULL, a->nonce,
-                                              &a->u.aes);
-    else if (otb_aead_uses_gcm(m))
-        mbedtls_gcm_crypt_and_tag(&a->u.gcm, MBEDTLS_GCM_ENCRYPT, len, a->nonce, 12, NULL, 0,
-                                  in, out, OTB_TAG_LEN, out + len);
-    else if (m->method == OTB_CHACHA20_IETF_POLY1305)
-        crypto_aead_chacha20poly1305_ietf_encrypt(out, &clen, in, len, NULL, 0, NULL, a->nonce,
-                                                  a->u.key);
-    else
+    if (m->method == OTB_XCHACHA20_IETF_POLY1305)
         crypto_aead_xchacha20poly1305_ietf_encrypt(out, &clen, in, len, NULL, 0, NULL,
-                                                   a->nonce, a->u.key);
+                                                   a->nonce, a->key);
+    else
+        otb_aead_evp_seal(a, out, in, len);
     sodium_increment(a->nonce, otb_methods[m->method].nonce_len);
 }
 
@@ -226,27 +279,18 @@ int otb_aead_open(struct otb_aead *a, uint8_t *out, const uint8_t *in, size_t cl
     size_t len = clen - OTB_TAG_LEN;
     int rc;
 
-    if (m->sodium_aes)
-        rc = crypto_aead_aes256gcm_decrypt_afternm(out, NULL, NULL, in, clen, NULL, 0, a->nonce,
-                                                   &a->u.aes);
-    else if (otb_aead_uses_gcm(m))
-        rc = mbedtls_gcm_auth_decrypt(&a->u.gcm, len, a->nonce, 12, NULL, 0, in + len,
-                                      OTB_TAG_LEN, in, out);
-    else if (m->method == OTB_CHACHA20_IETF_POLY1305)
-        rc = crypto_aead_chacha20poly1305_ietf_decrypt(out, NULL, NULL, in, clen, NULL, 0,
-                                                       a->nonce, a->u.key);
-    else
+    if (m->method == OTB_XCHACHA20_IETF_POLY1305)
         rc = crypto_aead_xchacha20poly1305_ietf_decrypt(out, NULL, NULL, in, clen, NULL, 0,
-                                                        a->nonce, a->u.key);
+                                                        a->nonce, a->key);
+    else
+        rc = otb_aead_evp_open(a, out, in, len);
     sodium_increment(a->nonce, otb_methods[m->method].nonce_len);
     return rc == 0 ? 0 : -EBADMSG;
 }
 
 void otb_aead_end(struct otb_aead *a)
 {
-    if (a->ready && otb_aead_uses_gcm(a->master))
-        mbedtls_gcm_free(&a->u.gcm);
-    if (a->ready)
-        sodium_memzero(&a->u, sizeof(a->u));
-    a->ready = false;
+    /* EVP_CIPHER_CTX_free cleanses the key schedule. */
+    EVP_CIPHER_CTX_free(a->ctx);
+    sodium_memzero(a, sizeof(*a));
 }

@@ -7,7 +7,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <mbedtls/gcm.h>
 #include <sodium.h>
 
 #define OTB_MAX_KEY_LEN 32
@@ -35,19 +34,22 @@ struct otb_cipher_info {
 struct otb_master {
     enum otb_method method;
     size_t key_len;
-    bool sodium_aes; /* AES-256-GCM through libsodium (AES-NI + CLMUL present) */
     uint8_t key[OTB_MAX_KEY_LEN];
 };
 
-/* One direction of one session: subkey state and nonce counter. */
+/* OpenSSL's EVP_CIPHER_CTX, named by its struct tag so that users of this
+ * header do not pull in <openssl/evp.h>. */
+struct evp_cipher_ctx_st;
+
+/* One direction of one session: subkey state and nonce counter. Kept small:
+ * one per direction per connection. */
 struct otb_aead {
-    union {
-        _Alignas(16) crypto_aead_aes256gcm_state aes; /* libsodium AES-256-GCM */
-        mbedtls_gcm_context gcm;                      /* AES-GCM without AES-NI, AES-128 */
-        uint8_t key[OTB_MAX_KEY_LEN];                 /* (X)ChaCha20-Poly1305 */
-    } u;
-    uint8_t nonce[OTB_MAX_NONCE_LEN];
+    /* OpenSSL context for AES-GCM and ChaCha20-Poly1305 (NULL until first
+     * needed); it survives a re-key so that reusing a struct costs no malloc. */
+    struct evp_cipher_ctx_st *ctx;
     const struct otb_master *master;
+    uint8_t key[OTB_MAX_KEY_LEN]; /* XChaCha20-Poly1305 subkey (libsodium) */
+    uint8_t nonce[OTB_MAX_NONCE_LEN];
     bool ready;
 };
 
@@ -65,7 +67,10 @@ void otb_master_from_password(struct otb_master *m, enum otb_method method, cons
 int otb_master_from_base64(struct otb_master *m, enum otb_method method, const char *b64);
 void otb_master_wipe(struct otb_master *m);
 
-/* Subkey = HKDF-SHA1(master key, salt, "ss-subkey"); nonce reset to zero. */
+/* Subkey = HKDF-SHA1(master key, salt, "ss-subkey"); nonce reset to zero.
+ * a must be zeroed before its first start. Starting again re-keys in place,
+ * reusing the cipher context: a long-lived struct otb_aead re-keyed per UDP
+ * datagram allocates nothing. 0, or -EIO. */
 int otb_aead_start(struct otb_aead *a, const struct otb_master *m, const uint8_t *salt);
 /* out receives len + OTB_TAG_LEN bytes (ciphertext || tag); nonce incremented.
  * out may equal in. */
@@ -74,6 +79,7 @@ void otb_aead_seal(struct otb_aead *a, uint8_t *out, const uint8_t *in, size_t l
  * clen - OTB_TAG_LEN bytes. 0, or -EBADMSG if authentication fails. Nonce
  * incremented in both cases. */
 int otb_aead_open(struct otb_aead *a, uint8_t *out, const uint8_t *in, size_t clen);
+/* Frees the cipher context and wipes the keys; a is zeroed afterwards. */
 void otb_aead_end(struct otb_aead *a);
 
 #endif

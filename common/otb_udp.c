@@ -1,5 +1,6 @@
 #include "otb_udp.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 size_t otb_udp_sealed_len(const struct otb_master *m, size_t len)
@@ -7,30 +8,32 @@ size_t otb_udp_sealed_len(const struct otb_master *m, size_t len)
     return m->key_len + len + OTB_TAG_LEN;
 }
 
+/* Every datagram has its own salt, hence its own subkey. One long-lived
+ * cipher state per thread is re-keyed for each: a fresh one would cost a
+ * malloc and free per packet. It stays reachable until exit. */
+static _Thread_local struct otb_aead otb_udp_aead;
+
 size_t otb_udp_seal(const struct otb_master *m, const uint8_t *salt, const uint8_t *plain,
                     size_t len, uint8_t *out)
 {
-    struct otb_aead aead = { .ready = false };
-
     memcpy(out, salt, m->key_len);
-    otb_aead_start(&aead, m, salt);
-    otb_aead_seal(&aead, out + m->key_len, plain, len);
-    otb_aead_end(&aead);
+    /* Fails only if OpenSSL cannot allocate its first context; no packet then. */
+    if (otb_aead_start(&otb_udp_aead, m, salt) != 0)
+        abort();
+    otb_aead_seal(&otb_udp_aead, out + m->key_len, plain, len);
     return otb_udp_sealed_len(m, len);
 }
 
 int otb_udp_open(const struct otb_master *m, const uint8_t *in, size_t len, uint8_t *out,
                  size_t outcap, size_t *outlen)
 {
-    struct otb_aead aead = { .ready = false };
     int rc;
 
     if (len < m->key_len + OTB_TAG_LEN || outcap < len - m->key_len - OTB_TAG_LEN)
         return OTB_BAD;
-    if (otb_aead_start(&aead, m, in) != 0)
+    if (otb_aead_start(&otb_udp_aead, m, in) != 0)
         return OTB_BAD;
-    rc = otb_aead_open(&aead, out, in + m->key_len, len - m->key_len);
-    otb_aead_end(&aead);
+    rc = otb_aead_open(&otb_udp_aead, out, in + m->key_len, len - m->key_len);
     if (rc != 0)
         return OTB_BAD;
     *outlen = len - m->key_len - OTB_TAG_LEN;

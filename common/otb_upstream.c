@@ -62,13 +62,18 @@ static void otb_upstream_set_health(struct otb_upstream *s, bool ok, const char 
     s->health = h;
 }
 
-static void otb_upstream_probe_end(struct otb_upstream *s, bool ok, const char *why)
+static void otb_upstream_probe_cancel(struct otb_upstream *s)
 {
     ev_io_stop(s->set->loop, &s->probe_io);
     ev_timer_stop(s->set->loop, &s->probe_timer);
     if (s->probe_fd >= 0)
         close(s->probe_fd);
     s->probe_fd = -1;
+}
+
+static void otb_upstream_probe_end(struct otb_upstream *s, bool ok, const char *why)
+{
+    otb_upstream_probe_cancel(s);
     otb_upstream_set_health(s, ok, why);
 }
 
@@ -77,7 +82,7 @@ static void otb_upstream_probe_io_cb(struct ev_loop *loop, ev_io *w, int revents
     struct otb_upstream *s = otb_container_of(w, struct otb_upstream, probe_io);
     int err = otb_sock_error(s->probe_fd);
 
-    otb_upstream_probe_end(s, err == 0, err ? strerror(-err) : NULL);
+    otb_upstream_probe_end(s, err == 0, err ? strerror(-err) : "connected");
 }
 
 static void otb_upstream_probe_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -131,8 +136,7 @@ void otb_upstreams_stop(struct otb_upstreams *u)
 {
     ev_timer_stop(u->loop, &u->tick);
     for (size_t i = 0; i < u->n; i++)
-        if (u->srv[i].probe_fd >= 0)
-            otb_upstream_probe_end(&u->srv[i], u->srv[i].health == OTB_UPSTREAM_UP, NULL);
+        otb_upstream_probe_cancel(&u->srv[i]);
 }
 
 int otb_upstreams_pick(struct otb_upstreams *u, uint32_t exclude, struct sockaddr_storage *sa,

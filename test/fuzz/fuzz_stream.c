@@ -168,8 +168,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     body_len = size - 4;
     mode = (data[0] >> 2) & 3u;
     otb_master_from_password(&m, (enum otb_method)(data[0] & 3u), "fuzz");
-    if (data[0] & 0x20)
-        m.sodium_aes = false;
     room = data[3] == 0 ? OTB_CHUNK_MAX : (size_t)data[3] * 37;
 
     if (mode == 0 || mode == 3) {

@@ -58,8 +58,7 @@ static size_t unhex(const char *hex, uint8_t *out, size_t cap)
     return n / 2;
 }
 
-/* Every master, and AES-256-GCM a second time on the mbedtls path when the
- * libsodium path is in use. */
+/* One master per method. */
 static size_t all_masters(struct otb_master *m, size_t cap, const char *password)
 {
     size_t n = 0;
@@ -67,12 +66,6 @@ static size_t all_masters(struct otb_master *m, size_t cap, const char *password
     for (int meth = 0; meth < OTB_METHOD_COUNT; meth++) {
         assert_true(n < cap);
         otb_master_from_password(&m[n], (enum otb_method)meth, password);
-        if (m[n].sodium_aes) {
-            assert_true(n + 1 < cap);
-            m[n + 1] = m[n];
-            m[n + 1].sodium_aes = false;
-            n++;
-        }
         n++;
     }
     return n;
