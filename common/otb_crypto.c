@@ -19,34 +19,37 @@ static const struct otb_cipher_info otb_methods[OTB_METHOD_COUNT] = {
     [OTB_XCHACHA20_IETF_POLY1305] = { "xchacha20-ietf-poly1305", 32, 24 },
 };
 
-/* OpenSSL names of the methods it implements; XChaCha20 stays on libsodium. */
-static const char *const otb_evp_names[OTB_METHOD_COUNT] = {
-    [OTB_AES_128_GCM] = "AES-128-GCM",
-    [OTB_AES_256_GCM] = "AES-256-GCM",
-    [OTB_CHACHA20_IETF_POLY1305] = "ChaCha20-Poly1305",
-};
-
-/* Fetched once: an implicit fetch per context would take OpenSSL's provider
- * locks on every connection, and the first one would pay its lazy setup. */
-static EVP_CIPHER *otb_evp_ciphers[OTB_METHOD_COUNT];
-
-static int otb_crypto_fetch(void)
+/* The OpenSSL cipher of a method; NULL for XChaCha20 (libsodium). These are
+ * OpenSSL's own constant objects: no state of ours to keep. */
+static const EVP_CIPHER *otb_evp_cipher(enum otb_method m)
 {
-    for (size_t i = 0; i < OTB_METHOD_COUNT; i++) {
-        if (otb_evp_names[i] == NULL || otb_evp_ciphers[i] != NULL)
-            continue;
-        otb_evp_ciphers[i] = EVP_CIPHER_fetch(NULL, otb_evp_names[i], NULL);
-        if (otb_evp_ciphers[i] == NULL)
-            return -EIO;
+    switch (m) {
+    case OTB_AES_128_GCM:
+        return EVP_aes_128_gcm();
+    case OTB_AES_256_GCM:
+        return EVP_aes_256_gcm();
+    case OTB_CHACHA20_IETF_POLY1305:
+        return EVP_chacha20_poly1305();
+    default:
+        return NULL;
     }
-    return 0;
 }
 
 int otb_crypto_init(void)
 {
+    static const char *const warm[] = { "AES-128-GCM", "AES-256-GCM", "ChaCha20-Poly1305" };
+
     if (sodium_init() < 0)
         return -EIO;
-    return otb_crypto_fetch();
+    /* OpenSSL sets its providers up lazily and caches fetched algorithms:
+     * pay that here, not on the first connection. */
+    for (size_t i = 0; i < OTB_ARRAY_LEN(warm); i++) {
+        EVP_CIPHER *c = EVP_CIPHER_fetch(NULL, warm[i], NULL);
+        if (!c)
+            return -EIO;
+        EVP_CIPHER_free(c);
+    }
+    return 0;
 }
 
 int otb_method_from_name(const char *name)
@@ -202,7 +205,8 @@ static int otb_aead_evp_key(struct otb_aead *a, const EVP_CIPHER *cipher, const 
 {
     if (a->ctx == NULL && (a->ctx = EVP_CIPHER_CTX_new()) == NULL)
         return -ENOMEM;
-    if (EVP_CIPHER_CTX_get0_cipher(a->ctx) == cipher)
+    if (EVP_CIPHER_CTX_get0_cipher(a->ctx) != NULL &&
+        EVP_CIPHER_CTX_get_nid(a->ctx) == EVP_CIPHER_get_nid(cipher))
         cipher = NULL;
     return EVP_EncryptInit_ex(a->ctx, cipher, NULL, key, NULL) == 1 ? 0 : -EIO;
 }
@@ -212,14 +216,14 @@ int otb_aead_start(struct otb_aead *a, const struct otb_master *m, const uint8_t
     uint8_t subkey[OTB_MAX_KEY_LEN];
     int rc = 0;
 
+    const EVP_CIPHER *cipher = otb_evp_cipher(m->method);
+
     a->ready = false;
-    if (otb_evp_names[m->method] != NULL && otb_crypto_fetch() != 0)
-        return -EIO;
     otb_hkdf_sha1_subkey(salt, m->key_len, m->key, m->key_len, subkey, m->key_len);
     memset(a->nonce, 0, sizeof(a->nonce));
     a->master = m;
-    if (otb_evp_ciphers[m->method] != NULL)
-        rc = otb_aead_evp_key(a, otb_evp_ciphers[m->method], subkey);
+    if (cipher != NULL)
+        rc = otb_aead_evp_key(a, cipher, subkey);
     else
         memcpy(a->key, subkey, m->key_len);
     sodium_memzero(subkey, sizeof(subkey));
