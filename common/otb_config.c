@@ -45,6 +45,8 @@ enum otb_config_type {
     OTB_CFG_IGNORED,       /* integer accepted for shadowsocks-libev files, no effect */
     OTB_CFG_WANS,          /* object of WANs (otb_policy) */
     OTB_CFG_PINS,          /* array of host pins (otb_policy), after "wans" */
+    OTB_CFG_VOICE_PORTS,   /* "5060-5061,10000-20000" (otb_qos) */
+    OTB_CFG_VOICE_HOSTS,   /* array of IP/CIDR strings, or one comma-separated string */
 };
 
 /* Settings that the command line replaces as a whole: "-s B" after a file
@@ -104,6 +106,8 @@ static const struct otb_config_key otb_config_keys[] = {
     OTB_KEY_UINT("socks5_port", socks5_port, 0, 65535),
     OTB_KEY("wans", OTB_CFG_WANS, policy),
     OTB_KEY("pins", OTB_CFG_PINS, policy),
+    OTB_KEY("voice_ports", OTB_CFG_VOICE_PORTS, qos),
+    OTB_KEY("voice_hosts", OTB_CFG_VOICE_HOSTS, qos),
     OTB_KEY("socks5_user", OTB_CFG_STRING, socks5_user),
     OTB_KEY("socks5_password", OTB_CFG_STRING, socks5_password),
     /* shadowsocks-libev's process count; we run one event loop per process. */
@@ -199,6 +203,10 @@ static const struct otb_config_opt otb_config_opts[] = {
       .help = "UDP associations kept; beyond, the least recently active goes" },
     { .letter = 'v', .act = OTB_ACT_MORE, .key = "verbose", .progs = OTB_PROGS_ALL,
       .help = "more logging; repeatable" },
+    OTB_OPT_ARG(0, "voice-ports", "voice_ports", "P[-Q],...",
+                "ports whose traffic is voice (besides SIP 5060-5061)"),
+    OTB_OPT_ARG(0, "voice-hosts", "voice_hosts", "IP[/LEN],...",
+                "hosts whose traffic is voice"),
     OTB_OPT_FLAG(0, "syslog", "syslog", "true", "log to syslog"),
     OTB_OPT_ARG(0, "status-socket", "status_socket", "PATH",
                 "serve the counters as JSON on this unix socket"),
@@ -668,6 +676,69 @@ static int otb_config_set_policy(struct otb_config_ctx *ctx, const struct otb_co
     return rc < 0 ? OTB_CONFIG_ERROR : OTB_CONFIG_OK;
 }
 
+static int otb_config_set_voice_ports(struct otb_config_ctx *ctx, const struct otb_config_key *k,
+                                      const char *label, const char *text,
+                                      struct json_object *jv)
+{
+    const char *s = NULL;
+    int rc = otb_config_text(ctx, label, text, jv, "a string", &s);
+
+    (void)k;
+    if (rc != OTB_CONFIG_OK)
+        return rc;
+    if (otb_qos_parse_ports(&ctx->cfg->qos, s) < 0)
+        return otb_config_fail(ctx, "%s: expected ports or ranges like \"10000-20000,5004\" "
+                               "(at most %d)", label, OTB_QOS_MAX_PORT_RANGES);
+    return OTB_CONFIG_OK;
+}
+
+/* One comma-separated list of hosts, appended. */
+static int otb_config_add_voice_hosts(struct otb_config_ctx *ctx, const char *label,
+                                      const char *list)
+{
+    char item[64];
+
+    while (*list) {
+        size_t len = strcspn(list, ",");
+        if (len == 0 || len >= sizeof(item))
+            return otb_config_fail(ctx, "%s: expected IP or CIDR entries", label);
+        memcpy(item, list, len);
+        item[len] = '\0';
+        if (otb_qos_add_host(&ctx->cfg->qos, item) < 0)
+            return otb_config_fail(ctx, "%s: \"%.60s\" is not an IP or CIDR (at most %d)",
+                                   label, item, OTB_QOS_MAX_HOSTS);
+        list += len + (list[len] == ',');
+    }
+    return OTB_CONFIG_OK;
+}
+
+/* The whole list is replaced: an array of strings (file) or a comma list. */
+static int otb_config_set_voice_hosts(struct otb_config_ctx *ctx, const struct otb_config_key *k,
+                                      const char *label, const char *text,
+                                      struct json_object *jv)
+{
+    const char *s = NULL;
+    int rc;
+
+    (void)k;
+    ctx->cfg->qos.n_hosts = 0;
+    if (jv == NULL || !json_object_is_type(jv, json_type_array)) {
+        rc = otb_config_text(ctx, label, text, jv, "an array of strings", &s);
+        return rc != OTB_CONFIG_OK ? rc : otb_config_add_voice_hosts(ctx, label, s);
+    }
+    for (size_t i = 0; i < json_object_array_length(jv); i++) {
+        rc = otb_config_text(ctx, label, NULL, json_object_array_get_idx(jv, i),
+                             "an array of strings", &s);
+        if (rc == OTB_CONFIG_OK && strchr(s, ','))
+            rc = otb_config_fail(ctx, "%s: one host per array entry", label);
+        if (rc == OTB_CONFIG_OK)
+            rc = otb_config_add_voice_hosts(ctx, label, s);
+        if (rc != OTB_CONFIG_OK)
+            return rc;
+    }
+    return OTB_CONFIG_OK;
+}
+
 typedef int (*otb_config_setter)(struct otb_config_ctx *ctx, const struct otb_config_key *k,
                                  const char *label, const char *text, struct json_object *jv);
 
@@ -684,6 +755,8 @@ static const otb_config_setter otb_config_setters[] = {
     [OTB_CFG_IGNORED] = otb_config_set_uint,
     [OTB_CFG_WANS] = otb_config_set_policy,
     [OTB_CFG_PINS] = otb_config_set_policy,
+    [OTB_CFG_VOICE_PORTS] = otb_config_set_voice_ports,
+    [OTB_CFG_VOICE_HOSTS] = otb_config_set_voice_hosts,
 };
 
 /* One value for one key, from a flag (text) or from the file (jv). label

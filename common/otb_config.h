@@ -14,6 +14,7 @@
 
 #include "otb_crypto.h"
 #include "otb_policy.h"
+#include "otb_qos.h"
 
 #define OTB_MAX_SERVERS 8
 #define OTB_HOST_MAX 256
@@ -62,6 +63,10 @@ struct otb_config {
     struct otb_hostport tunnel_to; /* -L host:port / "tunnel_address" (tunnel); unset = TPROXY */
     long udp_max_assoc;            /* --udp-max-assoc / "udp_max_associations", default 4096 */
     struct otb_policy policy;      /* "wans" and "pins" (box), JSON only */
+    /* --voice-ports / "voice_ports" ("10000-20000,..."; SIP 5060-5061 always) and
+     * --voice-hosts / "voice_hosts" (IPs or CIDRs: LAN phones, remote SIP/media
+     * servers): traffic classed as voice (otb_qos) */
+    struct otb_qos_policy qos;
     uint16_t socks5_port;          /* --socks5-port / "socks5_port" (redir), 0 = no SOCKS5 */
     char socks5_user[256];         /* --socks5-user / "socks5_user": RFC 1929 auth when set */
     char socks5_password[256];     /* --socks5-password / "socks5_password" */

@@ -250,6 +250,12 @@ int otb_policy_iface_addr(const char *iface, int family, struct sockaddr_storage
         if (!it->ifa_addr || strcmp(it->ifa_name, iface) != 0 ||
             it->ifa_addr->sa_family != family)
             continue;
+        /* A WAN that is down or without carrier keeps its address: it is
+         * still no way out (and its pins' fallback applies). */
+        if ((it->ifa_flags & (IFF_UP | IFF_RUNNING)) != (IFF_UP | IFF_RUNNING)) {
+            rc = -ENETDOWN;
+            break;
+        }
         *len = family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
         memcpy(ss, it->ifa_addr, *len);
         ((struct sockaddr_in *)ss)->sin_port = 0; /* same offset for both families */

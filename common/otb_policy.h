@@ -14,9 +14,10 @@
 #define OTB_MAX_PINS 64
 #define OTB_WAN_NAME_MAX 32
 /* Default fwmark of WAN i (its routing table is OTB_WAN_TABLE_BASE + i):
- * the firewall helper uses the same numbers. */
+ * the firewall helper uses the same numbers. Tables start at 200, clear of
+ * the firewall's TPROXY table (100). */
 #define OTB_WAN_MARK_BASE 0x10
-#define OTB_WAN_TABLE_BASE 100
+#define OTB_WAN_TABLE_BASE 200
 
 struct json_object;
 
@@ -57,7 +58,8 @@ int otb_policy_parse_pins(struct otb_policy *p, struct json_object *jv, char *er
 int otb_policy_parse_host(const char *text, struct otb_pin *pin);
 /* The pin of a LAN source address (IP/CIDR pins; MAC pins are the firewall's). */
 const struct otb_pin *otb_policy_pin_for(const struct otb_policy *p, const struct sockaddr *src);
-/* First IPv4 (or IPv6 if none) address of iface, for source binding. 0 or -errno. */
+/* First address of family on iface, for source binding. 0, -ENETDOWN when
+ * the interface is down or has no carrier, or -errno. */
 int otb_policy_iface_addr(const char *iface, int family, struct sockaddr_storage *ss,
                           socklen_t *len);
 

@@ -411,6 +411,25 @@ static int otb_open_decode(struct otb_conn *c)
 
 static void otb_conn_begin_target(struct otb_conn *c);
 
+/* The connection's class on the wire (DSCP, priority) on fd, whose far end
+ * is the box or the server: the same rule on both sides, from the target
+ * port, so both directions carry the same class. Default needs no marking. */
+static void otb_conn_mark_class(struct otb_conn *c, int fd)
+{
+    struct otb_relay *r = c->relay;
+    enum otb_qos_class cls;
+    int family = AF_INET;
+    socklen_t len = sizeof(family);
+
+    if (!r->qos || fd < 0)
+        return;
+    cls = otb_qos_classify_tcp(r->qos, c->target.port);
+    if (cls == OTB_QOS_DEFAULT)
+        return;
+    getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &len);
+    otb_qos_mark_socket(fd, family, cls);
+}
+
 /* Server, HEADER state: check the salt once, then wait for a whole address header. */
 static void otb_conn_header_progress(struct otb_conn *c)
 {
@@ -439,6 +458,7 @@ static void otb_conn_header_progress(struct otb_conn *c)
     if (out->start == out->end)
         otb_pipe_release(r, &c->open.out);
     ev_io_stop(r->loop, &c->open.rio); /* the rest waits for the destination */
+    otb_conn_mark_class(c, c->cipher_fd);
     otb_conn_begin_target(c);
 }
 
@@ -666,6 +686,7 @@ static void otb_conn_connect_direct(struct otb_conn *c, const struct sockaddr *s
         return;
     }
     c->cipher_fd = fd;
+    otb_conn_mark_class(c, fd);
     otb_conn_connect(c, fd, sa);
 }
 
@@ -800,6 +821,7 @@ static void otb_conn_start_upstream(struct otb_conn *c, const char *why)
     }
     otb_relay_note_fallback(r, fell_back);
     c->cipher_fd = sfd;
+    otb_conn_mark_class(c, sfd);
     c->cipher_mptcp = (c->route ? c->route->opts.mptcp : r->out_opts.mptcp) && !fell_back;
     if (otb_conn_prepare_header(c) < 0) {
         otb_conn_close(c, "out of memory");

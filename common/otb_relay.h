@@ -20,6 +20,7 @@
 #include "otb_dns.h"
 #include "otb_log.h"
 #include "otb_mptcp.h"
+#include "otb_qos.h"
 #include "otb_replay.h"
 #include "otb_sock.h"
 #include "otb_stream.h"
@@ -120,6 +121,10 @@ struct otb_relay {
     struct otb_acl *acl;       /* user ACL, may be NULL */
     struct otb_acl *block;     /* server: built-in outbound block list */
     struct otb_sock_opts out_opts;
+    /* Marks connections by class (otb_qos: a voice port's TCP is interactive)
+     * on the socket toward the server (client) or back to the box (server);
+     * NULL = no marking. */
+    const struct otb_qos_policy *qos;
     struct sockaddr_storage bind4, bind6; /* server: outbound source addresses (-b) */
     socklen_t bind4_len, bind6_len;
     struct otb_upstream_ops upstream;

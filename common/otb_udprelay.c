@@ -26,7 +26,8 @@ struct otb_udp_batch {
     struct sockaddr_storage from[OTB_UDP_BATCH];
     union {
         struct cmsghdr align;
-        uint8_t buf[CMSG_SPACE(sizeof(struct sockaddr_in6))];
+        /* TPROXY original destination and the packet's TOS / traffic class */
+        uint8_t buf[CMSG_SPACE(sizeof(struct sockaddr_in6)) + CMSG_SPACE(sizeof(int))];
     } control[OTB_UDP_BATCH];
     uint8_t slots[OTB_UDP_BATCH][OTB_UDP_PAYLOAD_OFF + OTB_UDP_MAX];
 };
@@ -40,6 +41,10 @@ struct otb_udp_txbatch {
     struct sockaddr_storage to[OTB_UDP_BATCH];
     uint32_t payload[OTB_UDP_BATCH]; /* payload bytes, for the counters */
     uint8_t dir[OTB_UDP_BATCH];
+    union {
+        struct cmsghdr align;
+        uint8_t buf[CMSG_SPACE(sizeof(int))];
+    } control[OTB_UDP_BATCH]; /* server: the DSCP of datagrams to a box */
     int fd;
     unsigned n;
     uint8_t slots[OTB_UDP_BATCH][OTB_UDP_TX_CAP];
@@ -226,6 +231,21 @@ int otb_udp_orig_dst(struct msghdr *msg, struct sockaddr_storage *dst)
     return -ENOENT;
 }
 
+int otb_udp_recv_tos(struct msghdr *msg)
+{
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+        if (c->cmsg_level == SOL_IP && c->cmsg_type == IP_TOS && c->cmsg_len >= CMSG_LEN(1))
+            return *CMSG_DATA(c);
+        if (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_TCLASS &&
+            c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+            int tclass;
+            memcpy(&tclass, CMSG_DATA(c), sizeof(tclass));
+            return tclass >= 0 && tclass <= 255 ? tclass : -1;
+        }
+    }
+    return -1;
+}
+
 /* ================================================================ sockets */
 
 static void otb_udp_setint(int fd, int level, int name, int value)
@@ -301,6 +321,9 @@ static int otb_udp_listen_socket(const struct sockaddr *sa, socklen_t len,
         goto fail;
     otb_udp_setint(fd, SOL_SOCKET, SO_RCVBUF, OTB_UDP_SOCKBUF);
     otb_udp_setint(fd, SOL_SOCKET, SO_SNDBUF, OTB_UDP_SOCKBUF);
+    /* The DSCP of what arrives: the LAN's voice marking (client), the box's
+     * class to copy onto the way back (server). */
+    otb_udp_setint(fd, v6 ? SOL_IPV6 : SOL_IP, v6 ? IPV6_RECVTCLASS : IP_RECVTOS, 1);
     if (bind(fd, sa, len) < 0)
         goto fail;
     return fd;
@@ -367,9 +390,25 @@ static uint8_t *otb_udp_tx_slot(struct otb_udprelay *r, int fd)
     return t->slots[t->n];
 }
 
-/* Queues the len bytes written into the slot for to. */
+/* Per-datagram TOS / traffic class of message i (the socket is shared). */
+static void otb_udp_tx_set_tos(struct otb_udp_txbatch *t, unsigned i, int family, int tos)
+{
+    struct msghdr *h = &t->msgs[i].msg_hdr;
+    struct cmsghdr *c;
+
+    h->msg_control = t->control[i].buf;
+    h->msg_controllen = sizeof(t->control[i].buf);
+    c = CMSG_FIRSTHDR(h);
+    c->cmsg_level = family == AF_INET6 ? SOL_IPV6 : SOL_IP;
+    c->cmsg_type = family == AF_INET6 ? IPV6_TCLASS : IP_TOS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &tos, sizeof(tos));
+}
+
+/* Queues the len bytes written into the slot for to; tos >= 0 marks this
+ * datagram alone. */
 static void otb_udp_tx_commit(struct otb_udprelay *r, size_t len, const struct sockaddr *to,
-                              enum otb_udp_dir dir, size_t payload)
+                              enum otb_udp_dir dir, size_t payload, int tos)
 {
     struct otb_udp_txbatch *t = r->tx;
     unsigned i = t->n++;
@@ -379,6 +418,8 @@ static void otb_udp_tx_commit(struct otb_udprelay *r, size_t len, const struct s
     memcpy(&t->to[i], to, tolen);
     t->msgs[i].msg_hdr = (struct msghdr){ .msg_name = &t->to[i], .msg_namelen = tolen,
                                           .msg_iov = &t->iov[i], .msg_iovlen = 1 };
+    if (tos >= 0)
+        otb_udp_tx_set_tos(t, i, to->sa_family, tos);
     t->payload[i] = (uint32_t)payload;
     t->dir[i] = (uint8_t)dir;
     if (t->n == OTB_UDP_BATCH)
@@ -390,7 +431,7 @@ static void otb_udp_tx_queue(struct otb_udprelay *r, int fd, const uint8_t *buf,
                              const struct sockaddr *to, enum otb_udp_dir dir)
 {
     memcpy(otb_udp_tx_slot(r, fd), buf, len);
-    otb_udp_tx_commit(r, len, to, dir, len);
+    otb_udp_tx_commit(r, len, to, dir, len, -1);
 }
 
 /* Reads fd until it is drained or OTB_UDP_BURST datagrams were taken, hands
@@ -542,6 +583,7 @@ static struct otb_udp_assoc *otb_udp_assoc_new(struct otb_udprelay *r,
     for (size_t i = 0; i < OTB_ARRAY_LEN(a->out); i++)
         otb_udp_sock_init(&a->out[i], a);
     a->server_index = -1;
+    a->tos = -1;
     a->last_active = ev_now(r->loop);
     ev_timer_init(&a->timer, otb_udp_assoc_timer_cb, r->idle_timeout, 0.);
     ev_timer_start(r->loop, &a->timer);
@@ -687,10 +729,23 @@ static void otb_udp_server_send_name(struct otb_udp_assoc *a, const struct otb_a
     a->held = p;
 }
 
+/* The association of a box's datagram, remembering the DSCP it came with
+ * (the box's class of it) for the way back. */
+static struct otb_udp_assoc *otb_udp_server_assoc(struct otb_udprelay *r,
+                                                  struct otb_udp_listener *l,
+                                                  const struct sockaddr *from, int tos)
+{
+    struct otb_udp_assoc *a = otb_udp_assoc_get(r, l, from, 0);
+
+    if (a && tos >= 0)
+        a->tos = tos & 0xfc; /* DSCP only: ECN belongs to each hop pair */
+    return a;
+}
+
 /* An authentic, fresh datagram from a box: apply the policy and relay it. */
 static void otb_udp_server_route(struct otb_udprelay *r, struct otb_udp_listener *l,
                                  const struct sockaddr *from, const struct otb_addr *to,
-                                 const uint8_t *payload, size_t len)
+                                 const uint8_t *payload, size_t len, int tos)
 {
     struct sockaddr_storage ss;
     struct otb_udp_assoc *a;
@@ -701,7 +756,7 @@ static void otb_udp_server_route(struct otb_udprelay *r, struct otb_udp_listener
             r->stats.acl_refused++;
             return;
         }
-        if ((a = otb_udp_assoc_get(r, l, from, 0)))
+        if ((a = otb_udp_server_assoc(r, l, from, tos)))
             otb_udp_server_send(a, (const struct sockaddr *)&ss, payload, len);
         return;
     }
@@ -709,7 +764,7 @@ static void otb_udp_server_route(struct otb_udprelay *r, struct otb_udp_listener
         r->stats.acl_refused++;
         return;
     }
-    if ((a = otb_udp_assoc_get(r, l, from, 0)))
+    if ((a = otb_udp_server_assoc(r, l, from, tos)))
         otb_udp_server_send_name(a, to, payload, len);
 }
 
@@ -731,7 +786,7 @@ static void otb_udp_server_datagram(void *ctx, uint8_t *data, size_t n,
         r->stats.replay++;
         return;
     }
-    otb_udp_server_route(r, l, from, &to, r->plain + off, len);
+    otb_udp_server_route(r, l, from, &to, r->plain + off, len, otb_udp_recv_tos(msg));
 }
 
 /* A fresh salt. randombytes_buf is one getrandom() system call per use
@@ -776,7 +831,7 @@ static void otb_udp_server_reply(void *ctx, uint8_t *data, size_t n, const struc
         return;
     out = otb_udp_tx_slot(r, a->via->fd);
     otb_udp_tx_commit(r, otb_udp_seal_with(r, &src, data, n, out),
-                      (const struct sockaddr *)&a->peer, OTB_UDP_DOWN, n);
+                      (const struct sockaddr *)&a->peer, OTB_UDP_DOWN, n, a->tos);
     otb_udp_assoc_touch(a);
     otb_udp_assoc_note_port(a, src.port);
 }
@@ -805,8 +860,38 @@ static int otb_udp_client_out_fd(struct otb_udp_assoc *a)
         OTB_DEBUG(r->log, "udp: socket to the server: %s", strerror(-fd));
         return -1;
     }
+    if (r->qos)
+        otb_qos_mark_socket(fd, a->server.ss_family, a->qclass);
     otb_udp_sock_start(r, &a->out[0], fd);
     return fd;
+}
+
+/* The association's class after one more LAN datagram (tos: its TOS byte,
+ * -1 unknown); a change is marked on the socket to the server at once, the
+ * datagrams already queued for it going out first. */
+static void otb_udp_client_classify(struct otb_udp_assoc *a, int tos, const struct otb_addr *to,
+                                    size_t len)
+{
+    struct otb_udprelay *r = a->relay;
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    const struct sockaddr *dst =
+        otb_addr_to_sockaddr(to, &ss, &sslen) == 0 ? (const struct sockaddr *)&ss : NULL;
+    enum otb_qos_class pkt = otb_qos_classify_udp(r->qos, tos < 0 ? 0 : (uint8_t)tos,
+                                                  (const struct sockaddr *)&a->peer, dst,
+                                                  to->port, len);
+    enum otb_qos_class next = otb_qos_assoc_class(a->qclass, a->qseen, pkt);
+
+    if (a->qseen < OTB_QOS_DECIDE_PACKETS)
+        a->qseen++;
+    if (next == a->qclass)
+        return;
+    a->qclass = next;
+    if (a->out[0].fd < 0)
+        return;
+    if (r->tx->n && r->tx->fd == a->out[0].fd)
+        otb_udp_tx_flush(r);
+    otb_qos_mark_socket(a->out[0].fd, a->server.ss_family, next);
 }
 
 /* The server for a's next datagram: the relay's pick, so that associations
@@ -855,11 +940,15 @@ static void otb_udp_client_datagram(void *ctx, uint8_t *data, size_t n,
         to = &dst;
     }
     a = otb_udp_assoc_get(r, l, from, r->forward ? 0 : (uint8_t)orig.ss_family);
-    if (!a || !otb_udp_client_pick(a) || (fd = otb_udp_client_out_fd(a)) < 0)
+    if (!a || !otb_udp_client_pick(a))
+        return;
+    if (r->qos)
+        otb_udp_client_classify(a, otb_udp_recv_tos(msg), to, n);
+    if ((fd = otb_udp_client_out_fd(a)) < 0)
         return;
     out = otb_udp_tx_slot(r, fd);
     otb_udp_tx_commit(r, otb_udp_seal_with(r, to, data, n, out),
-                      (const struct sockaddr *)&a->server, OTB_UDP_UP, n);
+                      (const struct sockaddr *)&a->server, OTB_UDP_UP, n, -1);
     otb_udp_assoc_touch(a);
     otb_udp_assoc_note_port(a, to->port);
 }
@@ -943,7 +1032,8 @@ static void otb_udp_listener_cb(struct ev_loop *loop, ev_io *w, int revents)
     struct otb_udp_listener *l = otb_container_of(w, struct otb_udp_listener, io);
     struct otb_udprelay *r = l->relay;
 
-    otb_udp_drain(r, l->fd, l->transparent,
+    /* Control messages always: the TOS of every datagram, TPROXY's destination. */
+    otb_udp_drain(r, l->fd, true,
                   r->role == OTB_UDP_SERVER ? otb_udp_server_datagram : otb_udp_client_datagram,
                   l);
 }

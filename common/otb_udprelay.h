@@ -55,6 +55,7 @@
 #include "otb_crypto.h"
 #include "otb_dns.h"
 #include "otb_log.h"
+#include "otb_qos.h"
 #include "otb_relay.h"
 #include "otb_replay.h"
 #include "otb_sock.h"
@@ -134,6 +135,9 @@ bool otb_udp_port_is_voice(uint16_t port);
 /* Original destination of a datagram read from a TPROXY socket, from its
  * IP_ORIGDSTADDR / IPV6_ORIGDSTADDR control message. 0 or -ENOENT. */
 int otb_udp_orig_dst(struct msghdr *msg, struct sockaddr_storage *dst);
+/* TOS (IPv4) or traffic class (IPv6) byte of a received datagram, from its
+ * IP_TOS / IPV6_TCLASS control message; -1 when absent. */
+int otb_udp_recv_tos(struct msghdr *msg);
 
 /* ------------------------------------------------------------------- relay */
 
@@ -192,6 +196,12 @@ struct otb_udp_assoc {
     ev_timer timer;
     ev_tstamp last_active;
     bool voice;
+    /* client: traffic class from the first datagrams (otb_qos), marked on out[0] */
+    enum otb_qos_class qclass;
+    unsigned qseen;
+    /* server: DSCP+ECN byte of the box's latest datagram, copied onto the
+     * datagrams back to it; -1 = none seen */
+    int tos;
     struct otb_udp_sock out[2]; /* server: by family, [0] IPv4, [1] IPv6; client: [0] */
     /* client: the server this association uses, asked again on every datagram */
     int server_index;
@@ -231,6 +241,7 @@ struct otb_udprelay {
     socklen_t bind4_len, bind6_len;
     struct otb_udp_name names[OTB_UDP_NAMES];
     /* client */
+    const struct otb_qos_policy *qos; /* classify and mark associations; NULL = no marking */
     struct otb_upstream_ops upstream; /* pick only: UDP has no connect to report */
     bool forward;          /* -L: every datagram goes to target */
     struct otb_addr target;

@@ -118,7 +118,7 @@ static void otb_redir_route_conn(struct otb_redir *rd, int fd, const struct sock
             char from[OTB_ADDR_FMT_LEN];
             otb_sockaddr_format(peer, from, sizeof(from));
             /* No silent leak through another WAN: the pin is the contract. */
-            OTB_INFO(&rd->log, "%s is pinned to WAN %s, which has no address: refused", from,
+            OTB_INFO(&rd->log, "%s is pinned to WAN %s, which is down or has no address: refused", from,
                      rd->cfg.policy.wans[pin->wan].name);
             close(fd);
             return;
@@ -238,6 +238,7 @@ static int otb_redir_setup(struct otb_redir *rd, struct ev_loop *loop)
                                                  .no_delay = rd->cfg.no_delay,
                                                  .mark = rd->cfg.mark };
     snprintf(rd->relay.out_opts.iface, sizeof(rd->relay.out_opts.iface), "%s", rd->cfg.iface);
+    rd->relay.qos = &rd->cfg.qos; /* SIP over TCP is interactive on the wire */
     rd->upstreams.opts = rd->relay.out_opts;
     if (rd->cfg.mptcp)
         otb_mptcp_report(&rd->log, &mptcp);

@@ -147,6 +147,9 @@ static int otb_server_setup(struct otb_server *s, struct ev_loop *loop)
                                                 .fast_open = s->cfg.fast_open,
                                                 .mark = s->cfg.mark };
     snprintf(s->relay.out_opts.iface, sizeof(s->relay.out_opts.iface), "%s", s->cfg.iface);
+    /* Box-bound TCP carries the class the box gave it (same rule, both ends);
+     * UDP copies the DSCP each association's datagrams came with. */
+    s->relay.qos = &s->cfg.qos;
     if (otb_server_set_bind(s) < 0)
         return -1;
     s->relay.dns = otb_dns_new(loop, s->cfg.nameserver, s->cfg.ipv6_first, err, sizeof(err));

@@ -106,6 +106,7 @@ static int otb_tunnel_setup_udp(struct otb_tunnel *t, struct ev_loop *loop)
     t->udp.upstream = t->relay.upstream;
     t->udp.out_opts = (struct otb_sock_opts){ .mark = t->cfg.mark };
     snprintf(t->udp.out_opts.iface, sizeof(t->udp.out_opts.iface), "%s", t->cfg.iface);
+    t->udp.qos = &t->cfg.qos; /* associations carry their class as DSCP to the server */
     t->udp.forward = otb_tunnel_forward(t);
     t->udp.target = t->target;
     return 0;
@@ -135,6 +136,7 @@ static int otb_tunnel_setup(struct otb_tunnel *t, struct ev_loop *loop)
                                                 .no_delay = t->cfg.no_delay,
                                                 .mark = t->cfg.mark };
     snprintf(t->relay.out_opts.iface, sizeof(t->relay.out_opts.iface), "%s", t->cfg.iface);
+    t->relay.qos = &t->cfg.qos;
     t->upstreams.opts = t->relay.out_opts;
     if (otb_tunnel_forward(t)) {
         if (otb_tunnel_set_target(t) < 0) {

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # the LAB_* variables are for the sourcing scripts
 # Network-namespace lab shared by test/lab/t_*.sh, test/demo.sh and test/bench/.
 #
 #  NAME-lan            NAME-box                       NAME-srv                      NAME-inet
@@ -12,6 +13,11 @@
 # routing table per WAN, one MPTCP endpoint per WAN). The "Internet" only knows
 # its own subnet, so LAN traffic can reach it only through otb-server on srv:
 # anything routed there directly has no way back.
+#
+# TCP congestion control is the machine's default: on the development and CI
+# machines writing net.ipv4.tcp_congestion_control fails (EPERM), even in a
+# new namespace. The figures depend on it; a program can still choose per
+# socket (TCP_CONGESTION).
 #
 # Usage: source this file, call lab_up NAME "20 10 5" and `trap lab_down EXIT`.
 # Ports inside the lab are fixed: every lab has its own namespaces, so two labs
@@ -30,13 +36,14 @@ LAB_REDIR_PORT=12345
 LAB_SOCKS_PORT=11080
 LAB_PASSWORD="lab-secret-$$"
 LAB_METHOD=chacha20-ietf-poly1305
-# Seconds of queue a tbf holds: enough for TCP to keep a link busy without
+# Milliseconds of queue a tbf holds: enough for TCP to keep a link busy without
 # turning a slow WAN into a multi-second buffer that stalls MPTCP reordering.
 LAB_TBF_LATENCY_MS=${LAB_TBF_LATENCY_MS:-50}
 
 LAB=""
 LAB_DIR=""
 LAB_RATES=()
+LAB_ROLES=()
 
 lab_say() { printf '[lab %s] %s\n' "$(date +%T)" "$*" >&2; }
 
@@ -95,17 +102,21 @@ lab_bg() {
     printf '%s\n' "$LAB_PID" >>"$LAB_DIR/pids"
 }
 
-# lab_wait_port ROLE PORT [SECONDS]: wait until a TCP or MPTCP listener is up.
+# lab_wait_port ROLE PORT [PID]: wait until a TCP or MPTCP listener is up;
+# fail at once if PID, the program meant to listen, has exited.
 lab_wait_port() {
-    local role=$1 port=$2 secs=${3:-10} i
-    for ((i = 0; i < secs * 20; i++)); do
+    local role=$1 port=$2 pid=${3:-} i
+    for ((i = 0; i < 200; i++)); do
         if lab_run "$role" ss -Hltn "sport = :$port" | grep -q . ||
             lab_run "$role" ss -HlMn "sport = :$port" 2>/dev/null | grep -q .; then
             return 0
         fi
+        if [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; then
+            lab_fail "the program meant to listen on port $port in $role exited"
+        fi
         sleep 0.05
     done
-    lab_fail "nothing listens on port $port in $role after ${secs}s"
+    lab_fail "nothing listens on port $port in $role after 10s"
 }
 
 lab_sysctl() {
@@ -129,18 +140,24 @@ lab_tbf() {
         burst "$burst" latency "${LAB_TBF_LATENCY_MS}ms"
 }
 
-# Routes of WAN N in the box: a default in the main table (WAN1 preferred,
-# the others as fallbacks so new connections still leave when WAN1 is gone)
-# and a source-address table so that each MPTCP subflow leaves by its WAN.
+# Routes of WAN N in the box: a source-address table so that each MPTCP
+# subflow leaves by its WAN, and a default in the main table (WAN1 preferred,
+# the others as fallbacks so new connections still leave when WAN1 is gone).
+# The main default comes last: as soon as it points at this WAN, connections
+# take this WAN's source address, whose table must then be complete (else
+# they meet its "unreachable" end and fail at once).
 lab_wan_routes() {
     local n=$1 addr peer table=$((100 + $1))
     addr=$(lab_wan_addr "$n")
     peer=$(lab_wan_peer "$n")
-    lab_run box ip route replace default via "$peer" dev "wan$n" metric "$((10 * n))"
     lab_run box ip route replace "10.0.$n.0/24" dev "wan$n" src "$addr" table "$table"
     lab_run box ip route replace default via "$peer" dev "wan$n" table "$table"
-    lab_run box ip rule del from "$addr" table "$table" 2>/dev/null || true
-    lab_run box ip rule add from "$addr" table "$table" priority "$table"
+    # Without its link, a WAN's address must not leak out of another WAN (the
+    # other provider would drop it anyway): the table then ends here.
+    lab_run box ip route replace unreachable default metric 4096 table "$table"
+    lab_run box ip rule show from "$addr" table "$table" | grep -q . ||
+        lab_run box ip rule add from "$addr" table "$table" priority "$table"
+    lab_run box ip route replace default via "$peer" dev "wan$n" metric "$((10 * n))"
 }
 
 # One MPTCP endpoint per WAN. "subflow" makes the box open one subflow from
@@ -186,18 +203,27 @@ lab_add_inet() {
     lab_run srv ip addr add "$LAB_SRV_ADDR2/32" dev lo
 }
 
-# lab_up NAME "R1 R2 ...": build the lab with one WAN per rate (Mbit/s).
-lab_up() {
-    local role n=0 r
+# lab_init NAME ROLE...: the lab's work directory and one empty namespace
+# (loopback up) per role. lab_up uses it; so does a bench that needs only one.
+lab_init() {
+    local role
     LAB="$1"
-    read -r -a LAB_RATES <<<"$2"
-    ((${#LAB_RATES[@]} >= 1)) || lab_fail "lab_up: no WAN rate given"
+    shift
+    LAB_ROLES=("$@")
     LAB_DIR=$(mktemp -d "/tmp/$LAB.XXXXXX")
     : >"$LAB_DIR/pids"
-    for role in lan box srv inet; do
+    for role in "${LAB_ROLES[@]}"; do
         ip netns add "$(lab_ns "$role")"
         lab_run "$role" ip link set lo up
     done
+}
+
+# lab_up NAME "R1 R2 ...": build the lab with one WAN per rate (Mbit/s).
+lab_up() {
+    local role n=0 r
+    read -r -a LAB_RATES <<<"$2"
+    ((${#LAB_RATES[@]} >= 1)) || lab_fail "lab_up: no WAN rate given"
+    lab_init "$1" lan box srv inet
     for role in box srv; do
         lab_sysctl "$role" net.ipv4.ip_forward=1
         # Replies of a subflow come back on its own WAN while the main table
@@ -218,20 +244,32 @@ lab_up() {
 # Kill what runs in the lab's namespaces (all of it was started by this lab),
 # then delete them. Safe to call twice and from an EXIT trap.
 lab_down() {
-    local role ns pids
+    local role ns pids i
     [[ -n $LAB ]] || return 0
-    for role in lan box srv inet; do
-        ns=$(lab_ns "$role")
-        pids=$(ip netns pids "$ns" 2>/dev/null || true)
-        [[ -n $pids ]] && kill $pids 2>/dev/null || true
+    for role in "${LAB_ROLES[@]}"; do
+        pids=$(ip netns pids "$(lab_ns "$role")" 2>/dev/null || true)
+        # shellcheck disable=SC2086 # one pid per word
+        [[ -z $pids ]] || kill $pids 2>/dev/null || true
     done
-    sleep 0.3
-    for role in lan box srv inet; do
+    for ((i = 0; i < 30; i++)); do
+        pids=""
+        for role in "${LAB_ROLES[@]}"; do
+            pids+=$(ip netns pids "$(lab_ns "$role")" 2>/dev/null || true)
+        done
+        [[ -z $pids ]] && break
+        sleep 0.1
+    done
+    for role in "${LAB_ROLES[@]}"; do
         ns=$(lab_ns "$role")
         pids=$(ip netns pids "$ns" 2>/dev/null || true)
-        [[ -n $pids ]] && kill -9 $pids 2>/dev/null || true
+        # shellcheck disable=SC2086 # one pid per word
+        [[ -z $pids ]] || kill -9 $pids 2>/dev/null || true
         ip netns del "$ns" 2>/dev/null || true
     done
+    # Reap our background jobs quietly (no "Killed" notices).
+    while read -r pids; do
+        wait "$pids" 2>/dev/null || true
+    done <"$LAB_DIR/pids"
     if [[ -n ${LAB_KEEP:-} ]]; then
         lab_say "logs kept in $LAB_DIR"
     else
@@ -241,21 +279,18 @@ lab_down() {
 }
 
 # A WAN failure as the box sees it: the interface loses its link, so its
-# routes go and the subflows on it stop.
+# routes go and the subflows on it stop. Both ends lose the carrier.
 lab_wan_down() {
     lab_run box ip link set "wan$1" down
 }
 
-# The WAN comes back: link up, routes restored (the kernel dropped them with
-# the link) and the MPTCP endpoint re-announced, which is what the box's
-# interface hotplug does; re-adding the endpoint is what makes the kernel open
-# a subflow on this WAN for connections that are already established.
+# The WAN comes back: link up and its routes restored (the kernel dropped
+# them with the link; on a real box DHCP or the network manager re-adds them).
+# The MPTCP endpoint is left as it was: getting subflows back on this WAN is
+# up to the kernel and the programs, which is what the tests check.
 lab_wan_up() {
-    local n=$1
-    lab_run box ip link set "wan$n" up
-    lab_wan_routes "$n"
-    lab_run box ip mptcp endpoint delete id "$n" 2>/dev/null || true
-    lab_wan_endpoint "$n"
+    lab_run box ip link set "wan$1" up
+    lab_wan_routes "$1"
 }
 
 lab_wan_rate() {
@@ -282,7 +317,8 @@ lab_acl_file() {
     printf '%s\n' "$LAB_DIR/server.acl"
 }
 
-# lab_otb_server ADDR PORT LOGNAME [ARGS...]: start otb-server in srv.
+# lab_otb_server ADDR PORT LOGNAME [ARGS...]: start otb-server in srv; its
+# pid is left in LAB_PID.
 lab_otb_server() {
     local addr=$1 port=$2 name=$3 bin acl
     shift 3
@@ -290,21 +326,25 @@ lab_otb_server() {
     acl=$(lab_acl_file)
     lab_bg srv "$name" "$bin" -s "$addr" -p "$port" -k "$LAB_PASSWORD" -m "$LAB_METHOD" \
         --acl "$acl" -d "$LAB_INET_ADDR" "$@"
-    lab_wait_port srv "$port"
+    lab_wait_port srv "$port" "$LAB_PID"
 }
 
-# lab_otb_redir [ARGS...]: start otb-redir in the box towards the first server,
-# with its transparent port and its SOCKS5 port on every box address.
+# lab_otb_redir [ARGS...]: start otb-redir in the box with its transparent
+# port and its SOCKS5 port on every box address. Without a -s in ARGS it uses
+# the first server. Its pid is left in LAB_REDIR_PID.
 lab_otb_redir() {
     local bin
+    local -a srv=()
     bin=$(lab_bin otb-redir)
-    lab_bg box otb-redir "$bin" -s "$LAB_SRV_ADDR" -p "$LAB_SRV_PORT" -l "$LAB_REDIR_PORT" \
-        -b 0.0.0.0 -k "$LAB_PASSWORD" -m "$LAB_METHOD" --socks5-port "$LAB_SOCKS_PORT" "$@"
+    [[ " $* " == *" -s "* ]] || srv=(-s "$LAB_SRV_ADDR")
+    lab_bg box otb-redir "$bin" "${srv[@]}" -p "$LAB_SRV_PORT" -l "$LAB_REDIR_PORT" -b 0.0.0.0 \
+        -k "$LAB_PASSWORD" -m "$LAB_METHOD" --socks5-port "$LAB_SOCKS_PORT" "$@"
     LAB_REDIR_PID=$LAB_PID
-    lab_wait_port box "$LAB_REDIR_PORT"
+    lab_wait_port box "$LAB_REDIR_PORT" "$LAB_PID"
 }
 
-# The usual pair: one otb-server, one otb-redir, LAN TCP intercepted.
+# The usual pair: one otb-server, one otb-redir, LAN TCP intercepted by the
+# firewall helper. Pids in LAB_SERVER_PID and LAB_REDIR_PID.
 lab_otb_start() {
     lab_otb_server "$LAB_SRV_ADDR" "$LAB_SRV_PORT" otb-server
     LAB_SERVER_PID=$LAB_PID
@@ -312,20 +352,53 @@ lab_otb_start() {
     lab_intercept "$LAB_REDIR_PORT"
 }
 
-# LAN TCP interception with the project's firewall helper, run in the box.
+# The baseline: shadowsocks-libev's ss-server and ss-redir forced onto MPTCP
+# with mptcpize, same addresses, ports, password and method. mptcpize replaces
+# LD_PRELOAD, so with LAB_PRELOAD (more libraries to preload) its library is
+# preloaded directly instead, after them: its socket() does not pass the call
+# on to a later library.
+lab_ss_start() {
+    local -a wrap=(mptcpize run)
+    [[ -z ${LAB_PRELOAD:-} ]] ||
+        wrap=(env "LD_PRELOAD=$LAB_PRELOAD:$(mptcpize run printenv LD_PRELOAD)")
+    lab_bg srv ss-server "${wrap[@]}" ss-server -s "$LAB_SRV_ADDR" -p "$LAB_SRV_PORT" \
+        -k "$LAB_PASSWORD" -m "$LAB_METHOD" -t 60
+    LAB_SERVER_PID=$LAB_PID
+    lab_bg box ss-redir "${wrap[@]}" ss-redir -s "$LAB_SRV_ADDR" -p "$LAB_SRV_PORT" \
+        -l "$LAB_REDIR_PORT" -b 0.0.0.0 -k "$LAB_PASSWORD" -m "$LAB_METHOD" -t 60
+    LAB_REDIR_PID=$LAB_PID
+    lab_wait_port srv "$LAB_SRV_PORT" "$LAB_SERVER_PID"
+    lab_wait_port box "$LAB_REDIR_PORT" "$LAB_REDIR_PID"
+}
+
+# Stop a process started with lab_bg and reap it (SIGTERM, then SIGKILL).
+lab_stop() {
+    local pid=$1 i
+    kill "$pid" 2>/dev/null || return 0
+    for ((i = 0; i < 50; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+# LAN TCP interception with the project's firewall helper, run in the box,
+# with no host configuration file and its state kept in the lab directory
+# (its rules go with the box namespace).
 lab_intercept() {
-    local fw src
-    src=$(lab_src)
-    fw="$src/otb-redir/otb-firewall"
-    [[ -x ${OTB_BUILD:-}/otb-redir/otb-firewall ]] && fw="$OTB_BUILD/otb-redir/otb-firewall"
+    local fw
+    fw="$(lab_src)/otb-redir/otb-firewall"
     [[ -f $fw ]] || lab_fail "firewall helper not found: $fw"
-    lab_run box bash "$fw" up --lan lan0 --redir-port "$1" --server "$LAB_SRV_ADDR" \
-        --bypass "$LAB_SRV_ADDR2/32" >"$LAB_DIR/firewall.log" 2>&1 ||
+    : >"$LAB_DIR/firewall.conf"
+    lab_run box env OTB_FW_CONFIG="$LAB_DIR/firewall.conf" OTB_FW_STATE_DIR="$LAB_DIR/fw-state" \
+        bash "$fw" up --lan lan0 --redir-port "$1" --server "$LAB_SRV_ADDR" \
+        --server "$LAB_SRV_ADDR2" >"$LAB_DIR/firewall.log" 2>&1 ||
         lab_fail "otb-firewall up failed: $(cat "$LAB_DIR/firewall.log")"
 }
 
-# The same interception as a bare nft rule: used by the benchmarks so that
-# otb-redir and ss-redir are measured behind exactly the same rule.
+# The same interception as a bare nft rule: the benchmarks put otb-redir and
+# ss-redir behind exactly the same rule.
 lab_nft_redirect() {
     lab_run box nft -f - <<EOF
 table ip labredir {
@@ -337,8 +410,107 @@ table ip labredir {
 EOF
 }
 
-lab_nft_redirect_off() {
-    lab_run box nft delete table ip labredir 2>/dev/null || true
+# WAN number of the initial (MP_CAPABLE) subflow of the busiest MPTCP
+# connection of the box: the subflow a failover test must cut.
+lab_initial_wan() {
+    lab_run box ss -tniH state established | awk '
+        /^[^ \t]/ { local = $(NF - 1); next }
+        /tcp-ulp-mptcp/ && /flags:M/ {
+            b = 0
+            if (match($0, /bytes_acked:[0-9]+/)) b += substr($0, RSTART + 12, RLENGTH - 12)
+            if (match($0, /bytes_received:[0-9]+/)) b += substr($0, RSTART + 15, RLENGTH - 15)
+            if (b > best && match(local, /^10\.0\.[0-9]+\.1/)) {
+                best = b
+                split(substr(local, RSTART, RLENGTH), o, ".")
+                wan = o[3]
+            }
+        }
+        END { if (wan == "") exit 1; print wan }'
+}
+
+# --- traffic on the "Internet" side -------------------------------------------
+
+LAB_SOURCE_PORT=7001
+LAB_SINK_PORT=7002
+LAB_HTTP_PORT=8080
+
+# lab_bulk_servers FILE: a source sending FILE to every connection and a sink
+# recording "sha256 bytes" of every upload in $LAB_DIR/sink.results.
+lab_bulk_servers() {
+    local tool
+    tool=$(lab_tool)
+    : >"$LAB_DIR/sink.results"
+    lab_bg inet source python3 "$tool" source "$LAB_SOURCE_PORT" "$1"
+    lab_bg inet sink python3 "$tool" sink "$LAB_SINK_PORT" "$LAB_DIR/sink.results" \
+        --trace "$LAB_DIR/trace.up"
+    lab_wait_port inet "$LAB_SOURCE_PORT"
+    lab_wait_port inet "$LAB_SINK_PORT"
+}
+
+# lab_http_server: the HTTP server of the "Internet" (peers in http.peers).
+lab_http_server() {
+    lab_bg inet http python3 "$(lab_tool)" http-serve "$LAB_HTTP_PORT" "$LAB_DIR/http.peers"
+    lab_wait_port inet "$LAB_HTTP_PORT" "$LAB_PID"
+}
+
+# lab_random_file MIB: a file of random bytes in the lab directory.
+lab_random_file() {
+    head -c "$(($1 * 1048576))" /dev/urandom >"$LAB_DIR/data.$1M"
+    printf '%s\n' "$LAB_DIR/data.$1M"
+}
+
+# lab_transfer down|up FILE CUT_AFTER TIMEOUT: transfer FILE between the LAN
+# host and the Internet host through the box; CUT_AFTER seconds in (0: never)
+# the WAN of the initial subflow goes down (its number left in LAB_CUT_WAN).
+# Sets LAB_XFER_SHA, LAB_XFER_BYTES (as received at the far end) and
+# LAB_XFER_TRACE; fails if the transfer errs or does not finish in time.
+lab_transfer() {
+    local dir=$1 file=$2 cut=$3 timeout=$4 tool pid out
+    tool=$(lab_tool)
+    out="$LAB_DIR/xfer.$dir"
+    : >"$LAB_DIR/sink.results"
+    if [[ $dir == down ]]; then
+        LAB_XFER_TRACE="$LAB_DIR/trace.down"
+        lab_run lan python3 "$tool" fetch "$LAB_INET_ADDR" "$LAB_SOURCE_PORT" \
+            --trace "$LAB_XFER_TRACE" --timeout "$timeout" >"$out" 2>&1 &
+    else
+        LAB_XFER_TRACE="$LAB_DIR/trace.up"
+        lab_run lan python3 "$tool" send "$LAB_INET_ADDR" "$LAB_SINK_PORT" "$file" \
+            --timeout "$timeout" >"$out" 2>&1 &
+    fi
+    pid=$!
+    LAB_CUT_WAN=""
+    if [[ $cut != 0 ]]; then
+        sleep "$cut"
+        kill -0 "$pid" 2>/dev/null || lab_fail "$dir transfer ended before the cut: $(cat "$out")"
+        LAB_CUT_WAN=$(lab_initial_wan) || lab_fail "no MPTCP connection with an initial subflow in the box"
+        lab_wan_down "$LAB_CUT_WAN"
+        lab_say "$dir: WAN$LAB_CUT_WAN (initial subflow) down at ${cut}s"
+    fi
+    wait "$pid" || lab_fail "$dir transfer failed: $(cat "$out")"
+    if [[ $dir == down ]]; then
+        read -r LAB_XFER_SHA LAB_XFER_BYTES LAB_XFER_SECS <"$out"
+    else
+        read -r _ _ LAB_XFER_SECS <"$out"
+        lab_wait_file "$LAB_DIR/sink.results" 10
+        read -r LAB_XFER_SHA LAB_XFER_BYTES <"$LAB_DIR/sink.results"
+    fi
+}
+
+# Wait until a file is not empty.
+lab_wait_file() {
+    local i
+    for ((i = 0; i < $2 * 10; i++)); do
+        [[ -s $1 ]] && return 0
+        sleep 0.1
+    done
+    lab_fail "nothing in $1 after $2s"
+}
+
+# Longest run of 100 ms slots without a received byte in a trace, in ms.
+lab_trace_gap() {
+    awk '$2 == 0 { run++; if (run > max) max = run; next } { run = 0 }
+         END { print (max + 0) * 100 }' "$1"
 }
 
 # The lab helper program (servers and clients for the "Internet" side).

@@ -6,9 +6,13 @@
 #     `down` brings every snapshot (nft, iptables, ip6tables, ip rules, routes) back to before;
 #     changed flags and a backend switch are undone from the state file.
 #  2. usage errors exit 2 with one line and install nothing; a system failure exits 1.
+#     With WANs and pins (--wan/--pin): per-WAN tables (gateway, fallback, unreachable), fwmark
+#     and source-address ip rules, MPTCP endpoints (a foreign one only gets its backup flag, and
+#     gets it back on down), pin marks and masquerading, all undone by down.
 #  3. end to end, lan <-> box <-> wan: TCP and UDP from the LAN host to a public-like address
 #     reach the box's listeners ("INTERCEPTED"); bypassed destinations, the box's own address
-#     and the box's own traffic reach the real destination ("DIRECT"); after down, all DIRECT.
+#     and the box's own traffic reach the real destination ("DIRECT"); a host pinned "direct"
+#     is not intercepted (v4 and v6); after down, all DIRECT.
 set -Eeuo pipefail
 trap 'echo "FAIL: line $LINENO: \"$BASH_COMMAND\" exited $?" >&2' ERR
 
@@ -87,6 +91,8 @@ snapshot() {
 		in_ns "$ns" ip -4 route show table all
 		echo "## ip -6 routes"
 		in_ns "$ns" ip -6 route show table all
+		echo "## mptcp endpoints"
+		in_ns "$ns" ip mptcp endpoint show
 	} >"$out"
 }
 
@@ -120,9 +126,13 @@ fw() {
 # --- 1. rules, idempotence and exact teardown -------------------------------------------------
 
 printf '# user list\n198.18.205.0/24   # a /24\n\n2001:db8:205::/48\n' >"$WORK/bypass.list"
+PIN_MAC=02:00:00:00:20:07
+WAN_ARGS=(--wan fibre=wan1 --wan lte=wan2:backup:gw=10.202.2.2
+	--pin 10.201.1.3=fibre:direct:lte --pin 2001:db8:201:1::3=fibre:direct:lte
+	--pin 10.201.1.4=fibre:direct --pin "$PIN_MAC=lte:direct" --pin 10.201.1.0/28=lte:tunnel-via)
 UP_ARGS=(--lan lan0 --lan lan1 --redir-port "$RP" --tunnel-port "$TP"
 	--server 198.18.203.2 --server 2001:db8:203::2 --bypass 198.18.202.0/24
-	--bypass-file "$WORK/bypass.list")
+	--bypass-file "$WORK/bypass.list" "${WAN_ARGS[@]}")
 
 check_nft_rules() {
 	local mark table
@@ -163,6 +173,60 @@ check_routing() {
 	done
 }
 
+# WAN tables, rules and endpoints; pin marks and masquerading in the backend's rules. Direct
+# pins to fibre without fallback use fibre's mark and table (0x10, 200), those with fallback
+# lte the pair's (0x40, 216).
+check_wans() {
+	local backend=$1 rules routes want fw
+	rules=$(in_ns "$NS_RULES" ip -4 rule)
+	for want in "10000:	from all fwmark 0x10/0xff lookup main suppress_prefixlength 0" \
+		"10001:	from all fwmark 0x10/0xff lookup 200" "10011:	from all fwmark 0x11/0xff lookup 201" \
+		"10002:	from 10.202.1.1 lookup main suppress_prefixlength 0" "10003:	from 10.202.1.1 lookup 200" \
+		"10013:	from 10.202.2.1 lookup 201" "10100:	from all fwmark 0x40/0xff lookup main suppress_prefixlength 0" \
+		"10101:	from all fwmark 0x40/0xff lookup 216"; do
+		contains "$rules" "$want" "ip rule"
+	done
+	contains "$(in_ns "$NS_RULES" ip -6 rule)" "10011:	from all fwmark 0x11/0xff lookup 201" "ip -6 rule"
+	routes=$(in_ns "$NS_RULES" ip -4 route show table 200)
+	for want in "default via 10.202.1.2 dev wan1 metric 10" "unreachable default metric 1000000"; do
+		contains "$routes" "$want" "table 200 (fibre)"
+	done
+	lacks "$routes" "wan2" "table 200 (fibre's own table has no fallback)"
+	routes=$(in_ns "$NS_RULES" ip -4 route show table 216)
+	for want in "default via 10.202.1.2 dev wan1 metric 10" "default via 10.202.2.2 dev wan2 metric 20" \
+		"unreachable default metric 1000000"; do
+		contains "$routes" "$want" "table 216 (fibre, fallback lte)"
+	done
+	routes=$(in_ns "$NS_RULES" ip -4 route show table 201)
+	contains "$routes" "default via 10.202.2.2 dev wan2 metric 10" "table 201 (lte, gw=)"
+	lacks "$routes" "wan1" "table 201 (lte has no fallback)"
+	contains "$(in_ns "$NS_RULES" ip -6 route show table 216)" "unreachable default" "ip -6 table 216"
+	want=$(in_ns "$NS_RULES" ip mptcp endpoint show)
+	contains "$want" "10.202.2.1 id 2 subflow backup dev wan2" "MPTCP endpoint of the backup WAN"
+	contains "$want" "10.202.1.1 id 1 subflow dev wan1" "foreign MPTCP endpoint, backup flag removed"
+	if [[ $backend == nft ]]; then
+		fw=$(in_ns "$NS_RULES" nft list table inet otb)
+		for want in "ip saddr 10.201.1.3 meta mark set meta mark & 0xffffff40 | 0x00000040 return" \
+			"ip saddr 10.201.1.4 meta mark set meta mark & 0xffffff10 | 0x00000010 return" \
+			"ip6 saddr 2001:db8:201:1::3 meta mark set" "ether saddr $PIN_MAC meta mark set" \
+			"ip saddr 10.201.1.0/28 return" \
+			"meta mark & 0x000000ff == { 0x00000010, 0x00000011, 0x00000040 } accept" \
+			'oifname @wan_ifaces meta nfproto ipv4 fib saddr type != local masquerade' '"wan2"'; do
+			contains "$fw" "$want" "nft pins"
+		done
+	else
+		fw=$(in_ns "$NS_RULES" iptables-save)
+		for want in "-A OTB_PIN -s 10.201.1.3/32 -j MARK --set-xmark 0x40/0xff" \
+			"-A OTB_PIN -s 10.201.1.4/32 -j MARK --set-xmark 0x10/0xff" \
+			"-A OTB_PIN -m mac --mac-source $PIN_MAC -j MARK --set-xmark 0x11/0xff" \
+			"-A OTB_PIN -s 10.201.1.0/28 -j RETURN" "-A OTB_REDIRECT -m mark --mark 0x11/0xff -j RETURN" \
+			"-A POSTROUTING -o wan2 -j OTB_SNAT" "-A OTB_SNAT -m addrtype ! --src-type LOCAL -j MASQUERADE"; do
+			contains "$fw" "$want" "iptables pins"
+		done
+		contains "$(in_ns "$NS_RULES" ip6tables-save)" "-A OTB_PIN -s 2001:db8:201:1::3/128 -j MARK" "ip6tables pins"
+	fi
+}
+
 # rules_pass BACKEND MARK [VAR=VALUE...] -- UP ARGS...
 rules_pass() {
 	local backend=$1 mark=$2 out rc
@@ -185,9 +249,12 @@ rules_pass() {
 		fail "$backend: no state file keyed by the network namespace"
 	"check_${backend}_rules" "$mark"
 	check_routing "$mark"
+	check_wans "$backend"
 	out=$(fw "$NS_RULES" status)
 	contains "$out" "backend $backend" status
+	contains "$out" "pin 10.201.1.3/32 wan fibre direct fallback lte mark 0x40" status
 	pass "$backend: redirect, tproxy, bypass elements, ip rules and routes present"
+	pass "$backend: WAN tables, rules, MPTCP endpoints, pin marks and masquerading present"
 
 	fw "$NS_RULES" down
 	snapshot "$NS_RULES" "$s.down"
@@ -233,6 +300,18 @@ foreign_rule_pass() {
 
 ip netns add "$NS_RULES"
 in_ns "$NS_RULES" ip link set lo up
+# Two WANs with default routes in the main table; wan1 has an MPTCP endpoint made by someone
+# else, flagged backup (up clears the flag for this non-backup WAN, down sets it back). No IPv6
+# link-local addresses: they would appear between snapshots.
+in_ns "$NS_RULES" sysctl -qw net.ipv6.conf.default.addr_gen_mode=1
+for n in 1 2; do
+	in_ns "$NS_RULES" ip link add "wan$n" type veth peer name "wan${n}p"
+	in_ns "$NS_RULES" ip link set "wan$n" up
+	in_ns "$NS_RULES" ip link set "wan${n}p" up
+	in_ns "$NS_RULES" ip addr add "10.202.$n.1/24" dev "wan$n"
+	in_ns "$NS_RULES" ip route add default via "10.202.$n.2" metric "${n}0"
+done
+in_ns "$NS_RULES" ip mptcp endpoint add 10.202.1.1 dev wan1 id 1 subflow backup
 rules_pass nft 0x1 -- "${UP_ARGS[@]}"
 # The iptables pass takes its settings from a config file, the mark from the environment
 # (which beats the file) and the backend from the command line (which beats both).
@@ -244,6 +323,8 @@ OTB_FW_TUNNEL_PORT='$TP'
 OTB_FW_SERVER="198.18.203.2 2001:db8:203::2"
 OTB_FW_BYPASS=198.18.202.0/24
 OTB_FW_BYPASS_FILE=$WORK/bypass.list
+OTB_FW_WAN="fibre=wan1 lte=wan2:backup:gw=10.202.2.2"
+OTB_FW_PIN="10.201.1.3=fibre:direct:lte 2001:db8:201:1::3=fibre:direct:lte 10.201.1.4=fibre:direct $PIN_MAC=lte:direct 10.201.1.0/28=lte:tunnel-via"
 OTB_FW_MARK=0x7
 OTB_FW_BACKEND=nft
 EOF
@@ -275,6 +356,21 @@ expect_exit 2 up --lan lan0 --redir-port "$RP" --server server.test
 expect_exit 2 up --lan lan0 --redir-port "$RP" --mark 0
 expect_exit 2 up --lan lan0 --redir-port "$RP" --backend pf
 expect_exit 2 up --lan lan0 --redir-port "$RP" --bypass-file "$WORK/missing.list"
+expect_exit 2 up --lan lan0 --redir-port "$RP" --wan wan1
+expect_exit 2 up --lan lan0 --redir-port "$RP" --wan a=wan1:turbo
+expect_exit 2 up --lan lan0 --redir-port "$RP" --wan a=wan1 --wan a=wan2
+expect_exit 2 up --lan lan0 --redir-port "$RP" --wan a=wan1:mark=0x100
+expect_exit 2 up --lan lan0 --redir-port "$RP" --wan a=wan1:mark=0x1
+expect_exit 2 up --lan lan0 --redir-port "$RP" --wan a=wan1 --wan b=wan2:mark=0x10
+expect_exit 2 up --lan lan0 --redir-port "$RP" --wan a=wan1:table=100
+expect_exit 2 up --lan lan0 --redir-port "$RP" --wan a=wan1:gw=host.test
+expect_exit 2 up --lan lan0 --redir-port "$RP" --wan a=wan1 --pin 10.0.0.1=b:direct
+expect_exit 2 up --lan lan0 --redir-port "$RP" --wan a=wan1 --pin 10.0.0.1=a:sideways
+expect_exit 2 up --lan lan0 --redir-port "$RP" --wan a=wan1 --pin 10.0.0.1/33=a:direct
+expect_exit 2 up --lan lan0 --redir-port "$RP" --wan a=wan1 --pin "$PIN_MAC=a:tunnel-via"
+expect_exit 2 up --lan lan0 --redir-port "$RP" --wan a=wan1 --pin 10.0.0.1=a:direct:a
+expect_exit 2 up --lan lan0 --redir-port "$RP" --wan a=wan1 --wan b=wan2:mark=0x40 \
+	--pin 10.0.0.1=a:direct:b
 expect_exit 2 up --lan lan0 --redir-port "$RP" --config "$WORK/missing.conf"
 expect_exit 2 frobnicate
 expect_exit 1 OTB_FW_STATE_DIR=/proc/otb-nowhere up --lan lan0 --redir-port "$RP"
@@ -288,7 +384,7 @@ pass "bad usage exits 2, system failure exits 1, one line each, nothing installe
 cat >"$WORK/peer.py" <<'EOF'
 import select, socket, sys
 
-IP_TRANSPARENT, IPV6_TRANSPARENT = 19, 75
+IP_TRANSPARENT, IPV6_TRANSPARENT, IP_PKTINFO = 19, 75, 8
 
 def serve_tcp(port, word):
     s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
@@ -312,10 +408,14 @@ def serve_udp(port, word, transparent):
             s.setsockopt(level, opt, 1)
         s.bind((any_addr, port))
         socks.append(s)
+    if not transparent:
+        socks[0].setsockopt(socket.SOL_IP, IP_PKTINFO, 1)
     while True:
         for s in select.select(socks, [], [])[0]:
-            _, peer = s.recvfrom(65535)
-            s.sendto(word, peer)
+            _, anc, _, peer = s.recvmsg(65535, 256)
+            # IPv4 answers leave from the address asked (a masquerading box matches them).
+            anc = [(l, t, d[:4] + d[8:12] + bytes(4)) for l, t, d in anc if (l, t) == (socket.SOL_IP, IP_PKTINFO)]
+            s.sendmsg([word], anc, 0, peer)
 
 def client(proto, host, port):
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -445,6 +545,11 @@ functional_pass() {
 		expect "$NS_LAN" tcp 198.18.201.2 DIRECT
 		pass "nft: an element added to bypass4 takes effect at once"
 	fi
+	fw "$NS_BOX" up --backend "$backend" --lan b0 --redir-port "$RP" --tunnel-port "$TP" \
+		--wan w=b1 --pin 10.201.1.2=w:direct --pin 2001:db8:201:1::2=w:direct >/dev/null
+	context="$backend, LAN host pinned direct"
+	expect_all_direct
+	pass "$backend: a host pinned direct is not intercepted (v4 and v6)"
 	fw "$NS_BOX" down
 	context="$backend down"
 	expect_all_direct

@@ -1,0 +1,323 @@
+#!/usr/bin/env python3
+"""Traffic ends for the otb lab: bulk sources and sinks with sha256, a tiny
+HTTP server, a bounded-parallelism HTTP load generator, a SOCKS5 probe and
+the summary of an iperf3 JSON report.
+
+Every client prints one machine-readable line and exits non-zero on error, so
+the shell tests can assert on it. A "trace" is the received byte count per
+100 ms slot, one "slot_index bytes" line per slot, used to measure the longest
+stall of a transfer while a WAN goes down.
+"""
+import argparse
+import asyncio
+import hashlib
+import json
+import socket
+import sys
+import time
+
+SLOT = 0.1
+CHUNK = 65536
+
+
+class Trace:
+    """Received bytes per 100 ms slot since the first byte."""
+
+    def __init__(self):
+        self.start = None
+        self.slots = []
+
+    def add(self, n):
+        now = time.monotonic()
+        if self.start is None:
+            self.start = now
+        i = int((now - self.start) / SLOT)
+        while len(self.slots) <= i:
+            self.slots.append(0)
+        self.slots[i] += n
+
+    def write(self, path):
+        with open(path, "w") as f:
+            for i, n in enumerate(self.slots):
+                f.write(f"{i} {n}\n")
+
+
+def receive_all(sock, trace, deadline):
+    """Read until EOF: returns (sha256 hex, bytes, seconds from first byte)."""
+    h = hashlib.sha256()
+    total = 0
+    first = None
+    while True:
+        sock.settimeout(max(0.1, deadline - time.monotonic()))
+        data = sock.recv(CHUNK)
+        if not data:
+            break
+        if first is None:
+            first = time.monotonic()
+        h.update(data)
+        total += len(data)
+        if trace:
+            trace.add(len(data))
+        if time.monotonic() > deadline:
+            raise TimeoutError("transfer did not finish in time")
+    secs = time.monotonic() - first if first else 0.0
+    return h.hexdigest(), total, secs
+
+
+def cmd_fetch(a):
+    """Connect and read until EOF (a download)."""
+    trace = Trace() if a.trace else None
+    deadline = time.monotonic() + a.timeout
+    with socket.create_connection((a.host, a.port), timeout=a.timeout) as s:
+        if a.request:
+            s.sendall(a.request.encode())
+        digest, total, secs = receive_all(s, trace, deadline)
+    if trace:
+        trace.write(a.trace)
+    print(f"{digest} {total} {secs:.3f}")
+
+
+def cmd_send(a):
+    """Connect, send a file, half-close and wait for the peer's EOF (an upload)."""
+    h = hashlib.sha256()
+    total = 0
+    with socket.create_connection((a.host, a.port), timeout=a.timeout) as s, \
+            open(a.file, "rb") as f:
+        s.settimeout(a.timeout)
+        t0 = time.monotonic()
+        while True:
+            data = f.read(CHUNK)
+            if not data:
+                break
+            h.update(data)
+            s.sendall(data)
+            total += len(data)
+        s.shutdown(socket.SHUT_WR)
+        while s.recv(CHUNK):
+            pass
+        secs = time.monotonic() - t0
+    print(f"{h.hexdigest()} {total} {secs:.3f}")
+
+
+async def serve_forever(handler, port):
+    server = await asyncio.start_server(handler, "0.0.0.0", port, backlog=1024)
+    async with server:
+        await server.serve_forever()
+
+
+def cmd_source(a):
+    """Every connection gets the whole file, then EOF."""
+    with open(a.file, "rb") as f:
+        payload = f.read()
+
+    async def handle(reader, writer):
+        try:
+            writer.write(payload)
+            await writer.drain()
+            writer.write_eof()
+            await reader.read()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    asyncio.run(serve_forever(handle, a.port))
+
+
+def cmd_sink(a):
+    """Read every connection to EOF; append "sha256 bytes" to the results file."""
+
+    async def handle(reader, writer):
+        h = hashlib.sha256()
+        total = 0
+        trace = Trace() if a.trace else None
+        try:
+            while True:
+                data = await reader.read(CHUNK)
+                if not data:
+                    break
+                h.update(data)
+                total += len(data)
+                if trace:
+                    trace.add(len(data))
+        except (ConnectionError, OSError):
+            pass
+        if trace:
+            trace.write(a.trace)
+        with open(a.results, "a") as f:
+            f.write(f"{h.hexdigest()} {total}\n")
+        writer.close()
+
+    asyncio.run(serve_forever(handle, a.port))
+
+
+def cmd_http_serve(a):
+    """HTTP/1.0 answers "otb-lab <path> <peer address>": the peer tells which
+    server a request came through. Each new peer is also logged once."""
+    seen = set()
+
+    async def handle(reader, writer):
+        try:
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+            path = head.split(b" ", 2)[1].decode("ascii", "replace")
+            peer = writer.get_extra_info("peername")[0]
+            if peer not in seen:
+                seen.add(peer)
+                with open(a.peers, "a") as f:
+                    f.write(peer + "\n")
+            body = f"otb-lab {path} {peer}\n".encode()
+            writer.write(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n"
+                         b"Content-Length: %d\r\nConnection: close\r\n\r\n%s"
+                         % (len(body), body))
+            await writer.drain()
+        except (asyncio.IncompleteReadError, asyncio.TimeoutError,
+                asyncio.LimitOverrunError, ConnectionError, OSError, IndexError):
+            pass
+        finally:
+            writer.close()
+
+    asyncio.run(serve_forever(handle, a.port))
+
+
+async def http_get(host, port, path, timeout):
+    reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+    try:
+        writer.write(f"GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
+        await writer.drain()
+        return await asyncio.wait_for(reader.read(), timeout)
+    finally:
+        writer.close()
+
+
+def cmd_http_load(a):
+    """N requests, each on its own connection, at most P at a time."""
+
+    async def run():
+        sem = asyncio.Semaphore(a.parallel)
+        failures = []
+
+        async def one(i):
+            path = f"/r{i}"
+            async with sem:
+                try:
+                    resp = await http_get(a.host, a.port, path, a.timeout)
+                    ok = resp.startswith(b"HTTP/1.0 200") and \
+                        f"\r\n\r\notb-lab {path} ".encode() in resp
+                    if not ok:
+                        failures.append(f"{path}: bad answer {resp[:60]!r}")
+                except (asyncio.TimeoutError, ConnectionError, OSError) as e:
+                    failures.append(f"{path}: {type(e).__name__} {e}")
+
+        t0 = time.monotonic()
+        await asyncio.gather(*(one(i) for i in range(a.count)))
+        return failures, time.monotonic() - t0
+
+    failures, secs = asyncio.run(run())
+    for f in failures[:10]:
+        print("error", f, file=sys.stderr)
+    print(f"ok {a.count - len(failures)} failed {len(failures)} seconds {secs:.1f}")
+    sys.exit(1 if failures else 0)
+
+
+def cmd_socks5_cmd(a):
+    """Send a SOCKS5 no-auth greeting then a request with command CMD for
+    IPv4 HOST:PORT; print the reply code (the second byte of the reply)."""
+    dst = socket.inet_aton(a.dst_host) + a.dst_port.to_bytes(2, "big")
+    with socket.create_connection((a.host, a.port), timeout=a.timeout) as s:
+        s.sendall(b"\x05\x01\x00")
+        if s.recv(2) != b"\x05\x00":
+            sys.exit("no SOCKS5 no-auth method selected")
+        s.sendall(bytes([5, a.cmd, 0, 1]) + dst)
+        reply = s.recv(10)
+    if len(reply) < 2 or reply[0] != 5:
+        sys.exit(f"bad SOCKS5 reply {reply!r}")
+    print(reply[1])
+
+
+def cmd_iperf3(a):
+    """Summary of an iperf3 --json report: "Mbit/s CV%" at the receiver.
+    With -R the client is the receiver; otherwise the server is, and its
+    per-second report is there only with --get-server-output and a server
+    in JSON mode (else the CV is printed as "-"). The last, partial second
+    is left out of the CV."""
+    with open(a.json) as f:
+        rep = json.load(f)
+    if "error" in rep:
+        sys.exit(f"iperf3: {rep['error']}")
+    mbps = rep["end"]["sum_received"]["bits_per_second"] / 1e6
+    if rep["start"]["test_start"].get("reverse"):
+        intervals = rep.get("intervals", [])
+    else:
+        intervals = (rep.get("server_output_json") or {}).get("intervals", [])
+    rates = [i["sum"]["bits_per_second"] for i in intervals
+             if not i["sum"].get("omitted") and i["sum"]["seconds"] > 0.5]
+    cv = "-"
+    if len(rates) > 1:
+        mean = sum(rates) / len(rates)
+        var = sum((r - mean) ** 2 for r in rates) / len(rates)
+        cv = f"{100 * var ** 0.5 / mean:.1f}"
+    print(f"{mbps:.1f} {cv}")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    s = sub.add_parser("fetch")
+    s.add_argument("host")
+    s.add_argument("port", type=int)
+    s.add_argument("--trace")
+    s.add_argument("--request", help="bytes to send first")
+    s.add_argument("--timeout", type=float, default=120)
+    s.set_defaults(func=cmd_fetch)
+
+    s = sub.add_parser("send")
+    s.add_argument("host")
+    s.add_argument("port", type=int)
+    s.add_argument("file")
+    s.add_argument("--timeout", type=float, default=120)
+    s.set_defaults(func=cmd_send)
+
+    s = sub.add_parser("source")
+    s.add_argument("port", type=int)
+    s.add_argument("file")
+    s.set_defaults(func=cmd_source)
+
+    s = sub.add_parser("sink")
+    s.add_argument("port", type=int)
+    s.add_argument("results")
+    s.add_argument("--trace")
+    s.set_defaults(func=cmd_sink)
+
+    s = sub.add_parser("http-serve")
+    s.add_argument("port", type=int)
+    s.add_argument("peers")
+    s.set_defaults(func=cmd_http_serve)
+
+    s = sub.add_parser("http-load")
+    s.add_argument("host")
+    s.add_argument("port", type=int)
+    s.add_argument("count", type=int)
+    s.add_argument("--parallel", type=int, default=20)
+    s.add_argument("--timeout", type=float, default=20)
+    s.set_defaults(func=cmd_http_load)
+
+    s = sub.add_parser("socks5-cmd")
+    s.add_argument("host")
+    s.add_argument("port", type=int)
+    s.add_argument("cmd", type=int)
+    s.add_argument("dst_host")
+    s.add_argument("dst_port", type=int)
+    s.add_argument("--timeout", type=float, default=10)
+    s.set_defaults(func=cmd_socks5_cmd)
+
+    s = sub.add_parser("iperf3")
+    s.add_argument("json")
+    s.set_defaults(func=cmd_iperf3)
+
+    a = p.parse_args()
+    a.func(a)
+
+
+if __name__ == "__main__":
+    main()
