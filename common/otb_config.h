@@ -46,6 +46,8 @@ struct otb_config {
     bool fast_open;                /* --fast-open / "fast_open" */
     bool reuse_port;               /* --reuse-port / "reuse_port" */
     bool no_delay;                 /* --no-delay / "no_delay" */
+    char congestion[16];           /* --congestion / "congestion": TCP congestion control of
+                                      the MPTCP/TCP sockets, default cubic, "" = the system's */
     bool ipv6_first;               /* -6 / "ipv6_first" */
     char nameserver[OTB_HOST_MAX]; /* -d / "nameserver": comma list of ip[:port] */
     char acl[PATH_MAX];            /* --acl / "acl" */

@@ -196,6 +196,25 @@ void otb_daemon_close_listeners(struct otb_listener_set *set)
     set->n = 0;
 }
 
+const char *otb_daemon_congestion(const char *name, const struct otb_logger *lg)
+{
+    int rc;
+
+    if (name == NULL || name[0] == '\0')
+        return NULL;
+    if ((rc = otb_sock_congestion_usable(name)) == 0) {
+        OTB_INFO(lg, "TCP congestion control: %s", name);
+        return name;
+    }
+    if (rc == -EPERM)
+        OTB_WARN(lg, "congestion: %s is not allowed to this process (needs CAP_NET_ADMIN or "
+                     "an entry in net.ipv4.tcp_allowed_congestion_control); using the system's",
+                 name);
+    else
+        OTB_WARN(lg, "congestion: %s: %s; using the system's", name, strerror(-rc));
+    return NULL;
+}
+
 struct otb_acl *otb_daemon_load_acl(const char *path, const struct otb_logger *lg)
 {
     char err[512];

@@ -28,6 +28,10 @@ int otb_daemon_listen(struct otb_relay *r, struct otb_listener_set *set, const c
                       void *arg);
 void otb_daemon_close_listeners(struct otb_listener_set *set);
 
+/* The congestion control the tunnel's sockets get: name, or NULL (the
+ * system's) after logging why name cannot be used. */
+const char *otb_daemon_congestion(const char *name, const struct otb_logger *lg);
+
 /* Loads an ACL file; NULL after logging why. */
 struct otb_acl *otb_daemon_load_acl(const char *path, const struct otb_logger *lg);
 /* SIGHUP: replaces *slot with a fresh load of path; keeps the old one if the

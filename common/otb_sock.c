@@ -51,6 +51,9 @@ static int otb_sock_apply(int fd, const struct otb_sock_opts *o)
     if (o->iface[0] &&
         setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, o->iface, (socklen_t)strlen(o->iface)) < 0)
         return -errno;
+    if (o->congestion && o->congestion[0]) /* checked at start: failure means "system's" */
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, o->congestion,
+                         (socklen_t)strlen(o->congestion));
     /* Keepalive finds peers that vanished (a WAN gone for good) on long idle sessions. */
     if ((rc = otb_sock_setint(fd, SOL_SOCKET, SO_KEEPALIVE, 1)) < 0)
         return rc;
@@ -116,6 +119,19 @@ int otb_sock_outbound(int family, const struct otb_sock_opts *o, const struct so
     }
     return fd;
 fail:
+    close(fd);
+    return rc;
+}
+
+int otb_sock_congestion_usable(const char *name)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+    int rc = 0;
+
+    if (fd < 0)
+        return -errno;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, name, (socklen_t)strlen(name)) < 0)
+        rc = -errno;
     close(fd);
     return rc;
 }

@@ -22,6 +22,10 @@ struct otb_sock_opts {
     bool transparent; /* IP_TRANSPARENT (TPROXY listeners) */
     uint32_t mark;    /* SO_MARK, 0 = none */
     char iface[IFNAMSIZ]; /* SO_BINDTODEVICE, "" = none */
+    /* TCP_CONGESTION, NULL or "" = the system's; best effort on each socket
+     * (check it once with otb_sock_congestion_usable), accepted sockets
+     * inherit a listener's */
+    const char *congestion;
 };
 
 /* Stream socket, non-blocking and close-on-exec. With mptcp, IPPROTO_MPTCP is
@@ -44,6 +48,10 @@ int otb_sock_error(int fd);
 int otb_sock_parse_ip(const char *host, uint16_t port, struct sockaddr_storage *ss,
                       socklen_t *len);
 socklen_t otb_sockaddr_len(const struct sockaddr *sa);
+/* Whether this process may set congestion control name on its sockets: 0,
+ * -ENOENT (not in the kernel), -EPERM (not in
+ * net.ipv4.tcp_allowed_congestion_control and no CAP_NET_ADMIN). */
+int otb_sock_congestion_usable(const char *name);
 /* Whether the socket actually runs MPTCP (false for a TCP fallback). */
 bool otb_sock_is_mptcp(int fd);
 

@@ -236,7 +236,9 @@ static int otb_redir_setup(struct otb_redir *rd, struct ev_loop *loop)
     rd->relay.out_opts = (struct otb_sock_opts){ .mptcp = rd->cfg.mptcp,
                                                  .fast_open = rd->cfg.fast_open,
                                                  .no_delay = rd->cfg.no_delay,
-                                                 .mark = rd->cfg.mark };
+                                                 .mark = rd->cfg.mark,
+                                                 .congestion = otb_daemon_congestion(
+                                                     rd->cfg.congestion, &rd->log) };
     snprintf(rd->relay.out_opts.iface, sizeof(rd->relay.out_opts.iface), "%s", rd->cfg.iface);
     rd->relay.qos = &rd->cfg.qos; /* SIP over TCP is interactive on the wire */
     rd->upstreams.opts = rd->relay.out_opts;

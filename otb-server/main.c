@@ -126,9 +126,12 @@ static void otb_server_log_status(void *arg)
 
 static int otb_server_setup(struct otb_server *s, struct ev_loop *loop)
 {
-    struct otb_sock_opts listen_opts = { .mptcp = s->cfg.mptcp, .fast_open = s->cfg.fast_open,
-                                         .reuse_port = s->cfg.reuse_port,
-                                         .no_delay = s->cfg.no_delay };
+    /* Accepted (box-facing) sockets inherit the listener's congestion control;
+     * Internet-facing ones keep the system's. */
+    struct otb_sock_opts listen_opts = {
+        .mptcp = s->cfg.mptcp, .fast_open = s->cfg.fast_open, .reuse_port = s->cfg.reuse_port,
+        .no_delay = s->cfg.no_delay, .congestion = otb_daemon_congestion(s->cfg.congestion, &s->log)
+    };
     char err[512];
     long nofile;
 

@@ -134,7 +134,9 @@ static int otb_tunnel_setup(struct otb_tunnel *t, struct ev_loop *loop)
     t->relay.out_opts = (struct otb_sock_opts){ .mptcp = t->cfg.mptcp,
                                                 .fast_open = t->cfg.fast_open,
                                                 .no_delay = t->cfg.no_delay,
-                                                .mark = t->cfg.mark };
+                                                .mark = t->cfg.mark,
+                                                .congestion = otb_daemon_congestion(
+                                                    t->cfg.congestion, &t->log) };
     snprintf(t->relay.out_opts.iface, sizeof(t->relay.out_opts.iface), "%s", t->cfg.iface);
     t->relay.qos = &t->cfg.qos;
     t->upstreams.opts = t->relay.out_opts;

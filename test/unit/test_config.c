@@ -112,6 +112,7 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.connect_timeout, 10);
     assert_int_equal(cfg.shutdown_timeout, 10);
     assert_true(cfg.mptcp);
+    assert_string_equal(cfg.congestion, "cubic");
     assert_int_equal(cfg.mode, OTB_MODE_TCP_ONLY);
     assert_int_equal(cfg.n_servers, 0);
     assert_int_equal(cfg.server_port, 0);
@@ -221,7 +222,7 @@ static void test_all_flags(void **state)
                   "120", "--connect-timeout", "5", "-u", "-v", "-v", "-6", "-d", "1.1.1.1,9.9.9.9",
                   "-f", "/run/otb.pid", "-a", "nobody", "-i", "eth0", "-n", "4096", "-T", "--acl",
                   "/etc/otb.acl", "--fast-open", "--reuse-port", "--no-delay", "--no-mptcp",
-                  "--mark", "0x10", "--syslog", "--max-conns", "500", "--shutdown-timeout", "3");
+                  "--congestion", "bbr", "--mark", "0x10", "--syslog", "--max-conns", "500", "--shutdown-timeout", "3");
     if (rc != OTB_CONFIG_OK)
         fail_msg("rc %d: %s", rc, err);
     assert_int_equal(cfg.n_servers, 2);
@@ -249,6 +250,7 @@ static void test_all_flags(void **state)
     assert_true(cfg.reuse_port);
     assert_true(cfg.no_delay);
     assert_false(cfg.mptcp);
+    assert_string_equal(cfg.congestion, "bbr");
     assert_int_equal(cfg.mark, 16);
     assert_true(cfg.use_syslog);
     assert_int_equal(cfg.max_conns, 500);
@@ -427,6 +429,8 @@ static void test_json_errors(void **state)
         { "{\"mptcp\": 1}", "mptcp" },
         { "{\"reuse_port\": null}", "reuse_port" },
         { "{\"no_delay\": \"true\"}", "no_delay" },
+        { "{\"congestion\": \"cubic; reboot\"}", "congestion" },
+        { "{\"congestion\": \"a-name-far-too-long\"}", "congestion" },
         { "{\"ipv6_first\": {}}", "ipv6_first" },
         { "{\"syslog\": 0}", "syslog" },
         { "{\"tproxy\": \"on\"}", "tproxy" },
@@ -499,6 +503,7 @@ static void test_json_values(void **state)
         "  \"fast_open\": true,\n"
         "  \"reuse_port\": true,\n"
         "  \"no_delay\": true,\n"
+        "  \"congestion\": \"\",\n"
         "  \"ipv6_first\": true,\n"
         "  \"nameserver\": \"1.1.1.1\",\n"
         "  \"acl\": \"/etc/otb.acl\",\n"
@@ -536,6 +541,7 @@ static void test_json_values(void **state)
     assert_true(cfg.fast_open);
     assert_true(cfg.reuse_port);
     assert_true(cfg.no_delay);
+    assert_string_equal(cfg.congestion, "");
     assert_true(cfg.ipv6_first);
     assert_string_equal(cfg.nameserver, "1.1.1.1");
     assert_string_equal(cfg.acl, "/etc/otb.acl");

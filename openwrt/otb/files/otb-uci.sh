@@ -15,7 +15,7 @@ OTB_SBIN_DIR=${OTB_SBIN_DIR:-/usr/sbin}
 
 # Options of section "main" copied as they are: "uci-option:type".
 OTB_UCI_COMMON="method:str password:str password_file:str key:str server_port:uint timeout:uint
-connect_timeout:uint mptcp:bool fast_open:bool no_delay:bool verbose:uint acl:str
+connect_timeout:uint mptcp:bool fast_open:bool no_delay:bool congestion:str verbose:uint acl:str
 nameserver:str"
 
 # Also sets OTB_UCI_FAILED: config_foreach does not pass on a callback's
