@@ -7,15 +7,15 @@ set -euo pipefail
 # shellcheck source=test/interop/ops_lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/ops_lib.sh"
 
-MAN_PROGRAMS=(otb-server otb-redir otb-tunnel otb-firewall)
+MAN_PROGRAMS=(otb-server otb-redir otb-tunnel otb-firewall otb-qos)
 
-# The command that runs PROGRAM: built binaries, the firewall helper from
-# the build tree when it is copied there, else from the source tree.
+# The command that runs PROGRAM: built binaries, the helper scripts from
+# the build tree when they are copied there, else from the source tree.
 man_cmd() {
-    if [[ $1 == otb-firewall ]]; then
+    if [[ $1 == otb-firewall || $1 == otb-qos ]]; then
         local fw
-        fw=$(ops_src)/otb-redir/otb-firewall
-        [[ -x ${OTB_BUILD:-}/otb-redir/otb-firewall ]] && fw=$OTB_BUILD/otb-redir/otb-firewall
+        fw=$(ops_src)/otb-redir/$1
+        [[ -x ${OTB_BUILD:-}/otb-redir/$1 ]] && fw=$OTB_BUILD/otb-redir/$1
         printf 'bash\n%s\n' "$fw"
     else
         ops_bin "$1"
