@@ -1,6 +1,5 @@
 #include "otb_udp.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 size_t otb_udp_sealed_len(const struct otb_master *m, size_t len)
@@ -8,45 +7,40 @@ size_t otb_udp_sealed_len(const struct otb_master *m, size_t len)
     return m->key_len + len + OTB_TAG_LEN;
 }
 
-/* Every datagram has its own salt, hence its own subkey. One long-lived
- * cipher state per thread is re-keyed for each: a fresh one would cost a
- * malloc and free per packet. It stays reachable until exit. */
-static _Thread_local struct otb_aead otb_udp_aead;
-
-size_t otb_udp_seal(const struct otb_master *m, const uint8_t *salt, const uint8_t *plain,
-                    size_t len, uint8_t *out)
+size_t otb_udp_seal(struct otb_aead *a, const struct otb_master *m, const uint8_t *salt,
+                    const uint8_t *plain, size_t len, uint8_t *out)
 {
     memcpy(out, salt, m->key_len);
-    /* Fails only if OpenSSL cannot allocate its first context; no packet then. */
-    if (otb_aead_start(&otb_udp_aead, m, salt) != 0)
-        abort();
-    otb_aead_seal(&otb_udp_aead, out + m->key_len, plain, len);
+    /* Fails only if OpenSSL cannot allocate the first context of a. */
+    if (otb_aead_start(a, m, salt) != 0)
+        return 0;
+    otb_aead_seal(a, out + m->key_len, plain, len);
     return otb_udp_sealed_len(m, len);
 }
 
-int otb_udp_open(const struct otb_master *m, const uint8_t *in, size_t len, uint8_t *out,
-                 size_t outcap, size_t *outlen)
+int otb_udp_open(struct otb_aead *a, const struct otb_master *m, const uint8_t *in, size_t len,
+                 uint8_t *out, size_t outcap, size_t *outlen)
 {
     int rc;
 
     if (len < m->key_len + OTB_TAG_LEN || outcap < len - m->key_len - OTB_TAG_LEN)
         return OTB_BAD;
-    if (otb_aead_start(&otb_udp_aead, m, in) != 0)
+    if (otb_aead_start(a, m, in) != 0)
         return OTB_BAD;
-    rc = otb_aead_open(&otb_udp_aead, out, in + m->key_len, len - m->key_len);
+    rc = otb_aead_open(a, out, in + m->key_len, len - m->key_len);
     if (rc != 0)
         return OTB_BAD;
     *outlen = len - m->key_len - OTB_TAG_LEN;
     return OTB_OK;
 }
 
-int otb_udp_open_addr(const struct otb_master *m, const uint8_t *in, size_t len, uint8_t *out,
-                      size_t outcap, struct otb_addr *addr, size_t *payload_off,
+int otb_udp_open_addr(struct otb_aead *a, const struct otb_master *m, const uint8_t *in, size_t len,
+                      uint8_t *out, size_t outcap, struct otb_addr *addr, size_t *payload_off,
                       size_t *payload_len)
 {
     size_t plain_len, hdr;
 
-    if (otb_udp_open(m, in, len, out, outcap, &plain_len) != OTB_OK)
+    if (otb_udp_open(a, m, in, len, out, outcap, &plain_len) != OTB_OK)
         return OTB_BAD;
     if (otb_addr_parse(out, plain_len, addr, &hdr) != OTB_OK)
         return OTB_BAD;

@@ -406,13 +406,16 @@ static void otb_udp_tx_set_tos(struct otb_udp_txbatch *t, unsigned i, int family
 }
 
 /* Queues the len bytes written into the slot for to; tos >= 0 marks this
- * datagram alone. */
+ * datagram alone. len 0 (sealing failed) leaves the slot free. */
 static void otb_udp_tx_commit(struct otb_udprelay *r, size_t len, const struct sockaddr *to,
                               enum otb_udp_dir dir, size_t payload, int tos)
 {
     struct otb_udp_txbatch *t = r->tx;
-    unsigned i = t->n++;
     socklen_t tolen = otb_sockaddr_len(to);
+
+    if (len == 0)
+        return;
+    unsigned i = t->n++;
 
     t->iov[i] = (struct iovec){ .iov_base = t->slots[i], .iov_len = len };
     memcpy(&t->to[i], to, tolen);
@@ -776,8 +779,8 @@ static void otb_udp_server_datagram(void *ctx, uint8_t *data, size_t n,
     struct otb_addr to;
     size_t off, len;
 
-    if (otb_udp_open_addr(r->master, data, n, r->plain, OTB_UDP_PLAIN_CAP, &to, &off, &len) !=
-        OTB_OK) {
+    if (otb_udp_open_addr(&r->aead, r->master, data, n, r->plain, OTB_UDP_PLAIN_CAP, &to, &off,
+                          &len) != OTB_OK) {
         r->stats.bad++;
         return;
     }
@@ -815,7 +818,7 @@ static size_t otb_udp_seal_with(struct otb_udprelay *r, const struct otb_addr *a
     uint8_t *start = payload - hlen;
 
     memcpy(start, hdr, hlen);
-    return otb_udp_seal(r->master, otb_udp_salt(r), start, hlen + len, out);
+    return otb_udp_seal(&r->aead, r->master, otb_udp_salt(r), start, hlen + len, out);
 }
 
 /* A datagram from any Internet host to the association's socket: back to the box. */
@@ -1001,8 +1004,8 @@ static void otb_udp_client_deliver(void *ctx, uint8_t *data, size_t n,
 
     /* Only the server holds the key; anything else is noise or an attack. */
     if (!otb_udp_same_sockaddr(sender, (const struct sockaddr *)&a->server) ||
-        otb_udp_open_addr(r->master, data, n, r->plain, OTB_UDP_PLAIN_CAP, &from, &off, &len) !=
-            OTB_OK) {
+        otb_udp_open_addr(&r->aead, r->master, data, n, r->plain, OTB_UDP_PLAIN_CAP, &from, &off,
+                          &len) != OTB_OK) {
         r->stats.bad++;
         return;
     }
@@ -1147,6 +1150,7 @@ void otb_udprelay_destroy(struct otb_udprelay *r)
     free(r->rx);
     free(r->plain);
     free(r->tx);
+    otb_aead_end(&r->aead);
     r->rx = NULL;
     r->tx = NULL;
     r->plain = NULL;

@@ -226,6 +226,7 @@ struct otb_udprelay {
     struct otb_udp_batch *rx;   /* received datagrams, used within one callback */
     struct otb_udp_txbatch *tx; /* datagrams to send, flushed before returning to the loop */
     uint8_t *plain;             /* one opened datagram */
+    struct otb_aead aead;       /* re-keyed per datagram (each has its own salt) */
     uint8_t salts[OTB_UDP_SALT_POOL];
     size_t salts_used;
     struct otb_udp_listener *listeners;

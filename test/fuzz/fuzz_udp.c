@@ -17,10 +17,13 @@
 #include "otb_crypto.h"
 #include "otb_udp.h"
 
-#define FUZZ_CHECK(cond)   \
-    do {                   \
-        if (!(cond))       \
-            abort();       \
+/* Cipher state re-keyed for every datagram, as the relay keeps one. */
+static struct otb_aead codec_aead;
+
+#define FUZZ_CHECK(cond)                                                                           \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            abort();                                                                               \
     } while (0)
 
 #define FUZZ_MASTERS (OTB_METHOD_COUNT + 1)
@@ -46,13 +49,13 @@ static void open_received(const struct otb_master *m, const uint8_t *data, size_
     int rc;
 
     FUZZ_CHECK(out != NULL);
-    rc = otb_udp_open_addr(m, data, size, out, size, &addr, &off, &plen);
+    rc = otb_udp_open_addr(&codec_aead, m, data, size, out, size, &addr, &off, &plen);
     FUZZ_CHECK(rc == OTB_OK || rc == OTB_BAD);
     if (rc == OTB_OK) {
         FUZZ_CHECK(size >= m->key_len + OTB_TAG_LEN);
         FUZZ_CHECK(off + plen == size - m->key_len - OTB_TAG_LEN);
     }
-    rc = otb_udp_open(m, data, size, out, size, &outlen);
+    rc = otb_udp_open(&codec_aead, m, data, size, out, size, &outlen);
     FUZZ_CHECK(rc == OTB_OK || rc == OTB_BAD);
     if (size < m->key_len + OTB_TAG_LEN)
         FUZZ_CHECK(rc == OTB_BAD);
@@ -72,16 +75,16 @@ static void round_trip(const struct otb_master *m, const uint8_t *data, size_t s
     FUZZ_CHECK(pkt != NULL && out != NULL);
     for (size_t i = 0; i < sizeof(salt); i++)
         salt[i] = (uint8_t)(0xF0 ^ (i * 11) ^ m->method);
-    FUZZ_CHECK(otb_udp_seal(m, salt, data, size, pkt) == pktlen);
+    FUZZ_CHECK(otb_udp_seal(&codec_aead, m, salt, data, size, pkt) == pktlen);
     FUZZ_CHECK(pktlen == m->key_len + size + OTB_TAG_LEN);
     FUZZ_CHECK(memcmp(pkt, salt, m->key_len) == 0);
 
-    FUZZ_CHECK(otb_udp_open(m, pkt, pktlen, out, size, &outlen) == OTB_OK);
+    FUZZ_CHECK(otb_udp_open(&codec_aead, m, pkt, pktlen, out, size, &outlen) == OTB_OK);
     FUZZ_CHECK(outlen == size);
     FUZZ_CHECK(size == 0 || memcmp(out, data, size) == 0);
 
     want_rc = otb_addr_parse(data, size, &want, &hdr);
-    rc = otb_udp_open_addr(m, pkt, pktlen, out, size, &addr, &off, &plen);
+    rc = otb_udp_open_addr(&codec_aead, m, pkt, pktlen, out, size, &addr, &off, &plen);
     FUZZ_CHECK((rc == OTB_OK) == (want_rc == OTB_OK));
     if (rc == OTB_OK) {
         FUZZ_CHECK(off == hdr && plen == size - hdr);
@@ -92,8 +95,9 @@ static void round_trip(const struct otb_master *m, const uint8_t *data, size_t s
     /* One flipped bit anywhere: refused. */
     pos = (size * 131 + m->method * 7) % pktlen;
     pkt[pos] ^= (uint8_t)(1u << (size % 8));
-    FUZZ_CHECK(otb_udp_open(m, pkt, pktlen, out, size, &outlen) == OTB_BAD);
-    FUZZ_CHECK(otb_udp_open_addr(m, pkt, pktlen, out, size, &addr, &off, &plen) == OTB_BAD);
+    FUZZ_CHECK(otb_udp_open(&codec_aead, m, pkt, pktlen, out, size, &outlen) == OTB_BAD);
+    FUZZ_CHECK(otb_udp_open_addr(&codec_aead, m, pkt, pktlen, out, size, &addr, &off, &plen) ==
+               OTB_BAD);
     free(pkt);
     free(out);
 }

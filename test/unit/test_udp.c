@@ -22,7 +22,10 @@
 #include "otb_crypto.h"
 #include "otb_udp.h"
 
-static const uint8_t kat_plain[] = { 0x01, 0xc0, 0x00, 0x02, 0x01, 0x00, 0x35, 'd', 'n', 's', '?' };
+/* Cipher state re-keyed for every datagram, as the relay keeps one. */
+static struct otb_aead codec_aead;
+
+static const uint8_t kat_plain[] = {0x01, 0xc0, 0x00, 0x02, 0x01, 0x00, 0x35, 'd', 'n', 's', '?'};
 
 static const char *const kat_packets[OTB_METHOD_COUNT] = {
     [OTB_AES_128_GCM] = "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb820f04419d085628c0b000de37405988fb2"
@@ -50,7 +53,7 @@ static size_t unhex(const char *hex, uint8_t *out, size_t cap)
     assert_int_equal(n % 2, 0);
     assert_true(n / 2 <= cap);
     for (size_t i = 0; i < n / 2; i++) {
-        char pair[3] = { hex[2 * i], hex[2 * i + 1], '\0' };
+        char pair[3] = {hex[2 * i], hex[2 * i + 1], '\0'};
         char *end;
         out[i] = (uint8_t)strtoul(pair, &end, 16);
         assert_true(*end == '\0');
@@ -81,7 +84,7 @@ static int open_exact(const struct otb_master *m, const uint8_t *pkt, size_t len
     assert_non_null(copy);
     if (len)
         memcpy(copy, pkt, len);
-    rc = otb_udp_open_addr(m, copy, len, out, outcap, addr, off, plen);
+    rc = otb_udp_open_addr(&codec_aead, m, copy, len, out, outcap, addr, off, plen);
     free(copy);
     return rc;
 }
@@ -101,10 +104,12 @@ static void test_kat(void **state)
         for (size_t k = 0; k < sizeof(salt); k++)
             salt[k] = (uint8_t)(0xa0 + k);
         assert_int_equal(otb_udp_sealed_len(&ms[i], sizeof(kat_plain)), wlen);
-        assert_int_equal(otb_udp_seal(&ms[i], salt, kat_plain, sizeof(kat_plain), pkt), wlen);
+        assert_int_equal(otb_udp_seal(&codec_aead, &ms[i], salt, kat_plain, sizeof(kat_plain), pkt),
+                         wlen);
         assert_memory_equal(pkt, want, wlen);
 
-        assert_int_equal(otb_udp_open(&ms[i], want, wlen, out, sizeof(out), &outlen), OTB_OK);
+        assert_int_equal(otb_udp_open(&codec_aead, &ms[i], want, wlen, out, sizeof(out), &outlen),
+                         OTB_OK);
         assert_int_equal(outlen, sizeof(kat_plain));
         assert_memory_equal(out, kat_plain, sizeof(kat_plain));
 
@@ -124,7 +129,7 @@ static void test_round_trip(void **state)
 {
     struct otb_master ms[OTB_METHOD_COUNT + 1];
     size_t n = all_masters(ms, OTB_ARRAY_LEN(ms), "round trip");
-    static const size_t payload_lens[] = { 0, 1, 15, 16, 17, 500, 1472, 8192, 65000 };
+    static const size_t payload_lens[] = {0, 1, 15, 16, 17, 500, 1472, 8192, 65000};
     const size_t maxplain = OTB_ADDR_MAX_LEN + 65000;
     uint8_t *plain = malloc(maxplain), *pkt = malloc(maxplain + 64), *out = malloc(maxplain);
 
@@ -158,19 +163,20 @@ static void test_round_trip(void **state)
 
                 randombytes_buf(plain + hlen, payload_lens[p]);
                 randombytes_buf(salt, sizeof(salt));
-                pktlen = otb_udp_seal(&ms[i], salt, plain, len, pkt);
+                pktlen = otb_udp_seal(&codec_aead, &ms[i], salt, plain, len, pkt);
                 assert_int_equal(pktlen, ms[i].key_len + len + OTB_TAG_LEN);
                 assert_int_equal(pktlen, otb_udp_sealed_len(&ms[i], len));
                 assert_memory_equal(pkt, salt, ms[i].key_len);
 
                 /* Exact output capacity is enough. */
-                assert_int_equal(otb_udp_open(&ms[i], pkt, pktlen, out, len, &outlen), OTB_OK);
+                assert_int_equal(otb_udp_open(&codec_aead, &ms[i], pkt, pktlen, out, len, &outlen),
+                                 OTB_OK);
                 assert_int_equal(outlen, len);
                 assert_memory_equal(out, plain, len);
 
                 memset(&got, 0, sizeof(got));
-                assert_int_equal(otb_udp_open_addr(&ms[i], pkt, pktlen, out, maxplain, &got,
-                                                   &off, &plen),
+                assert_int_equal(otb_udp_open_addr(&codec_aead, &ms[i], pkt, pktlen, out, maxplain,
+                                                   &got, &off, &plen),
                                  OTB_OK);
                 assert_int_equal(got.atyp, a.atyp);
                 assert_int_equal(got.port, a.port);
@@ -182,8 +188,9 @@ static void test_round_trip(void **state)
 
                 /* One byte too little room is refused. */
                 if (len > 0)
-                    assert_int_equal(otb_udp_open(&ms[i], pkt, pktlen, out, len - 1, &outlen),
-                                     OTB_BAD);
+                    assert_int_equal(
+                        otb_udp_open(&codec_aead, &ms[i], pkt, pktlen, out, len - 1, &outlen),
+                        OTB_BAD);
             }
         }
         otb_master_wipe(&ms[i]);
@@ -206,7 +213,7 @@ static void test_short_packets(void **state)
 
         memset(salt, 0x11, sizeof(salt));
         /* A sealed empty plaintext is exactly salt + tag. */
-        full = otb_udp_seal(&ms[i], salt, NULL, 0, pkt);
+        full = otb_udp_seal(&codec_aead, &ms[i], salt, NULL, 0, pkt);
         assert_int_equal(full, ms[i].key_len + OTB_TAG_LEN);
         for (size_t len = 0; len < full; len++) {
             struct otb_addr a;
@@ -214,9 +221,10 @@ static void test_short_packets(void **state)
             uint8_t *copy = malloc(len ? len : 1);
             assert_non_null(copy);
             memcpy(copy, pkt, len);
-            assert_int_equal(otb_udp_open(&ms[i], copy, len, out, sizeof(out), &outlen), OTB_BAD);
-            assert_int_equal(otb_udp_open_addr(&ms[i], copy, len, out, sizeof(out), &a, &off,
-                                               &plen),
+            assert_int_equal(
+                otb_udp_open(&codec_aead, &ms[i], copy, len, out, sizeof(out), &outlen), OTB_BAD);
+            assert_int_equal(otb_udp_open_addr(&codec_aead, &ms[i], copy, len, out, sizeof(out), &a,
+                                               &off, &plen),
                              OTB_BAD);
             free(copy);
         }
@@ -224,7 +232,7 @@ static void test_short_packets(void **state)
         {
             size_t outlen = 99, off, plen;
             struct otb_addr a;
-            assert_int_equal(otb_udp_open(&ms[i], pkt, full, out, 0, &outlen), OTB_OK);
+            assert_int_equal(otb_udp_open(&codec_aead, &ms[i], pkt, full, out, 0, &outlen), OTB_OK);
             assert_int_equal(outlen, 0);
             assert_int_equal(open_exact(&ms[i], pkt, full, out, sizeof(out), &a, &off, &plen),
                              OTB_BAD);
@@ -249,29 +257,34 @@ static void test_bad_tag(void **state)
         struct otb_master other;
 
         randombytes_buf(salt, sizeof(salt));
-        len = otb_udp_seal(&ms[i], salt, plain, sizeof(plain), pkt);
+        len = otb_udp_seal(&codec_aead, &ms[i], salt, plain, sizeof(plain), pkt);
         /* Flipping any bit of salt, ciphertext or tag is caught. */
         for (size_t pos = 0; pos < len; pos++) {
             for (int bit = 0; bit < 8; bit += 7) {
                 memcpy(bad, pkt, len);
                 bad[pos] ^= (uint8_t)(1u << bit);
-                assert_int_equal(otb_udp_open(&ms[i], bad, len, out, sizeof(out), &outlen),
-                                 OTB_BAD);
-                assert_int_equal(otb_udp_open_addr(&ms[i], bad, len, out, sizeof(out), &a, &off,
-                                                   &plen),
+                assert_int_equal(
+                    otb_udp_open(&codec_aead, &ms[i], bad, len, out, sizeof(out), &outlen),
+                    OTB_BAD);
+                assert_int_equal(otb_udp_open_addr(&codec_aead, &ms[i], bad, len, out, sizeof(out),
+                                                   &a, &off, &plen),
                                  OTB_BAD);
             }
         }
         /* Truncated or extended packets are caught. */
-        assert_int_equal(otb_udp_open(&ms[i], pkt, len - 1, out, sizeof(out), &outlen), OTB_BAD);
+        assert_int_equal(otb_udp_open(&codec_aead, &ms[i], pkt, len - 1, out, sizeof(out), &outlen),
+                         OTB_BAD);
         memcpy(bad, pkt, len);
         bad[len] = 0;
-        assert_int_equal(otb_udp_open(&ms[i], bad, len + 1, out, sizeof(out), &outlen), OTB_BAD);
+        assert_int_equal(otb_udp_open(&codec_aead, &ms[i], bad, len + 1, out, sizeof(out), &outlen),
+                         OTB_BAD);
         /* Another key. */
         otb_master_from_password(&other, ms[i].method, "not tamper");
-        assert_int_equal(otb_udp_open(&other, pkt, len, out, sizeof(out), &outlen), OTB_BAD);
+        assert_int_equal(otb_udp_open(&codec_aead, &other, pkt, len, out, sizeof(out), &outlen),
+                         OTB_BAD);
         /* The original is still fine. */
-        assert_int_equal(otb_udp_open(&ms[i], pkt, len, out, sizeof(out), &outlen), OTB_OK);
+        assert_int_equal(otb_udp_open(&codec_aead, &ms[i], pkt, len, out, sizeof(out), &outlen),
+                         OTB_OK);
         assert_memory_equal(out, plain, sizeof(plain));
         otb_master_wipe(&other);
         otb_master_wipe(&ms[i]);
@@ -286,16 +299,22 @@ static void test_bad_header(void **state)
         const char *bytes;
         size_t len;
     } bad[] = {
-        { "\x01\x7f\x00\x00", 4 },             /* truncated IPv4 */
-        { "\x04\x20\x01\x0d\xb8\x00\x00", 7 }, /* truncated IPv6 */
-        { "\x03", 1 },                         /* domain without a length */
-        { "\x03\x05" "abc", 5 },               /* truncated domain */
-        { "\x03\x00\x00\x50" "data", 8 },      /* empty domain */
-        { "\x03\x03" "a\0b\x00\x50", 7 },      /* NUL in domain */
-        { "\x00\x7f\x00\x00\x01\x00\x50", 7 }, /* ATYP 0 */
-        { "\x02\x7f\x00\x00\x01\x00\x50", 7 }, /* ATYP 2 */
-        { "\x05\x7f\x00\x00\x01\x00\x50", 7 }, /* ATYP 5 */
-        { "\xff\x7f\x00\x00\x01\x00\x50", 7 }, /* ATYP 255 */
+        {"\x01\x7f\x00\x00", 4},             /* truncated IPv4 */
+        {"\x04\x20\x01\x0d\xb8\x00\x00", 7}, /* truncated IPv6 */
+        {"\x03", 1},                         /* domain without a length */
+        {"\x03\x05"
+         "abc",
+         5}, /* truncated domain */
+        {"\x03\x00\x00\x50"
+         "data",
+         8}, /* empty domain */
+        {"\x03\x03"
+         "a\0b\x00\x50",
+         7},                                 /* NUL in domain */
+        {"\x00\x7f\x00\x00\x01\x00\x50", 7}, /* ATYP 0 */
+        {"\x02\x7f\x00\x00\x01\x00\x50", 7}, /* ATYP 2 */
+        {"\x05\x7f\x00\x00\x01\x00\x50", 7}, /* ATYP 5 */
+        {"\xff\x7f\x00\x00\x01\x00\x50", 7}, /* ATYP 255 */
     };
 
     (void)state;
@@ -306,9 +325,11 @@ static void test_bad_header(void **state)
             struct otb_addr a;
 
             randombytes_buf(salt, sizeof(salt));
-            len = otb_udp_seal(&ms[i], salt, (const uint8_t *)bad[b].bytes, bad[b].len, pkt);
+            len = otb_udp_seal(&codec_aead, &ms[i], salt, (const uint8_t *)bad[b].bytes, bad[b].len,
+                               pkt);
             /* Authentic packet ... */
-            assert_int_equal(otb_udp_open(&ms[i], pkt, len, out, sizeof(out), &outlen), OTB_OK);
+            assert_int_equal(otb_udp_open(&codec_aead, &ms[i], pkt, len, out, sizeof(out), &outlen),
+                             OTB_OK);
             assert_int_equal(outlen, bad[b].len);
             /* ... whose header is refused. */
             assert_int_equal(open_exact(&ms[i], pkt, len, out, sizeof(out), &a, &off, &plen),
@@ -321,10 +342,8 @@ static void test_bad_header(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_kat),
-        cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_short_packets),
-        cmocka_unit_test(test_bad_tag),
+        cmocka_unit_test(test_kat),           cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_short_packets), cmocka_unit_test(test_bad_tag),
         cmocka_unit_test(test_bad_header),
     };
     return cmocka_run_group_tests(tests, setup, NULL);

@@ -19,6 +19,9 @@
 
 #include "otb_udprelay.h"
 
+/* Cipher state re-keyed for every datagram, as the relay keeps one. */
+static struct otb_aead codec_aead;
+
 #define PW "otb-udprelay-test"
 
 /* ------------------------------------------------------------ helpers */
@@ -364,7 +367,7 @@ static size_t seal_to(const struct env *e, const struct sockaddr_in *to, const c
     n = otb_addr_encode(&a, plain);
     memcpy(plain + n, payload, strlen(payload));
     randombytes_buf(salt, sizeof(salt));
-    return otb_udp_seal(&e->master, salt, plain, n + strlen(payload), out);
+    return otb_udp_seal(&codec_aead, &e->master, salt, plain, n + strlen(payload), out);
 }
 
 static void send_to(int fd, const void *buf, size_t len, const struct sockaddr_in *to)
@@ -385,8 +388,8 @@ static void expect_sealed(struct env *e, int box, const struct sockaddr_in *from
 
     assert_true(n > 0);
     assert_int_equal(src.sin_port, e->relay_addr.sin_port);
-    assert_int_equal(otb_udp_open_addr(&e->master, buf, (size_t)n, plain, sizeof(plain), &hdr,
-                                       &off, &len),
+    assert_int_equal(otb_udp_open_addr(&codec_aead, &e->master, buf, (size_t)n, plain,
+                                       sizeof(plain), &hdr, &off, &len),
                      OTB_OK);
     assert_int_equal(hdr.atyp, OTB_ATYP_IPV4);
     assert_memory_equal(hdr.u.v4, &from->sin_addr, 4);
@@ -459,7 +462,7 @@ static void test_server_refuses(void **state)
     /* Authentic, but ATYP 9 does not exist. */
     memcpy(plain, "\x09" "abcdef", 7);
     randombytes_buf(salt, sizeof(salt));
-    send_to(box, pkt, otb_udp_seal(&e.master, salt, plain, 7, pkt), &e.relay_addr);
+    send_to(box, pkt, otb_udp_seal(&codec_aead, &e.master, salt, plain, 7, pkt), &e.relay_addr);
     /* Authentic, to an address the built-in list refuses. */
     send_to(box, pkt, seal_to(&e, &blocked, "no", pkt), &e.relay_addr);
     pump(&e);
@@ -546,8 +549,8 @@ static void test_client_forward(void **state)
     send_to(lan, "query", 5, &e.relay_addr);
     n = pump_recv(&e, server, buf, sizeof(buf), &assoc);
     assert_true(n > 0);
-    assert_int_equal(otb_udp_open_addr(&e.master, buf, (size_t)n, plain, sizeof(plain), &hdr,
-                                       &off, &len),
+    assert_int_equal(otb_udp_open_addr(&codec_aead, &e.master, buf, (size_t)n, plain, sizeof(plain),
+                                       &hdr, &off, &len),
                      OTB_OK);
     assert_int_equal(hdr.port, 53);
     assert_memory_equal(hdr.u.v4, &target.sin_addr, 4);
