@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""UDP peers of the lab's t_udp test (standard library only).
+
+  reflect PORT                  answer each datagram with "SRC ip port " + the datagram
+  load HOST PORT COUNT WINDOW   COUNT datagrams of mixed sizes (up to 8 KiB) to an echo
+                                server, at most WINDOW unanswered; every echo is compared
+                                with what was sent. Prints "sent N echoed N corrupt N lost N"
+  cone HOST PORT PORTFILE SECS  one datagram to a reflector; writes the public "ip port" it
+                                reports to PORTFILE, then waits up to SECS for a datagram
+                                from any other source. Prints "FROM ip port DATA"
+  poke SRC HOST PORT TEXT       one datagram from address SRC
+  flow HOST PORT SECONDS RATE   RATE datagrams/s to a reflector for SECONDS; prints
+                                "sent N received N lost N gap_ms G ports P1,P2,..." where G is
+                                the longest time without an answer and the ports are the
+                                public source ports the reflector saw, in order of appearance
+"""
+import os
+import random
+import select
+import socket
+import struct
+import sys
+import time
+
+SIZES = (1, 13, 64, 200, 512, 1000, 1200, 1400, 1472, 2000, 3000, 4096, 6000, 8192)
+
+
+def reflect(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("0.0.0.0", port))
+    while True:
+        data, peer = s.recvfrom(65535)
+        s.sendto(b"SRC %s %d " % (peer[0].encode(), peer[1]) + data, peer)
+
+
+def payload(seq):
+    size = SIZES[seq % len(SIZES)]
+    head = struct.pack("!I", seq)
+    if size <= len(head):
+        return head[:size] if size == len(head) else bytes([seq & 0xFF]) * size
+    return head + random.Random(seq).randbytes(size - len(head))
+
+
+def load(host, port, count, window):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    s.connect((host, port))
+    expected = {}  # payload -> seq, for the ones in flight
+    sent = echoed = corrupt = 0
+    last_progress = time.monotonic()
+    while echoed + corrupt < count:
+        while sent < count and len(expected) < window:
+            p = payload(sent)
+            # Tiny payloads repeat; keep them apart by counting copies.
+            expected[p] = expected.get(p, 0) + 1
+            s.send(p)
+            sent += 1
+        readable, _, _ = select.select([s], [], [], 0.2)
+        if readable:
+            data = s.recv(65535)
+            n = expected.get(data)
+            if n is None:
+                corrupt += 1
+            elif n == 1:
+                del expected[data]
+                echoed += 1
+            else:
+                expected[data] = n - 1
+                echoed += 1
+            last_progress = time.monotonic()
+        elif time.monotonic() - last_progress > 3.0:
+            break
+    lost = sum(expected.values())
+    print("sent %d echoed %d corrupt %d lost %d" % (sent, echoed, corrupt, lost))
+    return 0 if echoed == count else 1
+
+
+def cone(host, port, portfile, seconds):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("0.0.0.0", 0))
+    s.settimeout(3)
+    s.sendto(b"hello", (host, port))
+    data, peer = s.recvfrom(65535)
+    fields = data.split(b" ")
+    with open(portfile + ".tmp", "w") as f:
+        f.write("%s %s\n" % (fields[1].decode(), fields[2].decode()))
+    os.rename(portfile + ".tmp", portfile)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        s.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            data, peer = s.recvfrom(65535)
+        except socket.timeout:
+            break
+        if peer != (host, port):
+            print("FROM %s %d %s" % (peer[0], peer[1], data.decode(errors="replace")))
+            return 0
+    print("NOTHING")
+    return 1
+
+
+def poke(src, host, port, text):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((src, 0))
+    s.sendto(text.encode(), (host, port))
+    return 0
+
+
+def flow(host, port, seconds, rate):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.connect((host, port))
+    s.setblocking(False)
+    count = int(seconds * rate)
+    received = set()
+    ports = []
+    last = start = time.monotonic()
+    gap = 0.0
+
+    def drain():
+        nonlocal last, gap
+        while True:
+            try:
+                data = s.recv(65535)
+            except (BlockingIOError, ConnectionRefusedError):
+                return
+            fields = data.split(b" ", 3)
+            if len(fields) < 4 or fields[0] != b"SRC":
+                continue
+            now = time.monotonic()
+            gap = max(gap, now - last)
+            last = now
+            received.add(struct.unpack("!I", fields[3][:4])[0])
+            p = int(fields[2])
+            if p not in ports:
+                ports.append(p)
+
+    for seq in range(count):
+        due = start + seq / rate
+        while True:
+            wait = due - time.monotonic()
+            if wait <= 0:
+                break
+            if select.select([s], [], [], wait)[0]:
+                drain()
+        try:
+            s.send(struct.pack("!I", seq).ljust(160, b"f"))
+        except OSError:
+            pass  # no route for a moment while the WAN goes: that is the gap
+    end = time.monotonic() + 1.0
+    while time.monotonic() < end and len(received) < count:
+        if select.select([s], [], [], 0.05)[0]:
+            drain()
+    print("sent %d received %d lost %d gap_ms %.0f ports %s" % (
+        count, len(received), count - len(received), gap * 1000,
+        ",".join(str(p) for p in ports) or "-"))
+    return 0
+
+
+def main(argv):
+    mode = argv[1]
+    if mode == "reflect":
+        reflect(int(argv[2]))
+    elif mode == "load":
+        return load(argv[2], int(argv[3]), int(argv[4]), int(argv[5]))
+    elif mode == "cone":
+        return cone(argv[2], int(argv[3]), argv[4], float(argv[5]))
+    elif mode == "poke":
+        return poke(argv[2], argv[3], int(argv[4]), argv[5])
+    elif mode == "flow":
+        return flow(argv[2], int(argv[3]), float(argv[4]), float(argv[5]))
+    sys.exit("unknown mode " + mode)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
