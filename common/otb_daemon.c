@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <grp.h>
-#include <netdb.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -151,19 +150,17 @@ int otb_daemon_listen(struct otb_relay *r, struct otb_listener_set *set, const c
                       uint16_t port, const struct otb_sock_opts *opts, otb_accept_cb cb,
                       void *arg)
 {
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                              .ai_flags = AI_PASSIVE };
-    struct addrinfo *res, *ai;
-    char service[8];
-    int rc;
+    struct otb_sock_addr addrs[OTB_ARRAY_LEN(set->l)];
+    char err[256];
+    int n = otb_sock_passive_addrs(host, port, SOCK_STREAM, addrs, OTB_ARRAY_LEN(addrs), err,
+                                   sizeof(err));
 
-    snprintf(service, sizeof(service), "%u", port);
-    rc = getaddrinfo(host[0] ? host : NULL, service, &hints, &res);
-    if (rc != 0) {
-        OTB_ERR(r->log, "listen address %s: %s", host, gai_strerror(rc));
+    if (n < 0) {
+        OTB_ERR(r->log, "%s", err);
         return -1;
     }
-    for (ai = res; ai; ai = ai->ai_next) {
+    for (int i = 0; i < n; i++) {
+        const struct sockaddr *sa = (const struct sockaddr *)&addrs[i].ss;
         char where[OTB_ADDR_FMT_LEN];
         bool fell_back = false;
         int fd;
@@ -172,11 +169,10 @@ int otb_daemon_listen(struct otb_relay *r, struct otb_listener_set *set, const c
             OTB_WARN(r->log, "too many listen addresses; ignoring the rest");
             break;
         }
-        otb_sockaddr_format(ai->ai_addr, where, sizeof(where));
-        fd = otb_sock_listen(ai->ai_addr, ai->ai_addrlen, opts, &fell_back);
+        otb_sockaddr_format(sa, where, sizeof(where));
+        fd = otb_sock_listen(sa, addrs[i].len, opts, &fell_back);
         if (fd < 0) {
             OTB_ERR(r->log, "listen on %s: %s", where, strerror(-fd));
-            freeaddrinfo(res);
             return -1;
         }
         otb_relay_note_fallback(r, fell_back);
@@ -185,7 +181,6 @@ int otb_daemon_listen(struct otb_relay *r, struct otb_listener_set *set, const c
                  otb_sock_is_mptcp(fd) ? "MPTCP and TCP" : "TCP",
                  opts->transparent ? ", transparent" : "");
     }
-    freeaddrinfo(res);
     return 0;
 }
 

@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
+#include <stdio.h>
 #include <netinet/tcp.h>
 #include <string.h>
 #include <unistd.h>
@@ -121,6 +123,32 @@ int otb_sock_outbound(int family, const struct otb_sock_opts *o, const struct so
 fail:
     close(fd);
     return rc;
+}
+
+int otb_sock_passive_addrs(const char *host, uint16_t port, int socktype,
+                           struct otb_sock_addr *out, size_t max, char *err, size_t errlen)
+{
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = socktype,
+                              .ai_flags = AI_PASSIVE };
+    struct addrinfo *res, *ai;
+    char service[8];
+    size_t n = 0;
+    int rc;
+
+    snprintf(service, sizeof(service), "%u", port);
+    rc = getaddrinfo(host[0] ? host : NULL, service, &hints, &res);
+    if (rc != 0) {
+        snprintf(err, errlen, "listen address %s: %s", host, gai_strerror(rc));
+        return -1;
+    }
+    for (ai = res; ai && n < max; ai = ai->ai_next) {
+        if (ai->ai_addrlen > sizeof(out[n].ss))
+            continue;
+        memcpy(&out[n].ss, ai->ai_addr, ai->ai_addrlen);
+        out[n++].len = ai->ai_addrlen;
+    }
+    freeaddrinfo(res);
+    return (int)n;
 }
 
 int otb_sock_congestion_usable(const char *name)

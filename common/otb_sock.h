@@ -48,6 +48,15 @@ int otb_sock_error(int fd);
 int otb_sock_parse_ip(const char *host, uint16_t port, struct sockaddr_storage *ss,
                       socklen_t *len);
 socklen_t otb_sockaddr_len(const struct sockaddr *sa);
+/* Listen addresses: every address host resolves to for a passive socket of
+ * socktype ("" = any address of both families). Startup only: blocking
+ * getaddrinfo. Number of addresses (at most max), or -1 with err. */
+struct otb_sock_addr {
+    struct sockaddr_storage ss;
+    socklen_t len;
+};
+int otb_sock_passive_addrs(const char *host, uint16_t port, int socktype,
+                           struct otb_sock_addr *out, size_t max, char *err, size_t errlen);
 /* Whether this process may set congestion control name on its sockets: 0,
  * -ENOENT (not in the kernel), -EPERM (not in
  * net.ipv4.tcp_allowed_congestion_control and no CAP_NET_ADMIN). */

@@ -1,7 +1,6 @@
 #include "otb_udprelay.h"
 
 #include <errno.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1067,31 +1066,27 @@ int otb_udprelay_listen(struct otb_udprelay *r, const struct sockaddr *sa, sockl
 int otb_udprelay_listen_host(struct otb_udprelay *r, const char *host, uint16_t port,
                              const struct otb_sock_opts *o)
 {
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM,
-                              .ai_flags = AI_PASSIVE };
-    struct addrinfo *res, *ai;
-    char service[8];
-    int rc;
+    struct otb_sock_addr addrs[16];
+    char err[256];
+    int n = otb_sock_passive_addrs(host, port, SOCK_DGRAM, addrs, OTB_ARRAY_LEN(addrs), err,
+                                   sizeof(err));
 
-    snprintf(service, sizeof(service), "%u", port);
-    rc = getaddrinfo(host[0] ? host : NULL, service, &hints, &res);
-    if (rc != 0) {
-        OTB_ERR(r->log, "listen address %s: %s", host, gai_strerror(rc));
+    if (n < 0) {
+        OTB_ERR(r->log, "%s", err);
         return -1;
     }
-    for (ai = res; ai; ai = ai->ai_next) {
+    for (int i = 0; i < n; i++) {
+        const struct sockaddr *sa = (const struct sockaddr *)&addrs[i].ss;
         char where[OTB_ADDR_FMT_LEN];
+        int rc;
 
-        otb_sockaddr_format(ai->ai_addr, where, sizeof(where));
-        rc = otb_udprelay_listen(r, ai->ai_addr, ai->ai_addrlen, o);
-        if (rc < 0) {
+        otb_sockaddr_format(sa, where, sizeof(where));
+        if ((rc = otb_udprelay_listen(r, sa, addrs[i].len, o)) < 0) {
             OTB_ERR(r->log, "listen on %s (UDP): %s", where, strerror(-rc));
-            freeaddrinfo(res);
             return -1;
         }
         OTB_INFO(r->log, "listening on %s (UDP%s)", where, o->transparent ? ", transparent" : "");
     }
-    freeaddrinfo(res);
     return 0;
 }
 
