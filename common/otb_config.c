@@ -1095,7 +1095,7 @@ void otb_config_defaults(struct otb_config *cfg, enum otb_prog prog)
     cfg->mptcp = true;
     /* Loss-based cubic keeps every MPTCP subflow's window matched to its own
      * link; with BBR the lab measured 70-80% of the links' sum and large
-     * per-second swings, with cubic 93% and steady (see README). */
+     * per-second swings, with cubic 93% and steady (see otb-redir(8)). */
     snprintf(cfg->congestion, sizeof(cfg->congestion), "cubic");
     cfg->mode = OTB_MODE_TCP_ONLY;
     cfg->shutdown_timeout = 10;

@@ -21,6 +21,9 @@
 #   BENCH_CC        TCP congestion control for both pairs' sockets (e.g. cubic),
 #                   set through an LD_PRELOAD helper (cc_preload.c); default:
 #                   the machine's
+#   BENCH_SUMMARY   if set, one tab-separated row per metric is appended to
+#                   this file (metric, otb, ss, ratio, target, met yes/no/-),
+#                   for test/bench/run-all.sh
 set -euo pipefail
 
 BENCH_SECONDS=${BENCH_SECONDS:-15}
@@ -32,6 +35,8 @@ TARGET_GAP_MS=1000
 
 # shellcheck source=test/lab/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lab/lib.sh"
+# shellcheck source=test/bench/bench_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
 LAB_METHOD=${BENCH_METHOD:-$LAB_METHOD}
 
 lab_require iperf3 mptcpize ss-server ss-redir
@@ -96,8 +101,26 @@ failover() {
     sleep 2
 }
 
+# set_summary RATES: summary rows of one WAN set from the figures in FIG.
+set_summary() {
+    local set=${1// //} k i
+    local -a metric=("down, % of link sum" "up, % of link sum" "down CV, %" "up CV, %" "failover gap, ms")
+    local -a key=(down.1 up.1 down.2 up.2 fo.0)
+    local -a op=(">=" ">=" "<" "<" "<")
+    local -a limit=("$TARGET_SHARE" "$TARGET_SHARE" "$TARGET_CV" "$TARGET_CV" "$TARGET_GAP_MS")
+    local -a target=(">= ${TARGET_SHARE}%" ">= ${TARGET_SHARE}%" "< ${TARGET_CV}%" "< ${TARGET_CV}%"
+        "< ${TARGET_GAP_MS} ms")
+    for i in "${!key[@]}"; do
+        k=${key[$i]}
+        bench_summary "lab $set ${metric[$i]}" "${FIG[otb.$k]}" "${FIG[ss.$k]}" \
+            "$(bench_ratio "${FIG[otb.$k]}" "${FIG[ss.$k]}")" "${target[$i]}" \
+            "$(bench_met "${FIG[otb.$k]}" "${op[$i]}" "${limit[$i]}")"
+    done
+}
+
+declare -A FIG
 bench_set() {
-    local rates=$1 impl file down up fo
+    local rates=$1 impl file down up fo i
     lab_up "bench$$" "$rates"
     lab_bg inet iperf3 iperf3 -s -J -p 5201
     lab_wait_port inet 5201
@@ -116,7 +139,13 @@ bench_set() {
         printf '%-9s %-4s down %6s Mbit/s %5s%% CV %5s%% | up %6s Mbit/s %5s%% CV %5s%% | failover gap %5s ms (%s s)\n' \
             "${rates// //}" "$impl" "${d[@]}" "${u[@]}" "${f[@]}"
         ROWS+=("| ${rates// //} | $impl | ${d[0]} | ${d[1]} | ${d[2]} | ${u[0]} | ${u[1]} | ${u[2]} | ${f[0]} |")
+        for i in 0 1 2; do
+            FIG[$impl.down.$i]=${d[$i]}
+            FIG[$impl.up.$i]=${u[$i]}
+        done
+        FIG[$impl.fo.0]=${f[0]}
     done
+    set_summary "$rates"
     lab_down
 }
 

@@ -17,6 +17,9 @@
 #   BENCH_SECONDS  length of each iperf3 run (default 10)
 #   BENCH_ROUNDS   rounds (default 3)
 #   BENCH_METHOD   cipher (default aes-256-gcm)
+#   BENCH_SUMMARY  if set, one tab-separated row per metric is appended to this
+#                  file (metric, otb, ss, ratio, target, met yes/no/-), for
+#                  test/bench/run-all.sh
 set -euo pipefail
 
 BENCH_SECONDS=${BENCH_SECONDS:-10}
@@ -27,6 +30,8 @@ TARGET=10.9.0.2
 
 # shellcheck source=test/lab/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lab/lib.sh"
+# shellcheck source=test/bench/bench_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
 LAB_METHOD=${BENCH_METHOD:-aes-256-gcm}
 
 lab_require iperf3 setpriv mptcpize ss-server ss-redir
@@ -87,8 +92,6 @@ run_iperf3() {
     fi
 }
 
-median() { sort -g | awk '{ x[NR] = $1 } END { print x[int((NR + 1) / 2)] }'; }
-
 declare -A results
 PAIRS=(otb otb-tcp ss ss-mptcpize)
 for ((round = 1; round <= BENCH_ROUNDS; round++)); do
@@ -105,8 +108,8 @@ for ((round = 1; round <= BENCH_ROUNDS; round++)); do
 done
 
 # shellcheck disable=SC2086 # one figure per word
-med() { printf '%s\n' ${results[$1]} | median; }
-ratio() { awk -v a="$(med "$1")" -v b="$(med "$2")" 'BEGIN { printf (b > 0 ? "%.2f" : "-"), a / b }'; }
+med() { printf '%s\n' ${results[$1]} | bench_median low; }
+ratio() { bench_ratio "$(med "$1")" "$(med "$2")"; }
 echo
 echo "Method $LAB_METHOD, ${BENCH_SECONDS} s per run, median of $BENCH_ROUNDS rounds, $(nproc) CPUs."
 echo "| chain | upload Gbit/s | download Gbit/s |"
@@ -118,3 +121,12 @@ echo
 echo "otb (as shipped, MPTCP) / ss: upload $(ratio otb.up ss.up)x, download $(ratio otb.down ss.down)x (target >= ${TARGET_RATIO}x)"
 echo "otb --no-mptcp / ss:          upload $(ratio otb-tcp.up ss.up)x, download $(ratio otb-tcp.down ss.down)x"
 echo "otb / ss under mptcpize:      upload $(ratio otb.up ss-mptcpize.up)x, download $(ratio otb.down ss-mptcpize.down)x"
+
+for dir in up down; do
+    label=$([[ $dir == up ]] && echo upload || echo download)
+    r=$(ratio "otb.$dir" "ss.$dir")
+    bench_summary "redir chain $label, Gbit/s" "$(med "otb.$dir")" "$(med "ss.$dir")" "$r" \
+        ">= ${TARGET_RATIO}x ss" "$(bench_met "$r" ">=" "$TARGET_RATIO")"
+    bench_summary "redir chain $label vs ss mptcpize, Gbit/s" "$(med "otb.$dir")" \
+        "$(med "ss-mptcpize.$dir")" "$(ratio "otb.$dir" "ss-mptcpize.$dir")" - -
+done

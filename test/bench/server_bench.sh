@@ -27,6 +27,9 @@
 #   BENCH_METHODS      space-separated methods (default "aes-256-gcm chacha20-ietf-poly1305")
 #   BENCH_IDLE_CONNS   idle connections for the memory measurement (default 2000)
 #   BENCH_IDLE_METHOD  method for the memory measurement (default chacha20-ietf-poly1305)
+#   BENCH_SUMMARY      if set, one tab-separated row per metric is appended to
+#                      this file (metric, otb, ss, ratio, target, met yes/no/-),
+#                      for test/bench/run-all.sh
 set -euo pipefail
 
 BENCH_SECONDS=${BENCH_SECONDS:-10}
@@ -34,77 +37,28 @@ BENCH_ROUNDS=${BENCH_ROUNDS:-3}
 BENCH_METHODS=${BENCH_METHODS:-"aes-256-gcm chacha20-ietf-poly1305"}
 BENCH_IDLE_CONNS=${BENCH_IDLE_CONNS:-2000}
 BENCH_IDLE_METHOD=${BENCH_IDLE_METHOD:-chacha20-ietf-poly1305}
-OTB_SRC=${OTB_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
-
 # Targets of issue 2.
 TARGET_THROUGHPUT_RATIO=1.2 # otb / ss, at least
 TARGET_CPU_RATIO=0.8        # otb / ss, at most
 TARGET_IDLE_BYTES=4096      # otb bytes per idle connection, at most
 
-PASSWORD="bench-$$-$RANDOM"
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/otb-bench.$$.XXXXXX")
+# shellcheck source=test/bench/bench_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
+bench_init server_bench otb-bench
 RESULTS=$WORK/results # one line per run: kind key value...
 PASS=$WORK/pass       # the lines of the pass in progress
 INTERRUPTED=0
-PIDS=()
-HZ=$(getconf CLK_TCK)
-
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    for pid in "${PIDS[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-die() {
-    echo "server_bench: $*" >&2
-    local f
-    for f in "$WORK"/*.log; do
-        [ -s "$f" ] || continue
-        echo "--- $f (last lines)" >&2
-        tail -n 20 "$f" >&2
-    done
-    exit 1
-}
-
-need_tools() {
-    local t
-    for t in iperf3 jq ss-server ss-tunnel ss cc cmake getconf; do
-        command -v "$t" >/dev/null || die "missing tool: $t"
-    done
-}
 
 # --- build -----------------------------------------------------------------
 
-build_type_of() {
-    sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$1/CMakeCache.txt" 2>/dev/null || true
-}
-
 prepare_otb_server() {
-    if [ -z "${OTB_BUILD:-}" ]; then
-        OTB_BUILD=${BENCH_BUILD_DIR:-/tmp/otb-bench-build}
-        echo "building otb-server (Release) in $OTB_BUILD"
-        cmake -S "$OTB_SRC" -B "$OTB_BUILD" -DCMAKE_BUILD_TYPE=Release -DOTB_TESTS=OFF \
-            >"$WORK/cmake.log" 2>&1 || die "cmake configure failed"
-        cmake --build "$OTB_BUILD" -j"$(nproc)" --target otb-server >>"$WORK/cmake.log" 2>&1 ||
-            die "cmake build failed"
-    fi
+    bench_build /tmp/otb-bench-build otb-server
     OTB_BIN=$OTB_BUILD/otb-server/otb-server
-    [ -x "$OTB_BIN" ] || die "no otb-server in $OTB_BUILD"
-    BUILD_TYPE=$(build_type_of "$OTB_BUILD")
-    [ "$BUILD_TYPE" = Release ] ||
-        echo "WARNING: $OTB_BUILD is a '${BUILD_TYPE:-unknown}' build, not Release" >&2
 }
 
 build_idle_helper() {
+    bench_cc idle_conns
     IDLE_BIN=$WORK/idle_conns
-    cc -O2 -Wall -Wextra -Werror -o "$IDLE_BIN" "$OTB_SRC/test/bench/idle_conns.c" ||
-        die "cannot build idle_conns"
 }
 
 # --- processes -------------------------------------------------------------
@@ -362,22 +316,15 @@ idle_pass() {
 
 # --- report ------------------------------------------------------------------
 
-# Median of the numbers on stdin.
-median() {
-    sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan";
-                    else if (NR % 2) print v[(NR + 1) / 2];
-                    else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
 # tput_median KIND METHOD DIR FIELD (4 = Mbit/s, 5 = CPU s/GB, 6/7 = CPU %).
 tput_median() {
     awk -v k="$1" -v m="$2" -v d="$3" -v f="$4" \
-        '$1 == "tput" && $2 == k && $3 == m && $4 == d { print $(f + 1) }' "$RESULTS" | median
+        '$1 == "tput" && $2 == k && $3 == m && $4 == d { print $(f + 1) }' "$RESULTS" |
+        bench_median mean
 }
 
 verdict() { # verdict VALUE OP LIMIT
-    awk -v v="$1" -v op="$2" -v l="$3" \
-        'BEGIN { ok = (op == ">=") ? v >= l : v <= l; print ok ? "met" : "MISSED" }'
+    if [ "$(bench_met "$@")" = yes ]; then echo met; else echo MISSED; fi
 }
 
 print_report() {
@@ -399,12 +346,18 @@ print_report() {
             ou=$(tput_median otb "$method" "$dir" 6)
             su=$(tput_median ss "$method" "$dir" 6)
             tu=$(awk -v m="$method" -v d="$dir" '$1 == "tput" && $3 == m && $4 == d { print $8 }' \
-                "$RESULTS" | median)
-            tr=$(awk -v a="$ot" -v b="$st" 'BEGIN { printf "%.2f", a / b }')
-            cr=$(awk -v a="$oc" -v b="$sc" 'BEGIN { printf "%.2f", a / b }')
+                "$RESULTS" | bench_median mean)
+            tr=$(bench_ratio "$ot" "$st")
+            cr=$(bench_ratio "$oc" "$sc")
             printf "%-23s %-4s | %9.0f %9.0f %6s %-14s | %8.2f %8.2f %6s %-14s | %6.0f %6.0f %6.0f\n" \
                 "$method" "$dir" "$ot" "$st" "$tr" "$(verdict "$tr" ">=" "$TARGET_THROUGHPUT_RATIO")" \
                 "$oc" "$sc" "$cr" "$(verdict "$cr" "<=" "$TARGET_CPU_RATIO")" "$ou" "$su" "$tu"
+            bench_summary "server $method $dir throughput, Mbit/s" "$(printf %.0f "$ot")" \
+                "$(printf %.0f "$st")" "$tr" ">= ${TARGET_THROUGHPUT_RATIO}x ss" \
+                "$(bench_met "$tr" ">=" "$TARGET_THROUGHPUT_RATIO")"
+            bench_summary "server $method $dir CPU, s/GB" "$(printf %.2f "$oc")" \
+                "$(printf %.2f "$sc")" "$cr" "<= ${TARGET_CPU_RATIO}x ss" \
+                "$(bench_met "$cr" "<=" "$TARGET_CPU_RATIO")"
         done
     done
     echo "   s/GB = server CPU seconds (user+system) per 1e9 payload bytes; otb %/ss % = server CPU"
@@ -412,20 +365,23 @@ print_report() {
     echo
     echo "idle memory: server VmRSS growth with $BENCH_IDLE_CONNS idle proxied connections ($BENCH_IDLE_METHOD)"
     printf "%-32s | %10s %10s %6s %s\n" "" "otb B/conn" "ss B/conn" ratio "(target otb <= $TARGET_IDLE_BYTES B)"
-    idle_row "growth / N" 3 verdict
-    idle_row "marginal (second half)" 4
+    idle_row "growth / N" 3 "server idle memory, B/conn" verdict
+    idle_row "marginal (second half)" 4 "server idle memory marginal, B/conn"
 }
 
-# idle_row LABEL FIELD [verdict]
+# idle_row LABEL FIELD SUMMARY_METRIC [verdict]
 idle_row() {
-    local o s r v=""
-    o=$(awk -v f="$2" '$1 == "idle" && $2 == "otb" { print $f }' "$RESULTS" | median)
-    s=$(awk -v f="$2" '$1 == "idle" && $2 == "ss" { print $f }' "$RESULTS" | median)
-    r=$(awk -v a="$o" -v b="$s" 'BEGIN { printf "%.2f", a / b }')
-    if [ -n "${3:-}" ]; then
+    local o s r v="" target=- met=-
+    o=$(awk -v f="$2" '$1 == "idle" && $2 == "otb" { print $f }' "$RESULTS" | bench_median mean)
+    s=$(awk -v f="$2" '$1 == "idle" && $2 == "ss" { print $f }' "$RESULTS" | bench_median mean)
+    r=$(bench_ratio "$o" "$s")
+    if [ -n "${4:-}" ]; then
         v=$(verdict "$o" "<=" "$TARGET_IDLE_BYTES")
+        target="otb <= $TARGET_IDLE_BYTES B"
+        met=$(bench_met "$o" "<=" "$TARGET_IDLE_BYTES")
     fi
     printf "%-32s | %10.0f %10.0f %6s %s\n" "$1" "$o" "$s" "$r" "$v"
+    bench_summary "$3" "$(printf %.0f "$o")" "$(printf %.0f "$s")" "$r" "$target" "$met"
 }
 
 # --- main --------------------------------------------------------------------
@@ -437,7 +393,7 @@ load_now() {
 
 main() {
     local round method kind
-    need_tools
+    need_tools iperf3 jq ss-server ss-tunnel ss cc cmake getconf
     [ "$BENCH_IDLE_CONNS" -ge 2 ] || die "BENCH_IDLE_CONNS must be at least 2"
     LOAD_START=$(load_now)
     # Server, tunnel and helper each hold two descriptors per idle connection.

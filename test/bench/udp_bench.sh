@@ -32,6 +32,9 @@
 #   BENCH_WINDOW     datagrams in flight for packets/s (default 64)
 #   BENCH_FLOWS      sockets sharing them (default 8)
 #   BENCH_METHODS    methods (default "chacha20-ietf-poly1305 aes-256-gcm")
+#   BENCH_SUMMARY    if set, one tab-separated row per metric is appended to
+#                    this file (metric, otb, ss, ratio, target, met yes/no/-),
+#                    for test/bench/run-all.sh
 set -euo pipefail
 
 BENCH_SECONDS=${BENCH_SECONDS:-5}
@@ -42,62 +45,21 @@ BENCH_WINDOW=${BENCH_WINDOW:-64}
 BENCH_FLOWS=${BENCH_FLOWS:-8}
 BENCH_METHODS=${BENCH_METHODS:-"chacha20-ietf-poly1305 aes-256-gcm"}
 BENCH_SIZE=200
-OTB_SRC=${OTB_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 
 # Targets of issue 4.
 TARGET_PPS_RATIO=1.5 # otb / ss, at least
 # and added p99 latency at most ss-libev's
 
-PASSWORD="bench-$$-$RANDOM"
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/otb-udpbench.$$.XXXXXX")
+# shellcheck source=test/bench/bench_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
+bench_init udp_bench otb-udpbench
 RESULTS=$WORK/results # one line per run: chain method metric value
 SAMPLES=$WORK/samples # SAMPLES.CHAIN.METHOD: round trip times, one a line
-PIDS=()
-HZ=$(getconf CLK_TCK)
-
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    for pid in "${PIDS[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-die() {
-    echo "udp_bench: $*" >&2
-    local f
-    for f in "$WORK"/*.log; do
-        [ -s "$f" ] || continue
-        echo "--- $f (last lines)" >&2
-        tail -n 20 "$f" >&2
-    done
-    exit 1
-}
-
-need_tools() {
-    local t
-    for t in ss-server ss-tunnel ss cc cmake python3; do
-        command -v "$t" >/dev/null || die "missing tool: $t"
-    done
-}
 
 build() {
-    if [ -z "${OTB_BUILD:-}" ]; then
-        OTB_BUILD=${BENCH_BUILD_DIR:-/tmp/otb-udpbench-build}
-        cmake -S "$OTB_SRC" -B "$OTB_BUILD" -DCMAKE_BUILD_TYPE=Release -DOTB_TESTS=OFF \
-            >"$WORK/cmake.log" 2>&1 || die "cmake failed"
-        cmake --build "$OTB_BUILD" -j"$(nproc)" >>"$WORK/cmake.log" 2>&1 || die "build failed"
-    fi
-    if [ ! -x "$OTB_BUILD/otb-server/otb-server" ] || [ ! -x "$OTB_BUILD/otb-tunnel/otb-tunnel" ]; then
-        die "no otb-server/otb-tunnel in $OTB_BUILD"
-    fi
+    bench_build /tmp/otb-udpbench-build otb-server otb-tunnel
+    bench_cc udp_pingpong
     PINGPONG=$WORK/udp_pingpong
-    cc -O2 -Wall -Wextra -Werror -o "$PINGPONG" "$OTB_SRC/test/bench/udp_pingpong.c" ||
-        die "cannot build udp_pingpong"
 }
 
 free_port() {
@@ -237,7 +199,7 @@ percentile() { # percentile CHAIN METHOD P: over every sample so far
 
 median() { # median CHAIN METHOD METRIC
     awk -v c="$1" -v m="$2" -v k="$3" '$1 == c && $2 == m && $3 == k { print $4 }' "$RESULTS" |
-        sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'
+        bench_median low
 }
 
 sum_lost() { # sum_lost CHAIN METHOD
@@ -280,6 +242,11 @@ report() {
             "$cpu_ratio" \
             "$(echo "$o99 - $direct99" | bc -l)" "$(echo "$s99 - $direct99" | bc -l)" \
             "$([ "$ok_lat" = 1 ] && echo met || echo NOT met)" "$o50" "$s50"
+        bench_summary "udp $m packets/s" "$otb_pps" "$ss_pps" "$(printf %.2f "$ratio")" \
+            ">= ${TARGET_PPS_RATIO}x ss" "$([ "$ok_pps" = 1 ] && echo yes || echo no)"
+        bench_summary "udp $m latency p50, us" "$o50" "$s50" "$(bench_ratio "$o50" "$s50")" - -
+        bench_summary "udp $m latency p99, us" "$o99" "$s99" "$(bench_ratio "$o99" "$s99")" \
+            "otb <= ss" "$([ "$ok_lat" = 1 ] && echo yes || echo no)"
     done
     for m in $BENCH_METHODS; do
         printf '%-24s %-16s %10s %8s %8s\n' "$m" "direct echo" "$(median direct - pps)" \
@@ -288,8 +255,7 @@ report() {
 }
 
 main() {
-    need_tools
-    command -v bc >/dev/null || die "missing tool: bc"
+    need_tools ss-server ss-tunnel ss cc cmake python3 bc
     build
     ECHO_PORT=$(free_port)
     WAIT_PORT=$ECHO_PORT start echo "$PINGPONG" echo "$ECHO_PORT"

@@ -205,17 +205,18 @@ otb_stat() {
     echo "$v"
 }
 
-# otb_server_stop NAME: SIGTERM; the server must exit 0 with a clean log (a
-# sanitizer report, e.g. a LeakSanitizer report at exit, fails the test).
+# otb_server_stop NAME [STATS]: SIGTERM; the program must exit 0 with a
+# clean log (a sanitizer report, e.g. a LeakSanitizer report at exit, fails
+# the test) that ends with its final STATS line (default "stats: ").
 otb_server_stop() {
-    local name=$1 rc=0
+    local name=$1 stats=${2:-stats: } rc=0
     otb_stop "$name" TERM || rc=$?
     if grep -q 'Sanitizer' "$OTB_TMP/$name.log"; then
         grep -A 30 'Sanitizer' "$OTB_TMP/$name.log" | head -n 60 >&2
         otb_fail "$name: sanitizer report in its log"
     fi
     ((rc == 0)) || otb_fail "$name exited with status $rc after SIGTERM"
-    grep -q 'stats: ' "$OTB_TMP/$name.log" || otb_fail "$name: no final stats line"
+    grep -qF "$stats" "$OTB_TMP/$name.log" || otb_fail "$name: no final '${stats% }' line"
     otb_log "ok: $name stopped cleanly"
 }
 
