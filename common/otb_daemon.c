@@ -5,9 +5,12 @@
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 long otb_daemon_raise_nofile(long want, const struct otb_logger *lg)
 {
@@ -189,6 +192,78 @@ void otb_daemon_close_listeners(struct otb_listener_set *set)
     for (size_t i = 0; i < set->n; i++)
         close(set->l[i].fd);
     set->n = 0;
+}
+
+/* Settings a running program takes from a new configuration. */
+static void otb_daemon_take_reloadable(struct otb_config *dst, const struct otb_config *src)
+{
+    memcpy(dst->password, src->password, sizeof(dst->password));
+    memcpy(dst->key_b64, src->key_b64, sizeof(dst->key_b64));
+    memcpy(dst->method, src->method, sizeof(dst->method));
+    memcpy(dst->acl, src->acl, sizeof(dst->acl));
+    dst->timeout = src->timeout;
+    dst->connect_timeout = src->connect_timeout;
+    dst->verbose = src->verbose;
+    dst->policy = src->policy;
+    dst->qos = src->qos;
+}
+
+static void otb_daemon_reload_acl_path(const struct otb_reload *rl, const char *old_path)
+{
+    if (!rl->acl)
+        return;
+    if (rl->cur->acl[0]) {
+        otb_daemon_reload_acl(rl->acl, rl->cur->acl, rl->log);
+    } else if (old_path[0] && *rl->acl) {
+        otb_acl_free(*rl->acl);
+        *rl->acl = NULL;
+        OTB_INFO(rl->log, "SIGHUP: ACL %s no longer configured: removed", old_path);
+    }
+}
+
+int otb_daemon_reload(const struct otb_reload *rl, bool *key_changed)
+{
+    struct otb_config *next = calloc(1, sizeof(*next));
+    char err[512], old_acl[sizeof(next->acl)];
+    struct otb_master m = { 0 };
+    int rc = -1;
+
+    *key_changed = false;
+    if (!next) {
+        OTB_ERR(rl->log, "SIGHUP: out of memory; configuration unchanged");
+        return -1;
+    }
+    if (otb_config_load(next, rl->prog, rl->argc, rl->argv, err, sizeof(err)) != OTB_CONFIG_OK ||
+        otb_config_master(next, &m, err, sizeof(err)) != OTB_CONFIG_OK) {
+        OTB_ERR(rl->log, "SIGHUP: %s; configuration unchanged", err);
+        goto out;
+    }
+    if (memcmp(&m, otb_relay_master(rl->relay), sizeof(m)) != 0) {
+        if (otb_relay_set_master(rl->relay, &m) < 0) {
+            OTB_ERR(rl->log, "SIGHUP: out of memory; configuration unchanged");
+            goto out;
+        }
+        *key_changed = true;
+        OTB_INFO(rl->log, "SIGHUP: new key (%s) for new connections; open ones keep theirs",
+                 otb_method_info(m.method)->name);
+    }
+    memcpy(old_acl, rl->cur->acl, sizeof(old_acl));
+    otb_daemon_take_reloadable(rl->cur, next);
+    rl->relay->idle_timeout = rl->cur->timeout;
+    rl->relay->connect_timeout = rl->cur->connect_timeout;
+    rl->log->level = rl->cur->verbose ? OTB_LOG_DEBUG : OTB_LOG_INFO;
+    otb_daemon_reload_acl_path(rl, old_acl);
+    /* Whatever still differs was fixed at start (addresses, ports, modes...). */
+    if (memcmp(rl->cur, next, sizeof(*next)) != 0)
+        OTB_WARN(rl->log, "SIGHUP: listen addresses, ports, servers, modes and socket options "
+                          "take effect at the next restart; the rest is applied");
+    OTB_INFO(rl->log, "SIGHUP: configuration reloaded");
+    rc = 0;
+out:
+    otb_master_wipe(&m);
+    sodium_memzero(next, sizeof(*next));
+    free(next);
+    return rc;
 }
 
 const char *otb_daemon_congestion(const char *name, const struct otb_logger *lg)

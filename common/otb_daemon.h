@@ -6,6 +6,7 @@
 #include <ev.h>
 #include <stddef.h>
 
+#include "otb_config.h"
 #include "otb_relay.h"
 
 /* Raise RLIMIT_NOFILE to want (0: to the hard limit). Returns the new soft limit. */
@@ -37,6 +38,25 @@ struct otb_acl *otb_daemon_load_acl(const char *path, const struct otb_logger *l
 /* SIGHUP: replaces *slot with a fresh load of path; keeps the old one if the
  * new file is bad. Connections in flight are not affected. */
 void otb_daemon_reload_acl(struct otb_acl **slot, const char *path, const struct otb_logger *lg);
+
+/* SIGHUP for a whole program: the configuration is read again (the same
+ * command line, hence the same file) and what can change while running is
+ * applied to new connections: key and method, timeouts, ACL, log level, WAN
+ * pins and voice lists (copied into *cur, which the programs read per
+ * connection). Other changed settings are logged as needing a restart. A bad
+ * configuration changes nothing. Established connections are not touched. */
+struct otb_reload {
+    enum otb_prog prog;
+    int argc;
+    char **argv;
+    struct otb_config *cur;
+    struct otb_relay *relay; /* its key and timeouts */
+    struct otb_acl **acl;    /* the ACL slot, NULL: the program has none */
+    struct otb_logger *log;
+};
+/* 0 when the new configuration was applied (*key_changed tells whether the
+ * key did, for a UDP relay's pointer), -1 after logging why not. */
+int otb_daemon_reload(const struct otb_reload *rl, bool *key_changed);
 
 typedef void (*otb_daemon_hook)(void *arg);
 

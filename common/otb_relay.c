@@ -91,7 +91,9 @@ static struct otb_conn *otb_conn_new(struct otb_relay *r)
     otb_pipe_init(&c->seal, c);
     otb_pipe_init(&c->open, c);
     ev_timer_init(&c->timer, otb_conn_timer_cb, 1., 0.);
-    otb_stream_dec_init(&c->dec, r->master);
+    c->key = r->key;
+    c->key->users++;
+    otb_stream_dec_init(&c->dec, &c->key->master);
     otb_conn_touch(c);
     c->next = r->live;
     if (r->live)
@@ -173,6 +175,14 @@ void otb_conn_close(struct otb_conn *c, const char *reason)
         ev_break(r->loop, EVBREAK_ALL);
 }
 
+static void otb_relay_key_put(struct otb_relay_key *k)
+{
+    if (k && --k->users == 0) {
+        sodium_memzero(k, sizeof(*k));
+        free(k);
+    }
+}
+
 static void otb_relay_reap_cb(struct ev_loop *loop, ev_check *w, int revents)
 {
     struct otb_relay *r = otb_container_of(w, struct otb_relay, reaper);
@@ -180,6 +190,7 @@ static void otb_relay_reap_cb(struct ev_loop *loop, ev_check *w, int revents)
     while (r->dead) {
         struct otb_conn *c = r->dead;
         r->dead = c->next;
+        otb_relay_key_put(c->key);
         sodium_memzero(c, sizeof(*c)); /* stream state held subkeys */
         free(c);
     }
@@ -331,7 +342,7 @@ static int otb_seal_read(struct otb_conn *c)
     if (c->direct)
         return otb_copy_read(c, c->plain_fd, &c->seal);
     struct otb_pipe *p = &c->seal;
-    size_t salt_len = c->enc_started ? 0 : r->master->key_len;
+    size_t salt_len = c->enc_started ? 0 : c->key->master.key_len;
     size_t max = otb_stream_max_plain(OTB_BUF_SIZE - salt_len);
     ssize_t n = recv(c->plain_fd, r->scratch, max, 0);
     struct otb_buf *b;
@@ -344,8 +355,9 @@ static int otb_seal_read(struct otb_conn *c)
         return -ENOMEM;
     if (!c->enc_started) {
         uint8_t salt[OTB_MAX_SALT_LEN];
-        randombytes_buf(salt, r->master->key_len);
-        b->end += (uint32_t)otb_stream_enc_start(&c->enc, r->master, salt, b->data + b->end);
+        randombytes_buf(salt, c->key->master.key_len);
+        b->end += (uint32_t)otb_stream_enc_start(&c->enc, &c->key->master, salt,
+                                                 b->data + b->end);
         c->enc_started = true;
     }
     b->end += (uint32_t)otb_stream_seal(&c->enc, r->scratch, (size_t)n, b->data + b->end);
@@ -440,7 +452,7 @@ static void otb_conn_header_progress(struct otb_conn *c)
 
     if (!c->salt_checked && c->dec.state != OTB_DEC_SALT) {
         c->salt_checked = true;
-        if (r->replay && otb_replay_check_add(r->replay, c->dec.salt, r->master->key_len)) {
+        if (r->replay && otb_replay_check_add(r->replay, c->dec.salt, c->key->master.key_len)) {
             otb_conn_drain(c, "replayed salt", &r->stats.replay);
             return;
         }
@@ -782,8 +794,8 @@ static int otb_conn_prepare_header(struct otb_conn *c)
 
     if (!b)
         return -ENOMEM;
-    randombytes_buf(salt, r->master->key_len);
-    b->end += (uint32_t)otb_stream_enc_start(&c->enc, r->master, salt, b->data);
+    randombytes_buf(salt, c->key->master.key_len);
+    b->end += (uint32_t)otb_stream_enc_start(&c->enc, &c->key->master, salt, b->data);
     c->enc_started = true;
     len = otb_addr_encode(&c->target, hdr);
     b->end += (uint32_t)otb_stream_seal(&c->enc, hdr, len, b->data + b->end);
@@ -997,14 +1009,16 @@ int otb_relay_init(struct otb_relay *r, struct ev_loop *loop, const struct otb_l
     memset(r, 0, sizeof(*r));
     r->loop = loop;
     r->log = log;
-    r->master = master;
     r->role = role;
     r->idle_timeout = 60.;
     r->connect_timeout = 10.;
     otb_pool_init(&r->pool, OTB_POOL_KEEP);
     r->scratch = malloc(OTB_BUF_SIZE);
-    if (!r->scratch)
+    if (!r->scratch || otb_relay_set_master(r, master) < 0) {
+        free(r->scratch);
+        r->scratch = NULL;
         return -ENOMEM;
+    }
     ev_check_init(&r->reaper, otb_relay_reap_cb);
     return 0;
 }
@@ -1013,6 +1027,24 @@ void otb_relay_close_all(struct otb_relay *r, const char *reason)
 {
     while (r->live)
         otb_conn_close(r->live, reason);
+}
+
+int otb_relay_set_master(struct otb_relay *r, const struct otb_master *master)
+{
+    struct otb_relay_key *k = calloc(1, sizeof(*k));
+
+    if (!k)
+        return -ENOMEM;
+    k->master = *master;
+    k->users = 1;
+    otb_relay_key_put(r->key); /* freed now, or by its last connection */
+    r->key = k;
+    return 0;
+}
+
+const struct otb_master *otb_relay_master(const struct otb_relay *r)
+{
+    return &r->key->master;
 }
 
 void otb_relay_destroy(struct otb_relay *r)
@@ -1024,6 +1056,8 @@ void otb_relay_destroy(struct otb_relay *r)
     otb_pool_destroy(&r->pool);
     free(r->scratch);
     r->scratch = NULL;
+    otb_relay_key_put(r->key);
+    r->key = NULL;
 }
 
 void otb_relay_note_fallback(struct otb_relay *r, bool fell_back)

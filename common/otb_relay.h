@@ -61,8 +61,16 @@ struct otb_pipe {
     bool shut;           /* sink's write side shut down */
 };
 
+/* A master key and the connections started under it: a reload (SIGHUP) may
+ * bring a new key for new connections while older ones finish with theirs. */
+struct otb_relay_key {
+    struct otb_master master;
+    size_t users; /* connections, plus the relay while it is the current key */
+};
+
 struct otb_conn {
     struct otb_relay *relay;
+    struct otb_relay_key *key;
     struct otb_conn *prev, *next;
     uint64_t id;
     enum otb_conn_state state;
@@ -111,7 +119,7 @@ struct otb_upstream_ops {
 struct otb_relay {
     struct ev_loop *loop;
     const struct otb_logger *log;
-    const struct otb_master *master;
+    struct otb_relay_key *key; /* for new connections */
     enum otb_relay_role role;
     struct otb_pool pool;
     uint8_t *scratch; /* OTB_BUF_SIZE, shared: only used within one callback */
@@ -159,6 +167,10 @@ struct otb_listener {
 /* pool_keep: free buffers kept for reuse. 0 or -ENOMEM. */
 int otb_relay_init(struct otb_relay *r, struct ev_loop *loop, const struct otb_logger *log,
                    const struct otb_master *master, enum otb_relay_role role);
+/* The key of new connections (a copy of master is kept); connections already
+ * open finish with the key they started with. 0 or -ENOMEM. */
+int otb_relay_set_master(struct otb_relay *r, const struct otb_master *master);
+const struct otb_master *otb_relay_master(const struct otb_relay *r);
 /* Closes every connection and frees what the relay owns (not dns/acl/replay). */
 void otb_relay_destroy(struct otb_relay *r);
 

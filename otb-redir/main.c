@@ -199,11 +199,13 @@ static void otb_redir_on_stop(void *arg)
     otb_pending_close_all(rd);
 }
 
+/* SIGHUP: key, ACL, pins, voice lists and timeouts for new connections. */
 static void otb_redir_reload(void *arg)
 {
     struct otb_redir *rd = arg;
+    bool key_changed;
 
-    otb_daemon_reload_acl(&rd->acl, rd->cfg.acl, &rd->log);
+    otb_daemon_reload(&rd->reload, &key_changed);
 }
 
 static void otb_redir_log_status(void *arg)
@@ -322,6 +324,9 @@ int main(int argc, char **argv)
     int rc;
 
     rc = otb_config_load(&redir.cfg, OTB_PROG_REDIR, argc, argv, err, sizeof(err));
+    redir.reload = (struct otb_reload){ .prog = OTB_PROG_REDIR, .argc = argc, .argv = argv,
+                                        .cur = &redir.cfg, .relay = &redir.relay,
+                                        .acl = &redir.acl, .log = &redir.log };
     if (rc == OTB_CONFIG_EXIT)
         return 0;
     if (rc != OTB_CONFIG_OK) {

@@ -23,6 +23,7 @@ struct otb_redir {
     struct otb_pending *pending; /* LAN connections not yet handed to the relay */
     size_t npending;
     struct otb_acl *acl;         /* bypass/proxy lists, reloaded on SIGHUP */
+    struct otb_reload reload;
     struct otb_route wan_routes[OTB_MAX_WANS]; /* per pinned WAN, source refreshed per use */
     uint64_t socks_refused;
 };

@@ -28,6 +28,7 @@ struct otb_server {
     struct otb_listener_set listeners;
     struct otb_udprelay udp; /* -u / -U */
     bool udp_on;
+    struct otb_reload reload;
 };
 
 static void otb_server_on_accept(struct otb_listener *l, int fd, const struct sockaddr *peer,
@@ -108,12 +109,18 @@ static int otb_server_set_bind(struct otb_server *s)
     return 0;
 }
 
-/* SIGHUP: a new ACL applies to new connections; established ones go on. */
+/* SIGHUP: new key, ACL, timeouts for new connections and datagrams;
+ * established connections go on. */
 static void otb_server_reload(void *arg)
 {
     struct otb_server *s = arg;
+    bool key_changed;
 
-    otb_daemon_reload_acl(&s->relay.acl, s->cfg.acl, &s->log);
+    if (otb_daemon_reload(&s->reload, &key_changed) < 0 || !s->udp_on)
+        return;
+    s->udp.master = otb_relay_master(&s->relay);
+    s->udp.acl = s->relay.acl;
+    s->udp.idle_timeout = s->cfg.timeout;
 }
 
 static void otb_server_log_status(void *arg)
@@ -242,6 +249,9 @@ int main(int argc, char **argv)
     int rc;
 
     rc = otb_config_load(&server.cfg, OTB_PROG_SERVER, argc, argv, err, sizeof(err));
+    server.reload = (struct otb_reload){ .prog = OTB_PROG_SERVER, .argc = argc, .argv = argv,
+                                         .cur = &server.cfg, .relay = &server.relay,
+                                         .acl = &server.relay.acl, .log = &server.log };
     if (rc == OTB_CONFIG_EXIT)
         return 0;
     if (rc != OTB_CONFIG_OK) {

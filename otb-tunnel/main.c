@@ -33,6 +33,7 @@ struct otb_tunnel {
     struct otb_listener_set tcp;
     struct otb_addr target; /* -L */
     bool udp_on;
+    struct otb_reload reload;
 };
 
 static bool otb_tunnel_forward(const struct otb_tunnel *t)
@@ -170,6 +171,18 @@ static void otb_tunnel_on_stop(void *arg)
         otb_udprelay_stop(&t->udp);
 }
 
+/* SIGHUP: key, voice lists and timeouts for new connections and datagrams. */
+static void otb_tunnel_reload(void *arg)
+{
+    struct otb_tunnel *t = arg;
+    bool key_changed;
+
+    if (otb_daemon_reload(&t->reload, &key_changed) < 0 || !t->udp_on)
+        return;
+    t->udp.master = otb_relay_master(&t->relay);
+    t->udp.idle_timeout = t->cfg.timeout;
+}
+
 static void otb_tunnel_log_status(void *arg)
 {
     struct otb_tunnel *t = arg;
@@ -214,6 +227,7 @@ static int otb_tunnel_run(struct otb_tunnel *t)
     }
     t->signals.on_stop = otb_tunnel_on_stop;
     t->signals.on_stats = otb_tunnel_log_status;
+    t->signals.on_reload = otb_tunnel_reload;
     t->signals.arg = t;
     otb_signals_start(&t->signals, &t->relay, t->cfg.shutdown_timeout);
     ev_run(loop, 0);
@@ -241,6 +255,9 @@ int main(int argc, char **argv)
     int rc;
 
     rc = otb_config_load(&tunnel.cfg, OTB_PROG_TUNNEL, argc, argv, err, sizeof(err));
+    tunnel.reload = (struct otb_reload){ .prog = OTB_PROG_TUNNEL, .argc = argc, .argv = argv,
+                                         .cur = &tunnel.cfg, .relay = &tunnel.relay,
+                                         .log = &tunnel.log };
     if (rc == OTB_CONFIG_EXIT)
         return 0;
     if (rc != OTB_CONFIG_OK) {
