@@ -152,5 +152,31 @@ check_mac_host "$WAN2_ADDR" "to wan1, fallback wan2 (wan1 down)"
 pol_expect_fail "direct pin to wan1 without fallback, wan1 down, TCP" get lan "$HOST_WAN1"
 check_direct_host "$WAN2_ADDR" "to wan2 (wan1 down)"
 
+# --- pins changed while running: config edited, `up` re-run, SIGHUP to otb-redir ---------------
+# The direct pin is the firewall's (marks and routes); the tunnel-via pin is otb-redir's, which
+# picks the WAN of the host's connections to the server.
+
+lab_wan_up 1
+sed -i -e "s|\"host\": \"$HOST_WAN1\", \"wan\": \"wan1\"|\"host\": \"$HOST_WAN1\", \"wan\": \"wan2\"|" \
+    -e "s|\"host\": \"$HOST_VIA\", \"wan\": \"wan2\", \"mode\": \"tunnel-via\", \"fallback\": \"wan1\"|\"host\": \"$HOST_VIA\", \"wan\": \"wan1\", \"mode\": \"tunnel-via\"|" \
+    "$LAB_DIR/box.json"
+grep -q "\"$HOST_WAN1\", \"wan\": \"wan2\"" "$LAB_DIR/box.json" &&
+    grep -q "\"$HOST_VIA\", \"wan\": \"wan1\"" "$LAB_DIR/box.json" || lab_fail "box.json not edited"
+FW_ARGS=("${FW_ARGS[@]/#$HOST_WAN1=wan1:direct/$HOST_WAN1=wan2:direct}")
+FW_ARGS=("${FW_ARGS[@]/#$HOST_VIA=wan2:tunnel-via:wan1/$HOST_VIA=wan1:tunnel-via}")
+pol_firewall up "${FW_ARGS[@]}" >>"$LAB_DIR/firewall.log" 2>&1 ||
+    lab_fail "otb-firewall up (new pins): $(cat "$LAB_DIR/firewall.log")"
+before=$(grep -c "SIGHUP: configuration reloaded" "$LAB_DIR/otb-redir.log" || true)
+kill -HUP "$LAB_REDIR_PID"
+for _ in $(seq 50); do
+    (($(grep -c "SIGHUP: configuration reloaded" "$LAB_DIR/otb-redir.log" || true) > before)) && break
+    sleep 0.1
+done
+(($(grep -c "SIGHUP: configuration reloaded" "$LAB_DIR/otb-redir.log" || true) > before)) ||
+    lab_fail "otb-redir did not reload its configuration"
+pol_expect_src "$WAN2_ADDR" "direct pin moved to wan2, TCP" get lan "$HOST_WAN1"
+pol_expect_src "$WAN2_ADDR" "direct pin moved to wan2, UDP" ask lan "$HOST_WAN1"
+tunnel_via_over 1 2 "moved to wan1 by SIGHUP"
+
 pol_firewall down
 echo "PASS: t_pinning"
