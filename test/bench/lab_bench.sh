@@ -12,15 +12,19 @@
 #   failover   : a download of (sum of the rates) MiB; 2 s in, the WAN of the
 #                connection's initial subflow goes down; the longest run of
 #                100 ms slots in which the LAN host received nothing
+#   ceiling    : iperf3 itself over MPTCP (mptcpize) between the box and the
+#                server, no proxy: what MPTCP delivers on these links (the tbf
+#                counts whole frames, so headers and MPTCP options cost ~6%)
 #
 # Usage (root):  OTB_BUILD=<build dir> bash test/bench/lab_bench.sh
 # Environment:
 #   BENCH_SECONDS   measured seconds per iperf3 run (default 15)
 #   BENCH_SETS      WAN sets, ';'-separated (default "20 10 5;5 5 5;50 50")
 #   BENCH_METHOD    cipher (default chacha20-ietf-poly1305)
-#   BENCH_CC        TCP congestion control for both pairs' sockets (e.g. cubic),
-#                   set through an LD_PRELOAD helper (cc_preload.c); default:
-#                   the machine's
+#   BENCH_CC        TCP congestion control of every tunnel socket (default cubic,
+#                   otb's default; "" = the machine's): otb gets --congestion,
+#                   shadowsocks-libev an LD_PRELOAD helper (cc_preload.c), the
+#                   ceiling iperf3 -C
 #   BENCH_SUMMARY   if set, one tab-separated row per metric is appended to
 #                   this file (metric, otb, ss, ratio, target, met yes/no/-),
 #                   for test/bench/run-all.sh
@@ -44,8 +48,9 @@ lab_bin otb-server >/dev/null
 lab_bin otb-redir >/dev/null
 
 ROWS=()
+BENCH_CC=${BENCH_CC-cubic}
 CC_USED=$(cat /proc/sys/net/ipv4/tcp_congestion_control)
-if [[ -n ${BENCH_CC:-} ]]; then
+if [[ -n $BENCH_CC ]]; then
     SHIM_DIR=$(mktemp -d /tmp/otb-bench-cc.XXXXXX)
     cc -shared -fPIC -o "$SHIM_DIR/cc_preload.so" "$(dirname "${BASH_SOURCE[0]}")/cc_preload.c" -ldl
     export OTB_BENCH_CC=$BENCH_CC
@@ -56,9 +61,9 @@ fi
 # Start one pair (otb or ss) behind the shared interception rule.
 pair_start() {
     if [[ $1 == otb ]]; then
-        LD_PRELOAD=${LAB_PRELOAD:-} lab_otb_server "$LAB_SRV_ADDR" "$LAB_SRV_PORT" otb-server
+        lab_otb_server "$LAB_SRV_ADDR" "$LAB_SRV_PORT" otb-server --congestion "$BENCH_CC"
         LAB_SERVER_PID=$LAB_PID
-        LD_PRELOAD=${LAB_PRELOAD:-} lab_otb_redir
+        lab_otb_redir --congestion "$BENCH_CC"
     else
         lab_ss_start
     fi
@@ -75,8 +80,14 @@ pair_stop() {
 aggregation() {
     local impl=$1 dir=$2 json="$LAB_DIR/$1.$2.json" mbps cv extra=()
     [[ $dir == down ]] && extra=(-R)
-    lab_run lan iperf3 -c "$LAB_INET_ADDR" -p 5201 -t "$BENCH_SECONDS" -O 3 --json \
-        --get-server-output "${extra[@]}" >"$json" || true
+    if [[ $impl == ceiling ]]; then
+        [[ -z $BENCH_CC ]] || extra+=(-C "$BENCH_CC")
+        lab_run box mptcpize run iperf3 -c "$LAB_SRV_ADDR" -p 5202 -t "$BENCH_SECONDS" -O 3 \
+            --json --get-server-output "${extra[@]}" >"$json" || true
+    else
+        lab_run lan iperf3 -c "$LAB_INET_ADDR" -p 5201 -t "$BENCH_SECONDS" -O 3 --json \
+            --get-server-output "${extra[@]}" >"$json" || true
+    fi
     if ! read -r mbps cv < <(python3 "$(lab_tool)" iperf3 "$json" 2>"$LAB_DIR/summary.err"); then
         echo "iperf3 $impl $dir failed: $(cat "$LAB_DIR/summary.err")" >&2
         echo "- - -"
@@ -145,6 +156,16 @@ bench_set() {
         done
         FIG[$impl.fo.0]=${f[0]}
     done
+    # The ceiling: iperf3 over MPTCP from the box to the server, no proxy.
+    lab_bg srv iperf3-mptcp mptcpize run iperf3 -s -J -p 5202 -B "$LAB_SRV_ADDR"
+    lab_wait_port srv 5202
+    read -r -a d <<<"$(aggregation ceiling down)"
+    read -r -a u <<<"$(aggregation ceiling up)"
+    printf '%-9s %-4s down %6s Mbit/s %5s%% CV %5s%% | up %6s Mbit/s %5s%% CV %5s%% | (iperf3 over MPTCP, no proxy)\n' \
+        "${rates// //}" ceiling "${d[@]}" "${u[@]}"
+    ROWS+=("| ${rates// //} | ceiling (raw MPTCP) | ${d[0]} | ${d[1]} | ${d[2]} | ${u[0]} | ${u[1]} | ${u[2]} | - |")
+    bench_summary "lab ${rates// //} ceiling down/up (raw MPTCP), % of link sum" "${d[1]}/${u[1]}" \
+        "-" "-" "-" "-"
     set_summary "$rates"
     lab_down
 }

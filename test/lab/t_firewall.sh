@@ -19,19 +19,10 @@ trap 'echo "FAIL: line $LINENO: \"$BASH_COMMAND\" exited $?" >&2' ERR
 : "${OTB_SRC:?OTB_SRC must point to the source tree}"
 FW=$OTB_SRC/otb-redir/otb-firewall
 
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
+# shellcheck source=test/lab/check_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/check_lib.sh"
 
-pass() {
-	echo "ok (${SECONDS}s): $*"
-}
-
-[[ $EUID -eq 0 ]] || fail "must run as root (network namespaces)"
-for tool in ip nft iptables-save ip6tables-save python3 ss timeout; do
-	command -v "$tool" >/dev/null || fail "missing tool: $tool"
-done
+check_require ip nft iptables-save ip6tables-save python3 ss timeout
 [[ -x $FW ]] || fail "$FW is not executable"
 # The interpreter itself (not a version-manager shim), without site packages: it is started
 # some forty times and its start-up time is most of the test's runtime.

@@ -17,17 +17,10 @@ trap 'echo "FAIL: line $LINENO: \"$BASH_COMMAND\" exited $?" >&2' ERR
 : "${OTB_SRC:?OTB_SRC must point to the source tree}"
 QOS=$OTB_SRC/otb-redir/otb-qos
 
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
+# shellcheck source=test/lab/check_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/check_lib.sh"
 
-pass() {
-	echo "ok (${SECONDS}s): $*"
-}
-
-[[ $EUID -eq 0 ]] || fail "must run as root (network namespaces)"
-for tool in ip tc nft python3 timeout; do command -v "$tool" >/dev/null || fail "missing tool: $tool"; done
+check_require ip tc nft python3 timeout
 [[ -x $QOS ]] || fail "$QOS is not executable"
 
 ID=$$
