@@ -1,3 +1,7 @@
+/* SHA1_Init & co. are deprecated in OpenSSL 3 in favour of EVP_MD_CTX, which
+ * allocates; every UDP datagram derives a subkey (HKDF-SHA1), so this file
+ * keeps the stack-only interface, which runs the same SHA-NI/AVX2 code. */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "otb_crypto.h"
 
 #include <errno.h>
@@ -5,12 +9,11 @@
 #include <string.h>
 
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #include "otb_common.h"
 
 #include <mbedtls/md.h>
-#include <mbedtls/sha1.h>
-#include <mbedtls/version.h>
 
 static const struct otb_cipher_info otb_methods[OTB_METHOD_COUNT] = {
     [OTB_AES_128_GCM] = { "aes-128-gcm", 16, 12 },
@@ -130,47 +133,44 @@ void otb_master_wipe(struct otb_master *m)
     sodium_memzero(m, sizeof(*m));
 }
 
-/* mbedtls 3 dropped the _ret suffix of the 2.x names. */
-#if MBEDTLS_VERSION_NUMBER >= 0x03000000
-#define otb_sha1_starts mbedtls_sha1_starts
-#define otb_sha1_update mbedtls_sha1_update
-#define otb_sha1_finish mbedtls_sha1_finish
-#else
-#define otb_sha1_starts mbedtls_sha1_starts_ret
-#define otb_sha1_update mbedtls_sha1_update_ret
-#define otb_sha1_finish mbedtls_sha1_finish_ret
-#endif
+#define OTB_SHA1_LEN SHA_DIGEST_LENGTH
+#define OTB_SHA1_BLOCK SHA_CBLOCK
 
-#define OTB_SHA1_LEN 20
-#define OTB_SHA1_BLOCK 64
+/* An HMAC-SHA1 key as the hash states after its inner and outer pads: a MAC
+ * under it then costs two compressions plus the message. Stack only. */
+struct otb_hmac_sha1_key {
+    SHA_CTX inner, outer;
+};
 
-/* HMAC-SHA1 over two pieces, on stack contexts: mbedtls_hkdf allocates its
- * HMAC state, and every UDP datagram derives a subkey. key_len <= 64. */
-static void otb_hmac_sha1(const uint8_t *key, size_t key_len, const uint8_t *a, size_t alen,
-                          const uint8_t *b, size_t blen, uint8_t out[OTB_SHA1_LEN])
+static void otb_hmac_sha1_key(struct otb_hmac_sha1_key *k, const uint8_t *key, size_t key_len)
 {
-    uint8_t pad[OTB_SHA1_BLOCK], inner[OTB_SHA1_LEN];
-    mbedtls_sha1_context ctx;
+    uint8_t pad[OTB_SHA1_BLOCK];
 
-    mbedtls_sha1_init(&ctx);
     memset(pad, 0x36, sizeof(pad));
-    for (size_t i = 0; i < key_len; i++)
+    for (size_t i = 0; i < key_len; i++) /* key_len <= 64: salts and SHA-1 output */
         pad[i] ^= key[i];
-    otb_sha1_starts(&ctx);
-    otb_sha1_update(&ctx, pad, sizeof(pad));
-    otb_sha1_update(&ctx, a, alen);
-    if (blen)
-        otb_sha1_update(&ctx, b, blen);
-    otb_sha1_finish(&ctx, inner);
+    SHA1_Init(&k->inner);
+    SHA1_Update(&k->inner, pad, sizeof(pad));
     for (size_t i = 0; i < sizeof(pad); i++)
         pad[i] ^= 0x36 ^ 0x5c;
-    otb_sha1_starts(&ctx);
-    otb_sha1_update(&ctx, pad, sizeof(pad));
-    otb_sha1_update(&ctx, inner, sizeof(inner));
-    otb_sha1_finish(&ctx, out);
-    mbedtls_sha1_free(&ctx);
+    SHA1_Init(&k->outer);
+    SHA1_Update(&k->outer, pad, sizeof(pad));
     sodium_memzero(pad, sizeof(pad));
+}
+
+static void otb_hmac_sha1(const struct otb_hmac_sha1_key *k, const uint8_t *msg, size_t len,
+                          uint8_t out[OTB_SHA1_LEN])
+{
+    uint8_t inner[OTB_SHA1_LEN];
+    SHA_CTX c = k->inner;
+
+    SHA1_Update(&c, msg, len);
+    SHA1_Final(inner, &c);
+    c = k->outer;
+    SHA1_Update(&c, inner, sizeof(inner));
+    SHA1_Final(out, &c);
     sodium_memzero(inner, sizeof(inner));
+    sodium_memzero(&c, sizeof(c));
 }
 
 /* HKDF-SHA1 (RFC 5869) with info "ss-subkey", out_len <= 40. */
@@ -179,20 +179,24 @@ static void otb_hkdf_sha1_subkey(const uint8_t *salt, size_t salt_len, const uin
 {
     static const uint8_t info[] = "ss-subkey";
     uint8_t prk[OTB_SHA1_LEN], t[OTB_SHA1_LEN], block[OTB_SHA1_LEN + sizeof(info)];
+    struct otb_hmac_sha1_key k;
     size_t done = 0, tlen = 0;
 
-    otb_hmac_sha1(salt, salt_len, ikm, ikm_len, NULL, 0, prk);
+    otb_hmac_sha1_key(&k, salt, salt_len);
+    otb_hmac_sha1(&k, ikm, ikm_len, prk);
+    otb_hmac_sha1_key(&k, prk, sizeof(prk)); /* once for every T(i) */
     for (uint8_t i = 1; done < out_len; i++) {
         /* T(i) = HMAC(PRK, T(i-1) || info || i) */
         memcpy(block, t, tlen);
         memcpy(block + tlen, info, sizeof(info) - 1);
         block[tlen + sizeof(info) - 1] = i;
-        otb_hmac_sha1(prk, sizeof(prk), block, tlen + sizeof(info), NULL, 0, t);
+        otb_hmac_sha1(&k, block, tlen + sizeof(info), t);
         tlen = sizeof(t);
         size_t n = OTB_MIN(sizeof(t), out_len - done);
         memcpy(out + done, t, n);
         done += n;
     }
+    sodium_memzero(&k, sizeof(k));
     sodium_memzero(prk, sizeof(prk));
     sodium_memzero(t, sizeof(t));
     sodium_memzero(block, sizeof(block));
