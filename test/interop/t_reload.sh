@@ -62,8 +62,10 @@ hup() {
     otb_wait_for "'$1' in the server log" 10 otb_lines_above "$log" "$1" "$before"
 }
 
-echo_through() { # echo_through TUNNEL_PORT FILE
-    otb_peer echo --timeout 3 127.0.0.1 "$1" "$2" || true
+# echo_through TUNNEL_PORT FILE: "sha256 length" of what came back; a refused
+# connection (reset or silence) is "nothing came back" too.
+echo_through() {
+    otb_peer echo --timeout 3 127.0.0.1 "$1" "$2" 2>/dev/null || echo "$NOTHING"
 }
 
 otb_peer_serve peer "$PEER_PORT" cmd
