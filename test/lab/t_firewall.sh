@@ -267,6 +267,13 @@ state_pass() {
 	fw "$NS_RULES" up --lan lan0 --redir-port "$RP" >/dev/null
 	lacks "$(in_ns "$NS_RULES" ip -4 rule)" "fwmark" "up without --tunnel-port"
 	lacks "$(in_ns "$NS_RULES" nft list table inet otb)" "tproxy" "up without --tunnel-port"
+	# A box running otb-tunnel alone: UDP intercepted, TCP left alone.
+	fw "$NS_RULES" up --lan lan0 --tunnel-port "$TP" >/dev/null
+	lacks "$(in_ns "$NS_RULES" nft list table inet otb)" "redirect" "up without --redir-port"
+	contains "$(in_ns "$NS_RULES" nft list table inet otb)" "tproxy" "up without --redir-port"
+	fw "$NS_RULES" up --lan lan0 --tunnel-port "$TP" --backend iptables >/dev/null
+	lacks "$(in_ns "$NS_RULES" iptables-save -t nat)" "REDIRECT" "iptables up without --redir-port"
+	contains "$(in_ns "$NS_RULES" iptables-save -t mangle)" "TPROXY" "iptables up without --redir-port"
 	fw "$NS_RULES" up "${UP_ARGS[@]}" --backend nft >/dev/null
 	fw "$NS_RULES" up "${UP_ARGS[@]}" --backend iptables >/dev/null
 	check_iptables_rules 0x1
@@ -276,7 +283,7 @@ state_pass() {
 	fw "$NS_RULES" down --table otb
 	snapshot "$NS_RULES" "$s.after"
 	same_snapshot "$s.before" "$s.after" "down after changed flags / backend switch"
-	pass "changed flags, nft -> iptables -> nft switches: down restores every snapshot"
+	pass "changed flags (UDP only, TCP only), nft -> iptables -> nft switches: down restores every snapshot"
 }
 
 # A routing rule that existed before `up` is not ours: down must keep it.
