@@ -13,8 +13,6 @@
 
 #include "otb_common.h"
 
-#include <mbedtls/md.h>
-
 static const struct otb_cipher_info otb_methods[OTB_METHOD_COUNT] = {
     [OTB_AES_128_GCM] = { "aes-128-gcm", 16, 12 },
     [OTB_AES_256_GCM] = { "aes-256-gcm", 32, 12 },
@@ -82,26 +80,27 @@ static void otb_master_init(struct otb_master *m, enum otb_method method)
 
 void otb_master_from_password(struct otb_master *m, enum otb_method method, const char *password)
 {
-    const mbedtls_md_info_t *md5 = mbedtls_md_info_from_type(MBEDTLS_MD_MD5);
     uint8_t prev[16];
+    unsigned int prev_len = sizeof(prev);
     size_t have = 0, pwlen = strlen(password);
-    mbedtls_md_context_t ctx;
+    /* Startup and reload only: the allocating EVP interface is fine here. */
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 
     otb_master_init(m, method);
-    mbedtls_md_init(&ctx);
-    mbedtls_md_setup(&ctx, md5, 0);
+    if (!ctx)
+        abort(); /* a program that cannot allocate a few bytes at start cannot run */
     /* EVP_BytesToKey(MD5, no salt, 1 round): D_i = MD5(D_{i-1} || password). */
     while (have < m->key_len) {
-        mbedtls_md_starts(&ctx);
-        if (have > 0)
-            mbedtls_md_update(&ctx, prev, sizeof(prev));
-        mbedtls_md_update(&ctx, (const uint8_t *)password, pwlen);
-        mbedtls_md_finish(&ctx, prev);
+        if (EVP_DigestInit_ex(ctx, EVP_md5(), NULL) != 1 ||
+            (have > 0 && EVP_DigestUpdate(ctx, prev, sizeof(prev)) != 1) ||
+            EVP_DigestUpdate(ctx, password, pwlen) != 1 ||
+            EVP_DigestFinal_ex(ctx, prev, &prev_len) != 1)
+            abort(); /* MD5 is in OpenSSL's default provider: never fails */
         size_t n = OTB_MIN(sizeof(prev), m->key_len - have);
         memcpy(m->key + have, prev, n);
         have += n;
     }
-    mbedtls_md_free(&ctx);
+    EVP_MD_CTX_free(ctx);
     sodium_memzero(prev, sizeof(prev));
 }
 

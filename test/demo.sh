@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The live demo, one command as root:   sudo test/demo.sh
+# The live demo, one command as root:   test/demo.sh
 #
 # Installs what is missing, builds, then builds a small network inside this
 # machine (network namespaces, nothing leaves it): a LAN host, the box with
@@ -113,7 +113,7 @@ demo_download() {
 }
 
 main() {
-    [[ $(id -u) -eq 0 ]] || { echo "run as root (sudo $0): the demo creates network namespaces" >&2; exit 1; }
+    [[ $(id -u) -eq 0 ]] || { echo "run as root: the demo creates network namespaces" >&2; exit 1; }
     step "1. packages"
     demo_install
     note "all present"

@@ -2,7 +2,7 @@
 # test/run-tests.sh and test/demo.sh.
 OTB_PACKAGES=(
     build-essential cmake pkg-config clang libclang-rt-14-dev
-    libev-dev libsodium-dev libssl-dev libmbedtls-dev libc-ares-dev libcork-dev libcorkipset-dev
+    libev-dev libsodium-dev libssl-dev libc-ares-dev libcork-dev libcorkipset-dev
     libpcre2-dev libjson-c-dev libcmocka-dev
     shadowsocks-libev iperf3 dnsmasq socat curl bind9-dnsutils python3 procps
     iproute2 nftables iptables mptcpd kmod openssl

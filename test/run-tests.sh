@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine: installs what is
 # missing, builds (normal, ASan+UBSan, libFuzzer) and runs every test.
-#   sudo test/run-tests.sh            everything
+#   test/run-tests.sh                 everything (as root)
 #   OTB_TEST_LABELS=unit test/run-tests.sh    only some ctest labels (regex)
 set -euo pipefail
 

@@ -5,7 +5,6 @@
  *   ctl bits 2-3  mode: 0 = body is a ciphertext stream, 1 = body is
  *                 plaintext to seal and decode again, 2 = like 1 with one
  *                 byte of the sealed stream corrupted, 3 = as 0
- *   ctl bit 5     AES-256-GCM through mbedtls even when AES-NI is present
  *   split         seeds the sizes of the pieces handed to the decoder
  *   extra         mode 1/2: plaintext repetitions (bits 4-6) and sizes of
  *                 the otb_stream_seal calls (bits 0-3)

@@ -5,7 +5,7 @@
 # bytes (short and long), half a salt then EOF, a valid salt with a corrupted
 # tag, sealed length blocks of 0x4000, 0xFFFF and 0, address headers with
 # ATYP 9 and 0, a valid stream (positive control) and a replayed first flight.
-# The main server (aes-128-gcm, whose mbedtls contexts are heap-allocated)
+# The main server (aes-128-gcm)
 # also gets destinations its block list refuses (10.0.0.1, ::1, a name
 # resolving to 10.1.2.3), a storm of 10 000 connections opened and dropped,
 # and carries a paced 16 MiB echo through ss-tunnel meanwhile. A second
