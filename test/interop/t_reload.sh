@@ -21,11 +21,7 @@ trap otb_cleanup EXIT
 METHOD=chacha20-ietf-poly1305
 OLD_PW="old-$$-$RANDOM"
 NEW_PW="new-$$-$RANDOM"
-PEER_PORT=$(otb_free_port)
-SPORT=$(otb_free_port)
-T_OLD=$(otb_free_port)
-T_OLD2=$(otb_free_port)
-T_NEW=$(otb_free_port)
+otb_ports PEER_PORT SPORT T_OLD T_OLD2 T_NEW
 CFG=$OTB_TMP/server.json
 PWFILE=$OTB_TMP/password
 ACL=$(otb_loopback_acl)

@@ -27,9 +27,7 @@ WAN2_ADDR=$(lab_wan_addr 2)
 TUNNEL_PORT=12346
 
 # shellcheck disable=SC2119 # nothing beyond the lab's own tools
-lab_require
-trap pol_down EXIT
-pol_up "pin$$" "20 20"
+pol_start "pin$$" "20 20"
 pol_lan_addr "$HOST_DIRECT"
 pol_lan_addr "$HOST_VIA"
 pol_lan_addr "$HOST_WAN1"
@@ -54,9 +52,7 @@ FW_ARGS=(--lan lan0 --redir-port "$LAB_REDIR_PORT" --tunnel-port "$TUNNEL_PORT"
 
 lab_otb_server "$LAB_SRV_ADDR" "$LAB_SRV_PORT" otb-server -u
 lab_otb_redir -c "$LAB_DIR/box.json"
-lab_bg box otb-tunnel "$(lab_bin otb-tunnel)" -s "$LAB_SRV_ADDR" -p "$LAB_SRV_PORT" \
-    -k "$LAB_PASSWORD" -m "$LAB_METHOD" -b 0.0.0.0 -l "$TUNNEL_PORT"
-pol_wait_udp box "$TUNNEL_PORT"
+lab_otb_tunnel otb-tunnel "$TUNNEL_PORT"
 pol_firewall up "${FW_ARGS[@]}" >"$LAB_DIR/firewall.log" 2>&1 ||
     lab_fail "otb-firewall up: $(cat "$LAB_DIR/firewall.log")"
 
