@@ -356,33 +356,35 @@ static void test_tls_malformed_sni(void **state)
 
 static void test_tls_name_forms(void **state)
 {
+    /* Each replaces the name, same length; want NULL: no name (BAD). */
+    static const struct {
+        const char *name, *want;
+    } forms[] = {
+        /* Lowercased. */
+        { "WWW.Example.TEST", SNI_NAME },
+        /* A trailing dot is dropped; empty labels are no name. */
+        { "www.example.tes.", "www.example.tes" },
+        { "................", NULL },
+        { "www..xample.test", NULL },
+        { ".www.xample.test", NULL },
+        /* Underscores and digits are accepted. */
+        { "_srv.host-01.a_b", "_srv.host-01.a_b" },
+    };
     struct hello h;
-    size_t end;
+    size_t end, n = strlen(SNI_NAME);
 
     (void)state;
-    /* Lowercased. */
-    hello_load(&h);
-    end = hello_name_end(&h);
-    memcpy(h.b + end - strlen(SNI_NAME), "WWW.Example.TEST", strlen(SNI_NAME));
-    expect_name(h.b, h.len, OTB_SNIFF_TLS, SNI_NAME);
-
-    /* A trailing dot is dropped; empty labels are no name. */
-    hello_load(&h);
-    h.b[end - 1] = '.';
-    expect_name(h.b, h.len, OTB_SNIFF_TLS, "www.example.tes");
-    memset(h.b + end - strlen(SNI_NAME), '.', strlen(SNI_NAME));
-    expect_rc(h.b, h.len, OTB_BAD, OTB_SNIFF_TLS);
-    hello_load(&h);
-    memcpy(h.b + end - strlen(SNI_NAME), "www..xample.test", strlen(SNI_NAME));
-    expect_rc(h.b, h.len, OTB_BAD, OTB_SNIFF_TLS);
-    hello_load(&h);
-    memcpy(h.b + end - strlen(SNI_NAME), ".www.xample.test", strlen(SNI_NAME));
-    expect_rc(h.b, h.len, OTB_BAD, OTB_SNIFF_TLS);
-
-    /* Underscores and digits are accepted. */
-    hello_load(&h);
-    memcpy(h.b + end - strlen(SNI_NAME), "_srv.host-01.a_b", strlen(SNI_NAME));
-    expect_name(h.b, h.len, OTB_SNIFF_TLS, "_srv.host-01.a_b");
+    for (size_t i = 0; i < OTB_ARRAY_LEN(forms); i++) {
+        print_message("%s\n", forms[i].name);
+        assert_int_equal(strlen(forms[i].name), n);
+        hello_load(&h);
+        end = hello_name_end(&h);
+        memcpy(h.b + end - n, forms[i].name, n);
+        if (forms[i].want)
+            expect_name(h.b, h.len, OTB_SNIFF_TLS, forms[i].want);
+        else
+            expect_rc(h.b, h.len, OTB_BAD, OTB_SNIFF_TLS);
+    }
 }
 
 static void test_tls_first_record_only(void **state)
@@ -493,6 +495,66 @@ static void test_http_host(void **state)
                 "www.example.test");
 }
 
+/* Requests refused as HTTP, and every prefix of them. */
+static const char *const bad_http[] = {
+    /* Bad ports. */
+    "GET / HTTP/1.1\r\nHost: www.example.test:65536\r\n\r\n",
+    "GET / HTTP/1.1\r\nHost: www.example.test:080808\r\n\r\n",
+    "GET / HTTP/1.1\r\nHost: www.example.test:80a\r\n\r\n",
+    "GET / HTTP/1.1\r\nHost: www.example.test:8:8\r\n\r\n",
+    "GET / HTTP/1.1\r\nHost: :80\r\n\r\n",
+    /* IPv6 literals are addresses, not names. */
+    "GET / HTTP/1.1\r\nHost: [2001:db8::1]:8080\r\n\r\n",
+    "GET / HTTP/1.1\r\nHost: [2001:db8::1]\r\n\r\n",
+    "GET / HTTP/1.1\r\nHost: 2001:db8::1\r\n\r\n",
+    /* No usable Host header. */
+    "GET / HTTP/1.0\r\nAccept: */*\r\n\r\n",
+    "GET / HTTP/1.0\r\n\r\n",
+    "GET / HTTP/1.0\n\n",
+    /* A Host line in the body is not a header. */
+    "POST / HTTP/1.1\r\nContent-Length: 24\r\n\r\nHost: www.example.test\r\n",
+    "GET / HTTP/1.1\r\nHost:\r\n\r\n",
+    "GET / HTTP/1.1\r\nHost:   \r\n\r\n",
+    "GET / HTTP/1.1\r\nHost: www.exa mple.test\r\n\r\n",
+    "GET / HTTP/1.1\r\nHost: *.example.test\r\n\r\n",
+    "GET / HTTP/1.1\r\nHost: user@www.example.test\r\n\r\n",
+    "GET / HTTP/1.1\r\nHost: www.\xc3\xa9xample.test\r\n\r\n",
+    "GET / HTTP/1.1\r\nHost: .\r\n\r\n",
+    "GET / HTTP/1.1\r\nHost: .example.test\r\n\r\n",
+    "GET / HTTP/1.1\r\nHost: www..example.test\r\n\r\n",
+    "GET / HTTP/1.1\r\nHost: www.example.test..\r\n\r\n",
+    /* Malformed request or header lines. */
+    "GET  / HTTP/1.1\r\nHost: a.test\r\n\r\n",
+    "GET / HTTP/2.0\r\nHost: a.test\r\n\r\n",
+    "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+    "GET / HTTP/1.x\r\nHost: a.test\r\n\r\n",
+    "GET / HTTP/1.1 \r\nHost: a.test\r\n\r\n",
+    "GET / HTTP/1.1\rHost: a.test\r\n\r\n",
+    "GET /\x01 HTTP/1.1\r\nHost: a.test\r\n\r\n",
+    "GET\t/ HTTP/1.1\r\nHost: a.test\r\n\r\n",
+    "SSH-2.0-OpenSSH_9.2\r\n",
+    "ABCDEFGHIJKLMNOPQRSTU / HTTP/1.1\r\nHost: a.test\r\n\r\n",
+    /* Space before the colon, folded lines, a line without a colon. */
+    "GET / HTTP/1.1\r\nHost : a.test\r\n\r\n",
+    "GET / HTTP/1.1\r\nX-A: b\r\n c\r\nHost: a.test\r\n\r\n",
+    "GET / HTTP/1.1\r\nX-A: b\r\n Host: a.test\r\n\r\n",
+    "GET / HTTP/1.1\r\n\tHost: a.test\r\n\r\n",
+    "GET / HTTP/1.1\r\nNoColon\r\nHost: a.test\r\n\r\n",
+    "GET / HTTP/1.1\r\nX-A: b\x01\r\nHost: a.test\r\n\r\n",
+    "GET / HTTP/1.1\r\nHost: a.test\x7f\r\n\r\n",
+    "GET / HTTP/1.1\r\nHost: a.test\r\r\n\r\n",
+};
+
+static void test_http_refused(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < OTB_ARRAY_LEN(bad_http); i++) {
+        print_message("case %zu\n", i);
+        expect_rc(bad_http[i], strlen(bad_http[i]), OTB_BAD, OTB_SNIFF_HTTP);
+        expect_refused_prefixes(bad_http[i], strlen(bad_http[i]));
+    }
+}
+
 static void test_http_port(void **state)
 {
     (void)state;
@@ -504,83 +566,11 @@ static void test_http_port(void **state)
     expect_http("GET / HTTP/1.1\r\nHost: WWW.example.test.:80\r\n\r\n", "Host:",
                 "www.example.test");
     expect_http("GET / HTTP/1.1\r\nHost: 192.0.2.1:80\r\n\r\n", "Host:", "192.0.2.1");
-
-    static const char *const bad[] = {
-        "GET / HTTP/1.1\r\nHost: www.example.test:65536\r\n\r\n",
-        "GET / HTTP/1.1\r\nHost: www.example.test:080808\r\n\r\n",
-        "GET / HTTP/1.1\r\nHost: www.example.test:80a\r\n\r\n",
-        "GET / HTTP/1.1\r\nHost: www.example.test:8:8\r\n\r\n",
-        "GET / HTTP/1.1\r\nHost: :80\r\n\r\n",
-        /* IPv6 literals are addresses, not names. */
-        "GET / HTTP/1.1\r\nHost: [2001:db8::1]:8080\r\n\r\n",
-        "GET / HTTP/1.1\r\nHost: [2001:db8::1]\r\n\r\n",
-        "GET / HTTP/1.1\r\nHost: 2001:db8::1\r\n\r\n",
-    };
-    for (size_t i = 0; i < OTB_ARRAY_LEN(bad); i++) {
-        print_message("case %zu\n", i);
-        expect_rc(bad[i], strlen(bad[i]), OTB_BAD, OTB_SNIFF_HTTP);
-        expect_refused_prefixes(bad[i], strlen(bad[i]));
-    }
-}
-
-static void test_http_no_host(void **state)
-{
-    static const char *const bad[] = {
-        "GET / HTTP/1.0\r\nAccept: */*\r\n\r\n",
-        "GET / HTTP/1.0\r\n\r\n",
-        "GET / HTTP/1.0\n\n",
-        /* A Host line in the body is not a header. */
-        "POST / HTTP/1.1\r\nContent-Length: 24\r\n\r\nHost: www.example.test\r\n",
-        "GET / HTTP/1.1\r\nHost:\r\n\r\n",
-        "GET / HTTP/1.1\r\nHost:   \r\n\r\n",
-        "GET / HTTP/1.1\r\nHost: www.exa mple.test\r\n\r\n",
-        "GET / HTTP/1.1\r\nHost: *.example.test\r\n\r\n",
-        "GET / HTTP/1.1\r\nHost: user@www.example.test\r\n\r\n",
-        "GET / HTTP/1.1\r\nHost: www.\xc3\xa9xample.test\r\n\r\n",
-        "GET / HTTP/1.1\r\nHost: .\r\n\r\n",
-        "GET / HTTP/1.1\r\nHost: .example.test\r\n\r\n",
-        "GET / HTTP/1.1\r\nHost: www..example.test\r\n\r\n",
-        "GET / HTTP/1.1\r\nHost: www.example.test..\r\n\r\n",
-    };
-
-    (void)state;
-    for (size_t i = 0; i < OTB_ARRAY_LEN(bad); i++) {
-        print_message("case %zu\n", i);
-        expect_rc(bad[i], strlen(bad[i]), OTB_BAD, OTB_SNIFF_HTTP);
-        expect_refused_prefixes(bad[i], strlen(bad[i]));
-    }
 }
 
 static void test_http_malformed(void **state)
 {
-    static const char *const bad[] = {
-        "GET  / HTTP/1.1\r\nHost: a.test\r\n\r\n",
-        "GET / HTTP/2.0\r\nHost: a.test\r\n\r\n",
-        "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
-        "GET / HTTP/1.x\r\nHost: a.test\r\n\r\n",
-        "GET / HTTP/1.1 \r\nHost: a.test\r\n\r\n",
-        "GET / HTTP/1.1\rHost: a.test\r\n\r\n",
-        "GET /\x01 HTTP/1.1\r\nHost: a.test\r\n\r\n",
-        "GET\t/ HTTP/1.1\r\nHost: a.test\r\n\r\n",
-        "SSH-2.0-OpenSSH_9.2\r\n",
-        "ABCDEFGHIJKLMNOPQRSTU / HTTP/1.1\r\nHost: a.test\r\n\r\n",
-        /* Space before the colon, folded lines, a line without a colon. */
-        "GET / HTTP/1.1\r\nHost : a.test\r\n\r\n",
-        "GET / HTTP/1.1\r\nX-A: b\r\n c\r\nHost: a.test\r\n\r\n",
-        "GET / HTTP/1.1\r\nX-A: b\r\n Host: a.test\r\n\r\n",
-        "GET / HTTP/1.1\r\n\tHost: a.test\r\n\r\n",
-        "GET / HTTP/1.1\r\nNoColon\r\nHost: a.test\r\n\r\n",
-        "GET / HTTP/1.1\r\nX-A: b\x01\r\nHost: a.test\r\n\r\n",
-        "GET / HTTP/1.1\r\nHost: a.test\x7f\r\n\r\n",
-        "GET / HTTP/1.1\r\nHost: a.test\r\r\n\r\n",
-    };
-
     (void)state;
-    for (size_t i = 0; i < OTB_ARRAY_LEN(bad); i++) {
-        print_message("case %zu\n", i);
-        expect_rc(bad[i], strlen(bad[i]), OTB_BAD, OTB_SNIFF_HTTP);
-        expect_refused_prefixes(bad[i], strlen(bad[i]));
-    }
     /* A NUL inside a header value. */
     static const char nul[] = "GET / HTTP/1.1\r\nX-A: b\0c\r\nHost: a.test\r\n\r\n";
     expect_rc(nul, sizeof(nul) - 1, OTB_BAD, OTB_SNIFF_HTTP);
@@ -686,7 +676,7 @@ int main(void)
         cmocka_unit_test(test_tls_hostcap),
         cmocka_unit_test(test_http_host),
         cmocka_unit_test(test_http_port),
-        cmocka_unit_test(test_http_no_host),
+        cmocka_unit_test(test_http_refused),
         cmocka_unit_test(test_http_malformed),
         cmocka_unit_test(test_neither),
         cmocka_unit_test(test_http_cap),
