@@ -244,20 +244,66 @@ static void test_tls_no_sni(void **state)
 }
 
 struct mutation {
+    bool sni; /* at is relative to the server_name extension */
     const char *what;
-    size_t at; /* relative to base */
+    size_t at;
     size_t width;
     long delta;
 };
 
-static void check_mutations(const struct mutation *m, size_t n, size_t base)
+/* Fields of the sample hello changed one at a time: each change makes it BAD.
+ * Offsets are from the start of the hello, or with sni from the server_name
+ * extension: type, length, list length, entry type, entry length, name. */
+static const struct mutation mutations[] = {
+    { false, "record type: application data", 0, 1, +1 },
+    { false, "record version major 2", 1, 1, -1 },
+    { false, "record length 0", 3, 2, -0x200 },
+    { false, "record length 2^14 + 1", 3, 2, 16385 - 0x200 },
+    { false, "handshake type ServerHello", 5, 1, +1 },
+    { false, "handshake length + 1", 6, 3, +1 },
+    { false, "handshake length - 1", 6, 3, -1 },
+    { false, "hello version major 2", 9, 1, -1 },
+    { false, "session id 33 bytes", 43, 1, +1 },
+    { false, "cipher suites odd length", 76, 2, +1 },
+    { false, "cipher suites empty", 76, 2, -0x3e },
+    { false, "compression methods empty", 140, 1, -1 },
+    { false, "extensions length + 1", 142, 2, +1 },
+    { false, "extensions length - 1", 142, 2, -1 },
+    { true, "extension length + 1", 2, 2, +1 },
+    { true, "extension length - 1", 2, 2, -1 },
+    { true, "extension length past the block", 2, 2, 0x200 },
+    { true, "list length + 1", 4, 2, +1 },
+    { true, "list length - 1", 4, 2, -1 },
+    { true, "list length 0", 4, 2, -0x13 },
+    { true, "entry type 1: no host_name", 6, 1, +1 },
+    { true, "name length + 1", 7, 2, +1 },
+    { true, "name length - 1", 7, 2, -1 },
+    { true, "name length 0", 7, 2, -0x10 },
+    { true, "space in the name", 9 + 3, 1, ' ' - '.' },
+    { true, "star in the name", 9, 1, '*' - 'w' },
+    { true, "NUL in the name", 9 + 15, 1, -'t' },
+    { true, "8-bit byte in the name", 9 + 4, 1, 0x80 },
+};
+
+/* The offset of the server_name extension in a hello. */
+static size_t hello_sni_at(const struct hello *h)
+{
+    return hello_ext_len_at(h) + 2;
+}
+
+/* The mutations of the header (sni false) or of server_name. */
+static void check_mutations(bool sni)
 {
     struct hello h;
 
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < OTB_ARRAY_LEN(mutations); i++) {
+        const struct mutation *m = &mutations[i];
+
+        if (m->sni != sni)
+            continue;
         hello_load(&h);
-        field_add(h.b, base + m[i].at, m[i].width, m[i].delta);
-        print_message("%s\n", m[i].what);
+        field_add(h.b, (sni ? hello_sni_at(&h) : 0) + m->at, m->width, m->delta);
+        print_message("%s\n", m->what);
         expect_rc(h.b, h.len, OTB_BAD, h.b[0] == 0x16 ? OTB_SNIFF_TLS : OTB_SNIFF_NONE);
         expect_refused_prefixes(h.b, h.len);
     }
@@ -265,22 +311,6 @@ static void check_mutations(const struct mutation *m, size_t n, size_t base)
 
 static void test_tls_malformed_headers(void **state)
 {
-    static const struct mutation m[] = {
-        { "record type: application data", 0, 1, +1 },
-        { "record version major 2", 1, 1, -1 },
-        { "record length 0", 3, 2, -0x200 },
-        { "record length 2^14 + 1", 3, 2, 16385 - 0x200 },
-        { "handshake type ServerHello", 5, 1, +1 },
-        { "handshake length + 1", 6, 3, +1 },
-        { "handshake length - 1", 6, 3, -1 },
-        { "hello version major 2", 9, 1, -1 },
-        { "session id 33 bytes", 43, 1, +1 },
-        { "cipher suites odd length", 76, 2, +1 },
-        { "cipher suites empty", 76, 2, -0x3e },
-        { "compression methods empty", 140, 1, -1 },
-        { "extensions length + 1", 142, 2, +1 },
-        { "extensions length - 1", 142, 2, -1 },
-    };
     struct hello h;
 
     (void)state;
@@ -289,7 +319,7 @@ static void test_tls_malformed_headers(void **state)
     assert_int_equal(h.b[43], 32);
     assert_int_equal(otb_get_be16(h.b + 76), 0x3e);
     assert_int_equal(hello_ext_len_at(&h), 142);
-    check_mutations(m, OTB_ARRAY_LEN(m), 0);
+    check_mutations(false);
 }
 
 /* The session id vector resized to n bytes, everything else kept. */
@@ -325,33 +355,14 @@ static void test_tls_session_id(void **state)
 
 static void test_tls_malformed_sni(void **state)
 {
-    /* Relative to the server_name extension: type, length, list length,
-     * entry type, entry length, name. */
-    static const struct mutation m[] = {
-        { "extension length + 1", 2, 2, +1 },
-        { "extension length - 1", 2, 2, -1 },
-        { "extension length past the block", 2, 2, 0x200 },
-        { "list length + 1", 4, 2, +1 },
-        { "list length - 1", 4, 2, -1 },
-        { "list length 0", 4, 2, -0x13 },
-        { "entry type 1: no host_name", 6, 1, +1 },
-        { "name length + 1", 7, 2, +1 },
-        { "name length - 1", 7, 2, -1 },
-        { "name length 0", 7, 2, -0x10 },
-        { "space in the name", 9 + 3, 1, ' ' - '.' },
-        { "star in the name", 9, 1, '*' - 'w' },
-        { "NUL in the name", 9 + 15, 1, -'t' },
-        { "8-bit byte in the name", 9 + 4, 1, 0x80 },
-    };
     struct hello h;
-    size_t base;
 
     (void)state;
     hello_load(&h);
-    base = hello_ext_len_at(&h) + 2;
-    assert_int_equal(otb_get_be16(h.b + base), 0);
-    assert_int_equal(otb_get_be16(h.b + base + 7), strlen(SNI_NAME));
-    check_mutations(m, OTB_ARRAY_LEN(m), base);
+    /* The offsets above are those of this hello's server_name. */
+    assert_int_equal(otb_get_be16(h.b + hello_sni_at(&h)), 0);
+    assert_int_equal(otb_get_be16(h.b + hello_sni_at(&h) + 7), strlen(SNI_NAME));
+    check_mutations(true);
 }
 
 static void test_tls_name_forms(void **state)
