@@ -400,6 +400,20 @@ table ip labredir {
 EOF
 }
 
+# lab_counters ROLE TABLE NAME...: an nft table "inet TABLE" in ROLE with the
+# named counters (the caller adds the chains that count into them).
+lab_counters() {
+    local role=$1 table=$2 name rules=""
+    shift 2
+    for name in "$@"; do rules+="add counter inet $table $name"$'\n'; done
+    lab_run "$role" nft -f - <<<"add table inet $table"$'\n'"$rules"
+}
+
+# lab_counter ROLE TABLE NAME: the packets counted so far.
+lab_counter() {
+    lab_run "$1" nft list counter inet "$2" "$3" | awk '$1 == "packets" { print $2 }'
+}
+
 # WAN number of the initial (MP_CAPABLE) subflow of the busiest MPTCP
 # connection of the box: the subflow a failover test must cut.
 lab_initial_wan() {

@@ -58,11 +58,9 @@ pol_firewall up "${FW_ARGS[@]}" >"$LAB_DIR/firewall.log" 2>&1 ||
 
 # Packets of the direct host arriving from the LAN, and forwarded by output WAN (counted
 # before masquerading).
+lab_counters box polcount direct_seen direct_wan1 direct_wan2
 lab_run box nft -f - <<EOF
 table inet polcount {
-    counter direct_seen { }
-    counter direct_wan1 { }
-    counter direct_wan2 { }
     chain prerouting {
         type filter hook prerouting priority raw; policy accept;
         iifname "lan0" ip saddr $HOST_DIRECT counter name direct_seen
@@ -75,9 +73,7 @@ table inet polcount {
 }
 EOF
 
-counter() {
-    lab_run box nft list counter inet polcount "$1" | awk '$1 == "packets" { print $2 }'
-}
+counter() { lab_counter box polcount "$1"; }
 
 get() { pol_peer "$1" get "$LAB_INET_ADDR" "$POL_HTTP_PORT" "${2:-}" "${3:-0}"; }
 ask() { pol_peer "$1" ask "$LAB_INET_ADDR" "$POL_UDP_PORT" "${2:-}"; }

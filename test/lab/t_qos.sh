@@ -52,26 +52,7 @@ pol_firewall up --lan lan0 --redir-port "$LAB_REDIR_PORT" --tunnel-port "$TUNNEL
     --server "$LAB_SRV_ADDR" >"$LAB_DIR/firewall.log" 2>&1 ||
     lab_fail "otb-firewall up: $(cat "$LAB_DIR/firewall.log")"
 
-# Packets between box and server by DSCP, seen on the box's WANs.
-lab_run box nft -f - <<EOF
-table inet qoscount {
-    counter voice_down { }
-    counter sip_up { }
-    counter sip_down { }
-    chain input {
-        type filter hook prerouting priority raw; policy accept;
-        ip saddr $LAB_SRV_ADDR udp sport $LAB_SRV_PORT ip dscp ef counter name voice_down
-        ip saddr $LAB_SRV_ADDR tcp sport $LAB_SRV_PORT ip dscp af41 counter name sip_down
-    }
-    chain output {
-        type filter hook output priority raw; policy accept;
-        ip daddr $LAB_SRV_ADDR tcp dport $LAB_SRV_PORT ip dscp af41 counter name sip_up
-    }
-}
-EOF
-counter() {
-    lab_run box nft list counter inet qoscount "$1" | awk '$1 == "packets" { print $2 }'
-}
+counter() { lab_counter box qoscount "$1"; }
 
 qos() {
     lab_run box env OTB_QOS_STATE_DIR="$LAB_DIR/qos-state" bash "$(lab_src)/otb-redir/otb-qos" "$@"
@@ -97,6 +78,22 @@ loaded() {
     python3 -c 'import json,sys; print("%.1f" % (json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"] / 1e6))' \
         "$LAB_DIR/iperf-$name.json" >"$LAB_DIR/tcp-$name.txt"
 }
+
+# Packets between box and server by DSCP, seen on the box's WANs.
+lab_counters box qoscount voice_down sip_up sip_down
+lab_run box nft -f - <<EOF
+table inet qoscount {
+    chain input {
+        type filter hook prerouting priority raw; policy accept;
+        ip saddr $LAB_SRV_ADDR udp sport $LAB_SRV_PORT ip dscp ef counter name voice_down
+        ip saddr $LAB_SRV_ADDR tcp sport $LAB_SRV_PORT ip dscp af41 counter name sip_down
+    }
+    chain output {
+        type filter hook output priority raw; policy accept;
+        ip daddr $LAB_SRV_ADDR tcp dport $LAB_SRV_PORT ip dscp af41 counter name sip_up
+    }
+}
+EOF
 
 # SIP over TCP: a TCP exchange with a server on inet's port 5060, through otb-redir.
 pol_peer_bg inet sip http 5060
