@@ -62,7 +62,11 @@ build() {
     PINGPONG=$WORK/udp_pingpong
 }
 
-free_port() { otb_free_port udp; }
+free_port() {
+    local port
+    otb_ports udp port
+    echo "$port"
+}
 
 # start NAME CMD...: background process, logged; waits for UDP PORT if given
 # in WAIT_PORT.

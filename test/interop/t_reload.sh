@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2153 # the ports are assigned by otb_ports
 # SIGHUP reloads otb-server's configuration without dropping connections:
 #  - a transfer through ss-tunnel runs while the password file and the ACL
 #    change and the server gets SIGHUP: it completes, sha256 equal;

@@ -9,8 +9,8 @@
 #   otb_dump_logs DIR LINES      the last LINES of every non-empty DIR/*.log
 #   otb_need_cmd CMD...          fails naming the first command not installed
 #   otb_need_root                fails unless root (network namespaces)
-#   otb_free_port [udp]          a free TCP (UDP) port of 127.0.0.1, new in this run
-#   otb_ports [udp] VAR...       the same, in each VAR
+#   otb_free_port                a free TCP port of 127.0.0.1, new in this run
+#   otb_ports [udp] VAR...       a free TCP (UDP) port in each VAR
 #   otb_wait_for WHAT SECS CMD.. polls CMD every 0.1 s, fails after SECS
 #   otb_port_bound tcp|udp PORT [NS]
 #                                true if something listens on PORT (TCP or
@@ -90,7 +90,7 @@ otb_ports() {
 
 otb_free_port() {
     local port
-    otb_ports "$@" port
+    otb_ports port
     echo "$port"
 }
 
