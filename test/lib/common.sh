@@ -26,8 +26,8 @@
 #   otb_dnsmasq_args NAME=IP...  dnsmasq options answering only these names
 #   otb_sha256 FILE              the hex digest of FILE
 #   otb_random_file PATH MIB     MIB MiB of random bytes, a transfer's reference
-#   otb_peer_module              path of test/lib/otbpeer.py, the Python peers
 #
+# The Python peers share test/lib/otbpeer.py the same way (see its docstring).
 # A missing tool is a failure, never a skip: CI must not go green on a machine
 # that cannot run the test.
 
@@ -37,8 +37,6 @@ OTB_LOG_LINES=${OTB_LOG_LINES:-25}
 declare -gA OTB_PORTS=()        # ports handed out by otb_free_port in this run
 
 otb_src() { printf '%s\n' "${OTB_SRC:-$(cd "$OTB_LIB_DIR/../.." && pwd)}"; }
-
-otb_peer_module() { printf '%s\n' "$OTB_LIB_DIR/otbpeer.py"; }
 
 otb_dump_logs() {
     local dir=$1 lines=$2 f
