@@ -7,7 +7,7 @@
 #                            OTB_SRC, PASSWORD, WORK (a fresh directory
 #                            PREFIX.*, removed at exit), PIDS (killed at exit:
 #                            append what you start), HZ (clock ticks per second)
-#   die MESSAGE              prints "NAME: MESSAGE" and the tail of $WORK/*.log
+#   die MESSAGE              prints "FAIL: NAME: MESSAGE" and the tail of $WORK/*.log
 #   need_tools TOOL...       dies naming the first missing one
 #   bench_build DIR TARGET.. OTB_BUILD, or when unset a Release build of the
 #                            TARGETs in BENCH_BUILD_DIR (default DIR); sets
@@ -21,11 +21,16 @@
 #                            one tab-separated row appended to $BENCH_SUMMARY
 #                            when it is set (test/bench/run-all.sh reads them)
 
+# shellcheck source=test/lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+
 bench_init() {
     BENCH_NAME=$1
-    OTB_SRC=${OTB_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+    OTB_SRC=$(otb_src)
     PASSWORD="bench-$$-$RANDOM"
     WORK=$(mktemp -d "${TMPDIR:-/tmp}/$2.$$.XXXXXX")
+    OTB_LOG_DIR=$WORK
+    OTB_LOG_LINES=20
     PIDS=()
     HZ=$(getconf CLK_TCK)
     trap bench_cleanup EXIT
@@ -42,23 +47,9 @@ bench_cleanup() {
     rm -rf "$WORK"
 }
 
-die() {
-    echo "$BENCH_NAME: $*" >&2
-    local f
-    for f in "$WORK"/*.log; do
-        [ -s "$f" ] || continue
-        echo "--- $f (last lines)" >&2
-        tail -n 20 "$f" >&2
-    done
-    exit 1
-}
+die() { otb_fail "$BENCH_NAME: $*"; }
 
-need_tools() {
-    local t
-    for t in "$@"; do
-        command -v "$t" >/dev/null || die "missing tool: $t"
-    done
-}
+need_tools() { otb_need_cmd "$@"; }
 
 bench_build() {
     local dir=$1 t

@@ -41,7 +41,7 @@ OTB_REDIR=$(lab_bin otb-redir)
 trap lab_down EXIT
 lab_init "lbench$$" lo
 lab_run lo ip addr add "$TARGET/32" dev lo
-printf '[outbound_allow_list]\n%s/32\n' "$TARGET" >"$LAB_DIR/server.acl"
+otb_acl_file "$LAB_DIR/server.acl" "$TARGET/32"
 lab_run lo nft -f - <<EOF
 table ip lbredir {
     chain out {

@@ -82,15 +82,7 @@ free_port() {
     die "no free port"
 }
 
-wait_listen() {
-    local port=$1 pid=$2
-    for _ in $(seq 100); do
-        [ -n "$(ss -Hltn "sport = :$port")" ] && return 0
-        kill -0 "$pid" 2>/dev/null || die "process $pid died before listening on $port"
-        sleep 0.1
-    done
-    die "nothing listens on port $port"
-}
+wait_listen() { otb_wait_port tcp "$1" 10 "$2"; }
 
 stop_pid() {
     local pid=$1 i
@@ -403,7 +395,7 @@ main() {
         die "open-file limit $(ulimit -n) too low for $BENCH_IDLE_CONNS connections"
     prepare_otb_server
     build_idle_helper
-    printf '[outbound_allow_list]\n127.0.0.0/8\n' >"$WORK/allow-loopback.acl"
+    otb_acl_file "$WORK/allow-loopback.acl"
     : >"$RESULTS"
     start_iperf_server
     for round in $(seq "$BENCH_ROUNDS"); do

@@ -63,30 +63,20 @@ build() {
 }
 
 free_port() {
-    python3 -c 'import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
-udp_bound() {
-    [ -n "$(ss -Hlun "sport = :$1")" ]
+    local port
+    otb_ports udp port
+    echo "$port"
 }
 
 # start NAME CMD...: background process, logged; waits for UDP PORT if given
 # in WAIT_PORT.
 start() {
-    local name=$1 i
+    local name=$1
     shift
     "$@" >"$WORK/$name.log" 2>&1 &
     PIDS+=($!)
     LAST_PID=$!
-    for ((i = 0; i < 100; i++)); do
-        udp_bound "$WAIT_PORT" && return 0
-        kill -0 "$LAST_PID" 2>/dev/null || die "$name exited"
-        sleep 0.05
-    done
-    die "$name does not listen on UDP port $WAIT_PORT"
+    otb_wait_port udp "$WAIT_PORT" 5 "$LAST_PID"
 }
 
 stop_chains() {
@@ -100,7 +90,7 @@ start_chain() {
     sport=$(free_port)
     TUNNEL_PORT=$(free_port)
     if [ "$chain" = otb ]; then
-        printf '[outbound_allow_list]\n127.0.0.0/8\n' >"$WORK/acl"
+        otb_acl_file "$WORK/acl"
         WAIT_PORT=$sport start "otb-server" "$OTB_BUILD/otb-server/otb-server" -s 127.0.0.1 \
             -p "$sport" -k "$PASSWORD" -m "$m" -U --acl "$WORK/acl"
         SERVER_PID=$LAST_PID

@@ -1,14 +1,10 @@
 /* libFuzzer target for the ACL parser: arbitrary bytes as an ACL file, then a
  * few lookups so rules that did load are exercised. */
 #include <netinet/in.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <string.h>
 #include <sys/socket.h>
 
+#include "fuzz.h"
 #include "otb_acl.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

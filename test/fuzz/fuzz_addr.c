@@ -2,22 +2,10 @@
  * parsed; an accepted header must re-encode to exactly the bytes consumed,
  * and formatting must stay within any buffer size. The last input byte also
  * picks the size of a small formatting buffer. */
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
 
+#include "fuzz.h"
 #include "otb_addr.h"
 #include "otb_common.h"
-
-#define FUZZ_CHECK(cond)   \
-    do {                   \
-        if (!(cond))       \
-            abort();       \
-    } while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Formats into a heap buffer of exactly cap bytes (so an overflow is seen
  * by the address sanitizer) and compares with the untruncated text. */

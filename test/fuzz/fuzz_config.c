@@ -7,26 +7,15 @@
  * "password_file" makes the parser open the named path: standard input is
  * pointed at /dev/null first, so that "/dev/stdin" cannot stall a run. */
 #include <fcntl.h>
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
+#include "fuzz.h"
 #include "otb_common.h"
 #include "otb_config.h"
-
-#define FUZZ_CHECK(cond)   \
-    do {                   \
-        if (!(cond))       \
-            abort();       \
-    } while (0)
 
 #define FUZZ_TERMINATED(field) FUZZ_CHECK(memchr((field), '\0', sizeof(field)) != NULL)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

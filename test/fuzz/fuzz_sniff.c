@@ -9,22 +9,10 @@
  *   - a name buffer of any size (picked by the last input byte) is never
  *     overrun: the name is returned iff it fits, and nothing is written
  *     otherwise. */
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
 
+#include "fuzz.h"
 #include "otb_common.h"
 #include "otb_sniff.h"
-
-#define FUZZ_CHECK(cond)   \
-    do {                   \
-        if (!(cond))       \
-            abort();       \
-    } while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 struct fuzz_answer {
     int rc;

@@ -11,26 +11,14 @@
  * the header), that a message is complete at its length and not before,
  * that an incomplete input's prefixes are incomplete too, and that a
  * refusal stands whatever follows. */
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
 
+#include "fuzz.h"
 #include "otb_addr.h"
 #include "otb_common.h"
 #include "otb_socks5.h"
 
-#define FUZZ_CHECK(cond)   \
-    do {                   \
-        if (!(cond))       \
-            abort();       \
-    } while (0)
-
 #define FUZZ_USER "fuzz"
 #define FUZZ_PASS "pw-fuzz"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 enum fuzz_stage { STAGE_GREETING, STAGE_AUTH, STAGE_REQUEST, STAGE_DONE };
 

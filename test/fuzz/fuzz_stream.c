@@ -11,23 +11,11 @@
  *   room          output buffer size: 0 = one full chunk, else room * 37
  * Every input is decoded with a fixed key (password "fuzz"), so runs are
  * deterministic. */
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
 
+#include "fuzz.h"
 #include "otb_common.h"
 #include "otb_crypto.h"
 #include "otb_stream.h"
-
-#define FUZZ_CHECK(cond)   \
-    do {                   \
-        if (!(cond))       \
-            abort();       \
-    } while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* xorshift32: deterministic piece sizes from one input byte. */
 static uint32_t next_rand(uint32_t *s)

@@ -6,12 +6,8 @@
  *    first byte), opened again and compared; the address header must be
  *    accepted exactly when otb_addr_parse accepts it;
  *  - a copy with one byte flipped must be refused. */
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
 
+#include "fuzz.h"
 #include "otb_addr.h"
 #include "otb_common.h"
 #include "otb_crypto.h"
@@ -20,15 +16,7 @@
 /* Cipher state re-keyed for every datagram, as the relay keeps one. */
 static struct otb_aead codec_aead;
 
-#define FUZZ_CHECK(cond)                                                                           \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            abort();                                                                               \
-    } while (0)
-
 #define FUZZ_MASTERS (OTB_METHOD_COUNT + 1)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static size_t make_masters(struct otb_master *m)
 {

@@ -9,18 +9,16 @@
 
 set -euo pipefail
 
-if ! command -v python3 >/dev/null || ! command -v ss >/dev/null; then
-    echo "FAIL: python3 and ss (iproute2) are required" >&2
-    exit 1
-fi
+# shellcheck source=test/lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+
+otb_need_cmd python3 ss
 : "${OTB_BUILD:?OTB_BUILD must point at the build directory}"
 OTB_SERVER_BIN="$OTB_BUILD/otb-server/otb-server"
 # shellcheck disable=SC2034 # used by the tests that source this file
 OTB_PROBE_BIN="$OTB_BUILD/test/interop/otb_probe"
 OTB_TMP=$(mktemp -d "/tmp/otb-${OTB_TEST_NAME:-interop}.$$.XXXXXX")
-OTB_PEER="$OTB_TMP/otb_peer.py"
 declare -A OTB_PID=()   # name -> pid of every background process started here
-declare -A OTB_PORTS=() # ports handed out by otb_free_port in this run
 # shellcheck disable=SC2034 # used by the tests that source this file
 OTB_T0=$SECONDS
 # Leak reports at exit are part of what the tests check with sanitizer builds.
@@ -28,21 +26,16 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 
 otb_log() { echo "[$(date +%T)] $*" >&2; }
 
-otb_fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
-
-# A missing tool is a failure, never a skip: the environment must be complete.
-need_cmd() {
-    local c
-    for c in "$@"; do
-        command -v "$c" >/dev/null 2>&1 || otb_fail "required command '$c' is not installed"
-    done
-}
+# The logs are printed by otb_cleanup, which every exit goes through.
+need_cmd() { otb_need_cmd "$@"; }
 
 need_file() {
     [[ -x $1 ]] || otb_fail "$1 is missing (build the project first)"
+}
+
+# A password of this run (the same alphabet as ss-local's base64 keys).
+otb_password() {
+    echo "otb-$$-$(head -c 9 /dev/urandom | base64 | tr '+/' '-_')"
 }
 
 otb_cleanup() {
@@ -57,11 +50,7 @@ otb_cleanup() {
     done
     wait 2>/dev/null || true
     if ((rc != 0)); then
-        for name in "$OTB_TMP"/*.log; do
-            [[ -e $name ]] || continue
-            echo "----- $name (last 40 lines)" >&2
-            tail -n 40 "$name" >&2
-        done
+        otb_dump_logs "$OTB_TMP" 40
         echo "logs and data kept in $OTB_TMP" >&2
     else
         rm -rf "$OTB_TMP"
@@ -72,20 +61,6 @@ trap otb_cleanup EXIT
 # A test stopped by a signal still cleans up (through the EXIT trap).
 trap 'exit 143' TERM
 trap 'exit 130' INT
-
-# A port nobody listens on, distinct from the others of this run.
-otb_free_port() {
-    local port
-    while :; do
-        port=$(python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])')
-        [[ -z ${OTB_PORTS[$port]:-} ]] && break
-    done
-    OTB_PORTS[$port]=1
-    echo "$port"
-}
 
 # otb_start NAME CMD...: runs CMD in the background, output to NAME.log.
 otb_start() {
@@ -119,35 +94,7 @@ otb_stop() {
 # otb_wait_listen NAME PORT: until NAME listens on 127.0.0.1:PORT (checked
 # with ss, so no connection is made), failing if NAME dies or 15 s pass.
 otb_wait_listen() {
-    local name=$1 port=$2 i
-    for ((i = 0; i < 150; i++)); do
-        if [[ -n $(ss -Hltn "sport = :$port") ]]; then
-            return 0
-        fi
-        otb_alive "$name" || otb_fail "$name exited before listening on port $port"
-        sleep 0.1
-    done
-    otb_fail "$name does not listen on port $port after 15 s"
-}
-
-# otb_wait_for DESCRIPTION SECONDS CMD...: polls CMD every 0.1 s.
-otb_wait_for() {
-    local what=$1 secs=$2 i
-    shift 2
-    for ((i = 0; i < secs * 10; i++)); do
-        "$@" && return 0
-        sleep 0.1
-    done
-    otb_fail "timed out after $secs s waiting for $what"
-}
-
-otb_sha256() {
-    sha256sum "$1" | cut -d' ' -f1
-}
-
-# otb_random_file PATH MIB: random content, the reference of a transfer.
-otb_random_file() {
-    head -c "$(($2 * 1048576))" /dev/urandom >"$1"
+    otb_wait_port tcp "$2" 15 "${OTB_PID[$1]}"
 }
 
 otb_file_size() {
@@ -162,10 +109,9 @@ otb_expect_eq() {
 
 # ------------------------------------------------------------------ otb-server
 
-# An ACL letting the server reach this machine's loopback, which its built-in
-# outbound block list refuses otherwise.
+# An ACL letting the server reach this machine's loopback.
 otb_loopback_acl() {
-    printf '[outbound_allow_list]\n127.0.0.0/8\n' >"$OTB_TMP/loopback.acl"
+    otb_acl_file "$OTB_TMP/loopback.acl"
     echo "$OTB_TMP/loopback.acl"
 }
 
@@ -237,17 +183,13 @@ otb_ss_start() {
 
 # ----------------------------------------------------------------- dnsmasq
 
-otb_udp_bound() {
-    [[ -n $(ss -Hlun "sport = :$1") ]]
-}
+otb_udp_bound() { otb_port_bound udp "$1"; }
 
 # otb_dnsmasq_start NAME PORT NAME=IP...: answers only the given .test names.
 otb_dnsmasq_start() {
-    local name=$1 port=$2 rec args=()
+    local name=$1 port=$2 args=()
     shift 2
-    for rec in "$@"; do
-        args+=("--address=/${rec%%=*}/${rec#*=}")
-    done
+    mapfile -t args < <(otb_dnsmasq_args "$@")
     otb_start "$name" dnsmasq --keep-in-foreground --log-facility=- --conf-file=/dev/null \
         --no-resolv --no-hosts --bind-interfaces --listen-address=127.0.0.1 --port="$port" \
         --user=root --pid-file="$OTB_TMP/$name.pid" "${args[@]}"
@@ -256,199 +198,9 @@ otb_dnsmasq_start() {
 
 # --------------------------------------------------------------- python peer
 
-# The far end of the tunnels and the test's own client, in one script:
-#   serve PORT echo DIR    echoes every connection (accepts counted in DIR/accepts)
-#   serve PORT cmd DIR     the first line of a connection says what to do:
-#                            "echo"        echo the rest
-#                            "sink ID"     read to EOF, write "sha256 length" to DIR/sink.ID
-#                            "source PATH" send the file, then wait for the peer's EOF
-#   upload   [--socks5 P] HOST PORT ID FILE     client of "sink"
-#   download [--socks5 P] HOST PORT FILE        client of "source": prints "sha256 length"
-#   echo     [--socks5 P] [--rate B/S] HOST PORT FILE   client of "echo": prints
-#                                                "sha256 length" of what came back
-# --socks5 P reaches HOST:PORT through a SOCKS5 proxy on 127.0.0.1:P (an
-# IPv4 literal is sent as such, anything else as a name, as curl
-# --socks5-hostname does); --timeout S bounds each read (default 120 s).
-cat >"$OTB_PEER" <<'PEER'
-import hashlib, os, socket, struct, sys, threading, time
-
-CHUNK = 1 << 16
-
-def recv_line(s):
-    line = b""
-    while not line.endswith(b"\n"):
-        b = s.recv(1)
-        if not b:
-            raise EOFError("connection closed inside the command line")
-        line += b
-    return line.decode().strip()
-
-def drain(s):
-    while s.recv(CHUNK):
-        pass
-
-def echo_rest(s):
-    while True:
-        data = s.recv(CHUNK)
-        if not data:
-            break
-        s.sendall(data)
-    s.shutdown(socket.SHUT_WR)
-
-def sink(s, outdir, ident):
-    h, n = hashlib.sha256(), 0
-    while True:
-        data = s.recv(CHUNK)
-        if not data:
-            break
-        h.update(data)
-        n += len(data)
-    tmp = os.path.join(outdir, "sink.%s.tmp" % ident)
-    with open(tmp, "w") as f:
-        f.write("%s %d\n" % (h.hexdigest(), n))
-    os.rename(tmp, os.path.join(outdir, "sink." + ident))
-
-def source(s, path):
-    with open(path, "rb") as f:
-        while True:
-            data = f.read(CHUNK)
-            if not data:
-                break
-            s.sendall(data)
-    # Closing with unread input would reset the connection and lose the tail.
-    s.shutdown(socket.SHUT_WR)
-    drain(s)
-
-def handle(s, mode, outdir):
-    try:
-        if mode == "echo":
-            echo_rest(s)
-            return
-        cmd = recv_line(s).split(" ", 1)
-        if cmd[0] == "echo":
-            echo_rest(s)
-        elif cmd[0] == "sink":
-            sink(s, outdir, cmd[1])
-        elif cmd[0] == "source":
-            source(s, cmd[1])
-        else:
-            sys.stderr.write("unknown command %r\n" % cmd)
-    except (OSError, EOFError) as e:
-        sys.stderr.write("connection error: %s\n" % e)
-    finally:
-        s.close()
-
-def serve(port, mode, outdir):
-    ls = socket.socket()
-    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind(("127.0.0.1", port))
-    ls.listen(512)
-    while True:
-        s, _ = ls.accept()
-        with open(os.path.join(outdir, "accepts"), "a") as f:
-            f.write("1\n")
-        threading.Thread(target=handle, args=(s, mode, outdir), daemon=True).start()
-
-def recv_exact(s, n):
-    data = b""
-    while len(data) < n:
-        more = s.recv(n - len(data))
-        if not more:
-            raise EOFError("proxy closed during the SOCKS5 handshake")
-        data += more
-    return data
-
-def connect(host, port, socks5):
-    if socks5 is None:
-        s = socket.create_connection((host, port), timeout=30)
-    else:
-        s = socket.create_connection(("127.0.0.1", socks5), timeout=30)
-        s.sendall(b"\x05\x01\x00")
-        if recv_exact(s, 2) != b"\x05\x00":
-            raise OSError("SOCKS5: no-authentication method refused")
-        try:
-            dest = b"\x01" + socket.inet_aton(host)
-        except OSError:
-            dest = b"\x03" + bytes([len(host)]) + host.encode()
-        s.sendall(b"\x05\x01\x00" + dest + struct.pack(">H", port))
-        reply = recv_exact(s, 4)
-        if reply[1] != 0:
-            raise OSError("SOCKS5: request failed with code %d" % reply[1])
-        recv_exact(s, {1: 4 + 2, 4: 16 + 2}[reply[3]])
-    return s
-
-def read_all(s, h):
-    n = 0
-    while True:
-        data = s.recv(CHUNK)
-        if not data:
-            return n
-        h.update(data)
-        n += len(data)
-
-def send_file(s, path, rate):
-    start, sent = time.monotonic(), 0
-    with open(path, "rb") as f:
-        while True:
-            data = f.read(CHUNK)
-            if not data:
-                break
-            s.sendall(data)
-            sent += len(data)
-            if rate:
-                ahead = sent / rate - (time.monotonic() - start)
-                if ahead > 0:
-                    time.sleep(ahead)
-
-def client(argv):
-    socks5 = rate = None
-    wait = 120
-    while argv[1].startswith("--"):
-        if argv[1] == "--socks5":
-            socks5 = int(argv[2])
-        elif argv[1] == "--rate":
-            rate = float(argv[2])
-        elif argv[1] == "--timeout":
-            wait = float(argv[2])
-        del argv[1:3]
-    what, host, port = argv[0], argv[1], int(argv[2])
-    s = connect(host, port, socks5)
-    s.settimeout(wait)
-    h = hashlib.sha256()
-    if what == "upload":
-        s.sendall(("sink %s\n" % argv[3]).encode())
-        send_file(s, argv[4], None)
-        s.shutdown(socket.SHUT_WR)
-        drain(s)
-        return
-    if what == "download":
-        s.sendall(("source %s\n" % os.path.abspath(argv[3])).encode())
-        n = read_all(s, h)
-    else:
-        s.sendall(b"echo\n")
-        size = os.path.getsize(argv[3])
-        t = threading.Thread(target=send_file, args=(s, argv[3], rate))
-        t.start()
-        n = 0
-        try:
-            while n < size:
-                data = s.recv(CHUNK)
-                if not data:
-                    break
-                h.update(data)
-                n += len(data)
-        except socket.timeout:
-            pass  # reported as a short echo
-        t.join()
-    s.close()
-    print("%s %d" % (h.hexdigest(), n))
-
-if __name__ == "__main__":
-    if sys.argv[1] == "serve":
-        serve(int(sys.argv[2]), sys.argv[3], sys.argv[4])
-    else:
-        client(sys.argv[1:])
-PEER
+# The far end of the tunnels and the test's own client: tcp_peer.py (its
+# commands are described there).
+OTB_PEER="$(dirname "${BASH_SOURCE[0]}")/tcp_peer.py"
 
 # otb_peer_serve NAME PORT MODE: a peer server with its own data directory.
 otb_peer_serve() {

@@ -6,51 +6,31 @@
 #
 # Usage: source this file, call ops_init NAME and `trap ops_cleanup EXIT`.
 
+# shellcheck source=test/lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+
 OPS_DIR=""
 OPS_PIDS=()
 
 ops_say() { printf '[%s %s] %s\n' "${OPS_NAME:-ops}" "$(date +%T)" "$*" >&2; }
 
 # Print the end of every log of the test, then exit non-zero.
-ops_fail() {
-    local f
-    printf 'FAIL: %s\n' "$*" >&2
-    if [[ -n $OPS_DIR && -d $OPS_DIR ]]; then
-        for f in "$OPS_DIR"/*.log; do
-            [[ -s $f ]] || continue
-            printf -- '--- %s (last 25 lines)\n' "${f##*/}" >&2
-            tail -n 25 "$f" >&2
-        done
-    fi
-    exit 1
-}
+ops_fail() { otb_fail "$@"; }
 
 ops_init() {
     OPS_NAME=$1
     OPS_DIR=$(mktemp -d "/tmp/otb-$1.$$.XXXXXX")
+    OTB_LOG_DIR=$OPS_DIR
 }
 
-# A missing tool is a failure, never a skip: CI must not go green on a
-# machine that cannot run the test.
-ops_require() {
-    local c
-    for c in "$@"; do
-        command -v "$c" >/dev/null || ops_fail "missing command: $c"
-    done
-}
+ops_require() { otb_need_cmd "$@"; }
 
-ops_require_root() {
-    [[ $(id -u) -eq 0 ]] || ops_fail "this test needs root"
-}
+ops_require_root() { otb_need_root; }
 
-ops_src() { printf '%s\n' "${OTB_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"; }
+ops_src() { otb_src; }
 
 # Path of a program built in OTB_BUILD (failing when it is not there).
-ops_bin() {
-    local p="${OTB_BUILD:?OTB_BUILD must point at the build directory}/$1/$1"
-    [[ -x $p ]] || ops_fail "not built: $p"
-    printf '%s\n' "$p"
-}
+ops_bin() { otb_bin "$1"; }
 
 # ops_bg NAME CMD...: start CMD in the background, output to $OPS_DIR/NAME.log;
 # its pid is left in OPS_PID and killed by ops_cleanup.
@@ -67,12 +47,9 @@ ops_bg() {
 ops_track() { OPS_PIDS+=("$@"); }
 
 ops_cleanup() {
-    local pid alive=()
+    local pid
     for pid in "${OPS_PIDS[@]}"; do
-        kill "$pid" 2>/dev/null && alive+=("$pid")
-    done
-    for pid in "${alive[@]}"; do
-        timeout 5 tail --pid="$pid" -f /dev/null 2>/dev/null || kill -9 "$pid" 2>/dev/null || true
+        otb_stop_pid "$pid"
     done
     if [[ -n ${OPS_KEEP:-} ]]; then
         ops_say "files kept in $OPS_DIR"
@@ -82,9 +59,7 @@ ops_cleanup() {
 }
 
 # A TCP port of 127.0.0.1 that is free now (the kernel's choice).
-ops_free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+ops_free_port() { otb_free_port; }
 
 # ops_listen_pid PORT: pid of the process listening on TCP PORT, or nothing.
 ops_listen_pid() {
@@ -92,39 +67,19 @@ ops_listen_pid() {
 }
 
 # ops_wait_listen PORT [SECONDS [PID]]: wait for a TCP listener on PORT
-# (MPTCP listeners show there too); fail early when PID exits.
-ops_wait_listen() {
-    local port=$1 secs=${2:-10} pid=${3:-} i
-    for ((i = 0; i < secs * 20; i++)); do
-        ss -Hltn "sport = :$port" | grep -q . && return 0
-        if [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; then
-            ops_fail "process $pid exited before listening on port $port"
-        fi
-        sleep 0.05
-    done
-    ops_fail "nothing listens on port $port after ${secs}s"
-}
+# (MPTCP listeners too); fail early when PID exits.
+ops_wait_listen() { otb_wait_port tcp "$1" "${2:-10}" "${3:-}"; }
 
 # ops_wait_exit PID SECONDS: wait for PID (a child of this shell) and leave
 # its exit status in OPS_STATUS; fail when it outlives SECONDS.
 # shellcheck disable=SC2034 # OPS_STATUS is read by the callers too
 ops_wait_exit() {
-    local pid=$1 secs=$2 i
-    for ((i = 0; i < secs * 20; i++)); do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            OPS_STATUS=0
-            wait "$pid" || OPS_STATUS=$?
-            return 0
-        fi
-        sleep 0.05
-    done
-    ops_fail "process $pid still running after ${secs}s"
+    otb_wait_exit "$1" "$2"
+    OPS_STATUS=$OTB_STATUS
 }
 
 # Loopback-only ACL: otb-server refuses loopback destinations by default.
-ops_loopback_acl() {
-    printf '[outbound_allow_list]\n127.0.0.0/8\n' >"$1"
-}
+ops_loopback_acl() { otb_acl_file "$1"; }
 
 # ops_http_start: a python3 http.server on 127.0.0.1 serving $OPS_DIR/www,
 # with a random 2 MB file "blob"; sets OPS_HTTP_PORT.
@@ -164,14 +119,7 @@ ops_config_keys() {
 }
 
 # ops_wait_udp PORT [SECONDS]: wait for a UDP socket bound to PORT.
-ops_wait_udp() {
-    local port=$1 secs=${2:-10} i
-    for ((i = 0; i < secs * 20; i++)); do
-        ss -Hlun "sport = :$port" | grep -q . && return 0
-        sleep 0.05
-    done
-    ops_fail "nothing listens on UDP port $port after ${secs}s"
-}
+ops_wait_udp() { otb_wait_port udp "$1" "${2:-10}"; }
 
 # ops_stop_ok NAME PID: SIGTERM must end PID (a child of this shell) with
 # status 0.

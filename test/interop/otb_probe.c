@@ -213,6 +213,18 @@ static const struct option otb_probe_options[] = {
     { NULL, 0, NULL, 0 },
 };
 
+/* An option whose number (at most MAX) goes to FIELD and selects MODE. */
+static int otb_probe_number_mode(struct otb_probe *p, const char *arg, unsigned long max,
+                                 unsigned *field, enum otb_probe_mode mode)
+{
+    unsigned long v;
+
+    if (otb_probe_parse_number(arg, max, &v) < 0)
+        return -1;
+    *field = (unsigned)v;
+    return otb_probe_set_mode(p, mode);
+}
+
 /* One option that selects or tunes a mode. 0, -1 on error. */
 static int otb_probe_mode_option(struct otb_probe *p, int opt, const char *arg)
 {
@@ -232,18 +244,12 @@ static int otb_probe_mode_option(struct otb_probe *p, int opt, const char *arg)
         p->length = OTB_CHUNK_MAX + 1;
         return otb_probe_set_mode(p, OTB_PROBE_LENGTH);
     case OPT_LENGTH:
-        if (otb_probe_parse_number(arg, 0xFFFF, &v) < 0)
-            return -1;
-        p->length = (unsigned)v;
-        return otb_probe_set_mode(p, OTB_PROBE_LENGTH);
+        return otb_probe_number_mode(p, arg, 0xFFFF, &p->length, OTB_PROBE_LENGTH);
     case OPT_ATYP9:
         p->atyp = 9;
         return otb_probe_set_mode(p, OTB_PROBE_ATYP);
     case OPT_ATYP:
-        if (otb_probe_parse_number(arg, 0xFF, &v) < 0)
-            return -1;
-        p->atyp = (unsigned)v;
-        return otb_probe_set_mode(p, OTB_PROBE_ATYP);
+        return otb_probe_number_mode(p, arg, 0xFF, &p->atyp, OTB_PROBE_ATYP);
     case OPT_VALID_TO:
         if (otb_probe_parse_target(p, arg) < 0)
             return -1;

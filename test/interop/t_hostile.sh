@@ -33,7 +33,7 @@ MAIN=aes-128-gcm
 IDLE=3          # server idle timeout, seconds
 STORM=10000
 FD_SLACK=2      # descriptors the server may keep after the storm (resolver socket)
-PASSWORD="otb-$$-$(head -c 9 /dev/urandom | base64 | tr '+/' '-_')"
+PASSWORD=$(otb_password)
 ACL=$(otb_loopback_acl)
 GOOD="$OTB_TMP/good.bin"
 AFTER="$OTB_TMP/after.bin"
@@ -46,11 +46,7 @@ DRAINED_NONE=(random-10) # shorter than a salt: no verdict, only the timeout
 # ------------------------------------------------------------------- setup
 
 otb_setup_far_end() {
-    PEER_PORT=$(otb_free_port)
-    ECHO_PORT=$(otb_free_port)
-    REPLAY_PORT=$(otb_free_port)
-    GUARD_PORT=$(otb_free_port)
-    DNS_PORT=$(otb_free_port)
+    otb_ports PEER_PORT ECHO_PORT REPLAY_PORT GUARD_PORT DNS_PORT
     otb_peer_serve peer "$PEER_PORT" cmd
     otb_peer_serve echo "$ECHO_PORT" echo
     otb_peer_serve replay-dst "$REPLAY_PORT" echo
@@ -71,8 +67,7 @@ otb_setup_servers() {
     done
     NOACL_PORT=$(otb_free_port)
     otb_server_start srv-noacl "$NOACL_PORT" -k "$PASSWORD" -t "$IDLE" -b 127.0.0.1
-    TUNNEL_PORT=$(otb_free_port)
-    SOCKS_PORT=$(otb_free_port)
+    otb_ports TUNNEL_PORT SOCKS_PORT
     otb_ss_start tunnel ss-tunnel "$TUNNEL_PORT" "${SPORT[$MAIN]}" -m "$MAIN" -k "$PASSWORD" \
         -L "127.0.0.1:$PEER_PORT"
     otb_ss_start socks ss-local "$SOCKS_PORT" "${SPORT[$MAIN]}" -m "$MAIN" -k "$PASSWORD"

@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2153 # the ports are assigned by otb_ports
 # SIGHUP reloads otb-server's configuration without dropping connections:
 #  - a transfer through ss-tunnel runs while the password file and the ACL
 #    change and the server gets SIGHUP: it completes, sha256 equal;
@@ -21,11 +22,7 @@ trap otb_cleanup EXIT
 METHOD=chacha20-ietf-poly1305
 OLD_PW="old-$$-$RANDOM"
 NEW_PW="new-$$-$RANDOM"
-PEER_PORT=$(otb_free_port)
-SPORT=$(otb_free_port)
-T_OLD=$(otb_free_port)
-T_OLD2=$(otb_free_port)
-T_NEW=$(otb_free_port)
+otb_ports PEER_PORT SPORT T_OLD T_OLD2 T_NEW
 CFG=$OTB_TMP/server.json
 PWFILE=$OTB_TMP/password
 ACL=$(otb_loopback_acl)

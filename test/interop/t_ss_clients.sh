@@ -21,7 +21,7 @@ need_file "$OTB_SERVER_BIN"
 
 METHODS=(aes-128-gcm aes-256-gcm chacha20-ietf-poly1305 xchacha20-ietf-poly1305)
 MIB=${OTB_INTEROP_MIB:-64}
-PASSWORD="otb-$$-$(head -c 9 /dev/urandom | base64 | tr '+/' '-_')"
+PASSWORD=$(otb_password)
 ACL=$(otb_loopback_acl)
 
 UP="$OTB_TMP/up.bin"
@@ -44,9 +44,7 @@ otb_prepare_data() {
 }
 
 otb_start_far_end() {
-    PEER_PORT=$(otb_free_port)
-    HTTP_PORT=$(otb_free_port)
-    DNS_PORT=$(otb_free_port)
+    otb_ports PEER_PORT HTTP_PORT DNS_PORT
     otb_peer_serve peer "$PEER_PORT" cmd
     otb_start http python3 -m http.server --bind 127.0.0.1 --directory "$WEB" "$HTTP_PORT"
     otb_wait_listen http "$HTTP_PORT"
@@ -88,9 +86,7 @@ otb_key_b64() {
 # (a), (b), (c) for one method, the password given with -k.
 otb_round_transfers() {
     local m=$1 sport tport lport
-    sport=$(otb_free_port)
-    tport=$(otb_free_port)
-    lport=$(otb_free_port)
+    otb_ports sport tport lport
     otb_server_start "srv-$m" "$sport" -m "$m" -k "$PASSWORD" --acl "$ACL" \
         -d "127.0.0.1:$DNS_PORT" -t 30
     otb_ss_start "tunnel-$m" ss-tunnel "$tport" "$sport" -m "$m" -k "$PASSWORD" \
@@ -109,11 +105,7 @@ otb_round_secrets() {
     local m=$1 key pf="$OTB_TMP/password.$1" p1 p2 l1 l2 l3
     key=$(otb_key_b64 "$m")
     printf '%s\n' "$PASSWORD" >"$pf"
-    p1=$(otb_free_port)
-    p2=$(otb_free_port)
-    l1=$(otb_free_port)
-    l2=$(otb_free_port)
-    l3=$(otb_free_port)
+    otb_ports p1 p2 l1 l2 l3
     otb_server_start "srv-pwfile-$m" "$p1" -m "$m" --password-file "$pf" --acl "$ACL" -t 30
     otb_server_start "srv-key-$m" "$p2" -m "$m" --key "$key" --acl "$ACL" -t 30
     otb_ss_start "local-pwfile-$m" ss-local "$l1" "$p1" -m "$m" -k "$PASSWORD"

@@ -23,14 +23,10 @@ OTB_TEST_NAME=udp_forward
 . "$(dirname "$0")/udp_lib.sh"
 
 need_cmd ss-tunnel dnsmasq python3 timeout ss
-need_file "$OTB_SERVER_BIN"
-need_file "$OTB_TUNNEL_BIN"
 
-PASSWORD="otb-$$-$(head -c 9 /dev/urandom | base64 | tr '+/' '-_')"
+PASSWORD=$(otb_password)
 ACL=$(otb_loopback_acl)
-ECHO_PORT=$(otb_free_port)
-DNS_PORT=$(otb_free_port)
-SRV_PORT=$(otb_free_port)
+otb_ports ECHO_PORT DNS_PORT SRV_PORT
 SRV_SOCK="$OTB_TMP/srv.sock"
 udp_echo_start echo "$ECHO_PORT"
 otb_dnsmasq_start dns "$DNS_PORT" host.otb.test=198.51.100.7 echo.otb.test=127.0.0.1
@@ -83,8 +79,7 @@ check_full_cone() {
 # A second server without the loopback ACL: the built-in list refuses 127.0.0.1.
 check_block_list() {
     local sport tport sock="$OTB_TMP/strict.sock" seen
-    sport=$(otb_free_port)
-    tport=$(otb_free_port)
+    otb_ports sport tport
     seen=$(wc -l <"$OTB_TMP/echo/sources")
     udp_server_start strict "$sport" -u -k "$PASSWORD" --status-socket "$sock"
     udp_tunnel_start blocked "$tport" "$sport" -k "$PASSWORD" -L "127.0.0.1:$ECHO_PORT"
@@ -103,8 +98,7 @@ assoc_active_zero() {
 
 check_cap_and_timeout() {
     local sport tport ssock="$OTB_TMP/capsrv.sock" tsock="$OTB_TMP/captun.sock"
-    sport=$(otb_free_port)
-    tport=$(otb_free_port)
+    otb_ports sport tport
     udp_server_start capsrv "$sport" -u -k "$PASSWORD" --acl "$ACL" --udp-max-assoc 16 -t 2 \
         --status-socket "$ssock"
     udp_tunnel_start captun "$tport" "$sport" -k "$PASSWORD" -L "127.0.0.1:$ECHO_PORT" \
@@ -130,8 +124,7 @@ check_cap_and_timeout() {
 
 check_udp_only() {
     local sport tport
-    sport=$(otb_free_port)
-    tport=$(otb_free_port)
+    otb_ports sport tport
     udp_server_start udponly "$sport" -U -k "$PASSWORD" --acl "$ACL"
     [[ -z $(ss -Hltn "sport = :$sport") ]] || otb_fail "-U: the server listens on TCP"
     udp_tunnel_start toudponly "$tport" "$sport" -k "$PASSWORD" -L "127.0.0.1:$ECHO_PORT"

@@ -15,15 +15,10 @@ OTB_TEST_NAME=udp_hostile
 . "$(dirname "$0")/udp_lib.sh"
 
 need_cmd python3 timeout
-need_file "$OTB_SERVER_BIN"
-need_file "$OTB_TUNNEL_BIN"
 
-PASSWORD="otb-$$-$(head -c 9 /dev/urandom | base64 | tr '+/' '-_')"
+PASSWORD=$(otb_password)
 ACL=$(otb_loopback_acl)
-ECHO_PORT=$(otb_free_port)
-SRV_PORT=$(otb_free_port)
-TAP_PORT=$(otb_free_port)
-TUN_PORT=$(otb_free_port)
+otb_ports ECHO_PORT SRV_PORT TAP_PORT TUN_PORT
 SOCK="$OTB_TMP/srv.sock"
 N=2000
 

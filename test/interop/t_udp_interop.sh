@@ -17,12 +17,10 @@ OTB_TEST_NAME=udp_interop
 . "$(dirname "$0")/udp_lib.sh"
 
 need_cmd ss-server ss-tunnel python3 timeout
-need_file "$OTB_SERVER_BIN"
-need_file "$OTB_TUNNEL_BIN"
 
 METHODS=(aes-128-gcm aes-256-gcm chacha20-ietf-poly1305 xchacha20-ietf-poly1305)
 N=${OTB_UDP_DATAGRAMS:-2000}
-PASSWORD="otb-$$-$(head -c 9 /dev/urandom | base64 | tr '+/' '-_')"
+PASSWORD=$(otb_password)
 ACL=$(otb_loopback_acl)
 ECHO_PORT=$(otb_free_port)
 udp_echo_start echo "$ECHO_PORT"
@@ -30,8 +28,7 @@ udp_echo_start echo "$ECHO_PORT"
 # ss-tunnel -U to otb-server -u.
 check_ss_tunnel() {
     local m=$1 sport lport result sock="$OTB_TMP/srv-$1.sock"
-    sport=$(otb_free_port)
-    lport=$(otb_free_port)
+    otb_ports sport lport
     udp_server_start srv "$sport" -u -k "$PASSWORD" -m "$m" --acl "$ACL" --status-socket "$sock"
     otb_start sst ss-tunnel -s 127.0.0.1 -p "$sport" -b 127.0.0.1 -l "$lport" -k "$PASSWORD" \
         -m "$m" -U -L "127.0.0.1:$ECHO_PORT" --mtu 9000
@@ -48,8 +45,7 @@ check_ss_tunnel() {
 # otb-tunnel -L to ss-server.
 check_ss_server() {
     local m=$1 sport lport result sock="$OTB_TMP/tun-$1.sock"
-    sport=$(otb_free_port)
-    lport=$(otb_free_port)
+    otb_ports sport lport
     udp_ss_server_start sss "$sport" -k "$PASSWORD" -m "$m" --mtu 9000
     udp_tunnel_start tun "$lport" "$sport" -k "$PASSWORD" -m "$m" -L "127.0.0.1:$ECHO_PORT" \
         --status-socket "$sock"
@@ -64,8 +60,7 @@ check_ss_server() {
 # otb-tunnel -L to otb-server -u.
 check_otb_pair() {
     local m=$1 sport lport result
-    sport=$(otb_free_port)
-    lport=$(otb_free_port)
+    otb_ports sport lport
     udp_server_start srv "$sport" -u -k "$PASSWORD" -m "$m" --acl "$ACL"
     udp_tunnel_start tun "$lport" "$sport" -k "$PASSWORD" -m "$m" -L "127.0.0.1:$ECHO_PORT"
     result=$(udp_peer burst 127.0.0.1 "$lport" "$N")

@@ -21,12 +21,10 @@ OTB_TEST_NAME=udp_tproxy
 . "$(dirname "$0")/udp_lib.sh"
 
 need_cmd ip nft ss-redir python3 timeout
-need_file "$OTB_SERVER_BIN"
-need_file "$OTB_TUNNEL_BIN"
 [[ $(id -u) == 0 ]] || otb_fail "needs root for network namespaces and nft"
 
 METHODS=(aes-128-gcm aes-256-gcm chacha20-ietf-poly1305 xchacha20-ietf-poly1305)
-PASSWORD="otb-$$-$(head -c 9 /dev/urandom | base64 | tr '+/' '-_')"
+PASSWORD=$(otb_password)
 LAN=otbul$$
 BOX=otbub$$
 NET=otbun$$

@@ -12,12 +12,16 @@ import argparse
 import asyncio
 import hashlib
 import json
+import os
 import socket
 import sys
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import otbpeer  # noqa: E402
+from otbpeer import CHUNK  # noqa: E402
+
 SLOT = 0.1
-CHUNK = 65536
 
 
 class Trace:
@@ -44,24 +48,17 @@ class Trace:
 
 def receive_all(sock, trace, deadline):
     """Read until EOF: returns (sha256 hex, bytes, seconds from first byte)."""
-    h = hashlib.sha256()
-    total = 0
-    first = None
-    while True:
-        sock.settimeout(max(0.1, deadline - time.monotonic()))
-        data = sock.recv(CHUNK)
-        if not data:
-            break
-        if first is None:
-            first = time.monotonic()
-        h.update(data)
-        total += len(data)
+    first = []
+
+    def seen(n):
+        if not first:
+            first.append(time.monotonic())
         if trace:
-            trace.add(len(data))
-        if time.monotonic() > deadline:
-            raise TimeoutError("transfer did not finish in time")
-    secs = time.monotonic() - first if first else 0.0
-    return h.hexdigest(), total, secs
+            trace.add(n)
+
+    digest, total = otbpeer.hash_stream(sock, seen, deadline)
+    secs = time.monotonic() - first[0] if first else 0.0
+    return digest, total, secs
 
 
 def cmd_fetch(a):
@@ -80,21 +77,12 @@ def cmd_fetch(a):
 def cmd_send(a):
     """Connect, send a file, half-close and wait for the peer's EOF (an upload)."""
     h = hashlib.sha256()
-    total = 0
-    with socket.create_connection((a.host, a.port), timeout=a.timeout) as s, \
-            open(a.file, "rb") as f:
+    with socket.create_connection((a.host, a.port), timeout=a.timeout) as s:
         s.settimeout(a.timeout)
         t0 = time.monotonic()
-        while True:
-            data = f.read(CHUNK)
-            if not data:
-                break
-            h.update(data)
-            s.sendall(data)
-            total += len(data)
+        total = otbpeer.send_file(s, a.file, hasher=h)
         s.shutdown(socket.SHUT_WR)
-        while s.recv(CHUNK):
-            pass
+        otbpeer.drain(s)
         secs = time.monotonic() - t0
     print(f"{h.hexdigest()} {total} {secs:.3f}")
 
@@ -222,13 +210,13 @@ def cmd_http_load(a):
 def cmd_socks5_cmd(a):
     """Send a SOCKS5 no-auth greeting then a request with command CMD for
     IPv4 HOST:PORT; print the reply code (the second byte of the reply)."""
-    dst = socket.inet_aton(a.dst_host) + a.dst_port.to_bytes(2, "big")
     with socket.create_connection((a.host, a.port), timeout=a.timeout) as s:
-        s.sendall(b"\x05\x01\x00")
-        if s.recv(2) != b"\x05\x00":
+        try:
+            reply = otbpeer.socks5_handshake(s, a.cmd, a.dst_host, a.dst_port)
+        except EOFError as e:
+            sys.exit(f"bad SOCKS5 reply: {e}")
+        except OSError:
             sys.exit("no SOCKS5 no-auth method selected")
-        s.sendall(bytes([5, a.cmd, 0, 1]) + dst)
-        reply = s.recv(10)
     if len(reply) < 2 or reply[0] != 5:
         sys.exit(f"bad SOCKS5 reply {reply!r}")
     print(reply[1])
@@ -259,62 +247,33 @@ def cmd_iperf3(a):
     print(f"{mbps:.1f} {cv}")
 
 
+# The subcommands: name, function, then their arguments as (name, options).
+HOST_PORT = (("host", {}), ("port", {"type": int}))
+COMMANDS = (
+    ("fetch", cmd_fetch, HOST_PORT + (("--trace", {}), ("--request", {"help": "bytes to send first"}),
+                                      ("--timeout", {"type": float, "default": 120}))),
+    ("send", cmd_send, HOST_PORT + (("file", {}), ("--timeout", {"type": float, "default": 120}))),
+    ("source", cmd_source, (("port", {"type": int}), ("file", {}))),
+    ("sink", cmd_sink, (("port", {"type": int}), ("results", {}), ("--trace", {}))),
+    ("http-serve", cmd_http_serve, (("port", {"type": int}), ("peers", {}))),
+    ("http-load", cmd_http_load, HOST_PORT + (("count", {"type": int}),
+                                              ("--parallel", {"type": int, "default": 20}),
+                                              ("--timeout", {"type": float, "default": 20}))),
+    ("socks5-cmd", cmd_socks5_cmd, HOST_PORT + (("cmd", {"type": int}), ("dst_host", {}),
+                                                ("dst_port", {"type": int}),
+                                                ("--timeout", {"type": float, "default": 10}))),
+    ("iperf3", cmd_iperf3, (("json", {}),)),
+)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
-
-    s = sub.add_parser("fetch")
-    s.add_argument("host")
-    s.add_argument("port", type=int)
-    s.add_argument("--trace")
-    s.add_argument("--request", help="bytes to send first")
-    s.add_argument("--timeout", type=float, default=120)
-    s.set_defaults(func=cmd_fetch)
-
-    s = sub.add_parser("send")
-    s.add_argument("host")
-    s.add_argument("port", type=int)
-    s.add_argument("file")
-    s.add_argument("--timeout", type=float, default=120)
-    s.set_defaults(func=cmd_send)
-
-    s = sub.add_parser("source")
-    s.add_argument("port", type=int)
-    s.add_argument("file")
-    s.set_defaults(func=cmd_source)
-
-    s = sub.add_parser("sink")
-    s.add_argument("port", type=int)
-    s.add_argument("results")
-    s.add_argument("--trace")
-    s.set_defaults(func=cmd_sink)
-
-    s = sub.add_parser("http-serve")
-    s.add_argument("port", type=int)
-    s.add_argument("peers")
-    s.set_defaults(func=cmd_http_serve)
-
-    s = sub.add_parser("http-load")
-    s.add_argument("host")
-    s.add_argument("port", type=int)
-    s.add_argument("count", type=int)
-    s.add_argument("--parallel", type=int, default=20)
-    s.add_argument("--timeout", type=float, default=20)
-    s.set_defaults(func=cmd_http_load)
-
-    s = sub.add_parser("socks5-cmd")
-    s.add_argument("host")
-    s.add_argument("port", type=int)
-    s.add_argument("cmd", type=int)
-    s.add_argument("dst_host")
-    s.add_argument("dst_port", type=int)
-    s.add_argument("--timeout", type=float, default=10)
-    s.set_defaults(func=cmd_socks5_cmd)
-
-    s = sub.add_parser("iperf3")
-    s.add_argument("json")
-    s.set_defaults(func=cmd_iperf3)
-
+    for name, func, args in COMMANDS:
+        s = sub.add_parser(name)
+        for arg, opts in args:
+            s.add_argument(arg, **opts)
+        s.set_defaults(func=func)
     a = p.parse_args()
     a.func(a)
 

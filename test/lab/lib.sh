@@ -19,7 +19,8 @@
 # new namespace. The figures depend on it; a program can still choose per
 # socket (TCP_CONGESTION).
 #
-# Usage: source this file, call lab_up NAME "20 10 5" and `trap lab_down EXIT`.
+# Usage: source this file, call lab_start NAME "20 10 5" [TOOL...] (or lab_up
+# NAME "20 10 5" and `trap lab_down EXIT`).
 # Ports inside the lab are fixed: every lab has its own namespaces, so two labs
 # never share a port space.
 
@@ -45,43 +46,25 @@ LAB_DIR=""
 LAB_RATES=()
 LAB_ROLES=()
 
+# shellcheck source=test/lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+
 lab_say() { printf '[lab %s] %s\n' "$(date +%T)" "$*" >&2; }
 
 # Print the last lines of every log of the lab, then exit non-zero.
-lab_fail() {
-    printf 'FAIL: %s\n' "$*" >&2
-    lab_dump_logs
-    exit 1
-}
+lab_fail() { otb_fail "$@"; }
 
-lab_dump_logs() {
-    local f
-    [[ -n $LAB_DIR && -d $LAB_DIR ]] || return 0
-    for f in "$LAB_DIR"/*.log; do
-        [[ -s $f ]] || continue
-        printf -- '--- %s (last 25 lines)\n' "${f##*/}" >&2
-        tail -n 25 "$f" >&2
-    done
-}
+lab_dump_logs() { otb_dump_logs "$LAB_DIR" 25; }
 
-# A missing prerequisite is a failure, never a skip: CI must not go green on a
-# machine that cannot run the lab.
 lab_require() {
-    local c
-    [[ $(id -u) -eq 0 ]] || lab_fail "the lab needs root (network namespaces)"
-    for c in ip tc nft ss sha256sum timeout python3 "$@"; do
-        command -v "$c" >/dev/null || lab_fail "missing command: $c"
-    done
+    otb_need_root
+    otb_need_cmd ip tc nft ss sha256sum timeout python3 "$@"
 }
 
 # Path of a program built in OTB_BUILD (failing when it is not there).
-lab_bin() {
-    local p="${OTB_BUILD:?OTB_BUILD must point at the build directory}/$1/$1"
-    [[ -x $p ]] || lab_fail "not built: $p"
-    printf '%s\n' "$p"
-}
+lab_bin() { otb_bin "$1"; }
 
-lab_src() { printf '%s\n' "${OTB_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"; }
+lab_src() { otb_src; }
 
 lab_ns() { printf '%s-%s\n' "$LAB" "$1"; }
 
@@ -104,20 +87,10 @@ lab_bg() {
 
 # lab_wait_port ROLE PORT [PID]: wait until a TCP or MPTCP listener is up;
 # fail at once if PID, the program meant to listen, has exited.
-lab_wait_port() {
-    local role=$1 port=$2 pid=${3:-} i
-    for ((i = 0; i < 200; i++)); do
-        if lab_run "$role" ss -Hltn "sport = :$port" | grep -q . ||
-            lab_run "$role" ss -HlMn "sport = :$port" 2>/dev/null | grep -q .; then
-            return 0
-        fi
-        if [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; then
-            lab_fail "the program meant to listen on port $port in $role exited"
-        fi
-        sleep 0.05
-    done
-    lab_fail "nothing listens on port $port in $role after 10s"
-}
+lab_wait_port() { otb_wait_port tcp "$2" 10 "${3:-}" "$(lab_ns "$1")"; }
+
+# lab_wait_udp ROLE PORT [PID]: the same for a bound UDP socket.
+lab_wait_udp() { otb_wait_port udp "$2" 10 "${3:-}" "$(lab_ns "$1")"; }
 
 lab_sysctl() {
     local role=$1
@@ -171,13 +144,19 @@ lab_wan_endpoint() {
     lab_run box ip mptcp endpoint add "$(lab_wan_addr "$n")" dev "wan$n" id "$n" subflow
 }
 
+# lab_veth ROLE1 DEV1 ADDR1 ROLE2 DEV2 ADDR2: a link between two namespaces,
+# addressed and up.
+lab_veth() {
+    lab_run "$1" ip link add "$2" type veth peer name "$5" netns "$(lab_ns "$4")"
+    lab_run "$1" ip addr add "$3" dev "$2"
+    lab_run "$4" ip addr add "$6" dev "$5"
+    lab_run "$1" ip link set "$2" up
+    lab_run "$4" ip link set "$5" up
+}
+
 lab_add_wan() {
     local n=$1 mbit=$2
-    lab_run box ip link add "wan$n" type veth peer name "wan$n" netns "$(lab_ns srv)"
-    lab_run box ip addr add "$(lab_wan_addr "$n")/24" dev "wan$n"
-    lab_run srv ip addr add "$(lab_wan_peer "$n")/24" dev "wan$n"
-    lab_run box ip link set "wan$n" up
-    lab_run srv ip link set "wan$n" up
+    lab_veth box "wan$n" "$(lab_wan_addr "$n")/24" srv "wan$n" "$(lab_wan_peer "$n")/24"
     lab_tbf box "wan$n" "$mbit"
     lab_tbf srv "wan$n" "$mbit"
     lab_wan_routes "$n"
@@ -185,20 +164,12 @@ lab_add_wan() {
 }
 
 lab_add_lan() {
-    lab_run lan ip link add eth0 type veth peer name lan0 netns "$(lab_ns box)"
-    lab_run lan ip addr add "$LAB_LAN_HOST/24" dev eth0
-    lab_run box ip addr add "$LAB_LAN_GW/24" dev lan0
-    lab_run lan ip link set eth0 up
-    lab_run box ip link set lan0 up
+    lab_veth lan eth0 "$LAB_LAN_HOST/24" box lan0 "$LAB_LAN_GW/24"
     lab_run lan ip route add default via "$LAB_LAN_GW"
 }
 
 lab_add_inet() {
-    lab_run srv ip link add inet0 type veth peer name eth0 netns "$(lab_ns inet)"
-    lab_run srv ip addr add "$LAB_SRV_INET/24" dev inet0
-    lab_run inet ip addr add "$LAB_INET_ADDR/24" dev eth0
-    lab_run srv ip link set inet0 up
-    lab_run inet ip link set eth0 up
+    lab_veth srv inet0 "$LAB_SRV_INET/24" inet eth0 "$LAB_INET_ADDR/24"
     lab_run srv ip addr add "$LAB_SRV_ADDR/32" dev lo
     lab_run srv ip addr add "$LAB_SRV_ADDR2/32" dev lo
 }
@@ -211,11 +182,19 @@ lab_init() {
     shift
     LAB_ROLES=("$@")
     LAB_DIR=$(mktemp -d "/tmp/$LAB.XXXXXX")
+    OTB_LOG_DIR=$LAB_DIR
     : >"$LAB_DIR/pids"
     for role in "${LAB_ROLES[@]}"; do
         ip netns add "$(lab_ns "$role")"
         lab_run "$role" ip link set lo up
     done
+}
+
+# lab_start NAME "R1 R2 ..." [TOOL...]: lab_require TOOLs, lab_up, lab_down at exit.
+lab_start() {
+    lab_require "${@:3}"
+    trap lab_down EXIT
+    lab_up "$1" "$2"
 }
 
 # lab_up NAME "R1 R2 ...": build the lab with one WAN per rate (Mbit/s).
@@ -241,10 +220,20 @@ lab_up() {
     lab_say "up: $LAB, WANs ${LAB_RATES[*]} Mbit/s, logs in $LAB_DIR"
 }
 
+# lab_ns_del ROLE: kill what still runs in ROLE's namespace, delete it.
+lab_ns_del() {
+    local ns pids
+    ns=$(lab_ns "$1")
+    pids=$(ip netns pids "$ns" 2>/dev/null || true)
+    # shellcheck disable=SC2086 # one pid per word
+    [[ -z $pids ]] || kill -9 $pids 2>/dev/null || true
+    ip netns del "$ns" 2>/dev/null || true
+}
+
 # Kill what runs in the lab's namespaces (all of it was started by this lab),
 # then delete them. Safe to call twice and from an EXIT trap.
 lab_down() {
-    local role ns pids i
+    local role pids i
     [[ -n $LAB ]] || return 0
     for role in "${LAB_ROLES[@]}"; do
         pids=$(ip netns pids "$(lab_ns "$role")" 2>/dev/null || true)
@@ -260,11 +249,7 @@ lab_down() {
         sleep 0.1
     done
     for role in "${LAB_ROLES[@]}"; do
-        ns=$(lab_ns "$role")
-        pids=$(ip netns pids "$ns" 2>/dev/null || true)
-        # shellcheck disable=SC2086 # one pid per word
-        [[ -z $pids ]] || kill -9 $pids 2>/dev/null || true
-        ip netns del "$ns" 2>/dev/null || true
+        lab_ns_del "$role"
     done
     # Reap our background jobs quietly (no "Killed" notices).
     while read -r pids; do
@@ -313,7 +298,7 @@ lab_rate_sum() {
 # ACL for otb-server: the lab's "Internet" is a benchmark range that the
 # server refuses by default.
 lab_acl_file() {
-    printf '[outbound_allow_list]\n%s\n' "$LAB_INET_NET" >"$LAB_DIR/server.acl"
+    otb_acl_file "$LAB_DIR/server.acl" "$LAB_INET_NET"
     printf '%s\n' "$LAB_DIR/server.acl"
 }
 
@@ -341,6 +326,20 @@ lab_otb_redir() {
         -k "$LAB_PASSWORD" -m "$LAB_METHOD" --socks5-port "$LAB_SOCKS_PORT" "$@"
     LAB_REDIR_PID=$LAB_PID
     lab_wait_port box "$LAB_REDIR_PORT" "$LAB_PID"
+}
+
+# lab_otb_tunnel LOGNAME PORT [ARGS...]: start otb-tunnel in the box on PORT
+# (every box address unless ARGS has its own -b) towards the first server,
+# and wait for its UDP socket. Its pid is left in LAB_PID.
+lab_otb_tunnel() {
+    local name=$1 port=$2 bin
+    local -a bind=()
+    shift 2
+    bin=$(lab_bin otb-tunnel)
+    [[ " $* " == *" -b "* ]] || bind=(-b 0.0.0.0)
+    lab_bg box "$name" "$bin" -s "$LAB_SRV_ADDR" -p "$LAB_SRV_PORT" -k "$LAB_PASSWORD" \
+        -m "$LAB_METHOD" "${bind[@]}" -l "$port" "$@"
+    lab_wait_udp box "$port" "$LAB_PID"
 }
 
 # The usual pair: one otb-server, one otb-redir, LAN TCP intercepted by the
@@ -372,16 +371,7 @@ lab_ss_start() {
 }
 
 # Stop a process started with lab_bg and reap it (SIGTERM, then SIGKILL).
-lab_stop() {
-    local pid=$1 i
-    kill "$pid" 2>/dev/null || return 0
-    for ((i = 0; i < 50; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -9 "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
+lab_stop() { otb_stop_pid "$1" 5; }
 
 # LAN TCP interception with the project's firewall helper, run in the box,
 # with no host configuration file and its state kept in the lab directory
@@ -408,6 +398,20 @@ table ip labredir {
     }
 }
 EOF
+}
+
+# lab_counters ROLE TABLE NAME...: an nft table "inet TABLE" in ROLE with the
+# named counters (the caller adds the chains that count into them).
+lab_counters() {
+    local role=$1 table=$2 name rules=""
+    shift 2
+    for name in "$@"; do rules+="add counter inet $table $name"$'\n'; done
+    lab_run "$role" nft -f - <<<"add table inet $table"$'\n'"$rules"
+}
+
+# lab_counter ROLE TABLE NAME: the packets counted so far.
+lab_counter() {
+    lab_run "$1" nft list counter inet "$2" "$3" | awk '$1 == "packets" { print $2 }'
 }
 
 # WAN number of the initial (MP_CAPABLE) subflow of the busiest MPTCP

@@ -15,7 +15,7 @@
 #  - servers on inet that report the source address they see (policy_peer.py), dnsmasq for
 #    the .test names, and a throw-away TLS certificate.
 #
-# Usage: source this file (it sources lib.sh), pol_up NAME "R1 R2", `trap pol_down EXIT`.
+# Usage: source this file (it sources lib.sh), pol_start NAME "R1 R2" [TOOL...].
 
 # shellcheck source=test/lab/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -28,6 +28,13 @@ POL_HTTPS_PORT=8443
 POL_UDP_PORT=5300
 POL_ECHO_PORT=7000
 
+# pol_start NAME "R1 R2" [TOOL...]: lab_require TOOLs, pol_up, pol_down at exit.
+pol_start() {
+    lab_require "${@:3}"
+    trap pol_down EXIT
+    pol_up "$1" "$2"
+}
+
 pol_up() {
     lab_up "$@"
     : >"$LAB_DIR/empty.conf"
@@ -36,13 +43,9 @@ pol_up() {
 
 # Kills what runs in the added namespaces, deletes them, then the lab itself.
 pol_down() {
-    local role ns pids
+    local role
     for role in "${POL_ROLES[@]}"; do
-        ns=$(lab_ns "$role")
-        pids=$(ip netns pids "$ns" 2>/dev/null || true)
-        # shellcheck disable=SC2086 # one pid per word
-        [[ -z $pids ]] || kill -9 $pids 2>/dev/null || true
-        ip netns del "$ns" 2>/dev/null || true
+        lab_ns_del "$role"
     done
     POL_ROLES=()
     lab_down
@@ -64,14 +67,7 @@ pol_peer_bg() {
     lab_bg "$role" "$name" python3 -I -S "$(pol_peer_path)" "$@"
 }
 
-pol_wait_udp() {
-    local role=$1 port=$2 i
-    for ((i = 0; i < 200; i++)); do
-        lab_run "$role" ss -Hlun "sport = :$port" | grep -q . && return 0
-        sleep 0.05
-    done
-    lab_fail "nothing listens on UDP port $port in $role"
-}
+pol_wait_udp() { lab_wait_udp "$1" "$2"; }
 
 # The source-reporting servers on inet: HTTP, HTTPS (needs pol_tls_cert first), UDP.
 pol_inet_servers() {
@@ -96,8 +92,8 @@ pol_tls_cert() {
 
 # pol_dns NAME=ADDR...: dnsmasq on inet answering these names (nothing else, no upstream).
 pol_dns() {
-    local -a args=() rec
-    for rec in "$@"; do args+=("--address=/${rec%%=*}/${rec#*=}"); done
+    local -a args=()
+    mapfile -t args < <(otb_dnsmasq_args "$@")
     lab_bg inet dnsmasq dnsmasq --keep-in-foreground --no-resolv --no-hosts --no-poll \
         --bind-interfaces --listen-address="$LAB_INET_ADDR" --port=53 --pid-file= \
         --user=root --log-facility=- "${args[@]}"

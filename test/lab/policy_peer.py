@@ -12,13 +12,15 @@ tests know whether traffic left through the server, a WAN or nowhere.
                               RTP-like flow: RATE datagrams/s of SIZE bytes marked TOS, echoed
                               back; prints "sent N lost N p50 X p99 X max X" (milliseconds)
 """
-import select
+import os
 import socket
 import ssl
 import struct
 import sys
-import threading
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import otbpeer  # noqa: E402
 
 
 def http_answer(conn, peer):
@@ -56,70 +58,36 @@ def serve_http(port, cert=None, key=None):
     if cert:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert, key)
-    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("0.0.0.0", port))
-    srv.listen(128)
-    while True:
-        conn, peer = srv.accept()
-        threading.Thread(target=http_client_thread, args=(conn, peer, context), daemon=True).start()
-
-
-def udp_socket(port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("0.0.0.0", port))
-    return s
+    otbpeer.serve_tcp(port, lambda conn, peer: http_client_thread(conn, peer, context),
+                      host="0.0.0.0", backlog=128)
 
 
 def serve_udp(port):
-    s = udp_socket(port)
-    while True:
-        _, peer = s.recvfrom(65535)
-        s.sendto(("SRC %s" % peer[0]).encode(), peer)
+    otbpeer.serve_udp(port, lambda data, peer: ("SRC %s" % peer[0]).encode())
 
 
 def serve_echo(port):
-    s = udp_socket(port)
-    while True:
-        data, peer = s.recvfrom(65535)
-        s.sendto(data, peer)
-
-
-def client_socket(kind, src):
-    s = socket.socket(socket.AF_INET, kind)
-    if src:
-        s.bind((src, 0))
-    return s
+    otbpeer.serve_udp(port, lambda data, peer: data)
 
 
 def http_get(host, port, src=None, size=0):
-    s = client_socket(socket.SOCK_STREAM, src)
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if src:
+        s.bind((src, 0))
     s.settimeout(10)
     s.connect((host, port))
     s.sendall(b"GET /%d HTTP/1.0\r\nHost: %s\r\n\r\n" % (size, host.encode()))
-    data = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
+    data = otbpeer.read_to_eof(s)
     body = data.split(b"\r\n\r\n", 1)[1]
     first = body.split(b"\n", 1)[0].decode()
     print("%s BYTES %d" % (first, len(body)))
 
 
 def udp_ask(host, port, src=None):
-    s = client_socket(socket.SOCK_DGRAM, src)
+    s = otbpeer.udp_socket(host, src=src)
     s.settimeout(3)
     s.sendto(b"ping", (host, port))
     print(s.recv(100).decode())
-
-
-def percentile(values, p):
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100.0 * (len(values) - 1))))]
 
 
 def voice(host, port, seconds, tos, rate, size):
@@ -130,26 +98,15 @@ def voice(host, port, seconds, tos, rate, size):
     count = int(seconds * rate)
     sent = {}
     rtts = []
-    start = time.monotonic()
-    for seq in range(count):
-        due = start + seq / rate
-        while True:
-            now = time.monotonic()
-            wait = due - now
-            if wait <= 0:
-                break
-            readable, _, _ = select.select([s], [], [], wait)
-            if readable:
-                voice_receive(s, sent, rtts)
+
+    def send_one(seq):
         sent[seq] = time.monotonic()
         s.send(struct.pack("!Id", seq, sent[seq]).ljust(size, b"v"))
-    drain_until = time.monotonic() + 1.0
-    while time.monotonic() < drain_until and len(rtts) < count:
-        readable, _, _ = select.select([s], [], [], 0.05)
-        if readable:
-            voice_receive(s, sent, rtts)
+
+    otbpeer.paced(s, count, rate, send_one, lambda: voice_receive(s, sent, rtts),
+                  lambda: len(rtts) >= count)
     print("sent %d lost %d p50 %.1f p99 %.1f max %.1f" % (
-        count, count - len(rtts), percentile(rtts, 50), percentile(rtts, 99),
+        count, count - len(rtts), otbpeer.percentile(rtts, 50), otbpeer.percentile(rtts, 99),
         max(rtts) if rtts else float("nan")))
 
 

@@ -11,9 +11,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SECONDS_MEASURED=10
 MIN_SHARE=0.85
 
-lab_require iperf3
-trap lab_down EXIT
-lab_up "otbagg$$" "20 10 5"
+lab_start "otbagg$$" "20 10 5" iperf3
 lab_otb_start
 lab_bg inet iperf3 iperf3 -s -p 5201
 lab_wait_port inet 5201

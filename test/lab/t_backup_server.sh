@@ -18,9 +18,7 @@ RETURN_WITHIN=20
 EXIT_A=$LAB_SRV_INET
 EXIT_B=198.18.0.3
 
-lab_require curl
-trap lab_down EXIT
-lab_up "otbbak$$" "20 10"
+lab_start "otbbak$$" "20 10" curl
 lab_run srv ip addr add "$EXIT_B/24" dev inet0
 start_a() {
     lab_otb_server "$LAB_SRV_ADDR" "$LAB_SRV_PORT" server-a -b "$EXIT_A"

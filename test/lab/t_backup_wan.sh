@@ -17,9 +17,7 @@ MEASURE_S=5
 # a little, far below the data.
 BACKUP_MAX_BYTES=300000
 
-lab_require iperf3
-trap pol_down EXIT
-pol_up "otbbw$$" "$RATE $RATE"
+pol_start "otbbw$$" "$RATE $RATE" iperf3
 lab_otb_server "$LAB_SRV_ADDR" "$LAB_SRV_PORT" otb-server
 LAB_SERVER_PID=$LAB_PID
 lab_otb_redir

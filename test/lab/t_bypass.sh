@@ -21,9 +21,7 @@ WAN_SEEN='10\.0\.[12]\.1'
 BYPASS_NAME=bypass.otb.test
 PROXY_NAME=proxy.otb.test
 
-lab_require openssl curl dnsmasq
-trap pol_down EXIT
-pol_up "byp$$" "20 20"
+pol_start "byp$$" "20 20" openssl curl dnsmasq
 for addr in "$INET_ACL_BYPASS" "$INET_FW_BYPASS"; do lab_run inet ip addr add "$addr/24" dev eth0; done
 pol_inet_servers
 pol_inet_https

@@ -9,15 +9,10 @@ set -euo pipefail
 # shellcheck source=test/lab/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-COUNT=5000
-PARALLEL=50
-WARMUP=500
-FD_SLACK=2
-RSS_SLACK_KB=2048
+# Requests (at most PARALLEL at a time, after WARMUP of them) and what the counts may grow by.
+COUNT=5000 PARALLEL=50 WARMUP=500 FD_SLACK=2 RSS_SLACK_KB=2048
 
-lab_require
-trap lab_down EXIT
-lab_up "otbch$$" "20 10 5"
+lab_start "otbch$$" "20 10 5"
 lab_otb_start -n 4096
 lab_http_server
 

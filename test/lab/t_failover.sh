@@ -8,9 +8,7 @@ set -euo pipefail
 # shellcheck source=test/lab/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-lab_require
-trap lab_down EXIT
-lab_up "otbfo$$" "20 10 5"
+lab_start "otbfo$$" "20 10 5"
 lab_otb_start
 
 file=$(lab_random_file 40)

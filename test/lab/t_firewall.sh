@@ -33,17 +33,7 @@ NS_RULES=otbfw$ID
 NS_LAN=otbfwl$ID
 NS_BOX=otbfwb$ID
 NS_WAN=otbfww$ID
-WORK=$(mktemp -d /tmp/otbfw.XXXXXX)
-PIDS=()
-
-cleanup() {
-	local pid ns
-	for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-	for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-	for ns in "$NS_RULES" "$NS_LAN" "$NS_BOX" "$NS_WAN"; do ip netns del "$ns" 2>/dev/null || true; done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
+check_init otbfw "$NS_RULES" "$NS_LAN" "$NS_BOX" "$NS_WAN"
 
 # The script must not read the host's configuration nor write the host's /run/otb.
 while read -r var; do unset "$var"; done < <(compgen -v OTB_FW_ || true)
@@ -57,12 +47,6 @@ TP=$((PORT_BASE + 1)) # otb-tunnel's port
 DP=$((PORT_BASE + 2)) # the real destination's port
 
 # --- helpers -----------------------------------------------------------------------------------
-
-in_ns() {
-	local ns=$1
-	shift
-	ip netns exec "$ns" "$@"
-}
 
 # Everything that `up` may change, normalised (no timestamps, no counters).
 snapshot() {
@@ -379,76 +363,14 @@ pass "bad usage exits 2, system failure exits 1, one line each, nothing installe
 # --- 3. end to end: lan <-> box <-> wan --------------------------------------------------------
 
 # Replies a word to every TCP connection / UDP datagram, or asks for one (client modes).
-cat >"$WORK/peer.py" <<'EOF'
-import select, socket, sys
-
-IP_TRANSPARENT, IPV6_TRANSPARENT, IP_PKTINFO = 19, 75, 8
-
-def serve_tcp(port, word):
-    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("::", port))
-    s.listen(64)
-    while True:
-        c, _ = s.accept()
-        c.sendall(word + b"\n")
-        c.close()
-
-def serve_udp(port, word, transparent):
-    socks = []
-    for family, level, opt, any_addr in ((socket.AF_INET, socket.SOL_IP, IP_TRANSPARENT, "0.0.0.0"),
-                                         (socket.AF_INET6, socket.IPPROTO_IPV6, IPV6_TRANSPARENT, "::")):
-        s = socket.socket(family, socket.SOCK_DGRAM)
-        if family == socket.AF_INET6:
-            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        if transparent:
-            s.setsockopt(level, opt, 1)
-        s.bind((any_addr, port))
-        socks.append(s)
-    if not transparent:
-        socks[0].setsockopt(socket.SOL_IP, IP_PKTINFO, 1)
-    while True:
-        for s in select.select(socks, [], [])[0]:
-            _, anc, _, peer = s.recvmsg(65535, 256)
-            # IPv4 answers leave from the address asked (a masquerading box matches them).
-            anc = [(l, t, d[:4] + d[8:12] + bytes(4)) for l, t, d in anc if (l, t) == (socket.SOL_IP, IP_PKTINFO)]
-            s.sendmsg([word], anc, 0, peer)
-
-def client(proto, host, port):
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    if proto == "tcp":
-        s = socket.create_connection((host, port), timeout=3)
-    else:
-        s = socket.socket(family, socket.SOCK_DGRAM)
-        s.settimeout(3)
-        s.sendto(b"ping", (host, port))
-    print(s.recv(100).decode().strip())
-
-mode = sys.argv[1]
-if mode == "tcp":
-    serve_tcp(int(sys.argv[2]), sys.argv[3].encode())
-elif mode == "udp":
-    serve_udp(int(sys.argv[2]), sys.argv[3].encode(), len(sys.argv) > 4)
-else:
-    client(mode.split("-")[1], sys.argv[2], int(sys.argv[3]))
-EOF
+PEER=$(dirname "${BASH_SOURCE[0]}")/ns_peer.py
 
 start_peer() {
 	local ns=$1
 	shift
 	# Not through in_ns: $! must be the listener itself (ip netns exec execs it) to be killed.
-	ip netns exec "$ns" "$PYTHON" -I -S "$WORK/peer.py" "$@" &
+	ip netns exec "$ns" "$PYTHON" -I -S "$PEER" "$@" &
 	PIDS+=($!)
-}
-
-wait_listening() {
-	local ns=$1 flag=$2 port=$3 i
-	for ((i = 0; i < 100; i++)); do
-		[[ -n $(in_ns "$ns" ss -H "$flag" "sport = :$port") ]] && return 0
-		sleep 0.05
-	done
-	fail "nothing listening on $port in $ns"
 }
 
 setup_topology() {
@@ -493,17 +415,17 @@ start_peers() {
 	start_peer "$NS_BOX" tcp "$RP" INTERCEPTED
 	start_peer "$NS_BOX" udp "$TP" INTERCEPTED transparent
 	start_peer "$NS_BOX" tcp "$DP" BOX
-	wait_listening "$NS_WAN" -ltn "$DP"
-	wait_listening "$NS_WAN" -lun "$DP"
-	wait_listening "$NS_BOX" -ltn "$RP"
-	wait_listening "$NS_BOX" -lun "$TP"
-	wait_listening "$NS_BOX" -ltn "$DP"
+	otb_wait_port tcp "$DP" 5 "" "$NS_WAN"
+	otb_wait_port udp "$DP" 5 "" "$NS_WAN"
+	otb_wait_port tcp "$RP" 5 "" "$NS_BOX"
+	otb_wait_port udp "$TP" 5 "" "$NS_BOX"
+	otb_wait_port tcp "$DP" 5 "" "$NS_BOX"
 }
 
 # expect NS PROTO HOST WANT
 expect() {
 	local ns=$1 proto=$2 host=$3 want=$4 got
-	got=$(in_ns "$ns" timeout 8 "$PYTHON" -I -S "$WORK/peer.py" "client-$proto" "$host" "$DP" 2>&1 |
+	got=$(in_ns "$ns" timeout 8 "$PYTHON" -I -S "$PEER" "client-$proto" "$host" "$DP" 2>&1 |
 		tail -1) || true
 	[[ $got == "$want" ]] || fail "$proto to $host:$DP from $ns: got '$got', expected '$want' ($context)"
 }

@@ -27,9 +27,7 @@ WAN2_ADDR=$(lab_wan_addr 2)
 TUNNEL_PORT=12346
 
 # shellcheck disable=SC2119 # nothing beyond the lab's own tools
-lab_require
-trap pol_down EXIT
-pol_up "pin$$" "20 20"
+pol_start "pin$$" "20 20"
 pol_lan_addr "$HOST_DIRECT"
 pol_lan_addr "$HOST_VIA"
 pol_lan_addr "$HOST_WAN1"
@@ -54,19 +52,15 @@ FW_ARGS=(--lan lan0 --redir-port "$LAB_REDIR_PORT" --tunnel-port "$TUNNEL_PORT"
 
 lab_otb_server "$LAB_SRV_ADDR" "$LAB_SRV_PORT" otb-server -u
 lab_otb_redir -c "$LAB_DIR/box.json"
-lab_bg box otb-tunnel "$(lab_bin otb-tunnel)" -s "$LAB_SRV_ADDR" -p "$LAB_SRV_PORT" \
-    -k "$LAB_PASSWORD" -m "$LAB_METHOD" -b 0.0.0.0 -l "$TUNNEL_PORT"
-pol_wait_udp box "$TUNNEL_PORT"
+lab_otb_tunnel otb-tunnel "$TUNNEL_PORT"
 pol_firewall up "${FW_ARGS[@]}" >"$LAB_DIR/firewall.log" 2>&1 ||
     lab_fail "otb-firewall up: $(cat "$LAB_DIR/firewall.log")"
 
 # Packets of the direct host arriving from the LAN, and forwarded by output WAN (counted
 # before masquerading).
+lab_counters box polcount direct_seen direct_wan1 direct_wan2
 lab_run box nft -f - <<EOF
 table inet polcount {
-    counter direct_seen { }
-    counter direct_wan1 { }
-    counter direct_wan2 { }
     chain prerouting {
         type filter hook prerouting priority raw; policy accept;
         iifname "lan0" ip saddr $HOST_DIRECT counter name direct_seen
@@ -79,9 +73,7 @@ table inet polcount {
 }
 EOF
 
-counter() {
-    lab_run box nft list counter inet polcount "$1" | awk '$1 == "packets" { print $2 }'
-}
+counter() { lab_counter box polcount "$1"; }
 
 get() { pol_peer "$1" get "$LAB_INET_ADDR" "$POL_HTTP_PORT" "${2:-}" "${3:-0}"; }
 ask() { pol_peer "$1" ask "$LAB_INET_ADDR" "$POL_UDP_PORT" "${2:-}"; }

@@ -32,9 +32,7 @@ MAX_RISE_MS=15
 MIN_UNSHAPED_MEDIAN_RISE_MS=10
 RT_PRIO=20
 
-lab_require iperf3
-trap pol_down EXIT
-pol_up "qos$$" "$RATE_MBIT $RATE_MBIT"
+pol_start "qos$$" "$RATE_MBIT $RATE_MBIT" iperf3
 pol_modems "$MODEM_QUEUE_MS"
 
 # realtime PID: the voice path's processes (lab_bg execs them: LAB_PID is the program).
@@ -48,34 +46,13 @@ lab_wait_port inet "$IPERF_PORT"
 lab_otb_server "$LAB_SRV_ADDR" "$LAB_SRV_PORT" otb-server -u
 realtime "$LAB_PID"
 lab_otb_redir
-lab_bg box otb-tunnel "$(lab_bin otb-tunnel)" -s "$LAB_SRV_ADDR" -p "$LAB_SRV_PORT" \
-    -k "$LAB_PASSWORD" -m "$LAB_METHOD" -b 0.0.0.0 -l "$TUNNEL_PORT"
+lab_otb_tunnel otb-tunnel "$TUNNEL_PORT"
 realtime "$LAB_PID"
-pol_wait_udp box "$TUNNEL_PORT"
 pol_firewall up --lan lan0 --redir-port "$LAB_REDIR_PORT" --tunnel-port "$TUNNEL_PORT" \
     --server "$LAB_SRV_ADDR" >"$LAB_DIR/firewall.log" 2>&1 ||
     lab_fail "otb-firewall up: $(cat "$LAB_DIR/firewall.log")"
 
-# Packets between box and server by DSCP, seen on the box's WANs.
-lab_run box nft -f - <<EOF
-table inet qoscount {
-    counter voice_down { }
-    counter sip_up { }
-    counter sip_down { }
-    chain input {
-        type filter hook prerouting priority raw; policy accept;
-        ip saddr $LAB_SRV_ADDR udp sport $LAB_SRV_PORT ip dscp ef counter name voice_down
-        ip saddr $LAB_SRV_ADDR tcp sport $LAB_SRV_PORT ip dscp af41 counter name sip_down
-    }
-    chain output {
-        type filter hook output priority raw; policy accept;
-        ip daddr $LAB_SRV_ADDR tcp dport $LAB_SRV_PORT ip dscp af41 counter name sip_up
-    }
-}
-EOF
-counter() {
-    lab_run box nft list counter inet qoscount "$1" | awk '$1 == "packets" { print $2 }'
-}
+counter() { lab_counter box qoscount "$1"; }
 
 qos() {
     lab_run box env OTB_QOS_STATE_DIR="$LAB_DIR/qos-state" bash "$(lab_src)/otb-redir/otb-qos" "$@"
@@ -101,6 +78,22 @@ loaded() {
     python3 -c 'import json,sys; print("%.1f" % (json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"] / 1e6))' \
         "$LAB_DIR/iperf-$name.json" >"$LAB_DIR/tcp-$name.txt"
 }
+
+# Packets between box and server by DSCP, seen on the box's WANs.
+lab_counters box qoscount voice_down sip_up sip_down
+lab_run box nft -f - <<EOF
+table inet qoscount {
+    chain input {
+        type filter hook prerouting priority raw; policy accept;
+        ip saddr $LAB_SRV_ADDR udp sport $LAB_SRV_PORT ip dscp ef counter name voice_down
+        ip saddr $LAB_SRV_ADDR tcp sport $LAB_SRV_PORT ip dscp af41 counter name sip_down
+    }
+    chain output {
+        type filter hook output priority raw; policy accept;
+        ip daddr $LAB_SRV_ADDR tcp dport $LAB_SRV_PORT ip dscp af41 counter name sip_up
+    }
+}
+EOF
 
 # SIP over TCP: a TCP exchange with a server on inet's port 5060, through otb-redir.
 pol_peer_bg inet sip http 5060

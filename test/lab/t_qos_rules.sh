@@ -27,25 +27,10 @@ ID=$$
 NS_BOX=otbqb$ID
 NS_LAN=otbql$ID
 NS_PEER=otbqp$ID
-WORK=$(mktemp -d /tmp/otbqos.XXXXXX)
-PIDS=()
-
-cleanup() {
-	local pid ns
-	for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-	for ns in "$NS_BOX" "$NS_LAN" "$NS_PEER"; do ip netns del "$ns" 2>/dev/null || true; done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
+check_init otbqos "$NS_BOX" "$NS_LAN" "$NS_PEER"
 
 while read -r var; do unset "$var"; done < <(compgen -v OTB_QOS_ || true)
 export OTB_QOS_STATE_DIR=$WORK/state
-
-in_ns() {
-	local ns=$1
-	shift
-	ip netns exec "$ns" "$@"
-}
 
 qos() { in_ns "$NS_BOX" "$QOS" "$@"; }
 
@@ -168,17 +153,8 @@ pass "a foreign root qdisc is refused and kept; bad usage exits 2; nothing insta
 
 # --- 3. classification ------------------------------------------------------------------------
 
-# Sends COUNT datagrams of SIZE bytes to 10.204.1.2:PORT from the box, with TOS and priority.
-cat >"$WORK/send.py" <<'EOF'
-import socket, sys
-port, size, count, tos, prio = (int(a, 0) for a in sys.argv[1:6])
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, tos)
-if prio:
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_PRIORITY, prio)
-for _ in range(count):
-    s.sendto(b"q" * size, ("10.204.1.2", port))
-EOF
+# Sends datagrams to 10.204.1.2, with TOS and priority (see ns_peer.py), or answers them.
+PEER=$(dirname "${BASH_SOURCE[0]}")/ns_peer.py
 
 class_packets() {
 	in_ns "$NS_BOX" tc -s class show dev wan1 classid "1:$1" | awk '$1 == "Sent" { print $4 }'
@@ -189,7 +165,7 @@ expect_class() {
 	local class=$1 what=$2 before after
 	shift 2
 	before=$(class_packets "$class")
-	in_ns "$NS_BOX" timeout 10 python3 "$WORK/send.py" "$1" "$2" 20 "$3" "$4"
+	in_ns "$NS_BOX" timeout 10 python3 "$PEER" send 10.204.1.2 "$1" "$2" 20 "$3" "$4"
 	# "Sent" counts dequeued packets: the last ones may still wait for the
 	# class's rate for a few milliseconds.
 	for _ in $(seq 20); do
@@ -217,33 +193,13 @@ pass "EF/CS5/priority 6 -> voice, AF41/small/DNS -> interactive, CS1/QUIC -> bul
 
 # --- 4. --reject-quic -------------------------------------------------------------------------
 
-cat >"$WORK/quic.py" <<'EOF'
-import socket, sys
-if sys.argv[1] == "serve":
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("0.0.0.0", 443))
-    while True:
-        data, peer = s.recvfrom(2048)
-        s.sendto(b"ANSWER", peer)
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(2)
-s.connect(("10.204.1.2", 443))
-s.send(b"hello")
-try:
-    print(s.recv(100).decode())
-except ConnectionRefusedError:
-    print("REFUSED")
-EOF
-ip netns exec "$NS_PEER" python3 "$WORK/quic.py" serve &
+ip netns exec "$NS_PEER" python3 "$PEER" reply 443 ANSWER &
 PIDS+=($!)
-for ((i = 0; i < 100; i++)); do
-	[[ -n $(in_ns "$NS_PEER" ss -Hlun "sport = :443") ]] && break
-	sleep 0.05
-done
-got=$(in_ns "$NS_LAN" timeout 10 python3 "$WORK/quic.py" ask)
+otb_wait_port udp 443 5 "" "$NS_PEER"
+got=$(in_ns "$NS_LAN" timeout 10 python3 "$PEER" ask 10.204.1.2 443)
 [[ $got == REFUSED ]] || fail "QUIC with --reject-quic: got '$got', expected REFUSED"
 qos down
-got=$(in_ns "$NS_LAN" timeout 10 python3 "$WORK/quic.py" ask)
+got=$(in_ns "$NS_LAN" timeout 10 python3 "$PEER" ask 10.204.1.2 443)
 [[ $got == ANSWER ]] || fail "QUIC after down: got '$got', expected ANSWER"
 pass "--reject-quic: LAN UDP/443 refused (ICMP port unreachable), answered again after down"
 echo "PASS: t_qos_rules"

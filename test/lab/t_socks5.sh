@@ -11,9 +11,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 NAME=www.otb.test
 
-lab_require curl dnsmasq
-trap lab_down EXIT
-lab_up "otbs5$$" "20 10"
+lab_start "otbs5$$" "20 10" curl dnsmasq
 lab_bg inet dnsmasq dnsmasq --keep-in-foreground --no-resolv --no-hosts --no-poll \
     --user=root --pid-file= --bind-interfaces --listen-address="$LAB_INET_ADDR" \
     --address="/$NAME/$LAB_INET_ADDR" --log-queries --log-facility="$LAB_DIR/dns.queries"

@@ -26,9 +26,7 @@ FLOW_SECONDS=8
 FLOW_RATE=50
 MAX_GAP_MS=2000
 
-lab_require dig
-trap pol_down EXIT
-pol_up "otbudp$$" "20 10"
+pol_start "otbudp$$" "20 10" dig
 
 peer() { # peer ROLE ARGS...: udp_peer.py in ROLE, bounded
     local role=$1
@@ -44,14 +42,9 @@ pol_wait_udp inet "$REFLECT_PORT"
 
 lab_otb_server "$LAB_SRV_ADDR" "$LAB_SRV_PORT" otb-server -u
 LAB_SERVER_PID=$LAB_PID
-lab_bg box otb-tunnel "$(lab_bin otb-tunnel)" -s "$LAB_SRV_ADDR" -p "$LAB_SRV_PORT" \
-    -k "$LAB_PASSWORD" -m "$LAB_METHOD" -b 0.0.0.0 -l "$TUNNEL_PORT"
+lab_otb_tunnel otb-tunnel "$TUNNEL_PORT"
 TUNNEL_PID=$LAB_PID
-pol_wait_udp box "$TUNNEL_PORT"
-lab_bg box otb-tunnel-dns "$(lab_bin otb-tunnel)" -s "$LAB_SRV_ADDR" -p "$LAB_SRV_PORT" \
-    -k "$LAB_PASSWORD" -m "$LAB_METHOD" -b "$LAB_LAN_GW" -l "$DNS_PORT" \
-    -L "$LAB_INET_ADDR:53" -u
-pol_wait_udp box "$DNS_PORT"
+lab_otb_tunnel otb-tunnel-dns "$DNS_PORT" -b "$LAB_LAN_GW" -L "$LAB_INET_ADDR:53" -u
 lab_wait_port box "$DNS_PORT" "$LAB_PID"
 # A UDP-only box: no otb-redir, LAN TCP is left alone.
 pol_firewall up --lan lan0 --tunnel-port "$TUNNEL_PORT" --server "$LAB_SRV_ADDR" \

@@ -7,13 +7,10 @@ set -euo pipefail
 # shellcheck source=test/lab/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-WAN=2
-MIN_SHARE=0.2
-WINDOW=4
+# The WAN that goes and comes back, its share of the rate after, and the seconds measured.
+WAN=2 MIN_SHARE=0.2 WINDOW=4
 
-lab_require iperf3
-trap lab_down EXIT
-lab_up "otbret$$" "20 10 5"
+lab_start "otbret$$" "20 10 5" iperf3
 lab_otb_start
 lab_bg inet iperf3 iperf3 -s -p 5201
 lab_wait_port inet 5201

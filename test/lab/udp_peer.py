@@ -22,15 +22,14 @@ import struct
 import sys
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import otbpeer  # noqa: E402
+
 SIZES = (1, 13, 64, 200, 512, 1000, 1200, 1400, 1472, 2000, 3000, 4096, 6000, 8192)
 
 
 def reflect(port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("0.0.0.0", port))
-    while True:
-        data, peer = s.recvfrom(65535)
-        s.sendto(b"SRC %s %d " % (peer[0].encode(), peer[1]) + data, peer)
+    otbpeer.serve_udp(port, lambda data, peer: b"SRC %s %d " % (peer[0].encode(), peer[1]) + data)
 
 
 def payload(seq):
@@ -42,8 +41,7 @@ def payload(seq):
 
 
 def load(host, port, count, window):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    s = otbpeer.udp_socket(host, rcvbuf=4 << 20)
     s.connect((host, port))
     expected = {}  # payload -> seq, for the ones in flight
     sent = echoed = corrupt = 0
@@ -76,15 +74,12 @@ def load(host, port, count, window):
 
 
 def cone(host, port, portfile, seconds):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("0.0.0.0", 0))
+    s = otbpeer.udp_socket(host, src="0.0.0.0")
     s.settimeout(3)
     s.sendto(b"hello", (host, port))
     data, peer = s.recvfrom(65535)
     fields = data.split(b" ")
-    with open(portfile + ".tmp", "w") as f:
-        f.write("%s %s\n" % (fields[1].decode(), fields[2].decode()))
-    os.rename(portfile + ".tmp", portfile)
+    otbpeer.write_atomic(portfile, "%s %s\n" % (fields[1].decode(), fields[2].decode()))
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         s.settimeout(max(0.01, deadline - time.monotonic()))
@@ -100,8 +95,7 @@ def cone(host, port, portfile, seconds):
 
 
 def poke(src, host, port, text):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind((src, 0))
+    s = otbpeer.udp_socket(host, src=src)
     s.sendto(text.encode(), (host, port))
     return 0
 
@@ -113,7 +107,7 @@ def flow(host, port, seconds, rate):
     count = int(seconds * rate)
     received = set()
     ports = []
-    last = start = time.monotonic()
+    last = time.monotonic()
     gap = 0.0
 
     def drain():
@@ -134,22 +128,13 @@ def flow(host, port, seconds, rate):
             if p not in ports:
                 ports.append(p)
 
-    for seq in range(count):
-        due = start + seq / rate
-        while True:
-            wait = due - time.monotonic()
-            if wait <= 0:
-                break
-            if select.select([s], [], [], wait)[0]:
-                drain()
+    def send_one(seq):
         try:
             s.send(struct.pack("!I", seq).ljust(160, b"f"))
         except OSError:
             pass  # no route for a moment while the WAN goes: that is the gap
-    end = time.monotonic() + 1.0
-    while time.monotonic() < end and len(received) < count:
-        if select.select([s], [], [], 0.05)[0]:
-            drain()
+
+    otbpeer.paced(s, count, rate, send_one, drain, lambda: len(received) >= count)
     print("sent %d received %d lost %d gap_ms %.0f ports %s" % (
         count, len(received), count - len(received), gap * 1000,
         ",".join(str(p) for p in ports) or "-"))

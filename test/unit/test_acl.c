@@ -103,6 +103,105 @@ static const char sample[] =
     "[accept_all]\n"
     "fd00::1"; /* no trailing newline; still in outbound_allow_list */
 
+/* Where the ACL of a match expectation comes from. */
+enum acl_source { ACL_SAMPLE, ACL_CIDR_V4, ACL_CIDR_V6, ACL_HOSTS, ACL_ADDED };
+
+/* One expectation: WHAT (an address, or with host a name) is in LIST or not. */
+struct acl_case {
+    enum acl_source acl;
+    enum otb_acl_list list;
+    const char *what;
+    bool want, host;
+};
+
+static const struct acl_case match_cases[] = {
+    /* The sample ACL, all sections (test_parse_all_sections). */
+    { ACL_SAMPLE, OTB_ACL_BYPASS, "192.168.44.1", true, false },
+    { ACL_SAMPLE, OTB_ACL_PROXY, "192.168.44.1", false, false },
+    { ACL_SAMPLE, OTB_ACL_BYPASS, "www.example.cn", true, true },
+    { ACL_SAMPLE, OTB_ACL_PROXY, "8.8.8.8", true, false },
+    { ACL_SAMPLE, OTB_ACL_PROXY, "8.8.4.4", false, false },
+    { ACL_SAMPLE, OTB_ACL_PROXY, "mail.google.com", true, true },
+    { ACL_SAMPLE, OTB_ACL_BYPASS, "mail.google.com", false, true },
+    { ACL_SAMPLE, OTB_ACL_BLACK, "203.0.113.7", true, false },
+    { ACL_SAMPLE, OTB_ACL_BLACK, "2001:db8:bad:1::1", true, false },
+    { ACL_SAMPLE, OTB_ACL_BLACK, "2001:db8:bae::1", false, false },
+    { ACL_SAMPLE, OTB_ACL_WHITE, "198.51.100.200", true, false },
+    { ACL_SAMPLE, OTB_ACL_OUTBOUND_BLOCK, "93.184.216.34", true, false },
+    { ACL_SAMPLE, OTB_ACL_OUTBOUND_BLOCK, "a.blocked.example", true, true },
+    { ACL_SAMPLE, OTB_ACL_OUTBOUND_ALLOW, "10.1.255.255", true, false },
+    { ACL_SAMPLE, OTB_ACL_OUTBOUND_ALLOW, "fd00::1", true, false },
+    { ACL_SAMPLE, OTB_ACL_OUTBOUND_ALLOW, "fd00::2", false, false },
+    /* IPv4 prefixes. */
+    { ACL_CIDR_V4, OTB_ACL_BYPASS, "10.0.0.0", true, false },
+    { ACL_CIDR_V4, OTB_ACL_BYPASS, "10.255.255.255", true, false },
+    { ACL_CIDR_V4, OTB_ACL_BYPASS, "9.255.255.255", false, false },
+    { ACL_CIDR_V4, OTB_ACL_BYPASS, "11.0.0.0", false, false },
+    { ACL_CIDR_V4, OTB_ACL_BYPASS, "172.16.0.0", true, false },
+    { ACL_CIDR_V4, OTB_ACL_BYPASS, "172.31.255.255", true, false },
+    { ACL_CIDR_V4, OTB_ACL_BYPASS, "172.15.255.255", false, false },
+    { ACL_CIDR_V4, OTB_ACL_BYPASS, "172.32.0.0", false, false },
+    { ACL_CIDR_V4, OTB_ACL_BYPASS, "192.0.2.1", true, false },
+    { ACL_CIDR_V4, OTB_ACL_BYPASS, "192.0.2.0", false, false },
+    { ACL_CIDR_V4, OTB_ACL_BYPASS, "192.0.2.2", false, false },
+    /* /0 covers every IPv4 address but no IPv6 one. */
+    { ACL_CIDR_V4, OTB_ACL_PROXY, "0.0.0.0", true, false },
+    { ACL_CIDR_V4, OTB_ACL_PROXY, "255.255.255.255", true, false },
+    { ACL_CIDR_V4, OTB_ACL_PROXY, "2606:4700::1", false, false },
+    /* IPv6 prefixes. */
+    { ACL_CIDR_V6, OTB_ACL_BYPASS, "2001:db8:8000::", true, false },
+    { ACL_CIDR_V6, OTB_ACL_BYPASS, "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff", true, false },
+    { ACL_CIDR_V6, OTB_ACL_BYPASS, "2001:db8:7fff:ffff:ffff:ffff:ffff:ffff", false, false },
+    { ACL_CIDR_V6, OTB_ACL_BYPASS, "2001:db9::", false, false },
+    { ACL_CIDR_V6, OTB_ACL_BYPASS, "fe80::", true, false },
+    { ACL_CIDR_V6, OTB_ACL_BYPASS, "febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff", true, false },
+    { ACL_CIDR_V6, OTB_ACL_BYPASS, "fec0::", false, false },
+    { ACL_CIDR_V6, OTB_ACL_BYPASS, "fe7f:ffff:ffff:ffff:ffff:ffff:ffff:ffff", false, false },
+    { ACL_CIDR_V6, OTB_ACL_BYPASS, "2606:4700::1", true, false },
+    { ACL_CIDR_V6, OTB_ACL_BYPASS, "2606:4700::2", false, false },
+    { ACL_CIDR_V6, OTB_ACL_BYPASS, "2606:4700::", false, false },
+    { ACL_CIDR_V6, OTB_ACL_PROXY, "::", true, false },
+    { ACL_CIDR_V6, OTB_ACL_PROXY, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", true, false },
+    { ACL_CIDR_V6, OTB_ACL_PROXY, "8.8.8.8", false, false },
+    /* Host name regexes. */
+    { ACL_HOSTS, OTB_ACL_PROXY, "google.com", true, true },
+    { ACL_HOSTS, OTB_ACL_PROXY, "www.google.com", true, true },
+    { ACL_HOSTS, OTB_ACL_PROXY, "WWW.Google.COM", true, true },
+    { ACL_HOSTS, OTB_ACL_PROXY, "notgoogle.com", false, true },
+    { ACL_HOSTS, OTB_ACL_PROXY, "google.com.evil", false, true },
+    { ACL_HOSTS, OTB_ACL_PROXY, "ad12.example.net", true, true },
+    { ACL_HOSTS, OTB_ACL_PROXY, "bad12.example.net", false, true },
+    /* Unanchored search anywhere in the name. */
+    { ACL_HOSTS, OTB_ACL_PROXY, "x.tracker.example", true, true },
+    { ACL_HOSTS, OTB_ACL_PROXY, "example.org", false, true },
+    { ACL_HOSTS, OTB_ACL_BYPASS, "google.com", false, true },
+    { ACL_HOSTS, OTB_ACL_PROXY, NULL, false, true },
+    /* Domain rules never match addresses and vice versa. */
+    { ACL_HOSTS, OTB_ACL_PROXY, "8.8.8.8", false, false },
+    /* Added by otb_acl_add_addr (test_add_addr). */
+    { ACL_ADDED, OTB_ACL_BLACK, "192.0.2.77", true, false },
+    { ACL_ADDED, OTB_ACL_BLACK, "2001:db8:1::1", true, false },
+    { ACL_ADDED, OTB_ACL_BLACK, "1.2.3.4", true, false },
+    { ACL_ADDED, OTB_ACL_WHITE, "1.2.3.4", false, false },
+};
+
+/* Every row of match_cases for the ACL of SOURCE. */
+static void check_cases(struct otb_acl *acl, enum acl_source source)
+{
+    for (size_t i = 0; i < sizeof(match_cases) / sizeof(match_cases[0]); i++) {
+        const struct acl_case *c = &match_cases[i];
+        bool got;
+
+        if (c->acl != source)
+            continue;
+        got = c->host ? otb_acl_match_host(acl, c->list, c->what)
+                      : test_match(acl, c->list, c->what);
+        if (got != c->want)
+            fail_msg("case %zu: %s %s in list %d", i, c->what ? c->what : "(null)",
+                     got ? "found" : "not found", (int)c->list);
+    }
+}
+
 static void test_parse_all_sections(void **state)
 {
     struct otb_acl *acl = test_load(sample);
@@ -111,25 +210,7 @@ static void test_parse_all_sections(void **state)
     assert_true(otb_acl_bypass_all(acl));
     assert_false(otb_acl_reject_all(acl)); /* [accept_all] came last */
 
-    assert_true(test_match(acl, OTB_ACL_BYPASS, "192.168.44.1"));
-    assert_false(test_match(acl, OTB_ACL_PROXY, "192.168.44.1"));
-    assert_true(otb_acl_match_host(acl, OTB_ACL_BYPASS, "www.example.cn"));
-
-    assert_true(test_match(acl, OTB_ACL_PROXY, "8.8.8.8"));
-    assert_false(test_match(acl, OTB_ACL_PROXY, "8.8.4.4"));
-    assert_true(otb_acl_match_host(acl, OTB_ACL_PROXY, "mail.google.com"));
-    assert_false(otb_acl_match_host(acl, OTB_ACL_BYPASS, "mail.google.com"));
-
-    assert_true(test_match(acl, OTB_ACL_BLACK, "203.0.113.7"));
-    assert_true(test_match(acl, OTB_ACL_BLACK, "2001:db8:bad:1::1"));
-    assert_false(test_match(acl, OTB_ACL_BLACK, "2001:db8:bae::1"));
-    assert_true(test_match(acl, OTB_ACL_WHITE, "198.51.100.200"));
-
-    assert_true(test_match(acl, OTB_ACL_OUTBOUND_BLOCK, "93.184.216.34"));
-    assert_true(otb_acl_match_host(acl, OTB_ACL_OUTBOUND_BLOCK, "a.blocked.example"));
-    assert_true(test_match(acl, OTB_ACL_OUTBOUND_ALLOW, "10.1.255.255"));
-    assert_true(test_match(acl, OTB_ACL_OUTBOUND_ALLOW, "fd00::1"));
-    assert_false(test_match(acl, OTB_ACL_OUTBOUND_ALLOW, "fd00::2"));
+    check_cases(acl, ACL_SAMPLE);
     otb_acl_free(acl);
 }
 
@@ -147,76 +228,26 @@ static void test_mode_defaults(void **state)
     otb_acl_free(acl);
 }
 
-static void test_cidr_v4_boundaries(void **state)
+/* The ACLs of the match_cases rows that have no test of their own. Host bits
+ * set in a rule are masked off. */
+static const char cidr_v4_acl[] = "[bypass_list]\n10.1.2.3/8\n172.16.0.0/12\n"
+                                  "192.0.2.1\n[proxy_list]\n0.0.0.0/0\n";
+static const char cidr_v6_acl[] = "[bypass_list]\n2001:db8:ffff::1/33\n"
+                                  "fe80::/10\n2606:4700::1/128\n[proxy_list]\n::/0\n";
+static const char hosts_acl[] = "[proxy_list]\n(^|\\.)google\\.com$\n^ads?\\d+\\.\ntracker\n";
+static const char *const match_acls[] = {
+    [ACL_CIDR_V4] = cidr_v4_acl, [ACL_CIDR_V6] = cidr_v6_acl, [ACL_HOSTS] = hosts_acl
+};
+
+static void test_matches(void **state)
 {
-    /* Host bits set in the rule are masked off. */
-    struct otb_acl *acl = test_load("[bypass_list]\n10.1.2.3/8\n172.16.0.0/12\n"
-                                    "192.0.2.1\n[proxy_list]\n0.0.0.0/0\n");
-
     (void)state;
-    assert_true(test_match(acl, OTB_ACL_BYPASS, "10.0.0.0"));
-    assert_true(test_match(acl, OTB_ACL_BYPASS, "10.255.255.255"));
-    assert_false(test_match(acl, OTB_ACL_BYPASS, "9.255.255.255"));
-    assert_false(test_match(acl, OTB_ACL_BYPASS, "11.0.0.0"));
-    assert_true(test_match(acl, OTB_ACL_BYPASS, "172.16.0.0"));
-    assert_true(test_match(acl, OTB_ACL_BYPASS, "172.31.255.255"));
-    assert_false(test_match(acl, OTB_ACL_BYPASS, "172.15.255.255"));
-    assert_false(test_match(acl, OTB_ACL_BYPASS, "172.32.0.0"));
-    assert_true(test_match(acl, OTB_ACL_BYPASS, "192.0.2.1"));
-    assert_false(test_match(acl, OTB_ACL_BYPASS, "192.0.2.0"));
-    assert_false(test_match(acl, OTB_ACL_BYPASS, "192.0.2.2"));
-    /* /0 covers every IPv4 address but no IPv6 one. */
-    assert_true(test_match(acl, OTB_ACL_PROXY, "0.0.0.0"));
-    assert_true(test_match(acl, OTB_ACL_PROXY, "255.255.255.255"));
-    assert_false(test_match(acl, OTB_ACL_PROXY, "2606:4700::1"));
-    otb_acl_free(acl);
-}
+    for (int source = ACL_CIDR_V4; source <= ACL_HOSTS; source++) {
+        struct otb_acl *acl = test_load(match_acls[source]);
 
-static void test_cidr_v6_boundaries(void **state)
-{
-    struct otb_acl *acl = test_load("[bypass_list]\n2001:db8:ffff::1/33\n"
-                                    "fe80::/10\n2606:4700::1/128\n[proxy_list]\n::/0\n");
-
-    (void)state;
-    assert_true(test_match(acl, OTB_ACL_BYPASS, "2001:db8:8000::"));
-    assert_true(test_match(acl, OTB_ACL_BYPASS, "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"));
-    assert_false(test_match(acl, OTB_ACL_BYPASS, "2001:db8:7fff:ffff:ffff:ffff:ffff:ffff"));
-    assert_false(test_match(acl, OTB_ACL_BYPASS, "2001:db9::"));
-    assert_true(test_match(acl, OTB_ACL_BYPASS, "fe80::"));
-    assert_true(test_match(acl, OTB_ACL_BYPASS, "febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff"));
-    assert_false(test_match(acl, OTB_ACL_BYPASS, "fec0::"));
-    assert_false(test_match(acl, OTB_ACL_BYPASS, "fe7f:ffff:ffff:ffff:ffff:ffff:ffff:ffff"));
-    assert_true(test_match(acl, OTB_ACL_BYPASS, "2606:4700::1"));
-    assert_false(test_match(acl, OTB_ACL_BYPASS, "2606:4700::2"));
-    assert_false(test_match(acl, OTB_ACL_BYPASS, "2606:4700::"));
-    assert_true(test_match(acl, OTB_ACL_PROXY, "::"));
-    assert_true(test_match(acl, OTB_ACL_PROXY, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"));
-    assert_false(test_match(acl, OTB_ACL_PROXY, "8.8.8.8"));
-    otb_acl_free(acl);
-}
-
-static void test_host_regex(void **state)
-{
-    struct otb_acl *acl = test_load("[proxy_list]\n(^|\\.)google\\.com$\n"
-                                    "^ads?\\d+\\.\n"
-                                    "tracker\n");
-
-    (void)state;
-    assert_true(otb_acl_match_host(acl, OTB_ACL_PROXY, "google.com"));
-    assert_true(otb_acl_match_host(acl, OTB_ACL_PROXY, "www.google.com"));
-    assert_true(otb_acl_match_host(acl, OTB_ACL_PROXY, "WWW.Google.COM"));
-    assert_false(otb_acl_match_host(acl, OTB_ACL_PROXY, "notgoogle.com"));
-    assert_false(otb_acl_match_host(acl, OTB_ACL_PROXY, "google.com.evil"));
-    assert_true(otb_acl_match_host(acl, OTB_ACL_PROXY, "ad12.example.net"));
-    assert_false(otb_acl_match_host(acl, OTB_ACL_PROXY, "bad12.example.net"));
-    /* Unanchored search anywhere in the name. */
-    assert_true(otb_acl_match_host(acl, OTB_ACL_PROXY, "x.tracker.example"));
-    assert_false(otb_acl_match_host(acl, OTB_ACL_PROXY, "example.org"));
-    assert_false(otb_acl_match_host(acl, OTB_ACL_BYPASS, "google.com"));
-    assert_false(otb_acl_match_host(acl, OTB_ACL_PROXY, NULL));
-    /* Domain rules never match addresses and vice versa. */
-    assert_false(test_match(acl, OTB_ACL_PROXY, "8.8.8.8"));
-    otb_acl_free(acl);
+        check_cases(acl, (enum acl_source)source);
+        otb_acl_free(acl);
+    }
 }
 
 static void test_builtin_blocks(void **state)
@@ -299,10 +330,7 @@ static void test_add_addr(void **state)
     assert_int_equal(otb_acl_add_addr(acl, OTB_ACL_BLACK, test_addr(&u, "1.2.3.4"), 33), -1);
     assert_int_equal(otb_acl_add_addr(acl, OTB_ACL_BLACK, test_addr(&u, "::1"), 129), -1);
     assert_int_equal(otb_acl_add_addr(acl, OTB_ACL_NLISTS, test_addr(&u, "::1"), 128), -1);
-    assert_true(test_match(acl, OTB_ACL_BLACK, "192.0.2.77"));
-    assert_true(test_match(acl, OTB_ACL_BLACK, "2001:db8:1::1"));
-    assert_true(test_match(acl, OTB_ACL_BLACK, "1.2.3.4"));
-    assert_false(test_match(acl, OTB_ACL_WHITE, "1.2.3.4"));
+    check_cases(acl, ACL_ADDED);
     otb_acl_free(acl);
 }
 
@@ -401,9 +429,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_all_sections),
         cmocka_unit_test(test_mode_defaults),
-        cmocka_unit_test(test_cidr_v4_boundaries),
-        cmocka_unit_test(test_cidr_v6_boundaries),
-        cmocka_unit_test(test_host_regex),
+        cmocka_unit_test(test_matches),
         cmocka_unit_test(test_builtin_blocks),
         cmocka_unit_test(test_user_policy),
         cmocka_unit_test(test_add_addr),

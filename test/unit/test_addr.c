@@ -207,13 +207,29 @@ static void test_bad_domain(void **state)
     }
 }
 
+/* SA converts to an address of type ATYP and PORT, which converts back to
+ * exactly SA (LEN bytes). */
+static void sockaddr_round_trip(struct otb_addr *a, const void *sa, socklen_t salen, int atyp,
+                                uint16_t port)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = 0;
+
+    assert_int_equal(otb_addr_from_sockaddr(a, (const struct sockaddr *)sa), 0);
+    assert_int_equal(a->atyp, atyp);
+    assert_int_equal(a->port, port);
+    assert_int_equal(otb_addr_to_sockaddr(a, &ss, &len), 0);
+    assert_int_equal(len, salen);
+    assert_memory_equal(&ss, sa, salen);
+}
+
 static void test_sockaddr(void **state)
 {
     struct sockaddr_in sin;
     struct sockaddr_in6 sin6;
     struct sockaddr_un sun;
     struct sockaddr_storage ss;
-    socklen_t len;
+    socklen_t len = 0;
     struct otb_addr a;
     uint8_t out[OTB_ADDR_MAX_LEN];
 
@@ -222,28 +238,16 @@ static void test_sockaddr(void **state)
     sin.sin_family = AF_INET;
     sin.sin_port = htons(8388);
     assert_int_equal(inet_pton(AF_INET, "198.51.100.7", &sin.sin_addr), 1);
-    assert_int_equal(otb_addr_from_sockaddr(&a, (const struct sockaddr *)&sin), 0);
-    assert_int_equal(a.atyp, OTB_ATYP_IPV4);
-    assert_int_equal(a.port, 8388);
+    sockaddr_round_trip(&a, &sin, sizeof(sin), OTB_ATYP_IPV4, 8388);
     assert_int_equal(otb_addr_encode(&a, out), 7);
     assert_memory_equal(out, "\x01\xc6\x33\x64\x07\x20\xc4", 7);
-    len = 0;
-    assert_int_equal(otb_addr_to_sockaddr(&a, &ss, &len), 0);
-    assert_int_equal(len, sizeof(sin));
-    assert_memory_equal(&ss, &sin, sizeof(sin));
 
     memset(&sin6, 0, sizeof(sin6));
     sin6.sin6_family = AF_INET6;
     sin6.sin6_port = htons(65535);
     assert_int_equal(inet_pton(AF_INET6, "2001:db8::ff00:42:8329", &sin6.sin6_addr), 1);
-    assert_int_equal(otb_addr_from_sockaddr(&a, (const struct sockaddr *)&sin6), 0);
-    assert_int_equal(a.atyp, OTB_ATYP_IPV6);
-    assert_int_equal(a.port, 65535);
+    sockaddr_round_trip(&a, &sin6, sizeof(sin6), OTB_ATYP_IPV6, 65535);
     assert_memory_equal(a.u.v6, &sin6.sin6_addr, 16);
-    len = 0;
-    assert_int_equal(otb_addr_to_sockaddr(&a, &ss, &len), 0);
-    assert_int_equal(len, sizeof(sin6));
-    assert_memory_equal(&ss, &sin6, sizeof(sin6));
 
     /* Parsed headers convert too. */
     {

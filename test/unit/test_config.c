@@ -50,6 +50,30 @@ static void assert_contains(const char *text, const char *want)
         fail_msg("\"%s\" does not contain \"%s\"", text, want);
 }
 
+/* The fields a redir config sets in every test that gives them all: ports,
+ * local address, method and timeouts, in TCP and UDP mode. */
+static void assert_endpoints(const struct otb_config *cfg, int server_port, const char *local_addr,
+                             int local_port, const char *method, int timeout, int connect_timeout)
+{
+    assert_int_equal(cfg->server_port, server_port);
+    assert_string_equal(cfg->local_addr, local_addr);
+    assert_int_equal(cfg->local_port, local_port);
+    assert_string_equal(cfg->method, method);
+    assert_int_equal(cfg->timeout, timeout);
+    assert_int_equal(cfg->connect_timeout, connect_timeout);
+    assert_int_equal(cfg->mode, OTB_MODE_TCP_AND_UDP);
+}
+
+/* TCP Fast Open, SO_REUSEPORT and TCP_NODELAY on, MPTCP off, and CONGESTION. */
+static void assert_socket_options(const struct otb_config *cfg, const char *congestion)
+{
+    assert_true(cfg->fast_open);
+    assert_true(cfg->reuse_port);
+    assert_true(cfg->no_delay);
+    assert_false(cfg->mptcp);
+    assert_string_equal(cfg->congestion, congestion);
+}
+
 static void assert_lacks(const char *text, const char *unwanted)
 {
     if (strstr(text, unwanted) != NULL)
@@ -230,13 +254,7 @@ static void test_all_flags(void **state)
     assert_int_equal(cfg.servers[0].port, 0);
     assert_string_equal(cfg.servers[1].host, "2001:db8::2");
     assert_int_equal(cfg.servers[1].port, 9000);
-    assert_int_equal(cfg.server_port, 8388);
-    assert_int_equal(cfg.local_port, 1080);
-    assert_string_equal(cfg.local_addr, "127.0.0.1");
-    assert_string_equal(cfg.method, "aes-256-gcm");
-    assert_int_equal(cfg.timeout, 120);
-    assert_int_equal(cfg.connect_timeout, 5);
-    assert_int_equal(cfg.mode, OTB_MODE_TCP_AND_UDP);
+    assert_endpoints(&cfg, 8388, "127.0.0.1", 1080, "aes-256-gcm", 120, 5);
     assert_int_equal(cfg.verbose, 2);
     assert_true(cfg.ipv6_first);
     assert_string_equal(cfg.nameserver, "1.1.1.1,9.9.9.9");
@@ -246,11 +264,7 @@ static void test_all_flags(void **state)
     assert_int_equal(cfg.nofile, 4096);
     assert_true(cfg.tproxy);
     assert_string_equal(cfg.acl, "/etc/otb.acl");
-    assert_true(cfg.fast_open);
-    assert_true(cfg.reuse_port);
-    assert_true(cfg.no_delay);
-    assert_false(cfg.mptcp);
-    assert_string_equal(cfg.congestion, "bbr");
+    assert_socket_options(&cfg, "bbr");
     assert_int_equal(cfg.mark, 16);
     assert_true(cfg.use_syslog);
     assert_int_equal(cfg.max_conns, 500);
@@ -266,42 +280,57 @@ static void test_all_flags(void **state)
 
 static void test_tunnel(void **state)
 {
+    static const struct {
+        const char *to; /* -L, or NULL */
+        const char *host;
+        int port; /* -1: not checked */
+    } cases[] = {
+        { "8.8.8.8:53", "8.8.8.8", 53 },
+        { "[2001:4860:4860::8888]:53", "2001:4860:4860::8888", -1 },
+        /* Without -L the tunnel is transparent (TPROXY): no destination needed. */
+        { NULL, "", -1 },
+    };
     struct otb_config cfg;
     char err[256];
+
     (void)state;
-    assert_int_equal(LOAD(&cfg, OTB_PROG_TUNNEL, err, "-s", "srv", "-p", "8388", "-l", "5353",
-                          "-k", PW, "-L", "8.8.8.8:53"),
-                     OTB_CONFIG_OK);
-    assert_string_equal(cfg.tunnel_to.host, "8.8.8.8");
-    assert_int_equal(cfg.tunnel_to.port, 53);
-    assert_int_equal(LOAD(&cfg, OTB_PROG_TUNNEL, err, "-s", "srv", "-p", "8388", "-l", "5353",
-                          "-k", PW, "-L", "[2001:4860:4860::8888]:53"),
-                     OTB_CONFIG_OK);
-    assert_string_equal(cfg.tunnel_to.host, "2001:4860:4860::8888");
-    /* Without -L the tunnel is transparent (TPROXY): no destination needed. */
-    assert_int_equal(LOAD(&cfg, OTB_PROG_TUNNEL, err, "-s", "srv", "-p", "8388", "-l", "5353",
-                          "-k", PW),
-                     OTB_CONFIG_OK);
-    assert_string_equal(cfg.tunnel_to.host, "");
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        /* A NULL ends the argument list: no -L at all. */
+        assert_int_equal(LOAD(&cfg, OTB_PROG_TUNNEL, err, "-s", "srv", "-p", "8388", "-l", "5353",
+                              "-k", PW, cases[i].to ? "-L" : NULL, cases[i].to),
+                         OTB_CONFIG_OK);
+        assert_string_equal(cfg.tunnel_to.host, cases[i].host);
+        if (cases[i].port >= 0)
+            assert_int_equal(cfg.tunnel_to.port, cases[i].port);
+    }
 }
 
 /* UDP association cap: server and tunnel only, flag and JSON key, bounded. */
 static void test_udp_max_assoc(void **state)
 {
+    static const struct {
+        enum otb_prog prog;
+        const char *flag; /* --udp-max-assoc, or NULL */
+        unsigned want;
+    } good[] = {
+        { OTB_PROG_SERVER, NULL, 4096 },
+        { OTB_PROG_SERVER, "100", 100 },
+        { OTB_PROG_TUNNEL, "1048576", 1048576 },
+    };
     struct otb_config cfg;
     char err[256];
     (void)state;
 
-    assert_int_equal(LOAD(&cfg, OTB_PROG_SERVER, err, "-p", "1", "-k", PW), OTB_CONFIG_OK);
-    assert_int_equal(cfg.udp_max_assoc, 4096);
-    assert_int_equal(LOAD(&cfg, OTB_PROG_SERVER, err, "-p", "1", "-k", PW, "--udp-max-assoc",
-                          "100"),
-                     OTB_CONFIG_OK);
-    assert_int_equal(cfg.udp_max_assoc, 100);
-    assert_int_equal(LOAD(&cfg, OTB_PROG_TUNNEL, err, "-s", "a", "-p", "1", "-l", "2", "-k", PW,
-                          "--udp-max-assoc", "1048576"),
-                     OTB_CONFIG_OK);
-    assert_int_equal(cfg.udp_max_assoc, 1048576);
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        const char *opt = good[i].flag ? "--udp-max-assoc" : NULL;
+        int rc = good[i].prog == OTB_PROG_SERVER
+                     ? LOAD(&cfg, OTB_PROG_SERVER, err, "-p", "1", "-k", PW, opt, good[i].flag)
+                     : LOAD(&cfg, good[i].prog, err, "-s", "a", "-p", "1", "-l", "2", "-k", PW,
+                            opt, good[i].flag);
+
+        assert_int_equal(rc, OTB_CONFIG_OK);
+        assert_int_equal(cfg.udp_max_assoc, good[i].want);
+    }
 
     otb_config_defaults(&cfg, OTB_PROG_SERVER);
     static const char json[] = "{\"udp_max_associations\": 8192}";
@@ -529,19 +558,9 @@ static void test_json_values(void **state)
         fail_msg("rc %d: %s", rc, err);
     assert_int_equal(cfg.n_servers, 1);
     assert_string_equal(cfg.servers[0].host, "198.51.100.7");
-    assert_int_equal(cfg.server_port, 8388);
-    assert_string_equal(cfg.local_addr, "0.0.0.0");
-    assert_int_equal(cfg.local_port, 1080);
+    assert_endpoints(&cfg, 8388, "0.0.0.0", 1080, "xchacha20-ietf-poly1305", 300, 7);
     assert_string_equal(cfg.password, "123456");
-    assert_string_equal(cfg.method, "xchacha20-ietf-poly1305");
-    assert_int_equal(cfg.timeout, 300);
-    assert_int_equal(cfg.connect_timeout, 7);
-    assert_int_equal(cfg.mode, OTB_MODE_TCP_AND_UDP);
-    assert_false(cfg.mptcp);
-    assert_true(cfg.fast_open);
-    assert_true(cfg.reuse_port);
-    assert_true(cfg.no_delay);
-    assert_string_equal(cfg.congestion, "");
+    assert_socket_options(&cfg, "");
     assert_true(cfg.ipv6_first);
     assert_string_equal(cfg.nameserver, "1.1.1.1");
     assert_string_equal(cfg.acl, "/etc/otb.acl");

@@ -115,38 +115,53 @@ static struct otb_dns *test_dns_new(struct ev_loop *loop, const char *ns, bool i
     return dns;
 }
 
+/* Starts resolving host into a cleared r; the query is never NULL. */
+static struct otb_dns_query *test_start(struct otb_dns *dns, const char *host, uint16_t port,
+                                        struct test_result *r)
+{
+    struct otb_dns_query *q;
+
+    memset(r, 0, sizeof(*r));
+    q = otb_dns_resolve(dns, host, port, test_cb, r);
+    assert_non_null(q);
+    return q;
+}
+
 /* Resolves host and waits for the answer; checks the callback did not run
  * inside otb_dns_resolve. */
 static void test_resolve(struct ev_loop *loop, struct otb_dns *dns, const char *host,
                          uint16_t port, struct test_result *r)
 {
-    memset(r, 0, sizeof(*r));
-    assert_non_null(otb_dns_resolve(dns, host, port, test_cb, r));
+    test_start(dns, host, port, r);
     assert_int_equal(r->calls, 0);
     test_wait_calls(loop, &r->calls, 1);
     assert_int_equal(r->calls, 1);
 }
 
-static void test_assert_v4(const struct sockaddr_storage *ss, const char *ip, uint16_t port)
+/* ss is FAMILY's address IP, port PORT. */
+static void test_assert_addr(const struct sockaddr_storage *ss, int family, const char *ip,
+                             uint16_t port)
 {
     const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
-    struct in_addr want;
+    const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+    uint8_t want[sizeof(struct in6_addr)];
 
-    assert_int_equal(ss->ss_family, AF_INET);
-    assert_int_equal(inet_pton(AF_INET, ip, &want), 1);
-    assert_memory_equal(&sin->sin_addr, &want, sizeof(want));
-    assert_int_equal(ntohs(sin->sin_port), port);
+    assert_int_equal(ss->ss_family, family);
+    assert_int_equal(inet_pton(family, ip, want), 1);
+    if (family == AF_INET) {
+        assert_memory_equal(&sin->sin_addr, want, sizeof(struct in_addr));
+        assert_int_equal(ntohs(sin->sin_port), port);
+    } else {
+        assert_memory_equal(&sin6->sin6_addr, want, sizeof(struct in6_addr));
+        assert_int_equal(ntohs(sin6->sin6_port), port);
+    }
 }
 
-static void test_assert_v6(const struct sockaddr_storage *ss, const char *ip, uint16_t port)
+/* r is dnsmasq's answer for echo.otb.test, with PORT. */
+static void test_assert_echo(const struct test_result *r, uint16_t port)
 {
-    const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
-    struct in6_addr want;
-
-    assert_int_equal(ss->ss_family, AF_INET6);
-    assert_int_equal(inet_pton(AF_INET6, ip, &want), 1);
-    assert_memory_equal(&sin6->sin6_addr, &want, sizeof(want));
-    assert_int_equal(ntohs(sin6->sin6_port), port);
+    assert_int_equal(r->status, 0);
+    test_assert_addr(&r->addrs[0], AF_INET, "127.0.0.7", port);
 }
 
 /* Drops whatever queries earlier tests sent to the silent nameserver. */
@@ -291,8 +306,7 @@ static bool test_dnsmasq_ready(pid_t pid, const char *ns, int *st, bool *reaped)
             *reaped = true;
             break;
         }
-        memset(&r, 0, sizeof(r));
-        assert_non_null(otb_dns_resolve(dns, "echo.otb.test", 1, test_cb, &r));
+        test_start(dns, "echo.otb.test", 1, &r);
         test_wait_calls(loop, &r.calls, 1);
         ok = r.status == 0;
         if (!ok)
@@ -360,103 +374,82 @@ static int test_group_teardown(void **state)
 
 /* ---- tests ---- */
 
+/* A loop and a resolver on the silent nameserver or on dnsmasq. */
+struct test_fix {
+    const struct test_env *env;
+    struct ev_loop *loop;
+    struct otb_dns *dns;
+};
+
+static void test_fix_open(struct test_fix *f, void **state, bool silent)
+{
+    f->env = *state;
+    f->loop = ev_loop_new(EVFLAG_AUTO);
+    f->dns = test_dns_new(f->loop, silent ? f->env->silent_ns : f->env->dnsmasq_ns, false);
+}
+
+static void test_fix_close(struct test_fix *f)
+{
+    otb_dns_free(f->dns);
+    ev_loop_destroy(f->loop);
+}
+
+/* One lookup and its answer: addresses in order, each AF_INET or AF_INET6. */
+struct test_lookup {
+    bool literal;    /* silent nameserver; else dnsmasq */
+    bool ipv6_first;
+    const char *host;
+    uint16_t port;
+    size_t n;
+    struct {
+        int family;
+        const char *ip;
+    } want[2];
+};
+
 /* Literals never reach the network: the only nameserver is the silent one,
  * so a query would time out instead of answering at once, and it would show
- * up on the socket. */
-static void test_numeric_ipv4(void **state)
+ * up on the socket. Names are answered by dnsmasq, in the order of the
+ * family preference. */
+static const struct test_lookup test_lookups[] = {
+    { true, false, "127.0.0.42", 8388, 1, { { AF_INET, "127.0.0.42" } } },
+    { true, true, "::1", 65535, 1, { { AF_INET6, "::1" } } },
+    { true, true, "::ffff:127.0.0.5", 1, 1, { { AF_INET6, "::ffff:127.0.0.5" } } },
+    { false, false, "echo.otb.test", 443, 1, { { AF_INET, "127.0.0.7" } } },
+    { false, false, "v6.otb.test", 80, 1, { { AF_INET6, "::7" } } },
+    { false, false, "both.otb.test", 53000, 2, { { AF_INET, "127.0.0.8" }, { AF_INET6, "::8" } } },
+    { false, true, "both.otb.test", 53001, 2, { { AF_INET6, "::8" }, { AF_INET, "127.0.0.8" } } },
+};
+
+static void test_lookup_one(const struct test_env *env, const struct test_lookup *l)
 {
-    struct test_env *env = *state;
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-    struct otb_dns *dns = test_dns_new(loop, env->silent_ns, false);
+    struct otb_dns *dns = test_dns_new(loop, l->literal ? env->silent_ns : env->dnsmasq_ns,
+                                       l->ipv6_first);
     struct test_result r;
     double t0 = test_now();
 
-    test_silent_flush(env->silent_fd);
-    test_resolve(loop, dns, "127.0.0.42", 8388, &r);
+    print_message("%s port %u\n", l->host, (unsigned)l->port);
+    if (l->literal)
+        test_silent_flush(env->silent_fd);
+    test_resolve(loop, dns, l->host, l->port, &r);
     assert_int_equal(r.status, 0);
-    assert_int_equal(r.n, 1);
-    test_assert_v4(&r.addrs[0], "127.0.0.42", 8388);
-    assert_true(test_now() - t0 < 1.0);
-    assert_false(test_silent_got_query(env->silent_fd));
+    assert_int_equal(r.n, l->n);
+    for (size_t i = 0; i < l->n; i++)
+        test_assert_addr(&r.addrs[i], l->want[i].family, l->want[i].ip, l->port);
+    if (l->literal) {
+        /* Half of the former bound of 1 s over the two IPv6 literals. */
+        assert_true(test_now() - t0 < 0.5);
+        assert_false(test_silent_got_query(env->silent_fd));
+    }
     otb_dns_free(dns);
     ev_loop_destroy(loop);
 }
 
-static void test_numeric_ipv6(void **state)
+static void test_lookups_all(void **state)
 {
-    struct test_env *env = *state;
-    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-    struct otb_dns *dns = test_dns_new(loop, env->silent_ns, true);
-    struct test_result r;
-    double t0 = test_now();
-
-    test_silent_flush(env->silent_fd);
-    test_resolve(loop, dns, "::1", 65535, &r);
-    assert_int_equal(r.status, 0);
-    assert_int_equal(r.n, 1);
-    test_assert_v6(&r.addrs[0], "::1", 65535);
-    test_resolve(loop, dns, "::ffff:127.0.0.5", 1, &r);
-    assert_int_equal(r.status, 0);
-    assert_int_equal(r.n, 1);
-    test_assert_v6(&r.addrs[0], "::ffff:127.0.0.5", 1);
-    assert_true(test_now() - t0 < 1.0);
-    assert_false(test_silent_got_query(env->silent_fd));
-    otb_dns_free(dns);
-    ev_loop_destroy(loop);
-}
-
-static void test_name_ipv4(void **state)
-{
-    struct test_env *env = *state;
-    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-    struct otb_dns *dns = test_dns_new(loop, env->dnsmasq_ns, false);
-    struct test_result r;
-
-    test_resolve(loop, dns, "echo.otb.test", 443, &r);
-    assert_int_equal(r.status, 0);
-    assert_int_equal(r.n, 1);
-    test_assert_v4(&r.addrs[0], "127.0.0.7", 443);
-    otb_dns_free(dns);
-    ev_loop_destroy(loop);
-}
-
-static void test_name_ipv6(void **state)
-{
-    struct test_env *env = *state;
-    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-    struct otb_dns *dns = test_dns_new(loop, env->dnsmasq_ns, false);
-    struct test_result r;
-
-    test_resolve(loop, dns, "v6.otb.test", 80, &r);
-    assert_int_equal(r.status, 0);
-    assert_int_equal(r.n, 1);
-    test_assert_v6(&r.addrs[0], "::7", 80);
-    otb_dns_free(dns);
-    ev_loop_destroy(loop);
-}
-
-static void test_family_order(void **state)
-{
-    struct test_env *env = *state;
-    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-    struct otb_dns *v4first = test_dns_new(loop, env->dnsmasq_ns, false);
-    struct otb_dns *v6first = test_dns_new(loop, env->dnsmasq_ns, true);
-    struct test_result r;
-
-    test_resolve(loop, v4first, "both.otb.test", 53000, &r);
-    assert_int_equal(r.status, 0);
-    assert_int_equal(r.n, 2);
-    test_assert_v4(&r.addrs[0], "127.0.0.8", 53000);
-    test_assert_v6(&r.addrs[1], "::8", 53000);
-
-    test_resolve(loop, v6first, "both.otb.test", 53001, &r);
-    assert_int_equal(r.status, 0);
-    assert_int_equal(r.n, 2);
-    test_assert_v6(&r.addrs[0], "::8", 53001);
-    test_assert_v4(&r.addrs[1], "127.0.0.8", 53001);
-    otb_dns_free(v4first);
-    otb_dns_free(v6first);
-    ev_loop_destroy(loop);
+    for (size_t i = 0; i < sizeof(test_lookups) / sizeof(test_lookups[0]); i++)
+        test_lookup_one(*state, &test_lookups[i]);
 }
 
 /* LOCALDOMAIN sets a c-ares search list; dnsmasq has an address for the name
@@ -480,97 +473,77 @@ static void test_nxdomain(void **state)
 
 static void test_timeout(void **state)
 {
-    struct test_env *env = *state;
-    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-    struct otb_dns *dns = test_dns_new(loop, env->silent_ns, false);
+    struct test_fix f;
     struct test_result r;
     double t0;
 
-    assert_int_equal(otb_dns_set_timeout_ms(dns, 0, 2), -EINVAL);
-    assert_int_equal(otb_dns_set_timeout_ms(dns, 100, 2), 0);
-    test_silent_flush(env->silent_fd);
+    test_fix_open(&f, state, true);
+    assert_int_equal(otb_dns_set_timeout_ms(f.dns, 0, 2), -EINVAL);
+    assert_int_equal(otb_dns_set_timeout_ms(f.dns, 100, 2), 0);
+    test_silent_flush(f.env->silent_fd);
     t0 = test_now();
-    test_resolve(loop, dns, "echo.otb.test", 443, &r);
+    test_resolve(f.loop, f.dns, "echo.otb.test", 443, &r);
     assert_int_equal(r.status, -ETIMEDOUT);
     assert_int_equal(r.n, 0);
     /* 100 ms then 200 ms; generous bound for slow machines. */
     assert_true(test_now() - t0 >= 0.25);
     assert_true(test_now() - t0 < 3.0);
-    assert_true(test_silent_got_query(env->silent_fd));
-    otb_dns_free(dns);
-    ev_loop_destroy(loop);
+    assert_true(test_silent_got_query(f.env->silent_fd));
+    test_fix_close(&f);
 }
 
 static void test_set_timeout_busy(void **state)
 {
-    struct test_env *env = *state;
-    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-    struct otb_dns *dns = test_dns_new(loop, env->dnsmasq_ns, false);
+    struct test_fix f;
     struct test_result r;
 
-    memset(&r, 0, sizeof(r));
-    assert_non_null(otb_dns_resolve(dns, "echo.otb.test", 1, test_cb, &r));
-    assert_int_equal(otb_dns_set_timeout_ms(dns, 100, 1), -EBUSY);
-    test_wait_calls(loop, &r.calls, 1);
+    test_fix_open(&f, state, false);
+    test_start(f.dns, "echo.otb.test", 1, &r);
+    assert_int_equal(otb_dns_set_timeout_ms(f.dns, 100, 1), -EBUSY);
+    test_wait_calls(f.loop, &r.calls, 1);
     assert_int_equal(r.status, 0);
     /* The replacement channel keeps the configured nameserver. */
-    assert_int_equal(otb_dns_set_timeout_ms(dns, 500, 1), 0);
-    test_resolve(loop, dns, "echo.otb.test", 2, &r);
-    assert_int_equal(r.status, 0);
-    test_assert_v4(&r.addrs[0], "127.0.0.7", 2);
-    otb_dns_free(dns);
-    ev_loop_destroy(loop);
+    assert_int_equal(otb_dns_set_timeout_ms(f.dns, 500, 1), 0);
+    test_resolve(f.loop, f.dns, "echo.otb.test", 2, &r);
+    test_assert_echo(&r, 2);
+    test_fix_close(&f);
 }
 
 static void test_cancel(void **state)
 {
-    struct test_env *env = *state;
-    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-    struct otb_dns *dns = test_dns_new(loop, env->dnsmasq_ns, false);
+    struct test_fix f;
     struct test_result net, lit, kept;
-    struct otb_dns_query *q;
 
-    memset(&net, 0, sizeof(net));
-    memset(&lit, 0, sizeof(lit));
-    memset(&kept, 0, sizeof(kept));
-    q = otb_dns_resolve(dns, "echo.otb.test", 443, test_cb, &net);
-    assert_non_null(q);
-    otb_dns_cancel(q); /* answer still on its way from dnsmasq */
-    q = otb_dns_resolve(dns, "127.0.0.1", 443, test_cb, &lit);
-    assert_non_null(q);
-    otb_dns_cancel(q); /* already complete, waiting for delivery */
-    assert_non_null(otb_dns_resolve(dns, "echo.otb.test", 444, test_cb, &kept));
-    test_drain(loop);
+    test_fix_open(&f, state, false);
+    /* The answer still on its way from dnsmasq. */
+    otb_dns_cancel(test_start(f.dns, "echo.otb.test", 443, &net));
+    /* Already complete, waiting for delivery. */
+    otb_dns_cancel(test_start(f.dns, "127.0.0.1", 443, &lit));
+    test_start(f.dns, "echo.otb.test", 444, &kept);
+    test_drain(f.loop);
     assert_int_equal(net.calls, 0);
     assert_int_equal(lit.calls, 0);
     assert_int_equal(kept.calls, 1);
-    assert_int_equal(kept.status, 0);
-    test_assert_v4(&kept.addrs[0], "127.0.0.7", 444);
-    otb_dns_free(dns);
-    ev_loop_destroy(loop);
+    test_assert_echo(&kept, 444);
+    test_fix_close(&f);
 }
 
 /* Lookups on the silent nameserver stay in flight, the literal one waits for
  * delivery; none may call back, and LeakSanitizer checks the memory. */
 static void test_free_pending(void **state)
 {
-    struct test_env *env = *state;
-    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-    struct otb_dns *dns = test_dns_new(loop, env->silent_ns, false);
-    struct test_result a, b, c;
+    static const char *const hosts[] = { "echo.otb.test", "v6.otb.test", "127.0.0.3" };
+    struct test_result r[3];
+    struct test_fix f;
 
-    memset(&a, 0, sizeof(a));
-    memset(&b, 0, sizeof(b));
-    memset(&c, 0, sizeof(c));
-    assert_non_null(otb_dns_resolve(dns, "echo.otb.test", 1, test_cb, &a));
-    assert_non_null(otb_dns_resolve(dns, "v6.otb.test", 2, test_cb, &b));
-    assert_non_null(otb_dns_resolve(dns, "127.0.0.3", 3, test_cb, &c));
-    otb_dns_free(dns);
-    test_drain(loop); /* returns at once: no watcher may be left behind */
-    assert_int_equal(a.calls, 0);
-    assert_int_equal(b.calls, 0);
-    assert_int_equal(c.calls, 0);
-    ev_loop_destroy(loop);
+    test_fix_open(&f, state, true);
+    for (size_t i = 0; i < 3; i++)
+        test_start(f.dns, hosts[i], (uint16_t)(i + 1), &r[i]);
+    otb_dns_free(f.dns);
+    test_drain(f.loop); /* returns at once: no watcher may be left behind */
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(r[i].calls, 0);
+    ev_loop_destroy(f.loop);
 }
 
 struct test_freeing {
@@ -613,26 +586,24 @@ static void test_free_from_callback(void **state)
  * crash or a hang. */
 static void test_odd_names(void **state)
 {
-    struct test_env *env = *state;
-    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-    struct otb_dns *dns = test_dns_new(loop, env->dnsmasq_ns, false);
+    struct test_fix f;
     struct test_result r;
     char name[256];
 
+    test_fix_open(&f, state, false);
     /* Never sent: c-ares rejects a 255-byte label and an empty label. */
     memset(name, 'a', 255);
     name[255] = '\0';
-    test_resolve(loop, dns, name, 1, &r);
+    test_resolve(f.loop, f.dns, name, 1, &r);
     assert_true(r.status < 0);
     snprintf(name, sizeof(name), "%s", "a..%s%n.otb.test");
-    test_resolve(loop, dns, name, 1, &r);
+    test_resolve(f.loop, f.dns, name, 1, &r);
     assert_true(r.status < 0);
     /* Sent to dnsmasq, which has no such name. */
     snprintf(name, sizeof(name), "%s", "\x01\xff\x7f%s\".otb.test");
-    test_resolve(loop, dns, name, 1, &r);
+    test_resolve(f.loop, f.dns, name, 1, &r);
     assert_int_equal(r.status, -ENOENT);
-    otb_dns_free(dns);
-    ev_loop_destroy(loop);
+    test_fix_close(&f);
 }
 
 static void test_bad_nameserver(void **state)
@@ -657,11 +628,7 @@ static void test_bad_nameserver(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_numeric_ipv4),
-        cmocka_unit_test(test_numeric_ipv6),
-        cmocka_unit_test(test_name_ipv4),
-        cmocka_unit_test(test_name_ipv6),
-        cmocka_unit_test(test_family_order),
+        cmocka_unit_test(test_lookups_all),
         cmocka_unit_test(test_nxdomain),
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_set_timeout_busy),

@@ -215,136 +215,150 @@ static void small_stream(const struct otb_master *m, uint8_t *plain, size_t *ple
     assert_int_equal(*ctlen, m->key_len + *plen + 4 * OTB_CHUNK_OVERHEAD);
 }
 
-static void test_every_split(void **state)
+/* The small stream under every method, with its master key. */
+struct small_case {
+    struct otb_master m;
+    enum otb_method meth;
+    uint8_t plain[512], ct[1024];
+    size_t plen, ctlen;
+};
+
+static void for_each_small_stream(void (*body)(const struct small_case *c))
 {
-    (void)state;
     for (int meth = 0; meth < OTB_METHOD_COUNT; meth++) {
-        struct otb_master m;
-        uint8_t plain[512], ct[1024];
-        size_t plen, ctlen;
+        struct small_case c;
 
-        make_master(&m, (enum otb_method)meth);
-        small_stream(&m, plain, &plen, ct, sizeof(ct), &ctlen);
-
-        /* Two reads, split at every offset. */
-        for (size_t split = 0; split <= ctlen; split++) {
-            struct reader r;
-            reader_init(&r, &m, ctlen, plen);
-            assert_int_equal(reader_feed(&r, ct, split), OTB_NEED_MORE);
-            assert_memory_equal(r.out, plain, r.out_len);
-            assert_int_equal(reader_feed(&r, ct + split, ctlen - split), OTB_NEED_MORE);
-            assert_int_equal(r.pend_len, 0);
-            assert_int_equal(r.out_len, plen);
-            assert_memory_equal(r.out, plain, plen);
-            assert_int_equal(r.dec.chunks, 4);
-            reader_free(&r);
-        }
-
-        /* Three reads at many pairs of offsets. */
-        for (size_t a = 0; a <= ctlen; a += 7) {
-            for (size_t b = a; b <= ctlen; b += 11) {
-                struct reader r;
-                reader_init(&r, &m, ctlen, plen);
-                assert_int_equal(reader_feed(&r, ct, a), OTB_NEED_MORE);
-                assert_int_equal(reader_feed(&r, ct + a, b - a), OTB_NEED_MORE);
-                assert_int_equal(reader_feed(&r, ct + b, ctlen - b), OTB_NEED_MORE);
-                assert_int_equal(r.out_len, plen);
-                assert_memory_equal(r.out, plain, plen);
-                reader_free(&r);
-            }
-        }
-
-        /* Byte by byte: plaintext appears exactly when a chunk completes. */
-        {
-            struct reader r;
-            size_t done_at[4], k = 0, off = m.key_len;
-            static const size_t sizes[] = { 100, 1, 200, 57 };
-            for (size_t i = 0; i < 4; i++) {
-                off += OTB_CHUNK_OVERHEAD + sizes[i];
-                done_at[i] = off;
-            }
-            reader_init(&r, &m, ctlen, plen);
-            for (size_t i = 0; i < ctlen; i++) {
-                size_t before = r.out_len;
-                assert_int_equal(reader_feed(&r, ct + i, 1), OTB_NEED_MORE);
-                if (k < 4 && i + 1 == done_at[k]) {
-                    assert_int_equal(r.out_len, before + sizes[k]);
-                    k++;
-                } else {
-                    assert_int_equal(r.out_len, before);
-                }
-                /* The decoder never holds back a complete unit. */
-                assert_true(r.pend_len < 2 + OTB_TAG_LEN + OTB_CHUNK_MAX + OTB_TAG_LEN);
-            }
-            assert_int_equal(k, 4);
-            assert_int_equal(r.out_len, plen);
-            assert_memory_equal(r.out, plain, plen);
-            assert_int_equal(r.pend_len, 0);
-            reader_free(&r);
-        }
-        otb_master_wipe(&m);
+        c.meth = (enum otb_method)meth;
+        make_master(&c.m, c.meth);
+        small_stream(&c.m, c.plain, &c.plen, c.ct, sizeof(c.ct), &c.ctlen);
+        body(&c);
+        otb_master_wipe(&c.m);
     }
 }
+
+/* test_BODY: BODY run on the small stream of every method. */
+#define SMALL_STREAM_TEST(body)                \
+    static void test_##body(void **state)      \
+    {                                          \
+        (void)state;                           \
+        for_each_small_stream(body);           \
+    }
+
+static void every_split(const struct small_case *c)
+{
+    /* Two reads, split at every offset. */
+    for (size_t split = 0; split <= c->ctlen; split++) {
+        struct reader r;
+        reader_init(&r, &c->m, c->ctlen, c->plen);
+        assert_int_equal(reader_feed(&r, c->ct, split), OTB_NEED_MORE);
+        assert_memory_equal(r.out, c->plain, r.out_len);
+        assert_int_equal(reader_feed(&r, c->ct + split, c->ctlen - split), OTB_NEED_MORE);
+        assert_int_equal(r.pend_len, 0);
+        assert_int_equal(r.out_len, c->plen);
+        assert_memory_equal(r.out, c->plain, c->plen);
+        assert_int_equal(r.dec.chunks, 4);
+        reader_free(&r);
+    }
+
+    /* Three reads at many pairs of offsets. */
+    for (size_t a = 0; a <= c->ctlen; a += 7) {
+        for (size_t b = a; b <= c->ctlen; b += 11) {
+            struct reader r;
+            reader_init(&r, &c->m, c->ctlen, c->plen);
+            assert_int_equal(reader_feed(&r, c->ct, a), OTB_NEED_MORE);
+            assert_int_equal(reader_feed(&r, c->ct + a, b - a), OTB_NEED_MORE);
+            assert_int_equal(reader_feed(&r, c->ct + b, c->ctlen - b), OTB_NEED_MORE);
+            assert_int_equal(r.out_len, c->plen);
+            assert_memory_equal(r.out, c->plain, c->plen);
+            reader_free(&r);
+        }
+    }
+
+    /* Byte by byte: plaintext appears exactly when a chunk completes. */
+    {
+        struct reader r;
+        size_t done_at[4], k = 0, off = c->m.key_len;
+        static const size_t sizes[] = { 100, 1, 200, 57 };
+        for (size_t i = 0; i < 4; i++) {
+            off += OTB_CHUNK_OVERHEAD + sizes[i];
+            done_at[i] = off;
+        }
+        reader_init(&r, &c->m, c->ctlen, c->plen);
+        for (size_t i = 0; i < c->ctlen; i++) {
+            size_t before = r.out_len;
+            assert_int_equal(reader_feed(&r, c->ct + i, 1), OTB_NEED_MORE);
+            if (k < 4 && i + 1 == done_at[k]) {
+                assert_int_equal(r.out_len, before + sizes[k]);
+                k++;
+            } else {
+                assert_int_equal(r.out_len, before);
+            }
+            /* The decoder never holds back a complete unit. */
+            assert_true(r.pend_len < 2 + OTB_TAG_LEN + OTB_CHUNK_MAX + OTB_TAG_LEN);
+        }
+        assert_int_equal(k, 4);
+        assert_int_equal(r.out_len, c->plen);
+        assert_memory_equal(r.out, c->plain, c->plen);
+        assert_int_equal(r.pend_len, 0);
+        reader_free(&r);
+    }
+}
+
+SMALL_STREAM_TEST(every_split)
 
 /* ---- malformed streams ---- */
 
-static void test_tampered(void **state)
+static void tampered(const struct small_case *c)
 {
-    (void)state;
-    for (int meth = 0; meth < OTB_METHOD_COUNT; meth++) {
-        struct otb_master m;
-        uint8_t plain[512], ct[1024], bad[1024];
-        size_t plen, ctlen;
+    uint8_t bad[1024];
 
-        make_master(&m, (enum otb_method)meth);
-        small_stream(&m, plain, &plen, ct, sizeof(ct), &ctlen);
-        /* Any flipped byte after the salt makes the stream BAD, and the
-         * plaintext delivered before that point is genuine. A flipped salt
-         * byte changes the subkey, so the first length block fails. */
-        for (size_t pos = 0; pos < ctlen; pos++) {
-            struct reader r;
-            memcpy(bad, ct, ctlen);
-            bad[pos] ^= 0x20;
-            reader_init(&r, &m, ctlen, plen);
-            assert_int_equal(reader_feed(&r, bad, ctlen), OTB_BAD);
-            reader_free(&r);
+    /* Any flipped byte after the salt makes the stream BAD, and the
+     * plaintext delivered before that point is genuine. A flipped salt
+     * byte changes the subkey, so the first length block fails. */
+    for (size_t pos = 0; pos < c->ctlen; pos++) {
+        struct reader r;
+        memcpy(bad, c->ct, c->ctlen);
+        bad[pos] ^= 0x20;
+        reader_init(&r, &c->m, c->ctlen, c->plen);
+        assert_int_equal(reader_feed(&r, bad, c->ctlen), OTB_BAD);
+        reader_free(&r);
 
-            /* Fed in two parts, the error shows up when the damaged unit
-             * is complete. */
-            reader_init(&r, &m, ctlen, plen);
-            if (reader_feed(&r, bad, pos + 1) != OTB_BAD) {
-                assert_int_equal(r.last, OTB_NEED_MORE);
-                assert_memory_equal(r.out, plain, r.out_len);
-                assert_int_equal(reader_feed(&r, bad + pos + 1, ctlen - pos - 1), OTB_BAD);
-            }
-            reader_free(&r);
+        /* Fed in two parts, the error shows up when the damaged unit
+         * is complete. */
+        reader_init(&r, &c->m, c->ctlen, c->plen);
+        if (reader_feed(&r, bad, pos + 1) != OTB_BAD) {
+            assert_int_equal(r.last, OTB_NEED_MORE);
+            assert_memory_equal(r.out, c->plain, r.out_len);
+            assert_int_equal(reader_feed(&r, bad + pos + 1, c->ctlen - pos - 1), OTB_BAD);
         }
-        /* A stream under another password. */
-        {
-            struct otb_master other;
-            struct reader r;
-            otb_master_from_password(&other, (enum otb_method)meth, "wrong");
-            reader_init(&r, &other, ctlen, plen);
-            assert_int_equal(reader_feed(&r, ct, ctlen), OTB_BAD);
-            assert_int_equal(r.out_len, 0);
-            reader_free(&r);
-        }
-        /* Chunks swapped: the counter does not match. */
-        {
-            struct reader r;
-            size_t c1 = m.key_len, c2 = c1 + OTB_CHUNK_OVERHEAD + 100;
-            size_t c3 = c2 + OTB_CHUNK_OVERHEAD + 1;
-            memcpy(bad, ct, ctlen);
-            memcpy(bad + c1, ct + c2, c3 - c2);
-            memcpy(bad + c1 + (c3 - c2), ct + c1, c2 - c1);
-            reader_init(&r, &m, ctlen, plen);
-            assert_int_equal(reader_feed(&r, bad, ctlen), OTB_BAD);
-            assert_int_equal(r.out_len, 0);
-            reader_free(&r);
-        }
-        otb_master_wipe(&m);
+        reader_free(&r);
+    }
+    /* A stream under another password. */
+    {
+        struct otb_master other;
+        struct reader r;
+        otb_master_from_password(&other, c->meth, "wrong");
+        reader_init(&r, &other, c->ctlen, c->plen);
+        assert_int_equal(reader_feed(&r, c->ct, c->ctlen), OTB_BAD);
+        assert_int_equal(r.out_len, 0);
+        reader_free(&r);
+    }
+    /* Chunks swapped: the counter does not match. */
+    {
+        struct reader r;
+        size_t c1 = c->m.key_len, c2 = c1 + OTB_CHUNK_OVERHEAD + 100;
+        size_t c3 = c2 + OTB_CHUNK_OVERHEAD + 1;
+        memcpy(bad, c->ct, c->ctlen);
+        memcpy(bad + c1, c->ct + c2, c3 - c2);
+        memcpy(bad + c1 + (c3 - c2), c->ct + c1, c2 - c1);
+        reader_init(&r, &c->m, c->ctlen, c->plen);
+        assert_int_equal(reader_feed(&r, bad, c->ctlen), OTB_BAD);
+        assert_int_equal(r.out_len, 0);
+        reader_free(&r);
     }
 }
+
+SMALL_STREAM_TEST(tampered)
 
 /* [salt][seal(BE16 len)] built with a raw otb_aead over the stream subkey,
  * optionally preceded by a valid chunk. */
@@ -422,121 +436,107 @@ static void test_bad_lengths(void **state)
     }
 }
 
-static void test_truncated(void **state)
+static void truncated(const struct small_case *c)
 {
-    (void)state;
-    for (int meth = 0; meth < OTB_METHOD_COUNT; meth++) {
-        struct otb_master m;
-        uint8_t plain[512], ct[1024];
-        size_t plen, ctlen;
-
-        make_master(&m, (enum otb_method)meth);
-        small_stream(&m, plain, &plen, ct, sizeof(ct), &ctlen);
-        for (size_t cut = 0; cut < ctlen; cut++) {
-            size_t consumed = 99, outlen = 99;
-            struct otb_stream_dec d;
-            uint8_t out[512];
-            memset(&d, 0, sizeof(d));
-            otb_stream_dec_init(&d, &m);
-            assert_int_equal(otb_stream_open(&d, ct, cut, &consumed, out, sizeof(out), &outlen),
+    for (size_t cut = 0; cut < c->ctlen; cut++) {
+        size_t consumed = 99, outlen = 99;
+        struct otb_stream_dec d;
+        uint8_t out[512];
+        memset(&d, 0, sizeof(d));
+        otb_stream_dec_init(&d, &c->m);
+        assert_int_equal(otb_stream_open(&d, c->ct, cut, &consumed, out, sizeof(out), &outlen),
+                         OTB_NEED_MORE);
+        assert_true(consumed <= cut);
+        assert_true(outlen < c->plen);
+        assert_memory_equal(out, c->plain, outlen);
+        /* Calling again without new bytes changes nothing. */
+        {
+            size_t c2 = 99, o2 = 99;
+            assert_int_equal(otb_stream_open(&d, c->ct + consumed, cut - consumed, &c2,
+                                             out + outlen, sizeof(out) - outlen, &o2),
                              OTB_NEED_MORE);
-            assert_true(consumed <= cut);
-            assert_true(outlen < plen);
-            assert_memory_equal(out, plain, outlen);
-            /* Calling again without new bytes changes nothing. */
-            {
-                size_t c2 = 99, o2 = 99;
-                assert_int_equal(otb_stream_open(&d, ct + consumed, cut - consumed, &c2,
-                                                 out + outlen, sizeof(out) - outlen, &o2),
-                                 OTB_NEED_MORE);
-                assert_int_equal(c2, 0);
-                assert_int_equal(o2, 0);
-            }
-            otb_stream_dec_end(&d);
+            assert_int_equal(c2, 0);
+            assert_int_equal(o2, 0);
         }
-        otb_master_wipe(&m);
+        otb_stream_dec_end(&d);
     }
 }
+
+SMALL_STREAM_TEST(truncated)
 
 /* ---- output buffer smaller than a chunk ---- */
 
-static void test_out_full(void **state)
+static void out_full(const struct small_case *c)
 {
-    (void)state;
-    for (int meth = 0; meth < OTB_METHOD_COUNT; meth++) {
-        struct otb_master m;
-        uint8_t plain[512], ct[1024], out[512];
-        size_t plen, ctlen, consumed, outlen, k;
-        struct otb_stream_dec d;
+    uint8_t out[512];
+    size_t consumed, outlen, k = c->m.key_len;
+    struct otb_stream_dec d;
 
-        make_master(&m, (enum otb_method)meth);
-        k = m.key_len;
-        small_stream(&m, plain, &plen, ct, sizeof(ct), &ctlen);
-        memset(&d, 0, sizeof(d));
-        otb_stream_dec_init(&d, &m);
+    memset(&d, 0, sizeof(d));
+    otb_stream_dec_init(&d, &c->m);
 
-        /* No room at all: salt and first length consumed, then stop. */
-        assert_int_equal(otb_stream_open(&d, ct, ctlen, &consumed, out, 0, &outlen), OTB_OK);
-        assert_int_equal(consumed, k + 2 + OTB_TAG_LEN);
-        assert_int_equal(outlen, 0);
-        /* 99 bytes of room for a 100-byte chunk: no progress. */
-        assert_int_equal(otb_stream_open(&d, ct + consumed, ctlen - consumed, &consumed, out, 99,
+    /* No room at all: salt and first length consumed, then stop. */
+    assert_int_equal(otb_stream_open(&d, c->ct, c->ctlen, &consumed, out, 0, &outlen), OTB_OK);
+    assert_int_equal(consumed, k + 2 + OTB_TAG_LEN);
+    assert_int_equal(outlen, 0);
+    /* 99 bytes of room for a 100-byte chunk: no progress. */
+    assert_int_equal(otb_stream_open(&d, c->ct + consumed, c->ctlen - consumed, &consumed, out, 99,
+                                     &outlen),
+                     OTB_OK);
+    assert_int_equal(consumed, 0);
+    assert_int_equal(outlen, 0);
+    /* Exactly 100: the first chunk, the next length block, then stop
+     * before the 1-byte chunk. */
+    {
+        size_t base = k + 2 + OTB_TAG_LEN;
+        assert_int_equal(otb_stream_open(&d, c->ct + base, c->ctlen - base, &consumed, out, 100,
                                          &outlen),
                          OTB_OK);
-        assert_int_equal(consumed, 0);
-        assert_int_equal(outlen, 0);
-        /* Exactly 100: the first chunk, the next length block, then stop
-         * before the 1-byte chunk. */
-        {
-            size_t base = k + 2 + OTB_TAG_LEN;
-            assert_int_equal(otb_stream_open(&d, ct + base, ctlen - base, &consumed, out, 100,
-                                             &outlen),
-                             OTB_OK);
-            assert_int_equal(consumed, 100 + OTB_TAG_LEN + 2 + OTB_TAG_LEN);
-            assert_int_equal(outlen, 100);
-            assert_memory_equal(out, plain, 100);
-            base += consumed;
-            /* 201 bytes: the 1-byte and the 200-byte chunk, stop before 57. */
-            assert_int_equal(otb_stream_open(&d, ct + base, ctlen - base, &consumed, out + 100,
-                                             201, &outlen),
-                             OTB_OK);
-            assert_int_equal(outlen, 201);
-            assert_int_equal(d.chunks, 3);
-            base += consumed;
-            /* Enough room for the rest: NEED_MORE with everything consumed. */
-            assert_int_equal(otb_stream_open(&d, ct + base, ctlen - base, &consumed, out + 301,
-                                             sizeof(out) - 301, &outlen),
-                             OTB_NEED_MORE);
-            assert_int_equal(outlen, 57);
-            assert_int_equal(base + consumed, ctlen);
-            assert_memory_equal(out, plain, plen);
-        }
-        otb_stream_dec_end(&d);
+        assert_int_equal(consumed, 100 + OTB_TAG_LEN + 2 + OTB_TAG_LEN);
+        assert_int_equal(outlen, 100);
+        assert_memory_equal(out, c->plain, 100);
+        base += consumed;
+        /* 201 bytes: the 1-byte and the 200-byte chunk, stop before 57. */
+        assert_int_equal(otb_stream_open(&d, c->ct + base, c->ctlen - base, &consumed, out + 100,
+                                         201, &outlen),
+                         OTB_OK);
+        assert_int_equal(outlen, 201);
+        assert_int_equal(d.chunks, 3);
+        base += consumed;
+        /* Enough room for the rest: NEED_MORE with everything consumed. */
+        assert_int_equal(otb_stream_open(&d, c->ct + base, c->ctlen - base, &consumed, out + 301,
+                                         sizeof(out) - 301, &outlen),
+                         OTB_NEED_MORE);
+        assert_int_equal(outlen, 57);
+        assert_int_equal(base + consumed, c->ctlen);
+        assert_memory_equal(out, c->plain, c->plen);
+    }
+    otb_stream_dec_end(&d);
 
-        /* A reader whose output is drained after each call gets every byte
-         * with any buffer of at least one chunk. */
-        for (size_t room = 200; room <= 400; room += 50) {
-            uint8_t got[512];
-            size_t have = 0, off = 0;
-            int rc;
-            memset(&d, 0, sizeof(d));
-            otb_stream_dec_init(&d, &m);
-            do {
-                rc = otb_stream_open(&d, ct + off, ctlen - off, &consumed, out, room, &outlen);
-                assert_true(rc == OTB_OK || rc == OTB_NEED_MORE);
-                assert_true(consumed > 0 || rc == OTB_NEED_MORE);
-                memcpy(got + have, out, outlen);
-                have += outlen;
-                off += consumed;
-            } while (rc == OTB_OK);
-            assert_int_equal(off, ctlen);
-            assert_int_equal(have, plen);
-            assert_memory_equal(got, plain, plen);
-            otb_stream_dec_end(&d);
-        }
-        otb_master_wipe(&m);
+    /* A reader whose output is drained after each call gets every byte
+     * with any buffer of at least one chunk. */
+    for (size_t room = 200; room <= 400; room += 50) {
+        uint8_t got[512];
+        size_t have = 0, off = 0;
+        int rc;
+        memset(&d, 0, sizeof(d));
+        otb_stream_dec_init(&d, &c->m);
+        do {
+            rc = otb_stream_open(&d, c->ct + off, c->ctlen - off, &consumed, out, room, &outlen);
+            assert_true(rc == OTB_OK || rc == OTB_NEED_MORE);
+            assert_true(consumed > 0 || rc == OTB_NEED_MORE);
+            memcpy(got + have, out, outlen);
+            have += outlen;
+            off += consumed;
+        } while (rc == OTB_OK);
+        assert_int_equal(off, c->ctlen);
+        assert_int_equal(have, c->plen);
+        assert_memory_equal(got, c->plain, c->plen);
+        otb_stream_dec_end(&d);
     }
 }
+
+SMALL_STREAM_TEST(out_full)
 
 /* ---- size helpers ---- */
 

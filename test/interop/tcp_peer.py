@@ -1,0 +1,144 @@
+"""The far end of the interop tests' tunnels and the tests' own TCP client.
+
+  serve PORT echo DIR    echoes every connection (accepts counted in DIR/accepts)
+  serve PORT cmd DIR     the first line of a connection says what to do:
+                           "echo"        echo the rest
+                           "sink ID"     read to EOF, write "sha256 length" to DIR/sink.ID
+                           "source PATH" send the file, then wait for the peer's EOF
+  upload   [--socks5 P] HOST PORT ID FILE     client of "sink"
+  download [--socks5 P] HOST PORT FILE        client of "source": prints "sha256 length"
+  echo     [--socks5 P] [--rate B/S] HOST PORT FILE   client of "echo": prints
+                                              "sha256 length" of what came back
+--socks5 P reaches HOST:PORT through a SOCKS5 proxy on 127.0.0.1:P (an IPv4
+literal is sent as such, anything else as a name, as curl --socks5-hostname
+does); --timeout S bounds each read (default 120 s).
+"""
+import hashlib
+import os
+import socket
+import sys
+import threading
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import otbpeer  # noqa: E402
+from otbpeer import CHUNK  # noqa: E402
+
+
+def echo_rest(s):
+    while True:
+        data = s.recv(CHUNK)
+        if not data:
+            break
+        s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+
+
+def sink(s, outdir, ident):
+    digest, n = otbpeer.hash_stream(s)
+    otbpeer.write_atomic(os.path.join(outdir, "sink." + ident), "%s %d\n" % (digest, n))
+
+
+def source(s, path):
+    otbpeer.send_file(s, path)
+    # Closing with unread input would reset the connection and lose the tail.
+    s.shutdown(socket.SHUT_WR)
+    otbpeer.drain(s)
+
+
+def handle(s, mode, outdir):
+    try:
+        if mode == "echo":
+            echo_rest(s)
+            return
+        cmd = otbpeer.recv_line(s).split(" ", 1)
+        if cmd[0] == "echo":
+            echo_rest(s)
+        elif cmd[0] == "sink":
+            sink(s, outdir, cmd[1])
+        elif cmd[0] == "source":
+            source(s, cmd[1])
+        else:
+            sys.stderr.write("unknown command %r\n" % cmd)
+    except (OSError, EOFError) as e:
+        sys.stderr.write("connection error: %s\n" % e)
+    finally:
+        s.close()
+
+
+def serve(port, mode, outdir):
+    def count(conn, peer):
+        with open(os.path.join(outdir, "accepts"), "a") as f:
+            f.write("1\n")
+
+    otbpeer.serve_tcp(port, lambda conn, peer: handle(conn, mode, outdir), on_accept=count)
+
+
+def connect(host, port, socks5):
+    if socks5 is None:
+        return socket.create_connection((host, port), timeout=30)
+    s = socket.create_connection(("127.0.0.1", socks5), timeout=30)
+    try:
+        reply = otbpeer.socks5_handshake(s, 1, host, port)
+    except EOFError:
+        raise EOFError("proxy closed during the SOCKS5 handshake")
+    if reply[1] != 0:
+        raise OSError("SOCKS5: request failed with code %d" % reply[1])
+    otbpeer.recv_exact(s, {1: 4 + 2, 4: 16 + 2}[reply[3]])
+    return s
+
+
+def echo_client(s, path, rate, h):
+    s.sendall(b"echo\n")
+    size = os.path.getsize(path)
+    t = threading.Thread(target=otbpeer.send_file, args=(s, path, rate))
+    t.start()
+    n = 0
+    try:
+        while n < size:
+            data = s.recv(CHUNK)
+            if not data:
+                break
+            h.update(data)
+            n += len(data)
+    except socket.timeout:
+        pass  # reported as a short echo
+    t.join()
+    return n
+
+
+def client(argv):
+    socks5 = rate = None
+    wait = 120
+    while argv[1].startswith("--"):
+        if argv[1] == "--socks5":
+            socks5 = int(argv[2])
+        elif argv[1] == "--rate":
+            rate = float(argv[2])
+        elif argv[1] == "--timeout":
+            wait = float(argv[2])
+        del argv[1:3]
+    what, host, port = argv[0], argv[1], int(argv[2])
+    s = connect(host, port, socks5)
+    s.settimeout(wait)
+    if what == "upload":
+        s.sendall(("sink %s\n" % argv[3]).encode())
+        otbpeer.send_file(s, argv[4])
+        s.shutdown(socket.SHUT_WR)
+        otbpeer.drain(s)
+        return
+    if what == "download":
+        s.sendall(("source %s\n" % os.path.abspath(argv[3])).encode())
+        digest, n = otbpeer.hash_stream(s)
+    else:
+        h = hashlib.sha256()
+        n = echo_client(s, argv[3], rate, h)
+        digest = h.hexdigest()
+    s.close()
+    print("%s %d" % (digest, n))
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "serve":
+        serve(int(sys.argv[2]), sys.argv[3], sys.argv[4])
+    else:
+        client(sys.argv[1:])
