@@ -8,24 +8,6 @@
 
 #include "otb_upstream.h"
 
-static void otb_status_write_counters(const struct otb_counters *s, FILE *out)
-{
-    fprintf(out,
-            "\"connections\":{\"active\":%llu,\"accepted\":%llu,\"closed\":%llu,"
-            "\"limit_pauses\":%llu},"
-            "\"bytes\":{\"to_plain\":%llu,\"to_cipher\":%llu},"
-            "\"refused\":{\"auth_fail\":%llu,\"replay\":%llu,\"bad_header\":%llu,"
-            "\"acl\":%llu},"
-            "\"failures\":{\"dns\":%llu,\"connect\":%llu,\"timeouts\":%llu,\"errors\":%llu}",
-            (unsigned long long)s->active, (unsigned long long)s->accepted,
-            (unsigned long long)s->closed, (unsigned long long)s->limit_pauses,
-            (unsigned long long)s->bytes_plain_out, (unsigned long long)s->bytes_cipher_out,
-            (unsigned long long)s->auth_fail, (unsigned long long)s->replay,
-            (unsigned long long)s->bad_header, (unsigned long long)s->acl_refused,
-            (unsigned long long)s->dns_fail, (unsigned long long)s->connect_fail,
-            (unsigned long long)s->timeouts, (unsigned long long)s->errors);
-}
-
 static void otb_status_write_paths(const struct otb_relay *r, FILE *out)
 {
     struct otb_mptcp_path paths[OTB_RELAY_MAX_PATHS];
@@ -61,7 +43,7 @@ void otb_status_write(const struct otb_status *st, FILE *out)
 {
     fprintf(out, "{\"program\":\"%s\",\"version\":\"%s\",\"uptime_s\":%.0f,", st->program,
             OTB_VERSION, ev_now(st->relay->loop) - st->started);
-    otb_status_write_counters(&st->relay->stats, out);
+    otb_counters_write_json(&otb_tcp_counter_table, &st->relay->stats, out);
     otb_status_write_paths(st->relay, out);
     if (st->upstreams)
         otb_status_write_servers(st->upstreams, out);
