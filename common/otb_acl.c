@@ -16,6 +16,7 @@
 #include <pcre2.h>
 
 #include "otb_common.h"
+#include "otb_log.h"
 
 /* Bounds that keep a hostile or broken file from eating the process: rules per
  * list, bytes per line (also bounds regex compile time) and bytes per file. */
@@ -100,20 +101,6 @@ static const char otb_acl_builtin_text[] =
 
 /* 64:ff9b::/96, the NAT64 well-known prefix (RFC 6052). */
 static const uint8_t otb_acl_nat64_prefix[12] = { 0x00, 0x64, 0xff, 0x9b };
-
-static void otb_acl_seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void otb_acl_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 struct otb_acl *otb_acl_new(void)
 {
@@ -364,7 +351,7 @@ static int otb_acl_parse_header(struct otb_acl_parse *ps, const char *p, size_t 
             ps->list = s->list;
         return 0;
     }
-    otb_acl_seterr(ps->err, ps->errlen, "line %zu: unknown section [%.*s]", ps->lineno,
+    otb_log_seterr(ps->err, ps->errlen, "line %zu: unknown section [%.*s]", ps->lineno,
                    (int)OTB_MIN(nlen, (size_t)64), name);
     return -1;
 }
@@ -412,12 +399,12 @@ static int otb_acl_parse_addr(struct otb_acl_parse *ps, char *entry)
     prefix = max;
     /* An address followed by a bad length is a typo, not a domain pattern. */
     if (slash != NULL && !otb_acl_parse_prefix(slash + 1, max, &prefix)) {
-        otb_acl_seterr(ps->err, ps->errlen, "line %zu: bad prefix length (%s: 0-%u)",
+        otb_log_seterr(ps->err, ps->errlen, "line %zu: bad prefix length (%s: 0-%u)",
                        ps->lineno, family == AF_INET ? "IPv4" : "IPv6", max);
         return -1;
     }
     if (otb_acl_add_raw(r, family, buf, prefix) != 0) {
-        otb_acl_seterr(ps->err, ps->errlen, "line %zu: too many rules (max %d)", ps->lineno,
+        otb_log_seterr(ps->err, ps->errlen, "line %zu: too many rules (max %d)", ps->lineno,
                        OTB_ACL_MAX_RULES);
         return -1;
     }
@@ -432,7 +419,7 @@ static int otb_acl_add_regex(struct otb_acl_parse *ps, const char *p, size_t len
     PCRE2_SIZE erroff;
 
     if (r->nrules >= OTB_ACL_MAX_RULES) {
-        otb_acl_seterr(ps->err, ps->errlen, "line %zu: too many rules (max %d)", ps->lineno,
+        otb_log_seterr(ps->err, ps->errlen, "line %zu: too many rules (max %d)", ps->lineno,
                        OTB_ACL_MAX_RULES);
         return -1;
     }
@@ -441,7 +428,7 @@ static int otb_acl_add_regex(struct otb_acl_parse *ps, const char *p, size_t len
         pcre2_code **n = realloc(r->re, cap * sizeof(*n));
 
         if (n == NULL) {
-            otb_acl_seterr(ps->err, ps->errlen, "line %zu: out of memory", ps->lineno);
+            otb_log_seterr(ps->err, ps->errlen, "line %zu: out of memory", ps->lineno);
             return -1;
         }
         r->re = n;
@@ -455,7 +442,7 @@ static int otb_acl_add_regex(struct otb_acl_parse *ps, const char *p, size_t len
 
         if (pcre2_get_error_message(errcode, msg, sizeof(msg)) < 0)
             snprintf((char *)msg, sizeof(msg), "error %d", errcode);
-        otb_acl_seterr(ps->err, ps->errlen, "line %zu: bad regex: %s", ps->lineno,
+        otb_log_seterr(ps->err, ps->errlen, "line %zu: bad regex: %s", ps->lineno,
                        (const char *)msg);
         return -1;
     }
@@ -472,14 +459,14 @@ static int otb_acl_parse_entry(struct otb_acl_parse *ps, const char *p, size_t l
     int rc;
 
     if (ps->list < 0) {
-        otb_acl_seterr(ps->err, ps->errlen, "line %zu: entry outside a list section",
+        otb_log_seterr(ps->err, ps->errlen, "line %zu: entry outside a list section",
                        ps->lineno);
         return -1;
     }
     /* inet_pton wants a C string; a heap copy keeps long lines safe. */
     entry = malloc(len + 1);
     if (entry == NULL) {
-        otb_acl_seterr(ps->err, ps->errlen, "line %zu: out of memory", ps->lineno);
+        otb_log_seterr(ps->err, ps->errlen, "line %zu: out of memory", ps->lineno);
         return -1;
     }
     memcpy(entry, p, len);
@@ -503,13 +490,13 @@ static int otb_acl_parse_line(struct otb_acl_parse *ps, const char *p, size_t le
     if (len == 0)
         return 0;
     if (len > OTB_ACL_MAX_LINE) {
-        otb_acl_seterr(ps->err, ps->errlen, "line %zu: line too long (max %d bytes)",
+        otb_log_seterr(ps->err, ps->errlen, "line %zu: line too long (max %d bytes)",
                        ps->lineno, OTB_ACL_MAX_LINE);
         return -1;
     }
     /* A C string cannot carry it, and no address or host name contains one. */
     if (memchr(p, '\0', len) != NULL) {
-        otb_acl_seterr(ps->err, ps->errlen, "line %zu: NUL byte", ps->lineno);
+        otb_log_seterr(ps->err, ps->errlen, "line %zu: NUL byte", ps->lineno);
         return -1;
     }
     if (otb_acl_is_header(p, len))
@@ -526,7 +513,7 @@ int otb_acl_load_text(struct otb_acl *acl, const char *text, size_t len, char *e
     const char *end = text + len;
 
     if (acl == NULL || (text == NULL && len > 0)) {
-        otb_acl_seterr(err, errlen, "invalid argument");
+        otb_log_seterr(err, errlen, "invalid argument");
         return -1;
     }
     while (p < end) {
@@ -552,7 +539,7 @@ static int otb_acl_read_file(const char *path, char **out, size_t *outlen, char 
     *out = NULL;
     *outlen = 0;
     if (f == NULL) {
-        otb_acl_seterr(err, errlen, "%s: %s", path, strerror(errno));
+        otb_log_seterr(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
     for (;;) {
@@ -562,14 +549,14 @@ static int otb_acl_read_file(const char *path, char **out, size_t *outlen, char 
             char *nb;
 
             if (cap >= OTB_ACL_MAX_FILE) {
-                otb_acl_seterr(err, errlen, "%s: file too large (max %u bytes)", path,
+                otb_log_seterr(err, errlen, "%s: file too large (max %u bytes)", path,
                                OTB_ACL_MAX_FILE);
                 goto fail;
             }
             cap = cap ? cap * 2 : 65536;
             nb = realloc(buf, cap);
             if (nb == NULL) {
-                otb_acl_seterr(err, errlen, "%s: out of memory", path);
+                otb_log_seterr(err, errlen, "%s: out of memory", path);
                 goto fail;
             }
             buf = nb;
@@ -580,7 +567,7 @@ static int otb_acl_read_file(const char *path, char **out, size_t *outlen, char 
             break;
     }
     if (ferror(f)) {
-        otb_acl_seterr(err, errlen, "%s: %s", path, strerror(errno));
+        otb_log_seterr(err, errlen, "%s: %s", path, strerror(errno));
         goto fail;
     }
     fclose(f);
@@ -601,7 +588,7 @@ int otb_acl_load_file(struct otb_acl *acl, const char *path, char *err, size_t e
     int rc;
 
     if (path == NULL) {
-        otb_acl_seterr(err, errlen, "invalid argument");
+        otb_log_seterr(err, errlen, "invalid argument");
         return -1;
     }
     if (otb_acl_read_file(path, &text, &len, err, errlen) != 0)
@@ -612,13 +599,13 @@ int otb_acl_load_file(struct otb_acl *acl, const char *path, char *err, size_t e
         lerr = calloc(1, errlen);
         if (lerr == NULL) {
             free(text);
-            otb_acl_seterr(err, errlen, "%s: out of memory", path);
+            otb_log_seterr(err, errlen, "%s: out of memory", path);
             return -1;
         }
     }
     rc = otb_acl_load_text(acl, text, len, lerr, errlen);
     if (rc != 0)
-        otb_acl_seterr(err, errlen, "%s: %s", path, lerr != NULL ? lerr : "");
+        otb_log_seterr(err, errlen, "%s: %s", path, lerr != NULL ? lerr : "");
     free(lerr);
     free(text);
     return rc;

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,91 +61,6 @@ int otb_daemon_drop_privileges(const char *user, char *err, size_t errlen)
         return -1;
     }
     return 0;
-}
-
-static void otb_signals_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    struct otb_signals *s = otb_container_of(w, struct otb_signals, deadline);
-
-    OTB_INFO(s->relay->log, "stop deadline reached: closing %zu connections", s->relay->nconns);
-    otb_relay_close_all(s->relay, "stop deadline");
-    ev_break(loop, EVBREAK_ALL);
-}
-
-static void otb_signals_stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
-{
-    struct otb_signals *s = w->data;
-    struct otb_relay *r = s->relay;
-
-    if (s->stopping) {
-        OTB_INFO(r->log, "second stop signal: stopping now");
-        otb_relay_close_all(r, "stopped");
-        ev_break(loop, EVBREAK_ALL);
-        return;
-    }
-    s->stopping = true;
-    r->stopping = true;
-    otb_relay_stop_listeners(r);
-    if (s->on_stop)
-        s->on_stop(s->arg);
-    if (r->nconns == 0) {
-        ev_break(loop, EVBREAK_ALL);
-        return;
-    }
-    OTB_INFO(r->log, "stopping: %zu connections get up to %.0f s to finish", r->nconns,
-             s->grace);
-    ev_timer_set(&s->deadline, s->grace, 0.);
-    ev_timer_start(loop, &s->deadline);
-}
-
-static void otb_signals_usr1_cb(struct ev_loop *loop, ev_signal *w, int revents)
-{
-    struct otb_signals *s = w->data;
-
-    otb_relay_log_stats(s->relay);
-    if (s->on_stats)
-        s->on_stats(s->arg);
-}
-
-static void otb_signals_hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
-{
-    struct otb_signals *s = w->data;
-
-    if (s->on_reload)
-        s->on_reload(s->arg);
-    else
-        OTB_INFO(s->relay->log, "SIGHUP: nothing to reload");
-}
-
-void otb_signals_start(struct otb_signals *s, struct otb_relay *r, ev_tstamp grace)
-{
-    struct ev_loop *loop = r->loop;
-
-    signal(SIGPIPE, SIG_IGN);
-    s->relay = r;
-    s->grace = grace;
-    s->stopping = false;
-    ev_signal_init(&s->term, otb_signals_stop_cb, SIGTERM);
-    ev_signal_init(&s->intr, otb_signals_stop_cb, SIGINT);
-    ev_signal_init(&s->usr1, otb_signals_usr1_cb, SIGUSR1);
-    ev_signal_init(&s->hup, otb_signals_hup_cb, SIGHUP);
-    s->term.data = s->intr.data = s->usr1.data = s->hup.data = s;
-    ev_timer_init(&s->deadline, otb_signals_deadline_cb, grace, 0.);
-    ev_signal_start(loop, &s->term);
-    ev_signal_start(loop, &s->intr);
-    ev_signal_start(loop, &s->usr1);
-    ev_signal_start(loop, &s->hup);
-}
-
-void otb_signals_stop(struct otb_signals *s)
-{
-    struct ev_loop *loop = s->relay->loop;
-
-    ev_signal_stop(loop, &s->term);
-    ev_signal_stop(loop, &s->intr);
-    ev_signal_stop(loop, &s->usr1);
-    ev_signal_stop(loop, &s->hup);
-    ev_timer_stop(loop, &s->deadline);
 }
 
 int otb_daemon_listen(struct otb_relay *r, struct otb_listener_set *set, const char *host,
@@ -238,19 +152,22 @@ int otb_daemon_reload(const struct otb_reload *rl, bool *key_changed)
         OTB_ERR(rl->log, "SIGHUP: %s; configuration unchanged", err);
         goto out;
     }
-    if (memcmp(&m, otb_relay_master(rl->relay), sizeof(m)) != 0) {
-        if (otb_relay_set_master(rl->relay, &m) < 0) {
+    if (memcmp(&m, rl->master, sizeof(m)) != 0) {
+        if (rl->relay && otb_relay_set_master(rl->relay, &m) < 0) {
             OTB_ERR(rl->log, "SIGHUP: out of memory; configuration unchanged");
             goto out;
         }
+        *rl->master = m;
         *key_changed = true;
         OTB_INFO(rl->log, "SIGHUP: new key (%s) for new connections; open ones keep theirs",
                  otb_method_info(m.method)->name);
     }
     memcpy(old_acl, rl->cur->acl, sizeof(old_acl));
     otb_daemon_take_reloadable(rl->cur, next);
-    rl->relay->idle_timeout = rl->cur->timeout;
-    rl->relay->connect_timeout = rl->cur->connect_timeout;
+    if (rl->relay) {
+        rl->relay->idle_timeout = rl->cur->timeout;
+        rl->relay->connect_timeout = rl->cur->connect_timeout;
+    }
     rl->log->level = rl->cur->verbose ? OTB_LOG_DEBUG : OTB_LOG_INFO;
     otb_daemon_reload_acl_path(rl, old_acl);
     /* Whatever still differs was fixed at start (addresses, ports, modes...). */

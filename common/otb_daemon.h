@@ -1,5 +1,6 @@
-/* What every program does around its loop: descriptor limits, pid file,
- * dropping privileges, signals (graceful stop, stats, reload). */
+/* The pieces every program uses around its loop: descriptor limits, pid
+ * file, dropping privileges, listeners, ACL loading, configuration reload.
+ * otb_program.c puts them together. */
 #ifndef OTB_DAEMON_H
 #define OTB_DAEMON_H
 
@@ -50,33 +51,13 @@ struct otb_reload {
     int argc;
     char **argv;
     struct otb_config *cur;
-    struct otb_relay *relay; /* its key and timeouts */
+    struct otb_master *master; /* the program's key, replaced in place */
+    struct otb_relay *relay;   /* its key and timeouts; NULL: no TCP relay */
     struct otb_acl **acl;    /* the ACL slot, NULL: the program has none */
     struct otb_logger *log;
 };
 /* 0 when the new configuration was applied (*key_changed tells whether the
- * key did, for a UDP relay's pointer), -1 after logging why not. */
+ * key did), -1 after logging why not. */
 int otb_daemon_reload(const struct otb_reload *rl, bool *key_changed);
-
-typedef void (*otb_daemon_hook)(void *arg);
-
-struct otb_signals {
-    ev_signal term, intr, usr1, hup;
-    ev_timer deadline;
-    struct otb_relay *relay;
-    ev_tstamp grace;
-    otb_daemon_hook on_stop;   /* stop other listeners (UDP...), may be NULL */
-    otb_daemon_hook on_reload; /* SIGHUP, may be NULL */
-    otb_daemon_hook on_stats;  /* SIGUSR1 extra stats, may be NULL */
-    void *arg;
-    bool stopping;
-};
-
-/* SIGTERM/SIGINT: stop accepting, let transfers finish for up to grace
- * seconds, then close what is left and leave the loop; a second signal
- * stops at once. SIGUSR1 logs the counters, SIGHUP calls on_reload.
- * SIGPIPE is ignored. */
-void otb_signals_start(struct otb_signals *s, struct otb_relay *r, ev_tstamp grace);
-void otb_signals_stop(struct otb_signals *s);
 
 #endif

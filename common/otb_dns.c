@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "otb_common.h"
+#include "otb_log.h"
 
 /* A lost UDP answer is retried once; 2 s + 4 s (c-ares doubles the timeout on
  * the second round) bounds a lookup to about 6 s per nameserver. */
@@ -59,18 +60,6 @@ struct otb_dns {
     unsigned delivering; /* depth of otb_dns_deliver calls running callbacks */
     bool dead;           /* otb_dns_free ran inside a callback */
 };
-
-__attribute__((format(printf, 3, 4))) static void otb_dns_err(char *err, size_t errlen,
-                                                              const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- timers ---- */
 
@@ -425,12 +414,12 @@ struct otb_dns *otb_dns_new(struct ev_loop *loop, const char *nameservers, bool 
 
     rc = ares_library_init(ARES_LIB_INIT_ALL);
     if (rc != ARES_SUCCESS) {
-        otb_dns_err(err, errlen, "dns: c-ares init failed: %s", ares_strerror(rc));
+        otb_log_seterr(err, errlen, "dns: c-ares init failed: %s", ares_strerror(rc));
         return NULL;
     }
     dns = calloc(1, sizeof(*dns));
     if (dns == NULL) {
-        otb_dns_err(err, errlen, "dns: out of memory");
+        otb_log_seterr(err, errlen, "dns: out of memory");
         ares_library_cleanup();
         return NULL;
     }
@@ -442,7 +431,7 @@ struct otb_dns *otb_dns_new(struct ev_loop *loop, const char *nameservers, bool 
     rc = otb_dns_channel_new(dns, OTB_DNS_DEFAULT_TIMEOUT_MS, OTB_DNS_DEFAULT_TRIES,
                              &dns->channel);
     if (rc != ARES_SUCCESS) {
-        otb_dns_err(err, errlen, "dns: resolver setup failed: %s", ares_strerror(rc));
+        otb_log_seterr(err, errlen, "dns: resolver setup failed: %s", ares_strerror(rc));
         free(dns);
         ares_library_cleanup();
         return NULL;
@@ -451,8 +440,8 @@ struct otb_dns *otb_dns_new(struct ev_loop *loop, const char *nameservers, bool 
         rc = otb_dns_ports_ok(nameservers) ? ares_set_servers_ports_csv(dns->channel, nameservers)
                                            : ARES_EBADSTR;
         if (rc != ARES_SUCCESS) {
-            otb_dns_err(err, errlen, "dns: invalid nameserver list \"%s\": %s", nameservers,
-                        ares_strerror(rc));
+            otb_log_seterr(err, errlen, "dns: invalid nameserver list \"%s\": %s", nameservers,
+                           ares_strerror(rc));
             otb_dns_free(dns);
             return NULL;
         }

@@ -75,3 +75,20 @@ void otb_log_escape(const uint8_t *in, size_t len, char *out, size_t outcap)
     }
     out[o] = '\0';
 }
+
+int otb_log_vseterr(char *err, size_t errlen, const char *fmt, va_list ap)
+{
+    if (err != NULL && errlen > 0)
+        vsnprintf(err, errlen, fmt, ap);
+    return -1;
+}
+
+int otb_log_seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    otb_log_vseterr(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}

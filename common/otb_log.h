@@ -3,6 +3,7 @@
 #ifndef OTB_LOG_H
 #define OTB_LOG_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,6 +20,13 @@ void otb_log_open(struct otb_logger *lg, const char *ident, int level, bool use_
 void otb_log_close(struct otb_logger *lg);
 void otb_log(const struct otb_logger *lg, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* How library code reports a failure to its caller: the message goes into
+ * err (nothing when err is NULL or errlen 0) and -1 comes back, so that a
+ * parser can end with `return otb_log_seterr(err, errlen, ...)`. */
+int otb_log_seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int otb_log_vseterr(char *err, size_t errlen, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 /* Peer bytes are never logged raw: printable ASCII is kept, the rest becomes \xNN. */
 void otb_log_escape(const uint8_t *in, size_t len, char *out, size_t outcap);
 

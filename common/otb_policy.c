@@ -11,17 +11,10 @@
 #include <json-c/json.h>
 
 #include "otb_common.h"
+#include "otb_log.h"
 
-__attribute__((format(printf, 3, 4))) static int otb_policy_err(char *err, size_t errlen,
-                                                                const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
+/* The message into err, -1 (otb_log.h). */
+#define otb_policy_err otb_log_seterr
 
 static int otb_policy_wan_index(const struct otb_policy *p, const char *name)
 {

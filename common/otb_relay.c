@@ -1071,21 +1071,12 @@ void otb_relay_note_fallback(struct otb_relay *r, bool fell_back)
 
 void otb_relay_log_stats(const struct otb_relay *r)
 {
-    const struct otb_counters *s = &r->stats;
+    struct otb_counters s = r->stats;
+    char line[OTB_COUNTERS_LINE_LEN];
 
-    OTB_INFO(r->log,
-             "stats: accepted %llu active %llu closed %llu bytes_to_plain %llu "
-             "bytes_to_cipher %llu auth_fail %llu replay %llu bad_header %llu "
-             "acl_refused %llu dns_fail %llu connect_fail %llu timeouts %llu errors %llu "
-             "limit_pauses %llu buffers_in_use %zu",
-             (unsigned long long)s->accepted, (unsigned long long)s->active,
-             (unsigned long long)s->closed, (unsigned long long)s->bytes_plain_out,
-             (unsigned long long)s->bytes_cipher_out, (unsigned long long)s->auth_fail,
-             (unsigned long long)s->replay, (unsigned long long)s->bad_header,
-             (unsigned long long)s->acl_refused, (unsigned long long)s->dns_fail,
-             (unsigned long long)s->connect_fail, (unsigned long long)s->timeouts,
-             (unsigned long long)s->errors, (unsigned long long)s->limit_pauses,
-             r->pool.in_use);
+    s.buffers_in_use = r->pool.in_use;
+    otb_counters_format_line(&otb_tcp_counter_table, &s, line, sizeof(line));
+    OTB_INFO(r->log, "stats: %s", line);
 }
 
 size_t otb_relay_paths(const struct otb_relay *r, struct otb_mptcp_path *out, size_t cap)

@@ -17,6 +17,7 @@
 #include "otb_acl.h"
 #include "otb_addr.h"
 #include "otb_buf.h"
+#include "otb_counters.h"
 #include "otb_dns.h"
 #include "otb_log.h"
 #include "otb_mptcp.h"
@@ -91,15 +92,6 @@ struct otb_conn {
     uint32_t servers_tried; /* client: bit per server index already tried */
     struct otb_buf *early;  /* client: LAN bytes read before the relay started */
     struct otb_addr target;
-};
-
-struct otb_counters {
-    uint64_t accepted, active, closed;
-    uint64_t limit_pauses;    /* times the connection cap paused accepting */
-    uint64_t bytes_plain_out; /* bytes written to plain sockets */
-    uint64_t bytes_cipher_out;
-    uint64_t auth_fail, replay, bad_header;
-    uint64_t acl_refused, dns_fail, connect_fail, timeouts, errors;
 };
 
 enum otb_relay_role { OTB_ROLE_SERVER, OTB_ROLE_CLIENT };

@@ -8,24 +8,6 @@
 
 #include "otb_upstream.h"
 
-static void otb_status_write_counters(const struct otb_counters *s, FILE *out)
-{
-    fprintf(out,
-            "\"connections\":{\"active\":%llu,\"accepted\":%llu,\"closed\":%llu,"
-            "\"limit_pauses\":%llu},"
-            "\"bytes\":{\"to_plain\":%llu,\"to_cipher\":%llu},"
-            "\"refused\":{\"auth_fail\":%llu,\"replay\":%llu,\"bad_header\":%llu,"
-            "\"acl\":%llu},"
-            "\"failures\":{\"dns\":%llu,\"connect\":%llu,\"timeouts\":%llu,\"errors\":%llu}",
-            (unsigned long long)s->active, (unsigned long long)s->accepted,
-            (unsigned long long)s->closed, (unsigned long long)s->limit_pauses,
-            (unsigned long long)s->bytes_plain_out, (unsigned long long)s->bytes_cipher_out,
-            (unsigned long long)s->auth_fail, (unsigned long long)s->replay,
-            (unsigned long long)s->bad_header, (unsigned long long)s->acl_refused,
-            (unsigned long long)s->dns_fail, (unsigned long long)s->connect_fail,
-            (unsigned long long)s->timeouts, (unsigned long long)s->errors);
-}
-
 static void otb_status_write_paths(const struct otb_relay *r, FILE *out)
 {
     struct otb_mptcp_path paths[OTB_RELAY_MAX_PATHS];
@@ -57,32 +39,53 @@ static void otb_status_write_servers(const struct otb_upstreams *u, FILE *out)
     fputc(']', out);
 }
 
-void otb_status_write(const struct otb_status *st, FILE *out)
+static void otb_status_write_doc(const struct otb_status *st, bool counters, FILE *out)
 {
-    fprintf(out, "{\"program\":\"%s\",\"version\":\"%s\",\"uptime_s\":%.0f,", st->program,
-            OTB_VERSION, ev_now(st->relay->loop) - st->started);
-    otb_status_write_counters(&st->relay->stats, out);
-    otb_status_write_paths(st->relay, out);
+    fprintf(out, "{\"program\":\"%s\",\"version\":\"%s\",\"uptime_s\":%.0f", st->program,
+            OTB_VERSION, ev_now(st->loop) - st->started);
+    if (st->tcp && counters) {
+        fputc(',', out);
+        otb_counters_write_json(&otb_tcp_counter_table, &st->tcp->stats, out);
+    }
+    if (st->tcp)
+        otb_status_write_paths(st->tcp, out);
     if (st->upstreams)
         otb_status_write_servers(st->upstreams, out);
+    if (st->udp && counters)
+        otb_udprelay_write_json(st->udp, out);
     if (st->extra)
         st->extra(st->extra_arg, out);
     fputs("}\n", out);
+}
+
+void otb_status_write(const struct otb_status *st, FILE *out)
+{
+    otb_status_write_doc(st, true, out);
+}
+
+void otb_status_log_counters(const struct otb_status *st)
+{
+    if (st->tcp)
+        otb_relay_log_stats(st->tcp);
+    if (st->udp)
+        otb_udprelay_log_stats(st->udp);
 }
 
 void otb_status_log(const struct otb_status *st)
 {
     char *text = NULL;
     size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
+    FILE *f;
 
+    otb_status_log_counters(st);
+    f = open_memstream(&text, &len);
     if (!f)
         return;
-    otb_status_write(st, f);
+    otb_status_write_doc(st, false, f);
     fclose(f);
     if (len && text[len - 1] == '\n')
         text[len - 1] = '\0';
-    OTB_INFO(st->relay->log, "status: %s", text);
+    OTB_INFO(st->log, "status: %s", text);
     free(text);
 }
 
@@ -102,7 +105,7 @@ static void otb_status_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
         fclose(f);
         /* A few KiB to a local reader: blocking send keeps it simple. */
         if (send(fd, text, len, MSG_NOSIGNAL) < 0)
-            OTB_DEBUG(st->relay->log, "status: %s", strerror(errno));
+            OTB_DEBUG(st->log, "status: %s", strerror(errno));
         free(text);
     }
     close(fd);
@@ -130,15 +133,15 @@ int otb_status_start(struct otb_status *st, const char *path, char *err, size_t 
     }
     st->fd = fd;
     ev_io_init(&st->io, otb_status_accept_cb, fd, EV_READ);
-    ev_io_start(st->relay->loop, &st->io);
+    ev_io_start(st->loop, &st->io);
     return 0;
 }
 
 void otb_status_stop(struct otb_status *st)
 {
-    if (!st->relay || st->fd < 0) /* never started */
+    if (st->fd < 0) /* never started */
         return;
-    ev_io_stop(st->relay->loop, &st->io);
+    ev_io_stop(st->loop, &st->io);
     close(st->fd);
     unlink(st->path);
     st->fd = -1;

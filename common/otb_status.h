@@ -1,11 +1,14 @@
-/* Operator status: the counters as one JSON document, served on a local
- * unix socket (connect, read, EOF) and logged on SIGUSR1. */
+/* Operator status: the counters, paths and servers as one JSON document,
+ * served on a local unix socket (connect, read, EOF); on SIGUSR1 and at exit
+ * the counters as log lines. The counters themselves are declared in
+ * otb_counters.h. */
 #ifndef OTB_STATUS_H
 #define OTB_STATUS_H
 
 #include <stdio.h>
 
 #include "otb_relay.h"
+#include "otb_udprelay.h"
 
 struct otb_upstreams;
 
@@ -15,11 +18,15 @@ struct otb_status {
     ev_io io;
     int fd;
     char path[108];
-    struct otb_relay *relay;
-    const struct otb_upstreams *upstreams; /* box programs, may be NULL */
+    struct ev_loop *loop;
+    const struct otb_logger *log;
     const char *program;
-    ev_tstamp started; /* set by the program when it fills the struct */
-    otb_status_extra extra;
+    ev_tstamp started;
+    /* What the document reports; NULL: the program has no such part. */
+    const struct otb_relay *tcp;
+    const struct otb_udprelay *udp;
+    const struct otb_upstreams *upstreams;
+    otb_status_extra extra; /* program-specific keys, may be NULL */
     void *extra_arg;
 };
 
@@ -28,7 +35,10 @@ void otb_status_write(const struct otb_status *st, FILE *out);
 /* Listens on the unix socket path (replacing a stale one). 0, or -1 with err. */
 int otb_status_start(struct otb_status *st, const char *path, char *err, size_t errlen);
 void otb_status_stop(struct otb_status *st);
-/* Logs the document at INFO (SIGUSR1). */
+/* One line per counter group ("stats: ...", "udp stats: ..."): at exit. */
+void otb_status_log_counters(const struct otb_status *st);
+/* SIGUSR1: the counter lines, then the rest of the document (uptime, paths,
+ * servers) as "status: {...}", so that no counter is logged twice. */
 void otb_status_log(const struct otb_status *st);
 
 #endif

@@ -1153,41 +1153,18 @@ void otb_udprelay_destroy(struct otb_udprelay *r)
 
 void otb_udprelay_write_json(const struct otb_udprelay *r, FILE *out)
 {
-    const struct otb_udp_counters *s = &r->stats;
+    struct otb_udp_counters s = r->stats;
 
-    fprintf(out,
-            ",\"udp\":{\"associations\":{\"active\":%llu,\"created\":%llu,\"evicted\":%llu,"
-            "\"expired\":%llu,\"max\":%zu},"
-            "\"up\":{\"packets\":%llu,\"bytes\":%llu},"
-            "\"down\":{\"packets\":%llu,\"bytes\":%llu},"
-            "\"refused\":{\"bad\":%llu,\"replay\":%llu,\"acl\":%llu},"
-            "\"failures\":{\"dns\":%llu,\"dns_dropped\":%llu,\"send\":%llu,\"errors\":%llu,"
-            "\"no_server\":%llu}}",
-            (unsigned long long)s->assoc_active, (unsigned long long)s->assoc_created,
-            (unsigned long long)s->assoc_evicted, (unsigned long long)s->assoc_expired,
-            r->max_assoc, (unsigned long long)s->up_packets, (unsigned long long)s->up_bytes,
-            (unsigned long long)s->down_packets, (unsigned long long)s->down_bytes,
-            (unsigned long long)s->bad, (unsigned long long)s->replay,
-            (unsigned long long)s->acl_refused, (unsigned long long)s->dns_fail,
-            (unsigned long long)s->dns_dropped, (unsigned long long)s->send_errors,
-            (unsigned long long)s->errors, (unsigned long long)s->no_server);
+    s.assoc_max = r->max_assoc;
+    fputs(",\"udp\":{", out);
+    otb_counters_write_json(&otb_udp_counter_table, &s, out);
+    fputc('}', out);
 }
 
 void otb_udprelay_log_stats(const struct otb_udprelay *r)
 {
-    const struct otb_udp_counters *s = &r->stats;
+    char line[OTB_COUNTERS_LINE_LEN];
 
-    OTB_INFO(r->log,
-             "udp stats: assoc_active %llu assoc_created %llu assoc_evicted %llu "
-             "assoc_expired %llu up_packets %llu up_bytes %llu down_packets %llu "
-             "down_bytes %llu bad %llu replay %llu acl_refused %llu dns_fail %llu "
-             "dns_dropped %llu send_errors %llu errors %llu no_server %llu",
-             (unsigned long long)s->assoc_active, (unsigned long long)s->assoc_created,
-             (unsigned long long)s->assoc_evicted, (unsigned long long)s->assoc_expired,
-             (unsigned long long)s->up_packets, (unsigned long long)s->up_bytes,
-             (unsigned long long)s->down_packets, (unsigned long long)s->down_bytes,
-             (unsigned long long)s->bad, (unsigned long long)s->replay,
-             (unsigned long long)s->acl_refused, (unsigned long long)s->dns_fail,
-             (unsigned long long)s->dns_dropped, (unsigned long long)s->send_errors,
-             (unsigned long long)s->errors, (unsigned long long)s->no_server);
+    otb_counters_format_line(&otb_udp_counter_table, &r->stats, line, sizeof(line));
+    OTB_INFO(r->log, "udp stats: %s", line);
 }

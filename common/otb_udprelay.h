@@ -52,6 +52,7 @@
 
 #include "otb_acl.h"
 #include "otb_addr.h"
+#include "otb_counters.h"
 #include "otb_crypto.h"
 #include "otb_dns.h"
 #include "otb_log.h"
@@ -142,19 +143,6 @@ int otb_udp_recv_tos(struct msghdr *msg);
 /* ------------------------------------------------------------------- relay */
 
 enum otb_udp_role { OTB_UDP_SERVER, OTB_UDP_CLIENT };
-
-struct otb_udp_counters {
-    uint64_t up_packets, up_bytes;     /* payloads sent toward the Internet (client: to the server) */
-    uint64_t down_packets, down_bytes; /* payloads delivered back (server: to boxes) */
-    uint64_t bad;                      /* short, bad tag, bad header, unexpected source */
-    uint64_t replay;                   /* authentic but replayed salt */
-    uint64_t acl_refused;              /* destination refused by the outbound policy */
-    uint64_t dns_fail, dns_dropped;    /* lookups failed; datagrams dropped while one ran */
-    uint64_t send_errors;              /* datagrams the kernel refused (buffer full, too big...) */
-    uint64_t errors;                   /* sockets that could not be made, allocation failures */
-    uint64_t no_server;                /* client: no server to send to */
-    uint64_t assoc_active, assoc_created, assoc_evicted, assoc_expired;
-};
 
 struct otb_udprelay;
 struct otb_udp_batch;

@@ -191,35 +191,19 @@ static int otb_redir_listen_all(struct otb_redir *rd, struct otb_listener_set *s
     return 0;
 }
 
+/* SIGTERM: connections still being sniffed or in their SOCKS5 handshake
+ * are dropped; relayed ones finish. */
 static void otb_redir_on_stop(void *arg)
 {
     struct otb_redir *rd = arg;
 
-    otb_upstreams_stop(&rd->upstreams);
     otb_pending_close_all(rd);
-}
-
-/* SIGHUP: key, ACL, pins, voice lists and timeouts for new connections. */
-static void otb_redir_reload(void *arg)
-{
-    struct otb_redir *rd = arg;
-    bool key_changed;
-
-    otb_daemon_reload(&rd->reload, &key_changed);
-}
-
-static void otb_redir_log_status(void *arg)
-{
-    struct otb_redir *rd = arg;
-
-    otb_status_log(&rd->status);
 }
 
 static int otb_redir_setup(struct otb_redir *rd, struct ev_loop *loop)
 {
     struct otb_mptcp_info mptcp;
     char err[512];
-    long nofile;
 
     if (otb_relay_init(&rd->relay, loop, &rd->log, &rd->master, OTB_ROLE_CLIENT) < 0) {
         OTB_ERR(&rd->log, "out of memory");
@@ -232,9 +216,7 @@ static int otb_redir_setup(struct otb_redir *rd, struct ev_loop *loop)
     otb_upstreams_bind(&rd->upstreams, &rd->relay.upstream);
     rd->relay.idle_timeout = rd->cfg.timeout;
     rd->relay.connect_timeout = rd->cfg.connect_timeout;
-    nofile = otb_daemon_raise_nofile(rd->cfg.nofile, &rd->log);
-    rd->relay.max_conns = rd->cfg.max_conns ? (size_t)rd->cfg.max_conns
-                                            : otb_daemon_max_conns(nofile);
+    rd->relay.max_conns = rd->prog.max_conns;
     rd->relay.out_opts = (struct otb_sock_opts){ .mptcp = rd->cfg.mptcp,
                                                  .fast_open = rd->cfg.fast_open,
                                                  .no_delay = rd->cfg.no_delay,
@@ -270,82 +252,51 @@ static int otb_redir_setup(struct otb_redir *rd, struct ev_loop *loop)
     return 0;
 }
 
-static int otb_redir_run(struct otb_redir *rd)
+/* The skeleton's parts, once setup made them. */
+static int otb_redir_start(void *arg, struct ev_loop *loop)
 {
-    struct ev_loop *loop = EV_DEFAULT;
-    char err[512];
-    int rc = 1;
+    struct otb_redir *rd = arg;
 
     if (otb_redir_setup(rd, loop) < 0)
-        goto out;
-    if (rd->cfg.pidfile[0] && otb_daemon_write_pidfile(rd->cfg.pidfile, err, sizeof(err)) < 0) {
-        OTB_ERR(&rd->log, "%s", err);
-        goto out;
-    }
-    if (rd->cfg.user[0] && otb_daemon_drop_privileges(rd->cfg.user, err, sizeof(err)) < 0) {
-        OTB_ERR(&rd->log, "%s", err);
-        goto out;
-    }
-    rd->status = (struct otb_status){ .relay = &rd->relay, .upstreams = &rd->upstreams,
-                                      .program = "otb-redir", .fd = -1,
-                                     .started = ev_now(EV_DEFAULT) };
-    if (rd->cfg.status_socket[0] &&
-        otb_status_start(&rd->status, rd->cfg.status_socket, err, sizeof(err)) < 0) {
-        OTB_ERR(&rd->log, "%s", err);
-        goto out;
-    }
-    rd->signals.on_stop = otb_redir_on_stop;
-    rd->signals.on_reload = otb_redir_reload;
-    rd->signals.on_stats = otb_redir_log_status;
-    rd->signals.arg = rd;
-    otb_signals_start(&rd->signals, &rd->relay, rd->cfg.shutdown_timeout);
-    ev_run(loop, 0);
-    otb_signals_stop(&rd->signals);
-    otb_relay_log_stats(&rd->relay);
-    rc = 0;
-out:
-    otb_status_stop(&rd->status);
-    otb_redir_on_stop(rd);
+        return -1;
+    rd->prog.tcp = &rd->relay;
+    rd->prog.upstreams = &rd->upstreams;
+    rd->prog.acl = &rd->acl;
+    return 0;
+}
+
+static void otb_redir_teardown(void *arg)
+{
+    struct otb_redir *rd = arg;
+
     otb_relay_destroy(&rd->relay);
     otb_daemon_close_listeners(&rd->transparent);
     otb_daemon_close_listeners(&rd->socks);
     if (rd->relay.dns)
         otb_dns_free(rd->relay.dns);
     otb_acl_free(rd->acl);
-    if (rd->cfg.pidfile[0] && rc == 0)
-        unlink(rd->cfg.pidfile);
-    return rc;
+}
+
+/* UDP on the box is otb-tunnel's. */
+static int otb_redir_check(void *arg, char *err, size_t errlen)
+{
+    struct otb_redir *rd = arg;
+
+    if (rd->cfg.mode != OTB_MODE_TCP_ONLY)
+        return otb_log_seterr(err, errlen, "mode (-u/-U): UDP is otb-tunnel's job on the box");
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
     static struct otb_redir redir; /* large; the one instance of this program */
-    char err[512];
-    int rc;
+    static const struct otb_program_ops ops = {
+        .check = otb_redir_check, .setup = otb_redir_start, .stop = otb_redir_on_stop,
+        .teardown = otb_redir_teardown
+    };
 
-    rc = otb_config_load(&redir.cfg, OTB_PROG_REDIR, argc, argv, err, sizeof(err));
-    redir.reload = (struct otb_reload){ .prog = OTB_PROG_REDIR, .argc = argc, .argv = argv,
-                                        .cur = &redir.cfg, .relay = &redir.relay,
-                                        .acl = &redir.acl, .log = &redir.log };
-    if (rc == OTB_CONFIG_EXIT)
-        return 0;
-    if (rc != OTB_CONFIG_OK) {
-        fprintf(stderr, "otb-redir: %s\n", err);
-        return 2;
-    }
-    if (redir.cfg.mode != OTB_MODE_TCP_ONLY) {
-        fprintf(stderr, "otb-redir: mode (-u/-U): UDP is otb-tunnel's job on the box\n");
-        return 2;
-    }
-    otb_log_open(&redir.log, "otb-redir", redir.cfg.verbose ? OTB_LOG_DEBUG : OTB_LOG_INFO,
-                 redir.cfg.use_syslog);
-    if (otb_crypto_init() < 0 ||
-        otb_config_master(&redir.cfg, &redir.master, err, sizeof(err)) < 0) {
-        OTB_ERR(&redir.log, "%s", err[0] ? err : "crypto initialisation failed");
-        return 2;
-    }
-    rc = otb_redir_run(&redir);
-    otb_master_wipe(&redir.master);
-    otb_log_close(&redir.log);
-    return rc;
+    redir.prog = (struct otb_program){ .name = "otb-redir", .prog = OTB_PROG_REDIR,
+                                       .cfg = &redir.cfg, .log = &redir.log,
+                                       .master = &redir.master, .ops = &ops, .arg = &redir };
+    return otb_program_main(&redir.prog, argc, argv);
 }

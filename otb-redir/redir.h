@@ -4,8 +4,8 @@
 
 #include "otb_config.h"
 #include "otb_daemon.h"
+#include "otb_program.h"
 #include "otb_relay.h"
-#include "otb_status.h"
 #include "otb_upstream.h"
 
 struct otb_pending;
@@ -16,16 +16,14 @@ struct otb_redir {
     struct otb_master master;
     struct otb_relay relay;
     struct otb_upstreams upstreams;
-    struct otb_signals signals;
-    struct otb_status status;
     struct otb_listener_set transparent; /* REDIRECT or TPROXY listeners */
     struct otb_listener_set socks;       /* SOCKS5 listeners */
     struct otb_pending *pending; /* LAN connections not yet handed to the relay */
     size_t npending;
     struct otb_acl *acl;         /* bypass/proxy lists, reloaded on SIGHUP */
-    struct otb_reload reload;
     struct otb_route wan_routes[OTB_MAX_WANS]; /* per pinned WAN, source refreshed per use */
     uint64_t socks_refused;
+    struct otb_program prog;
 };
 
 /* Accept callback of the SOCKS5 listeners: runs the RFC 1928 handshake,

@@ -12,9 +12,9 @@
 #include "otb_config.h"
 #include "otb_daemon.h"
 #include "otb_dns.h"
+#include "otb_program.h"
 #include "otb_relay.h"
 #include "otb_replay.h"
-#include "otb_status.h"
 #include "otb_udprelay.h"
 
 struct otb_server {
@@ -23,12 +23,10 @@ struct otb_server {
     struct otb_master master;
     struct otb_relay relay;
     struct otb_replay replay;
-    struct otb_signals signals;
-    struct otb_status status;
     struct otb_listener_set listeners;
     struct otb_udprelay udp; /* -u / -U */
     bool udp_on;
-    struct otb_reload reload;
+    struct otb_program prog;
 };
 
 static void otb_server_on_accept(struct otb_listener *l, int fd, const struct sockaddr *peer,
@@ -71,21 +69,6 @@ static int otb_server_setup_udp(struct otb_server *s, struct ev_loop *loop)
     return 0;
 }
 
-static void otb_server_stop_udp(void *arg)
-{
-    struct otb_server *s = arg;
-
-    if (s->udp_on)
-        otb_udprelay_stop(&s->udp);
-}
-
-static void otb_server_udp_status(void *arg, FILE *out)
-{
-    struct otb_server *s = arg;
-
-    otb_udprelay_write_json(&s->udp, out);
-}
-
 /* ------------------------------------------------------------------------ */
 
 static int otb_server_set_bind(struct otb_server *s)
@@ -114,21 +97,12 @@ static int otb_server_set_bind(struct otb_server *s)
 static void otb_server_reload(void *arg)
 {
     struct otb_server *s = arg;
-    bool key_changed;
 
-    if (otb_daemon_reload(&s->reload, &key_changed) < 0 || !s->udp_on)
+    if (!s->udp_on)
         return;
     s->udp.master = otb_relay_master(&s->relay);
     s->udp.acl = s->relay.acl;
     s->udp.idle_timeout = s->cfg.timeout;
-}
-
-static void otb_server_log_status(void *arg)
-{
-    struct otb_server *s = arg;
-
-    if (s->status.relay)
-        otb_status_log(&s->status);
 }
 
 static int otb_server_setup(struct otb_server *s, struct ev_loop *loop)
@@ -140,7 +114,6 @@ static int otb_server_setup(struct otb_server *s, struct ev_loop *loop)
         .no_delay = s->cfg.no_delay, .congestion = otb_daemon_congestion(s->cfg.congestion, &s->log)
     };
     char err[512];
-    long nofile;
 
     if (otb_relay_init(&s->relay, loop, &s->log, &s->master, OTB_ROLE_SERVER) < 0 ||
         otb_replay_init(&s->replay, OTB_REPLAY_DEFAULT_CAPACITY) < 0) {
@@ -150,8 +123,7 @@ static int otb_server_setup(struct otb_server *s, struct ev_loop *loop)
     s->relay.replay = &s->replay;
     s->relay.idle_timeout = s->cfg.timeout;
     s->relay.connect_timeout = s->cfg.connect_timeout;
-    nofile = otb_daemon_raise_nofile(s->cfg.nofile, &s->log);
-    s->relay.max_conns = s->cfg.max_conns ? (size_t)s->cfg.max_conns : otb_daemon_max_conns(nofile);
+    s->relay.max_conns = s->prog.max_conns;
     /* To the Internet: plain TCP (its servers do not speak MPTCP). */
     s->relay.out_opts = (struct otb_sock_opts){ .no_delay = s->cfg.no_delay,
                                                 .fast_open = s->cfg.fast_open,
@@ -188,46 +160,23 @@ static int otb_server_setup(struct otb_server *s, struct ev_loop *loop)
     return 0;
 }
 
-static int otb_server_run(struct otb_server *s)
+/* The skeleton's parts, once setup made them. */
+static int otb_server_start(void *arg, struct ev_loop *loop)
 {
-    struct ev_loop *loop = EV_DEFAULT;
-    char err[512];
-    int rc = 1;
+    struct otb_server *s = arg;
 
     if (otb_server_setup(s, loop) < 0)
-        goto out;
-    if (s->cfg.pidfile[0] && otb_daemon_write_pidfile(s->cfg.pidfile, err, sizeof(err)) < 0) {
-        OTB_ERR(&s->log, "%s", err);
-        goto out;
-    }
-    if (s->cfg.user[0] && otb_daemon_drop_privileges(s->cfg.user, err, sizeof(err)) < 0) {
-        OTB_ERR(&s->log, "%s", err);
-        goto out;
-    }
-    s->status = (struct otb_status){ .relay = &s->relay, .program = "otb-server", .fd = -1,
-                                     .started = ev_now(EV_DEFAULT) };
-    if (s->udp_on) {
-        s->status.extra = otb_server_udp_status;
-        s->status.extra_arg = s;
-    }
-    if (s->cfg.status_socket[0] &&
-        otb_status_start(&s->status, s->cfg.status_socket, err, sizeof(err)) < 0) {
-        OTB_ERR(&s->log, "%s", err);
-        goto out;
-    }
-    s->signals.on_reload = otb_server_reload;
-    s->signals.on_stats = otb_server_log_status;
-    s->signals.on_stop = otb_server_stop_udp;
-    s->signals.arg = s;
-    otb_signals_start(&s->signals, &s->relay, s->cfg.shutdown_timeout);
-    ev_run(loop, 0);
-    otb_signals_stop(&s->signals);
-    otb_relay_log_stats(&s->relay);
-    if (s->udp_on)
-        otb_udprelay_log_stats(&s->udp);
-    rc = 0;
-out:
-    otb_status_stop(&s->status);
+        return -1;
+    s->prog.tcp = &s->relay;
+    s->prog.udp = s->udp_on ? &s->udp : NULL;
+    s->prog.acl = &s->relay.acl;
+    return 0;
+}
+
+static void otb_server_teardown(void *arg)
+{
+    struct otb_server *s = arg;
+
     if (s->udp_on)
         otb_udprelay_destroy(&s->udp);
     otb_relay_destroy(&s->relay);
@@ -237,36 +186,17 @@ out:
     otb_acl_free(s->relay.acl);
     otb_acl_free(s->relay.block);
     otb_replay_free(&s->replay);
-    if (s->cfg.pidfile[0] && rc == 0)
-        unlink(s->cfg.pidfile);
-    return rc;
 }
 
 int main(int argc, char **argv)
 {
     static struct otb_server server; /* large; the one instance of this program */
-    char err[512];
-    int rc;
+    static const struct otb_program_ops ops = {
+        .setup = otb_server_start, .reload = otb_server_reload, .teardown = otb_server_teardown
+    };
 
-    rc = otb_config_load(&server.cfg, OTB_PROG_SERVER, argc, argv, err, sizeof(err));
-    server.reload = (struct otb_reload){ .prog = OTB_PROG_SERVER, .argc = argc, .argv = argv,
-                                         .cur = &server.cfg, .relay = &server.relay,
-                                         .acl = &server.relay.acl, .log = &server.log };
-    if (rc == OTB_CONFIG_EXIT)
-        return 0;
-    if (rc != OTB_CONFIG_OK) {
-        fprintf(stderr, "otb-server: %s\n", err);
-        return 2;
-    }
-    otb_log_open(&server.log, "otb-server", server.cfg.verbose ? OTB_LOG_DEBUG : OTB_LOG_INFO,
-                 server.cfg.use_syslog);
-    if (otb_crypto_init() < 0 ||
-        otb_config_master(&server.cfg, &server.master, err, sizeof(err)) < 0) {
-        OTB_ERR(&server.log, "%s", err[0] ? err : "crypto initialisation failed");
-        return 2;
-    }
-    rc = otb_server_run(&server);
-    otb_master_wipe(&server.master);
-    otb_log_close(&server.log);
-    return rc;
+    server.prog = (struct otb_program){ .name = "otb-server", .prog = OTB_PROG_SERVER,
+                                        .cfg = &server.cfg, .log = &server.log,
+                                        .master = &server.master, .ops = &ops, .arg = &server };
+    return otb_program_main(&server.prog, argc, argv);
 }

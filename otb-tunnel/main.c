@@ -13,8 +13,8 @@
 
 #include "otb_config.h"
 #include "otb_daemon.h"
+#include "otb_program.h"
 #include "otb_relay.h"
-#include "otb_status.h"
 #include "otb_udprelay.h"
 #include "otb_upstream.h"
 
@@ -25,15 +25,13 @@ struct otb_tunnel {
     struct otb_config cfg;
     struct otb_logger log;
     struct otb_master master;
-    struct otb_relay relay; /* TCP of forward mode with -u; anchors the signal handling */
+    struct otb_relay relay; /* TCP of forward mode with -u */
     struct otb_udprelay udp;
     struct otb_upstreams upstreams;
-    struct otb_signals signals;
-    struct otb_status status;
     struct otb_listener_set tcp;
     struct otb_addr target; /* -L */
     bool udp_on;
-    struct otb_reload reload;
+    struct otb_program prog;
 };
 
 static bool otb_tunnel_forward(const struct otb_tunnel *t)
@@ -116,7 +114,6 @@ static int otb_tunnel_setup_udp(struct otb_tunnel *t, struct ev_loop *loop)
 static int otb_tunnel_setup(struct otb_tunnel *t, struct ev_loop *loop)
 {
     char err[512], to[OTB_ADDR_FMT_LEN] = "original destinations (TPROXY)";
-    long nofile;
 
     if (otb_relay_init(&t->relay, loop, &t->log, &t->master, OTB_ROLE_CLIENT) < 0) {
         OTB_ERR(&t->log, "out of memory");
@@ -129,9 +126,7 @@ static int otb_tunnel_setup(struct otb_tunnel *t, struct ev_loop *loop)
     otb_upstreams_bind(&t->upstreams, &t->relay.upstream);
     t->relay.idle_timeout = t->cfg.timeout;
     t->relay.connect_timeout = t->cfg.connect_timeout;
-    nofile = otb_daemon_raise_nofile(t->cfg.nofile, &t->log);
-    t->relay.max_conns = t->cfg.max_conns ? (size_t)t->cfg.max_conns
-                                          : otb_daemon_max_conns(nofile);
+    t->relay.max_conns = t->prog.max_conns;
     t->relay.out_opts = (struct otb_sock_opts){ .mptcp = t->cfg.mptcp,
                                                 .fast_open = t->cfg.fast_open,
                                                 .no_delay = t->cfg.no_delay,
@@ -162,124 +157,65 @@ static int otb_tunnel_setup(struct otb_tunnel *t, struct ev_loop *loop)
     return 0;
 }
 
-static void otb_tunnel_on_stop(void *arg)
-{
-    struct otb_tunnel *t = arg;
-
-    otb_upstreams_stop(&t->upstreams);
-    if (t->udp_on)
-        otb_udprelay_stop(&t->udp);
-}
-
-/* SIGHUP: key, voice lists and timeouts for new connections and datagrams. */
+/* SIGHUP: key, voice lists and timeouts for new connections and datagrams
+ * (the UDP relay reads the program's key, replaced in place). */
 static void otb_tunnel_reload(void *arg)
 {
     struct otb_tunnel *t = arg;
-    bool key_changed;
 
-    if (otb_daemon_reload(&t->reload, &key_changed) < 0 || !t->udp_on)
-        return;
-    t->udp.master = otb_relay_master(&t->relay);
-    t->udp.idle_timeout = t->cfg.timeout;
+    if (t->udp_on)
+        t->udp.idle_timeout = t->cfg.timeout;
 }
 
-static void otb_tunnel_log_status(void *arg)
+/* UDP is always relayed; -u adds TCP, which only makes sense to a fixed
+ * destination: intercepted TCP is otb-redir's job. */
+static int otb_tunnel_check(void *arg, char *err, size_t errlen)
 {
     struct otb_tunnel *t = arg;
 
-    otb_status_log(&t->status);
+    if (t->cfg.mode == OTB_MODE_TCP_AND_UDP && !otb_tunnel_forward(t))
+        return otb_log_seterr(err, errlen, "mode (-u): TCP needs tunnel_address (-L); "
+                                           "intercepted TCP is otb-redir's job");
+    return 0;
 }
 
-static void otb_tunnel_udp_status(void *arg, FILE *out)
+/* The skeleton's parts, once setup made them: the TCP relay only when it
+ * carries TCP (-u). */
+static int otb_tunnel_start(void *arg, struct ev_loop *loop)
 {
     struct otb_tunnel *t = arg;
-
-    otb_udprelay_write_json(&t->udp, out);
-}
-
-static int otb_tunnel_run(struct otb_tunnel *t)
-{
-    struct ev_loop *loop = EV_DEFAULT;
-    char err[512];
-    int rc = 1;
 
     if (otb_tunnel_setup(t, loop) < 0)
-        goto out;
-    if (t->cfg.pidfile[0] && otb_daemon_write_pidfile(t->cfg.pidfile, err, sizeof(err)) < 0) {
-        OTB_ERR(&t->log, "%s", err);
-        goto out;
-    }
+        return -1;
+    t->prog.tcp = t->cfg.mode == OTB_MODE_TCP_AND_UDP ? &t->relay : NULL;
+    t->prog.udp = &t->udp;
+    t->prog.upstreams = &t->upstreams;
     if (t->cfg.user[0] && !otb_tunnel_forward(t))
         OTB_WARN(&t->log, "user %s: transparent reply sockets need CAP_NET_ADMIN "
                  "(e.g. systemd AmbientCapabilities)", t->cfg.user);
-    if (t->cfg.user[0] && otb_daemon_drop_privileges(t->cfg.user, err, sizeof(err)) < 0) {
-        OTB_ERR(&t->log, "%s", err);
-        goto out;
-    }
-    t->status = (struct otb_status){ .relay = &t->relay, .upstreams = &t->upstreams,
-                                     .program = "otb-tunnel", .fd = -1,
-                                     .extra = otb_tunnel_udp_status, .extra_arg = t,
-                                     .started = ev_now(EV_DEFAULT) };
-    if (t->cfg.status_socket[0] &&
-        otb_status_start(&t->status, t->cfg.status_socket, err, sizeof(err)) < 0) {
-        OTB_ERR(&t->log, "%s", err);
-        goto out;
-    }
-    t->signals.on_stop = otb_tunnel_on_stop;
-    t->signals.on_stats = otb_tunnel_log_status;
-    t->signals.on_reload = otb_tunnel_reload;
-    t->signals.arg = t;
-    otb_signals_start(&t->signals, &t->relay, t->cfg.shutdown_timeout);
-    ev_run(loop, 0);
-    otb_signals_stop(&t->signals);
-    otb_relay_log_stats(&t->relay);
-    if (t->udp_on)
-        otb_udprelay_log_stats(&t->udp);
-    rc = 0;
-out:
-    otb_status_stop(&t->status);
-    otb_tunnel_on_stop(t);
+    return 0;
+}
+
+static void otb_tunnel_teardown(void *arg)
+{
+    struct otb_tunnel *t = arg;
+
     if (t->udp_on)
         otb_udprelay_destroy(&t->udp);
     otb_relay_destroy(&t->relay);
     otb_daemon_close_listeners(&t->tcp);
-    if (t->cfg.pidfile[0] && rc == 0)
-        unlink(t->cfg.pidfile);
-    return rc;
 }
 
 int main(int argc, char **argv)
 {
     static struct otb_tunnel tunnel; /* large; the one instance of this program */
-    char err[512];
-    int rc;
+    static const struct otb_program_ops ops = {
+        .check = otb_tunnel_check, .setup = otb_tunnel_start, .reload = otb_tunnel_reload,
+        .teardown = otb_tunnel_teardown
+    };
 
-    rc = otb_config_load(&tunnel.cfg, OTB_PROG_TUNNEL, argc, argv, err, sizeof(err));
-    tunnel.reload = (struct otb_reload){ .prog = OTB_PROG_TUNNEL, .argc = argc, .argv = argv,
-                                         .cur = &tunnel.cfg, .relay = &tunnel.relay,
-                                         .log = &tunnel.log };
-    if (rc == OTB_CONFIG_EXIT)
-        return 0;
-    if (rc != OTB_CONFIG_OK) {
-        fprintf(stderr, "otb-tunnel: %s\n", err);
-        return 2;
-    }
-    /* UDP is always relayed; -u adds TCP, which only makes sense to a fixed
-     * destination: intercepted TCP is otb-redir's job. */
-    if (tunnel.cfg.mode == OTB_MODE_TCP_AND_UDP && !otb_tunnel_forward(&tunnel)) {
-        fprintf(stderr, "otb-tunnel: mode (-u): TCP needs tunnel_address (-L); "
-                        "intercepted TCP is otb-redir's job\n");
-        return 2;
-    }
-    otb_log_open(&tunnel.log, "otb-tunnel", tunnel.cfg.verbose ? OTB_LOG_DEBUG : OTB_LOG_INFO,
-                 tunnel.cfg.use_syslog);
-    if (otb_crypto_init() < 0 ||
-        otb_config_master(&tunnel.cfg, &tunnel.master, err, sizeof(err)) < 0) {
-        OTB_ERR(&tunnel.log, "%s", err[0] ? err : "crypto initialisation failed");
-        return 2;
-    }
-    rc = otb_tunnel_run(&tunnel);
-    otb_master_wipe(&tunnel.master);
-    otb_log_close(&tunnel.log);
-    return rc;
+    tunnel.prog = (struct otb_program){ .name = "otb-tunnel", .prog = OTB_PROG_TUNNEL,
+                                        .cfg = &tunnel.cfg, .log = &tunnel.log,
+                                        .master = &tunnel.master, .ops = &ops, .arg = &tunnel };
+    return otb_program_main(&tunnel.prog, argc, argv);
 }
