@@ -644,12 +644,12 @@ static void otb_conn_connect(struct otb_conn *c, int fd, const struct sockaddr *
 static void otb_conn_connect_target(struct otb_conn *c, const struct sockaddr *sa)
 {
     struct otb_relay *r = c->relay;
-    const struct sockaddr *bind_sa = NULL;
-    socklen_t bind_len = 0;
+    const struct sockaddr *bind_sa;
+    socklen_t bind_len;
     bool fell_back = false;
     int fd;
 
-    if (!otb_acl_outbound_permitted(r->acl, r->block, sa)) {
+    if (!otb_egress_permits_addr(r->egress, sa)) {
         char where[OTB_ADDR_FMT_LEN];
         r->stats.acl_refused++;
         otb_sockaddr_format(sa, where, sizeof(where));
@@ -658,14 +658,8 @@ static void otb_conn_connect_target(struct otb_conn *c, const struct sockaddr *s
         otb_conn_close(c, "destination refused");
         return;
     }
-    if (sa->sa_family == AF_INET && r->bind4_len) {
-        bind_sa = (const struct sockaddr *)&r->bind4;
-        bind_len = r->bind4_len;
-    } else if (sa->sa_family == AF_INET6 && r->bind6_len) {
-        bind_sa = (const struct sockaddr *)&r->bind6;
-        bind_len = r->bind6_len;
-    }
-    fd = otb_sock_outbound(sa->sa_family, &r->out_opts, bind_sa, bind_len, &fell_back);
+    bind_sa = otb_egress_bind(r->egress, sa->sa_family, &bind_len);
+    fd = otb_sock_outbound(sa->sa_family, &r->egress->opts, bind_sa, bind_len, &fell_back);
     if (fd < 0) {
         r->stats.errors++;
         OTB_WARN(r->log, "[#%llu] outbound socket: %s", (unsigned long long)c->id,
@@ -681,7 +675,7 @@ static void otb_conn_connect_target(struct otb_conn *c, const struct sockaddr *s
 static void otb_conn_connect_direct(struct otb_conn *c, const struct sockaddr *sa)
 {
     struct otb_relay *r = c->relay;
-    struct otb_sock_opts opts = c->route ? c->route->opts : r->out_opts;
+    struct otb_sock_opts opts = c->route ? c->route->opts : r->egress->opts;
     const struct sockaddr *bind_sa = NULL;
     socklen_t bind_len = 0;
     int fd;
@@ -707,6 +701,7 @@ static void otb_conn_resolved(void *arg, int status, const struct sockaddr_stora
 {
     struct otb_conn *c = arg;
     struct otb_relay *r = c->relay;
+    const struct sockaddr *to;
 
     c->dns = NULL;
     if (status != 0) {
@@ -720,14 +715,9 @@ static void otb_conn_resolved(void *arg, int status, const struct sockaddr_stora
         otb_conn_connect_direct(c, (const struct sockaddr *)&addrs[0]);
         return;
     }
-    /* The first permitted address; a name that only leads inside is refused. */
-    for (size_t i = 0; i < n; i++) {
-        if (otb_acl_outbound_permitted(r->acl, r->block, (const struct sockaddr *)&addrs[i])) {
-            otb_conn_connect_target(c, (const struct sockaddr *)&addrs[i]);
-            return;
-        }
-    }
-    otb_conn_connect_target(c, (const struct sockaddr *)&addrs[0]);
+    /* No permitted address: the first one, refused (and logged) as such. */
+    to = otb_egress_first_permitted(r->egress, addrs, n);
+    otb_conn_connect_target(c, to ? to : (const struct sockaddr *)&addrs[0]);
 }
 
 static void otb_conn_begin_target(struct otb_conn *c)
@@ -743,13 +733,13 @@ static void otb_conn_begin_target(struct otb_conn *c)
             otb_conn_connect_target(c, (const struct sockaddr *)&ss);
         return;
     }
-    if (!c->direct && !otb_acl_outbound_host_permitted(r->acl, c->target.u.host)) {
+    if (!c->direct && !otb_egress_permits_host(r->egress, c->target.u.host)) {
         r->stats.acl_refused++;
         otb_conn_close(c, "destination name refused by the ACL");
         return;
     }
     c->state = OTB_CONN_RESOLVING;
-    c->dns = otb_dns_resolve(r->dns, c->target.u.host, c->target.port, otb_conn_resolved, c);
+    c->dns = otb_dns_resolve(r->egress->dns, c->target.u.host, c->target.port, otb_conn_resolved, c);
     if (!c->dns) {
         otb_conn_close(c, "out of memory");
         return;

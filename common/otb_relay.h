@@ -18,6 +18,7 @@
 #include "otb_addr.h"
 #include "otb_buf.h"
 #include "otb_dns.h"
+#include "otb_egress.h"
 #include "otb_log.h"
 #include "otb_mptcp.h"
 #include "otb_qos.h"
@@ -125,16 +126,15 @@ struct otb_relay {
     uint8_t *scratch; /* OTB_BUF_SIZE, shared: only used within one callback */
     struct otb_counters stats;
     struct otb_replay *replay; /* server: salts seen */
-    struct otb_dns *dns;       /* server: resolver */
-    struct otb_acl *acl;       /* user ACL, may be NULL */
-    struct otb_acl *block;     /* server: built-in outbound block list */
-    struct otb_sock_opts out_opts;
+    /* Where destinations are reached (server: every connection; client: the
+     * direct ones): policy, resolver, source addresses, socket options.
+     * Shared with the UDP relay, owned by the program. */
+    const struct otb_egress *egress;
+    struct otb_sock_opts out_opts; /* client: sockets toward the server */
     /* Marks connections by class (otb_qos: a voice port's TCP is interactive)
      * on the socket toward the server (client) or back to the box (server);
      * NULL = no marking. */
     const struct otb_qos_policy *qos;
-    struct sockaddr_storage bind4, bind6; /* server: outbound source addresses (-b) */
-    socklen_t bind4_len, bind6_len;
     struct otb_upstream_ops upstream;
     ev_tstamp idle_timeout, connect_timeout;
     size_t nconns, max_conns;
@@ -171,7 +171,7 @@ int otb_relay_init(struct otb_relay *r, struct ev_loop *loop, const struct otb_l
  * open finish with the key they started with. 0 or -ENOMEM. */
 int otb_relay_set_master(struct otb_relay *r, const struct otb_master *master);
 const struct otb_master *otb_relay_master(const struct otb_relay *r);
-/* Closes every connection and frees what the relay owns (not dns/acl/replay). */
+/* Closes every connection and frees what the relay owns (not egress/replay). */
 void otb_relay_destroy(struct otb_relay *r);
 
 void otb_listener_start(struct otb_relay *r, struct otb_listener *l, int fd, otb_accept_cb cb,
@@ -188,8 +188,8 @@ void otb_relay_accept_plain(struct otb_relay *r, int fd, const struct otb_addr *
                             const uint8_t *early, size_t early_len,
                             const struct otb_route *route);
 /* Client: a LAN connection that bypasses the server: relayed as is to
- * target (a name is resolved with r->dns) through route (NULL: out_opts
- * without MPTCP). */
+ * target (a name is resolved with r->egress) through route (NULL: the
+ * egress's socket options). */
 void otb_relay_accept_direct(struct otb_relay *r, int fd, const struct otb_addr *target,
                              const uint8_t *early, size_t early_len,
                              const struct otb_route *route);

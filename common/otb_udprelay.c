@@ -625,15 +625,15 @@ static int otb_udp_server_out_fd(struct otb_udp_assoc *a, int family)
 {
     struct otb_udprelay *r = a->relay;
     struct otb_udp_sock *s = &a->out[family == AF_INET6];
-    const struct sockaddr_storage *bind_sa = family == AF_INET6 ? &r->bind6 : &r->bind4;
-    socklen_t bind_len = family == AF_INET6 ? r->bind6_len : r->bind4_len;
+    socklen_t bind_len;
+    const struct sockaddr *bind_sa = otb_egress_bind(r->egress, family, &bind_len);
     int fd;
 
     if (s->fd >= 0)
         return s->fd;
-    fd = otb_udp_socket(family, &r->out_opts);
+    fd = otb_udp_socket(family, &r->egress->opts);
     /* Bound to -b with any port, so the mapping is fixed from the first datagram. */
-    if (fd >= 0 && bind_len && bind(fd, (const struct sockaddr *)bind_sa, bind_len) < 0) {
+    if (fd >= 0 && bind_sa && bind(fd, bind_sa, bind_len) < 0) {
         int err = -errno;
         close(fd);
         fd = err;
@@ -661,16 +661,6 @@ static void otb_udp_server_send(struct otb_udp_assoc *a, const struct sockaddr *
     otb_udp_assoc_note_port(a, otb_udp_sockaddr_port(to));
 }
 
-/* The first address the outbound policy permits, or NULL. */
-static const struct sockaddr *otb_udp_server_pick(struct otb_udprelay *r,
-                                                  const struct sockaddr_storage *addrs, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (otb_acl_outbound_permitted(r->acl, r->block, (const struct sockaddr *)&addrs[i]))
-            return (const struct sockaddr *)&addrs[i];
-    return NULL;
-}
-
 static void otb_udp_server_resolved(void *arg, int status, const struct sockaddr_storage *addrs,
                                     size_t n)
 {
@@ -683,7 +673,7 @@ static void otb_udp_server_resolved(void *arg, int status, const struct sockaddr
     a->held = NULL;
     if (status != 0)
         r->stats.dns_fail++;
-    else if (!(to = otb_udp_server_pick(r, addrs, n)))
+    else if (!(to = otb_egress_first_permitted(r->egress, addrs, n)))
         r->stats.acl_refused++;
     if (to) {
         otb_udp_names_put(r->names, OTB_UDP_NAMES, p->host, p->port, to,
@@ -722,7 +712,7 @@ static void otb_udp_server_send_name(struct otb_udp_assoc *a, const struct otb_a
     p->port = to->port;
     p->len = len;
     memcpy(p->data, payload, len);
-    a->dns = otb_dns_resolve(r->dns, to->u.host, to->port, otb_udp_server_resolved, a);
+    a->dns = otb_dns_resolve(r->egress->dns, to->u.host, to->port, otb_udp_server_resolved, a);
     if (!a->dns) {
         r->stats.errors++;
         free(p);
@@ -754,7 +744,7 @@ static void otb_udp_server_route(struct otb_udprelay *r, struct otb_udp_listener
     socklen_t sslen;
 
     if (otb_addr_to_sockaddr(to, &ss, &sslen) == 0) {
-        if (!otb_acl_outbound_permitted(r->acl, r->block, (const struct sockaddr *)&ss)) {
+        if (!otb_egress_permits_addr(r->egress, (const struct sockaddr *)&ss)) {
             r->stats.acl_refused++;
             return;
         }
@@ -762,7 +752,7 @@ static void otb_udp_server_route(struct otb_udprelay *r, struct otb_udp_listener
             otb_udp_server_send(a, (const struct sockaddr *)&ss, payload, len);
         return;
     }
-    if (!otb_acl_outbound_host_permitted(r->acl, to->u.host)) {
+    if (!otb_egress_permits_host(r->egress, to->u.host)) {
         r->stats.acl_refused++;
         return;
     }
