@@ -1,4 +1,12 @@
-/* Connection/relay core shared by every program.
+/* Connection/relay core shared by every program. Where the code lives:
+ *   otb_pipe.c         the two pipes of a connection: backpressure,
+ *                      half-close, timeouts, connect, teardown, reaper
+ *   otb_codec.c        what the wire carries (AEAD stream, identity)
+ *   otb_conn_server.c  server side: header, replay, draining, resolving
+ *   otb_conn_client.c  client side: server pick and retry, early bytes,
+ *                      routes, direct (bypass) connections
+ *   otb_listener.c     listen, accept, pause on EMFILE or the connection cap
+ *   otb_relay.c        the relay object: keys, counters, per-path bytes
  *
  * A connection joins a "plain" socket (LAN host, or the Internet destination
  * on the server) and a "cipher" socket carrying the Shadowsocks AEAD stream.
@@ -17,6 +25,7 @@
 #include "otb_acl.h"
 #include "otb_addr.h"
 #include "otb_buf.h"
+#include "otb_codec.h"
 #include "otb_dns.h"
 #include "otb_egress.h"
 #include "otb_log.h"
@@ -41,6 +50,7 @@ enum otb_conn_state {
 };
 
 struct otb_conn;
+struct otb_conn_side;
 
 /* How a client connection leaves the box when it must not use the relay's
  * defaults: a LAN host pinned to one WAN goes out from that WAN's address,
@@ -82,11 +92,16 @@ struct otb_conn {
     ev_timer timer;            /* connect or idle timeout */
     ev_tstamp last_active;
     struct otb_dns_query *dns;
-    struct otb_stream_enc enc;
-    struct otb_stream_dec dec;
-    bool enc_started, salt_checked;
+    /* What the wire ("cipher") socket carries: the AEAD stream, or plain
+     * bytes for a direct connection of the box, whose wire socket goes
+     * straight to the target. */
+    const struct otb_codec *codec;
+    union otb_codec_state codec_state;
+    /* Server, client through a server, or direct: what to do when the
+     * outbound connect succeeds or fails, how to reach a destination. */
+    const struct otb_conn_side *side;
+    bool salt_checked;
     bool cipher_mptcp; /* cipher socket may carry MPTCP subflows: count per-path bytes */
-    bool direct;       /* client: bypass; the "cipher" socket goes straight to the target, no crypto */
     const struct otb_route *route; /* client: NULL = the relay's out_opts */
     int server_index; /* client: which server this connection uses */
     uint32_t servers_tried; /* client: bit per server index already tried */
