@@ -1,4 +1,12 @@
-/* Connection/relay core shared by every program.
+/* Connection/relay core shared by every program. Where the code lives:
+ *   otb_pipe.c         the two pipes of a connection: backpressure,
+ *                      half-close, timeouts, connect, teardown, reaper
+ *   otb_codec.c        what the wire carries (AEAD stream, identity)
+ *   otb_conn_server.c  server side: header, replay, draining, resolving
+ *   otb_conn_client.c  client side: server pick and retry, early bytes,
+ *                      routes, direct (bypass) connections
+ *   otb_listener.c     listen, accept, pause on EMFILE or the connection cap
+ *   otb_relay.c        the relay object: keys, counters, per-path bytes
  *
  * A connection joins a "plain" socket (LAN host, or the Internet destination
  * on the server) and a "cipher" socket carrying the Shadowsocks AEAD stream.
@@ -17,8 +25,10 @@
 #include "otb_acl.h"
 #include "otb_addr.h"
 #include "otb_buf.h"
+#include "otb_codec.h"
 #include "otb_counters.h"
 #include "otb_dns.h"
+#include "otb_egress.h"
 #include "otb_log.h"
 #include "otb_mptcp.h"
 #include "otb_qos.h"
@@ -41,6 +51,7 @@ enum otb_conn_state {
 };
 
 struct otb_conn;
+struct otb_conn_side;
 
 /* How a client connection leaves the box when it must not use the relay's
  * defaults: a LAN host pinned to one WAN goes out from that WAN's address,
@@ -82,11 +93,16 @@ struct otb_conn {
     ev_timer timer;            /* connect or idle timeout */
     ev_tstamp last_active;
     struct otb_dns_query *dns;
-    struct otb_stream_enc enc;
-    struct otb_stream_dec dec;
-    bool enc_started, salt_checked;
+    /* What the wire ("cipher") socket carries: the AEAD stream, or plain
+     * bytes for a direct connection of the box, whose wire socket goes
+     * straight to the target. */
+    const struct otb_codec *codec;
+    union otb_codec_state codec_state;
+    /* Server, client through a server, or direct: what to do when the
+     * outbound connect succeeds or fails, how to reach a destination. */
+    const struct otb_conn_side *side;
+    bool salt_checked;
     bool cipher_mptcp; /* cipher socket may carry MPTCP subflows: count per-path bytes */
-    bool direct;       /* client: bypass; the "cipher" socket goes straight to the target, no crypto */
     const struct otb_route *route; /* client: NULL = the relay's out_opts */
     int server_index; /* client: which server this connection uses */
     uint32_t servers_tried; /* client: bit per server index already tried */
@@ -117,16 +133,15 @@ struct otb_relay {
     uint8_t *scratch; /* OTB_BUF_SIZE, shared: only used within one callback */
     struct otb_counters stats;
     struct otb_replay *replay; /* server: salts seen */
-    struct otb_dns *dns;       /* server: resolver */
-    struct otb_acl *acl;       /* user ACL, may be NULL */
-    struct otb_acl *block;     /* server: built-in outbound block list */
-    struct otb_sock_opts out_opts;
+    /* Where destinations are reached (server: every connection; client: the
+     * direct ones): policy, resolver, source addresses, socket options.
+     * Shared with the UDP relay, owned by the program. */
+    const struct otb_egress *egress;
+    struct otb_sock_opts out_opts; /* client: sockets toward the server */
     /* Marks connections by class (otb_qos: a voice port's TCP is interactive)
      * on the socket toward the server (client) or back to the box (server);
      * NULL = no marking. */
     const struct otb_qos_policy *qos;
-    struct sockaddr_storage bind4, bind6; /* server: outbound source addresses (-b) */
-    socklen_t bind4_len, bind6_len;
     struct otb_upstream_ops upstream;
     ev_tstamp idle_timeout, connect_timeout;
     size_t nconns, max_conns;
@@ -163,7 +178,7 @@ int otb_relay_init(struct otb_relay *r, struct ev_loop *loop, const struct otb_l
  * open finish with the key they started with. 0 or -ENOMEM. */
 int otb_relay_set_master(struct otb_relay *r, const struct otb_master *master);
 const struct otb_master *otb_relay_master(const struct otb_relay *r);
-/* Closes every connection and frees what the relay owns (not dns/acl/replay). */
+/* Closes every connection and frees what the relay owns (not egress/replay). */
 void otb_relay_destroy(struct otb_relay *r);
 
 void otb_listener_start(struct otb_relay *r, struct otb_listener *l, int fd, otb_accept_cb cb,
@@ -180,8 +195,8 @@ void otb_relay_accept_plain(struct otb_relay *r, int fd, const struct otb_addr *
                             const uint8_t *early, size_t early_len,
                             const struct otb_route *route);
 /* Client: a LAN connection that bypasses the server: relayed as is to
- * target (a name is resolved with r->dns) through route (NULL: out_opts
- * without MPTCP). */
+ * target (a name is resolved with r->egress) through route (NULL: the
+ * egress's socket options). */
 void otb_relay_accept_direct(struct otb_relay *r, int fd, const struct otb_addr *target,
                              const uint8_t *early, size_t early_len,
                              const struct otb_route *route);

@@ -41,6 +41,19 @@ static int otb_sock_setint(int fd, int level, int name, int value)
     return setsockopt(fd, level, name, &value, sizeof(value)) < 0 ? -errno : 0;
 }
 
+/* Where a socket's packets go: firewall mark and interface (TCP and UDP). */
+static int otb_sock_apply_route(int fd, const struct otb_sock_opts *o)
+{
+    int rc;
+
+    if (o->mark && (rc = otb_sock_setint(fd, SOL_SOCKET, SO_MARK, (int)o->mark)) < 0)
+        return rc;
+    if (o->iface[0] &&
+        setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, o->iface, (socklen_t)strlen(o->iface)) < 0)
+        return -errno;
+    return 0;
+}
+
 /* Options common to listeners and outbound sockets. */
 static int otb_sock_apply(int fd, const struct otb_sock_opts *o)
 {
@@ -48,11 +61,8 @@ static int otb_sock_apply(int fd, const struct otb_sock_opts *o)
 
     if (o->no_delay && (rc = otb_sock_setint(fd, IPPROTO_TCP, TCP_NODELAY, 1)) < 0)
         return rc;
-    if (o->mark && (rc = otb_sock_setint(fd, SOL_SOCKET, SO_MARK, (int)o->mark)) < 0)
+    if ((rc = otb_sock_apply_route(fd, o)) < 0)
         return rc;
-    if (o->iface[0] &&
-        setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, o->iface, (socklen_t)strlen(o->iface)) < 0)
-        return -errno;
     if (o->congestion && o->congestion[0]) /* checked at start: failure means "system's" */
         (void)setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, o->congestion,
                          (socklen_t)strlen(o->congestion));
@@ -123,6 +133,24 @@ int otb_sock_outbound(int family, const struct otb_sock_opts *o, const struct so
 fail:
     close(fd);
     return rc;
+}
+
+int otb_sock_dgram(int family, const struct otb_sock_opts *o, const struct sockaddr *bind_sa,
+                   socklen_t bind_len)
+{
+    int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int rc;
+
+    if (fd < 0)
+        return -errno;
+    rc = o ? otb_sock_apply_route(fd, o) : 0;
+    if (rc == 0 && bind_sa && bind(fd, bind_sa, bind_len) < 0)
+        rc = -errno;
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    return fd;
 }
 
 int otb_sock_passive_addrs(const char *host, uint16_t port, int socktype,

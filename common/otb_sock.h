@@ -40,6 +40,11 @@ int otb_sock_listen(const struct sockaddr *sa, socklen_t len, const struct otb_s
  * bound to it (source address). fd or -errno. */
 int otb_sock_outbound(int family, const struct otb_sock_opts *o, const struct sockaddr *bind_sa,
                       socklen_t bind_len, bool *fell_back);
+/* Datagram socket for family, non-blocking and close-on-exec, with the mark
+ * and interface of o (may be NULL) and, if bind_sa is set, bound to it.
+ * fd or -errno. */
+int otb_sock_dgram(int family, const struct otb_sock_opts *o, const struct sockaddr *bind_sa,
+                   socklen_t bind_len);
 /* Non-blocking connect; 0 when connected or in progress, -errno otherwise. */
 int otb_sock_connect(int fd, const struct sockaddr *sa, socklen_t len);
 /* Pending error of a connecting socket (SO_ERROR) as -errno, or 0. */

@@ -55,6 +55,7 @@
 #include "otb_counters.h"
 #include "otb_crypto.h"
 #include "otb_dns.h"
+#include "otb_egress.h"
 #include "otb_log.h"
 #include "otb_qos.h"
 #include "otb_relay.h"
@@ -220,14 +221,11 @@ struct otb_udprelay {
     struct otb_udp_listener *listeners;
     bool stopped;
     /* set by the program after init */
-    struct otb_sock_opts out_opts; /* mark/iface of sockets toward the server or Internet */
-    /* server */
+    struct otb_sock_opts out_opts; /* client: mark/iface of sockets toward the server */
+    /* server: policy, resolver, -b and socket options of outbound sockets,
+     * the same object as the TCP relay's */
+    const struct otb_egress *egress;
     struct otb_replay replay;
-    struct otb_dns *dns;
-    struct otb_acl *acl;   /* user ACL, may be NULL; replaced on reload */
-    struct otb_acl *block; /* built-in outbound block list */
-    struct sockaddr_storage bind4, bind6; /* outbound source addresses (-b) */
-    socklen_t bind4_len, bind6_len;
     struct otb_udp_name names[OTB_UDP_NAMES];
     /* client */
     const struct otb_qos_policy *qos; /* classify and mark associations; NULL = no marking */
@@ -239,7 +237,7 @@ struct otb_udprelay {
 /* 0 or -ENOMEM. max_assoc 0 = OTB_UDP_DEFAULT_MAX_ASSOC. */
 int otb_udprelay_init(struct otb_udprelay *r, struct ev_loop *loop, const struct otb_logger *log,
                       const struct otb_master *master, enum otb_udp_role role, size_t max_assoc);
-/* Closes everything and frees what the relay owns (not dns/acl/block). */
+/* Closes everything and frees what the relay owns (not the egress). */
 void otb_udprelay_destroy(struct otb_udprelay *r);
 /* Bound UDP socket read by the relay. o: reuse_port and transparent (TPROXY,
  * with IP_RECVORIGDSTADDR) are used. 0 or -errno. */

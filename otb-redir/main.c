@@ -230,9 +230,13 @@ static int otb_redir_setup(struct otb_redir *rd, struct ev_loop *loop)
         otb_mptcp_report(&rd->log, &mptcp);
     if (rd->cfg.acl[0] && !(rd->acl = otb_daemon_load_acl(rd->cfg.acl, &rd->log)))
         return -1;
+    /* Direct connections leave with the same options, without MPTCP. */
+    rd->egress.opts = rd->relay.out_opts;
+    rd->egress.opts.mptcp = false;
+    rd->relay.egress = &rd->egress;
     /* Bypassed SOCKS5 requests name their destination: resolved on the box. */
-    rd->relay.dns = otb_dns_new(loop, rd->cfg.nameserver, rd->cfg.ipv6_first, err, sizeof(err));
-    if (!rd->relay.dns) {
+    rd->egress.dns = otb_dns_new(loop, rd->cfg.nameserver, rd->cfg.ipv6_first, err, sizeof(err));
+    if (!rd->egress.dns) {
         OTB_ERR(&rd->log, "nameserver: %s", err);
         return -1;
     }
@@ -272,8 +276,7 @@ static void otb_redir_teardown(void *arg)
     otb_relay_destroy(&rd->relay);
     otb_daemon_close_listeners(&rd->transparent);
     otb_daemon_close_listeners(&rd->socks);
-    if (rd->relay.dns)
-        otb_dns_free(rd->relay.dns);
+    otb_egress_free(&rd->egress);
     otb_acl_free(rd->acl);
 }
 

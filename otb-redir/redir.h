@@ -15,6 +15,7 @@ struct otb_redir {
     struct otb_logger log;
     struct otb_master master;
     struct otb_relay relay;
+    struct otb_egress egress; /* direct connections: resolver, socket options */
     struct otb_upstreams upstreams;
     struct otb_listener_set transparent; /* REDIRECT or TPROXY listeners */
     struct otb_listener_set socks;       /* SOCKS5 listeners */

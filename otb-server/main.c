@@ -22,6 +22,7 @@ struct otb_server {
     struct otb_logger log;
     struct otb_master master;
     struct otb_relay relay;
+    struct otb_egress egress; /* shared by the TCP and UDP relays */
     struct otb_replay replay;
     struct otb_listener_set listeners;
     struct otb_udprelay udp; /* -u / -U */
@@ -37,8 +38,8 @@ static void otb_server_on_accept(struct otb_listener *l, int fd, const struct so
 
 /* ----------------------------------------------------- UDP relay (-u, -U) */
 
-/* After the TCP relay's setup: shares its resolver, ACLs and -b addresses,
- * listens on the same addresses and port. */
+/* After the TCP relay's setup: shares its egress, listens on the same
+ * addresses and port. */
 static int otb_server_setup_udp(struct otb_server *s, struct ev_loop *loop)
 {
     struct otb_sock_opts opts = { .reuse_port = s->cfg.reuse_port };
@@ -50,15 +51,7 @@ static int otb_server_setup_udp(struct otb_server *s, struct ev_loop *loop)
     }
     s->udp_on = true;
     s->udp.idle_timeout = s->cfg.timeout;
-    s->udp.out_opts = (struct otb_sock_opts){ .mark = s->cfg.mark };
-    snprintf(s->udp.out_opts.iface, sizeof(s->udp.out_opts.iface), "%s", s->cfg.iface);
-    s->udp.dns = s->relay.dns;
-    s->udp.acl = s->relay.acl;
-    s->udp.block = s->relay.block;
-    s->udp.bind4 = s->relay.bind4;
-    s->udp.bind4_len = s->relay.bind4_len;
-    s->udp.bind6 = s->relay.bind6;
-    s->udp.bind6_len = s->relay.bind6_len;
+    s->udp.egress = &s->egress;
     for (size_t i = 0; i < s->cfg.n_servers; i++) {
         const struct otb_hostport *hp = &s->cfg.servers[i];
         if (otb_udprelay_listen_host(&s->udp, hp->host, hp->port ? hp->port : s->cfg.server_port,
@@ -71,27 +64,6 @@ static int otb_server_setup_udp(struct otb_server *s, struct ev_loop *loop)
 
 /* ------------------------------------------------------------------------ */
 
-static int otb_server_set_bind(struct otb_server *s)
-{
-    struct sockaddr_storage ss;
-    socklen_t len;
-
-    if (!s->cfg.local_addr[0])
-        return 0;
-    if (otb_sock_parse_ip(s->cfg.local_addr, 0, &ss, &len) < 0) {
-        OTB_ERR(&s->log, "local_address (-b) %s: not an IP address", s->cfg.local_addr);
-        return -1;
-    }
-    if (ss.ss_family == AF_INET) {
-        s->relay.bind4 = ss;
-        s->relay.bind4_len = len;
-    } else {
-        s->relay.bind6 = ss;
-        s->relay.bind6_len = len;
-    }
-    return 0;
-}
-
 /* SIGHUP: new key, ACL, timeouts for new connections and datagrams;
  * established connections go on. */
 static void otb_server_reload(void *arg)
@@ -101,7 +73,6 @@ static void otb_server_reload(void *arg)
     if (!s->udp_on)
         return;
     s->udp.master = otb_relay_master(&s->relay);
-    s->udp.acl = s->relay.acl;
     s->udp.idle_timeout = s->cfg.timeout;
 }
 
@@ -125,26 +96,28 @@ static int otb_server_setup(struct otb_server *s, struct ev_loop *loop)
     s->relay.connect_timeout = s->cfg.connect_timeout;
     s->relay.max_conns = s->prog.max_conns;
     /* To the Internet: plain TCP (its servers do not speak MPTCP). */
-    s->relay.out_opts = (struct otb_sock_opts){ .no_delay = s->cfg.no_delay,
-                                                .fast_open = s->cfg.fast_open,
-                                                .mark = s->cfg.mark };
-    snprintf(s->relay.out_opts.iface, sizeof(s->relay.out_opts.iface), "%s", s->cfg.iface);
+    s->egress.opts = (struct otb_sock_opts){ .no_delay = s->cfg.no_delay,
+                                             .fast_open = s->cfg.fast_open,
+                                             .mark = s->cfg.mark };
+    snprintf(s->egress.opts.iface, sizeof(s->egress.opts.iface), "%s", s->cfg.iface);
+    s->relay.egress = &s->egress;
     /* Box-bound TCP carries the class the box gave it (same rule, both ends);
      * UDP copies the DSCP each association's datagrams came with. */
     s->relay.qos = &s->cfg.qos;
-    if (otb_server_set_bind(s) < 0)
+    if (otb_egress_set_bind(&s->egress, s->cfg.local_addr, err, sizeof(err)) < 0) {
+        OTB_ERR(&s->log, "%s", err);
         return -1;
-    s->relay.dns = otb_dns_new(loop, s->cfg.nameserver, s->cfg.ipv6_first, err, sizeof(err));
-    if (!s->relay.dns) {
+    }
+    s->egress.dns = otb_dns_new(loop, s->cfg.nameserver, s->cfg.ipv6_first, err, sizeof(err));
+    if (!s->egress.dns) {
         OTB_ERR(&s->log, "nameserver: %s", err);
         return -1;
     }
-    s->relay.block = otb_acl_builtin_outbound_block();
-    if (!s->relay.block || otb_acl_add_local_addrs(s->relay.block, OTB_ACL_OUTBOUND_BLOCK) < 0) {
+    if (otb_egress_block_builtin(&s->egress) < 0) {
         OTB_ERR(&s->log, "cannot build the outbound block list");
         return -1;
     }
-    if (s->cfg.acl[0] && !(s->relay.acl = otb_daemon_load_acl(s->cfg.acl, &s->log)))
+    if (s->cfg.acl[0] && !(s->egress.acl = otb_daemon_load_acl(s->cfg.acl, &s->log)))
         return -1;
     for (size_t i = 0; i < s->cfg.n_servers && s->cfg.mode != OTB_MODE_UDP_ONLY; i++) {
         const struct otb_hostport *hp = &s->cfg.servers[i];
@@ -169,7 +142,7 @@ static int otb_server_start(void *arg, struct ev_loop *loop)
         return -1;
     s->prog.tcp = &s->relay;
     s->prog.udp = s->udp_on ? &s->udp : NULL;
-    s->prog.acl = &s->relay.acl;
+    s->prog.acl = &s->egress.acl;
     return 0;
 }
 
@@ -181,10 +154,7 @@ static void otb_server_teardown(void *arg)
         otb_udprelay_destroy(&s->udp);
     otb_relay_destroy(&s->relay);
     otb_daemon_close_listeners(&s->listeners);
-    if (s->relay.dns)
-        otb_dns_free(s->relay.dns);
-    otb_acl_free(s->relay.acl);
-    otb_acl_free(s->relay.block);
+    otb_egress_free(&s->egress);
     otb_replay_free(&s->replay);
 }
 

@@ -274,7 +274,7 @@ struct env {
     struct otb_logger log;
     struct otb_master master;
     struct otb_udprelay relay;
-    struct otb_acl *acl, *block;
+    struct otb_egress egress;
     struct sockaddr_in relay_addr; /* where the relay listens */
 };
 
@@ -335,11 +335,10 @@ static void env_start(struct env *e, enum otb_udp_role role, size_t max_assoc)
     otb_master_from_password(&e->master, OTB_CHACHA20_IETF_POLY1305, PW);
     assert_int_equal(otb_udprelay_init(&e->relay, e->loop, &e->log, &e->master, role, max_assoc),
                      0);
-    e->acl = otb_acl_new();
-    assert_int_equal(otb_acl_load_text(e->acl, acl, sizeof(acl) - 1, err, sizeof(err)), 0);
-    e->block = otb_acl_builtin_outbound_block();
-    e->relay.acl = e->acl;
-    e->relay.block = e->block;
+    e->egress.acl = otb_acl_new();
+    assert_int_equal(otb_acl_load_text(e->egress.acl, acl, sizeof(acl) - 1, err, sizeof(err)), 0);
+    e->egress.block = otb_acl_builtin_outbound_block();
+    e->relay.egress = &e->egress;
     e->relay_addr = v4("127.0.0.1", 0);
     assert_int_equal(otb_udprelay_listen(&e->relay, (struct sockaddr *)&e->relay_addr,
                                          sizeof(e->relay_addr), &opts),
@@ -350,8 +349,7 @@ static void env_start(struct env *e, enum otb_udp_role role, size_t max_assoc)
 static void env_stop(struct env *e)
 {
     otb_udprelay_destroy(&e->relay);
-    otb_acl_free(e->acl);
-    otb_acl_free(e->block);
+    otb_egress_free(&e->egress);
     ev_loop_destroy(e->loop);
 }
 

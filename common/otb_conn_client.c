@@ -1,0 +1,189 @@
+/* Client side of a TCP connection (otb-redir, otb-tunnel): a LAN connection
+ * goes to a server picked by the program (retried on the next server when
+ * one does not answer), its early bytes and the address header sealed into
+ * the first flight, over the relay's sockets or a pinned WAN's route; or,
+ * for a bypass, directly to its destination with the identity codec. */
+#include "otb_conn.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+static void otb_conn_start_upstream(struct otb_conn *c, const char *why);
+
+/* ------------------------------------------------------ through a server */
+
+/* Client: pick a server not tried yet for this connection and connect. */
+static void otb_conn_start_upstream(struct otb_conn *c, const char *why)
+{
+    struct otb_relay *r = c->relay;
+    struct sockaddr_storage server;
+    socklen_t len;
+    bool fell_back = false;
+    int sfd;
+
+    c->server_index = r->upstream.pick(r->upstream.arg, c->servers_tried, &server, &len);
+    if (c->server_index < 0) {
+        otb_conn_close(c, why);
+        return;
+    }
+    c->servers_tried |= 1u << c->server_index;
+    if (c->route)
+        sfd = otb_sock_outbound(server.ss_family, &c->route->opts,
+                                c->route->bind_len ? (struct sockaddr *)&c->route->bind : NULL,
+                                c->route->bind_len, &fell_back);
+    else
+        sfd = otb_sock_outbound(server.ss_family, &r->out_opts, NULL, 0, &fell_back);
+    if (sfd < 0) {
+        r->stats.errors++;
+        otb_conn_close(c, "upstream socket failed");
+        return;
+    }
+    otb_relay_note_fallback(r, fell_back);
+    c->cipher_fd = sfd;
+    otb_conn_mark_class(c, sfd);
+    c->cipher_mptcp = (c->route ? c->route->opts.mptcp : r->out_opts.mptcp) && !fell_back;
+    if (c->codec->request(c) < 0) {
+        otb_conn_close(c, "out of memory");
+        return;
+    }
+    otb_conn_connect(c, sfd, (const struct sockaddr *)&server);
+}
+
+/* The server did not answer: forget this attempt and try the next one. */
+static void otb_conn_upstream_failed(struct otb_conn *c, const char *why)
+{
+    struct otb_relay *r = c->relay;
+
+    r->upstream.report(r->upstream.arg, c->server_index, false);
+    ev_io_stop(r->loop, &c->outbound->wio);
+    ev_timer_stop(r->loop, &c->timer);
+    if (c->cipher_fd >= 0)
+        close(c->cipher_fd);
+    c->cipher_fd = -1;
+    otb_pipe_release(r, &c->seal.out);
+    c->codec->reset(c);
+    otb_conn_start_upstream(c, why);
+}
+
+static void otb_conn_upstream_connected(struct otb_conn *c)
+{
+    c->relay->upstream.report(c->relay->upstream.arg, c->server_index, true);
+}
+
+const struct otb_conn_side otb_conn_side_upstream = {
+    .failed = otb_conn_upstream_failed,
+    .connected = otb_conn_upstream_connected,
+};
+
+/* ---------------------------------------------------------------- direct */
+
+/* Client bypass: a plain connection to the destination itself. */
+static void otb_conn_connect_direct(struct otb_conn *c, const struct sockaddr *sa)
+{
+    struct otb_relay *r = c->relay;
+    struct otb_sock_opts opts = c->route ? c->route->opts : r->egress->opts;
+    const struct sockaddr *bind_sa = NULL;
+    socklen_t bind_len = 0;
+    int fd;
+
+    opts.mptcp = false; /* the Internet's servers do not speak MPTCP to us */
+    if (c->route && c->route->bind_len) {
+        bind_sa = (const struct sockaddr *)&c->route->bind;
+        bind_len = c->route->bind_len;
+    }
+    fd = otb_sock_outbound(sa->sa_family, &opts, bind_sa, bind_len, NULL);
+    if (fd < 0) {
+        r->stats.errors++;
+        otb_conn_close(c, "direct socket failed");
+        return;
+    }
+    c->cipher_fd = fd;
+    otb_conn_mark_class(c, fd);
+    otb_conn_connect(c, fd, sa);
+}
+
+static void otb_conn_direct_failed(struct otb_conn *c, const char *why)
+{
+    otb_conn_close(c, why);
+}
+
+static void otb_conn_direct_connected(struct otb_conn *c)
+{
+    (void)c;
+}
+
+const struct otb_conn_side otb_conn_side_direct = {
+    .failed = otb_conn_direct_failed,
+    .connected = otb_conn_direct_connected,
+    .reach = otb_conn_connect_direct,
+};
+
+/* ---------------------------------------------------------------- accept */
+
+/* Common start of both client paths: the LAN socket, the target and the
+ * early bytes kept for the first flight; NULL when refused. */
+static struct otb_conn *otb_conn_new_client(struct otb_relay *r, int fd,
+                                            const struct otb_addr *target, const uint8_t *early,
+                                            size_t early_len, const struct otb_route *route,
+                                            const struct otb_codec *codec,
+                                            const struct otb_conn_side *side)
+{
+    struct otb_conn *c = otb_conn_new(r, codec, side);
+
+    if (!c) {
+        close(fd);
+        return NULL;
+    }
+    c->plain_fd = fd;
+    c->target = *target;
+    c->outbound = &c->seal;
+    c->route = route;
+    if (early_len > OTB_RELAY_EARLY_MAX) {
+        otb_conn_close(c, "too much early data");
+        return NULL;
+    }
+    if (early_len > 0) {
+        if (!otb_pipe_buf(r, &c->early)) {
+            otb_conn_close(c, "out of memory");
+            return NULL;
+        }
+        memcpy(c->early->data, early, early_len);
+        c->early->end = (uint32_t)early_len;
+    }
+    return c;
+}
+
+void otb_relay_accept_direct(struct otb_relay *r, int fd, const struct otb_addr *target,
+                             const uint8_t *early, size_t early_len,
+                             const struct otb_route *route)
+{
+    struct otb_conn *c = otb_conn_new_client(r, fd, target, early, early_len, route,
+                                             &otb_codec_identity, &otb_conn_side_direct);
+
+    if (!c)
+        return;
+    /* No header: the first flight is the early bytes, sent once connected. */
+    if (c->codec->request(c) < 0) {
+        otb_conn_close(c, "out of memory");
+        return;
+    }
+    otb_conn_begin_target(c);
+}
+
+void otb_relay_accept_plain(struct otb_relay *r, int fd, const struct otb_addr *target,
+                            const uint8_t *early, size_t early_len,
+                            const struct otb_route *route)
+{
+    struct otb_conn *c = otb_conn_new_client(r, fd, target, early, early_len, route,
+                                             &otb_codec_aead, &otb_conn_side_upstream);
+
+    if (!c)
+        return;
+    if (otb_log_enabled(r->log, OTB_LOG_DEBUG)) {
+        char to[OTB_ADDR_FMT_LEN];
+        otb_addr_format(target, to, sizeof(to));
+        OTB_DEBUG(r->log, "[#%llu] LAN connection to %s", (unsigned long long)c->id, to);
+    }
+    otb_conn_start_upstream(c, "no server available");
+}

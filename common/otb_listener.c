@@ -1,0 +1,84 @@
+/* Listening sockets of the TCP relay: accept in bounded bursts, pause a
+ * listener for a second when descriptors run out (EMFILE...), pause them
+ * all at the connection cap and resume below it. */
+#include "otb_conn.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* Accepts taken per readiness event: bounded so one busy listener cannot
+ * starve established connections. */
+#define OTB_ACCEPT_BURST 64
+
+static void otb_listener_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct otb_listener *l = otb_container_of(w, struct otb_listener, io);
+    struct otb_relay *r = l->relay;
+
+    for (int i = 0; i < OTB_ACCEPT_BURST && !r->accept_paused && !r->stopping; i++) {
+        struct sockaddr_storage peer;
+        socklen_t len = sizeof(peer);
+        int fd = accept4(l->fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* Out of descriptors: the pending connection stays queued and the
+                 * socket stays readable, so wait instead of spinning on it. */
+                if (!l->fd_exhausted_logged)
+                    OTB_WARN(r->log, "accept: %s; pausing this listener for 1 s "
+                             "(raise the limit with -n or lower --max-conns)", strerror(errno));
+                l->fd_exhausted_logged = true;
+                ev_io_stop(loop, &l->io);
+                ev_timer_set(&l->retry, 1., 0.);
+                ev_timer_start(loop, &l->retry);
+            } else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+                OTB_WARN(r->log, "accept: %s", strerror(errno));
+            }
+            return;
+        }
+        l->fd_exhausted_logged = false;
+        l->on_accept(l, fd, (struct sockaddr *)&peer, len);
+    }
+}
+
+static void otb_listener_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct otb_listener *l = otb_container_of(w, struct otb_listener, retry);
+
+    if (!l->relay->stopping && !l->relay->accept_paused)
+        ev_io_start(loop, &l->io);
+}
+
+void otb_listener_start(struct otb_relay *r, struct otb_listener *l, int fd, otb_accept_cb cb,
+                        void *arg)
+{
+    l->fd = fd;
+    l->relay = r;
+    l->on_accept = cb;
+    l->arg = arg;
+    l->fd_exhausted_logged = false;
+    ev_io_init(&l->io, otb_listener_accept_cb, fd, EV_READ);
+    ev_timer_init(&l->retry, otb_listener_retry_cb, 1., 0.);
+    ev_io_start(r->loop, &l->io);
+    l->next = r->listeners;
+    r->listeners = l;
+}
+
+void otb_listener_stop(struct otb_listener *l)
+{
+    ev_io_stop(l->relay->loop, &l->io);
+    ev_timer_stop(l->relay->loop, &l->retry);
+}
+
+void otb_relay_stop_listeners(struct otb_relay *r)
+{
+    for (struct otb_listener *l = r->listeners; l; l = l->next)
+        otb_listener_stop(l);
+}
+
+void otb_relay_resume_accept(struct otb_relay *r)
+{
+    r->accept_paused = false;
+    OTB_INFO(r->log, "below the connection limit again: accepting");
+    for (struct otb_listener *l = r->listeners; l; l = l->next)
+        ev_io_start(r->loop, &l->io);
+}

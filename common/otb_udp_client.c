@@ -1,0 +1,187 @@
+/* UDP relay, client role (otb-tunnel): LAN datagrams are sealed to the
+ * server the program picks, classed for QoS; replies go back from the
+ * listening socket (forward mode) or a transparent socket per replying
+ * address (TPROXY). */
+#include "otb_udp_inner.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ========================================================= client role */
+
+static int otb_udp_client_out_fd(struct otb_udp_assoc *a)
+{
+    struct otb_udprelay *r = a->relay;
+    int fd;
+
+    if (a->out[0].fd >= 0)
+        return a->out[0].fd;
+    /* Not connect()ed: the route, and so the source address, is chosen per
+     * datagram, so traffic follows the routing when a WAN goes down. */
+    fd = otb_sock_dgram(a->server.ss_family, &r->out_opts, NULL, 0);
+    if (fd < 0) {
+        r->stats.errors++;
+        OTB_DEBUG(r->log, "udp: socket to the server: %s", strerror(-fd));
+        return -1;
+    }
+    if (r->qos)
+        otb_qos_mark_socket(fd, a->server.ss_family, a->qclass);
+    otb_udp_sock_start(r, &a->out[0], fd);
+    return fd;
+}
+
+/* The association's class after one more LAN datagram (tos: its TOS byte,
+ * -1 unknown); a change is marked on the socket to the server at once, the
+ * datagrams already queued for it going out first. */
+static void otb_udp_client_classify(struct otb_udp_assoc *a, int tos, const struct otb_addr *to,
+                                    size_t len)
+{
+    struct otb_udprelay *r = a->relay;
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    const struct sockaddr *dst =
+        otb_addr_to_sockaddr(to, &ss, &sslen) == 0 ? (const struct sockaddr *)&ss : NULL;
+    enum otb_qos_class pkt = otb_qos_classify_udp(r->qos, tos < 0 ? 0 : (uint8_t)tos,
+                                                  (const struct sockaddr *)&a->peer, dst,
+                                                  to->port, len);
+    enum otb_qos_class next = otb_qos_assoc_class(a->qclass, a->qseen, pkt);
+
+    if (a->qseen < OTB_QOS_DECIDE_PACKETS)
+        a->qseen++;
+    if (next == a->qclass)
+        return;
+    a->qclass = next;
+    if (a->out[0].fd < 0)
+        return;
+    if (r->tx->n && r->tx->fd == a->out[0].fd)
+        otb_udp_tx_flush(r);
+    otb_qos_mark_socket(a->out[0].fd, a->server.ss_family, next);
+}
+
+/* The server for a's next datagram: the relay's pick, so that associations
+ * follow a failover instead of staying on a dead server while they are busy.
+ * A change of family needs a new socket. false if there is none. */
+static bool otb_udp_client_pick(struct otb_udp_assoc *a)
+{
+    struct otb_udprelay *r = a->relay;
+    struct sockaddr_storage sa;
+    socklen_t len;
+    int idx = r->upstream.pick(r->upstream.arg, 0, &sa, &len);
+
+    if (idx < 0) {
+        r->stats.no_server++;
+        return false;
+    }
+    if (idx == a->server_index)
+        return true;
+    if (a->out[0].fd >= 0 && sa.ss_family != a->server.ss_family)
+        otb_udp_sock_close(r, &a->out[0]);
+    a->server_index = idx;
+    memcpy(&a->server, &sa, len);
+    return true;
+}
+
+/* A LAN datagram to the server; with TPROXY, its original destination is
+ * in the control message. */
+void otb_udp_client_datagram(void *ctx, uint8_t *data, size_t n,
+                                    const struct sockaddr *from, struct msghdr *msg)
+{
+    struct otb_udp_listener *l = ctx;
+    struct otb_udprelay *r = l->relay;
+    struct sockaddr_storage orig;
+    struct otb_addr dst;
+    const struct otb_addr *to = &r->target;
+    struct otb_udp_assoc *a;
+    uint8_t *out;
+    int fd;
+
+    if (!r->forward) {
+        if (!l->transparent || otb_udp_orig_dst(msg, &orig) < 0 ||
+            otb_addr_from_sockaddr(&dst, (const struct sockaddr *)&orig) < 0) {
+            r->stats.bad++;
+            return;
+        }
+        to = &dst;
+    }
+    a = otb_udp_assoc_get(r, l, from, r->forward ? 0 : (uint8_t)orig.ss_family);
+    if (!a || !otb_udp_client_pick(a))
+        return;
+    if (r->qos)
+        otb_udp_client_classify(a, otb_udp_recv_tos(msg), to, n);
+    if ((fd = otb_udp_client_out_fd(a)) < 0)
+        return;
+    out = otb_udp_tx_slot(r, fd);
+    otb_udp_tx_commit(r, otb_udp_seal_with(r, to, data, n, out),
+                      (const struct sockaddr *)&a->server, OTB_UDP_UP, n, -1);
+    otb_udp_assoc_touch(a);
+    otb_udp_assoc_note_port(a, to->port);
+}
+
+/* TPROXY: the socket that speaks as src to the LAN host, cached. fd or -1. */
+static int otb_udp_client_reply_fd(struct otb_udp_assoc *a, const struct sockaddr *src)
+{
+    struct otb_udprelay *r = a->relay;
+    struct otb_udp_reply *slot;
+    struct otb_udp_key k;
+    int fd;
+
+    if (src->sa_family != a->peer.ss_family || otb_udp_key_set(&k, src, 0) < 0) {
+        r->stats.bad++;
+        return -1;
+    }
+    for (unsigned i = 0; i < a->nreplies; i++)
+        if (memcmp(&a->replies[i].from, &k, sizeof(k)) == 0)
+            return a->replies[i].fd;
+    fd = otb_udp_transparent_socket(src);
+    if (fd < 0) {
+        r->stats.errors++;
+        OTB_DEBUG(r->log, "udp: transparent reply socket: %s", strerror(-fd));
+        return -1;
+    }
+    if (a->nreplies < OTB_UDP_REPLY_SOCKS) {
+        slot = &a->replies[a->nreplies++];
+    } else {
+        slot = &a->replies[a->reply_next];
+        a->reply_next = (a->reply_next + 1) % OTB_UDP_REPLY_SOCKS;
+        otb_udp_tx_flush(r);
+        close(slot->fd);
+    }
+    slot->from = k;
+    slot->fd = fd;
+    return fd;
+}
+
+/* A datagram from the server: opened and handed to the LAN host. */
+void otb_udp_client_deliver(void *ctx, uint8_t *data, size_t n,
+                                   const struct sockaddr *sender, struct msghdr *msg)
+{
+    struct otb_udp_assoc *a = ctx;
+    struct otb_udprelay *r = a->relay;
+    struct sockaddr_storage src;
+    struct otb_addr from;
+    size_t off, len;
+    socklen_t slen;
+    int fd = a->via->fd;
+
+    /* Only the server holds the key; anything else is noise or an attack. */
+    if (!otb_udp_same_sockaddr(sender, (const struct sockaddr *)&a->server) ||
+        otb_udp_open_addr(&r->aead, r->master, data, n, r->plain, OTB_UDP_PLAIN_CAP, &from, &off,
+                          &len) != OTB_OK) {
+        r->stats.bad++;
+        return;
+    }
+    if (!r->forward) {
+        if (otb_addr_to_sockaddr(&from, &src, &slen) < 0) {
+            r->stats.bad++;
+            return;
+        }
+        if ((fd = otb_udp_client_reply_fd(a, (const struct sockaddr *)&src)) < 0)
+            return;
+    }
+    otb_udp_tx_queue(r, fd, r->plain + off, len, (const struct sockaddr *)&a->peer, OTB_UDP_DOWN);
+    otb_udp_assoc_touch(a);
+}
+

@@ -1,0 +1,188 @@
+/* UDP relay, server role (otb-server): datagrams from boxes are opened,
+ * replay-checked, checked against the egress policy (names resolved and
+ * cached) and sent from the association's outbound sockets; what comes back
+ * is sealed to the box. */
+#include "otb_udp_inner.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ========================================================= server role */
+
+/* Outbound socket of a for family, created on first use. fd or -1 (counted). */
+static int otb_udp_server_out_fd(struct otb_udp_assoc *a, int family)
+{
+    struct otb_udprelay *r = a->relay;
+    struct otb_udp_sock *s = &a->out[family == AF_INET6];
+    socklen_t bind_len;
+    const struct sockaddr *bind_sa = otb_egress_bind(r->egress, family, &bind_len);
+    int fd;
+
+    if (s->fd >= 0)
+        return s->fd;
+    /* Bound to -b with any port, so the mapping is fixed from the first datagram. */
+    fd = otb_sock_dgram(family, &r->egress->opts, bind_sa, bind_len);
+    if (fd < 0) {
+        r->stats.errors++;
+        OTB_DEBUG(r->log, "udp: outbound socket: %s", strerror(-fd));
+        return -1;
+    }
+    otb_udp_sock_start(r, s, fd);
+    return fd;
+}
+
+/* Sends a permitted payload to a resolved destination. */
+static void otb_udp_server_send(struct otb_udp_assoc *a, const struct sockaddr *to,
+                                const uint8_t *payload, size_t len)
+{
+    struct otb_udprelay *r = a->relay;
+    int fd = otb_udp_server_out_fd(a, to->sa_family);
+
+    if (fd < 0)
+        return;
+    otb_udp_tx_queue(r, fd, payload, len, to, OTB_UDP_UP);
+    otb_udp_assoc_touch(a);
+    otb_udp_assoc_note_port(a, otb_udp_sockaddr_port(to));
+}
+
+static void otb_udp_server_resolved(void *arg, int status, const struct sockaddr_storage *addrs,
+                                    size_t n)
+{
+    struct otb_udp_assoc *a = arg;
+    struct otb_udprelay *r = a->relay;
+    struct otb_udp_pending *p = a->held;
+    const struct sockaddr *to = NULL;
+
+    a->dns = NULL;
+    a->held = NULL;
+    if (status != 0)
+        r->stats.dns_fail++;
+    else if (!(to = otb_egress_first_permitted(r->egress, addrs, n)))
+        r->stats.acl_refused++;
+    if (to) {
+        otb_udp_names_put(r->names, OTB_UDP_NAMES, p->host, p->port, to,
+                          ev_now(r->loop) + OTB_UDP_NAME_TTL);
+        otb_udp_server_send(a, to, p->data, p->len);
+        otb_udp_tx_flush(r);
+    }
+    free(p);
+}
+
+/* Destination given as a name: the cached answer, or a lookup holding this
+ * one datagram. */
+static void otb_udp_server_send_name(struct otb_udp_assoc *a, const struct otb_addr *to,
+                                     const uint8_t *payload, size_t len)
+{
+    struct otb_udprelay *r = a->relay;
+    const struct sockaddr *sa =
+        otb_udp_names_find(r->names, OTB_UDP_NAMES, to->u.host, to->port, ev_now(r->loop));
+    struct otb_udp_pending *p;
+
+    if (sa) {
+        otb_udp_server_send(a, sa, payload, len);
+        return;
+    }
+    if (a->dns) {
+        r->stats.dns_dropped++;
+        return;
+    }
+    /* One copy per lookup, not per datagram: answers are cached. */
+    p = malloc(sizeof(*p) + len);
+    if (!p) {
+        r->stats.errors++;
+        return;
+    }
+    snprintf(p->host, sizeof(p->host), "%s", to->u.host);
+    p->port = to->port;
+    p->len = len;
+    memcpy(p->data, payload, len);
+    a->dns = otb_dns_resolve(r->egress->dns, to->u.host, to->port, otb_udp_server_resolved, a);
+    if (!a->dns) {
+        r->stats.errors++;
+        free(p);
+        return;
+    }
+    a->held = p;
+}
+
+/* The association of a box's datagram, remembering the DSCP it came with
+ * (the box's class of it) for the way back. */
+static struct otb_udp_assoc *otb_udp_server_assoc(struct otb_udprelay *r,
+                                                  struct otb_udp_listener *l,
+                                                  const struct sockaddr *from, int tos)
+{
+    struct otb_udp_assoc *a = otb_udp_assoc_get(r, l, from, 0);
+
+    if (a && tos >= 0)
+        a->tos = tos & 0xfc; /* DSCP only: ECN belongs to each hop pair */
+    return a;
+}
+
+/* An authentic, fresh datagram from a box: apply the policy and relay it. */
+static void otb_udp_server_route(struct otb_udprelay *r, struct otb_udp_listener *l,
+                                 const struct sockaddr *from, const struct otb_addr *to,
+                                 const uint8_t *payload, size_t len, int tos)
+{
+    struct sockaddr_storage ss;
+    struct otb_udp_assoc *a;
+    socklen_t sslen;
+
+    if (otb_addr_to_sockaddr(to, &ss, &sslen) == 0) {
+        if (!otb_egress_permits_addr(r->egress, (const struct sockaddr *)&ss)) {
+            r->stats.acl_refused++;
+            return;
+        }
+        if ((a = otb_udp_server_assoc(r, l, from, tos)))
+            otb_udp_server_send(a, (const struct sockaddr *)&ss, payload, len);
+        return;
+    }
+    if (!otb_egress_permits_host(r->egress, to->u.host)) {
+        r->stats.acl_refused++;
+        return;
+    }
+    if ((a = otb_udp_server_assoc(r, l, from, tos)))
+        otb_udp_server_send_name(a, to, payload, len);
+}
+
+void otb_udp_server_datagram(void *ctx, uint8_t *data, size_t n,
+                                    const struct sockaddr *from, struct msghdr *msg)
+{
+    struct otb_udp_listener *l = ctx;
+    struct otb_udprelay *r = l->relay;
+    struct otb_addr to;
+    size_t off, len;
+
+    if (otb_udp_open_addr(&r->aead, r->master, data, n, r->plain, OTB_UDP_PLAIN_CAP, &to, &off,
+                          &len) != OTB_OK) {
+        r->stats.bad++;
+        return;
+    }
+    /* Checked only once authentic: forged salts cannot fill the filter. */
+    if (otb_replay_check_add(&r->replay, data, r->master->key_len)) {
+        r->stats.replay++;
+        return;
+    }
+    otb_udp_server_route(r, l, from, &to, r->plain + off, len, otb_udp_recv_tos(msg));
+}
+
+/* A datagram from any Internet host to the association's socket: back to the box. */
+void otb_udp_server_reply(void *ctx, uint8_t *data, size_t n, const struct sockaddr *from,
+                                 struct msghdr *msg)
+{
+    struct otb_udp_assoc *a = ctx;
+    struct otb_udprelay *r = a->relay;
+    struct otb_addr src;
+    uint8_t *out;
+
+    if (otb_addr_from_sockaddr(&src, from) < 0)
+        return;
+    out = otb_udp_tx_slot(r, a->via->fd);
+    otb_udp_tx_commit(r, otb_udp_seal_with(r, &src, data, n, out),
+                      (const struct sockaddr *)&a->peer, OTB_UDP_DOWN, n, a->tos);
+    otb_udp_assoc_touch(a);
+    otb_udp_assoc_note_port(a, src.port);
+}
+

@@ -1,0 +1,158 @@
+/* UDP association table (keyed SipHash, LRU) and the server's names cache:
+ * pure data structures, no I/O. */
+#include "otb_udprelay.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ===================================================== association table */
+
+int otb_udp_table_init(struct otb_udp_table *t, size_t expected)
+{
+    size_t n = 16;
+
+    memset(t, 0, sizeof(*t));
+    while (n < expected)
+        n <<= 1;
+    t->buckets = calloc(n, sizeof(*t->buckets));
+    if (!t->buckets)
+        return -ENOMEM;
+    t->mask = n - 1;
+    t->lru.next = t->lru.prev = &t->lru;
+    randombytes_buf(t->hkey, sizeof(t->hkey));
+    return 0;
+}
+
+void otb_udp_table_free(struct otb_udp_table *t)
+{
+    free(t->buckets);
+    t->buckets = NULL;
+    t->count = 0;
+}
+
+int otb_udp_key_set(struct otb_udp_key *k, const struct sockaddr *sa, uint8_t sub)
+{
+    memset(k, 0, sizeof(*k));
+    k->sub = sub;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+        memcpy(k->addr, &sin->sin_addr, 4);
+        k->port = sin->sin_port;
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+        memcpy(k->addr, &sin6->sin6_addr, 16);
+        k->port = sin6->sin6_port;
+    } else {
+        return -EAFNOSUPPORT;
+    }
+    k->family = (uint8_t)sa->sa_family;
+    return 0;
+}
+
+uint64_t otb_udp_table_hash(const struct otb_udp_table *t, const struct otb_udp_key *k)
+{
+    uint8_t out[crypto_shorthash_BYTES];
+    uint64_t h;
+
+    crypto_shorthash(out, (const unsigned char *)k, sizeof(*k), t->hkey);
+    memcpy(&h, out, sizeof(h));
+    return h;
+}
+
+struct otb_udp_link *otb_udp_table_find(const struct otb_udp_table *t,
+                                        const struct otb_udp_key *k, uint64_t hash)
+{
+    for (struct otb_udp_link *l = t->buckets[hash & t->mask]; l; l = l->hnext)
+        if (l->hash == hash && memcmp(&l->key, k, sizeof(*k)) == 0)
+            return l;
+    return NULL;
+}
+
+static void otb_udp_lru_unlink(struct otb_udp_link *l)
+{
+    l->prev->next = l->next;
+    l->next->prev = l->prev;
+}
+
+static void otb_udp_lru_push(struct otb_udp_table *t, struct otb_udp_link *l)
+{
+    l->prev = &t->lru;
+    l->next = t->lru.next;
+    t->lru.next->prev = l;
+    t->lru.next = l;
+}
+
+void otb_udp_table_insert(struct otb_udp_table *t, struct otb_udp_link *l)
+{
+    struct otb_udp_link **b = &t->buckets[l->hash & t->mask];
+
+    l->hnext = *b;
+    *b = l;
+    otb_udp_lru_push(t, l);
+    t->count++;
+}
+
+void otb_udp_table_remove(struct otb_udp_table *t, struct otb_udp_link *l)
+{
+    struct otb_udp_link **p = &t->buckets[l->hash & t->mask];
+
+    while (*p && *p != l)
+        p = &(*p)->hnext;
+    if (*p)
+        *p = l->hnext;
+    otb_udp_lru_unlink(l);
+    l->hnext = l->prev = l->next = NULL;
+    t->count--;
+}
+
+void otb_udp_table_touch(struct otb_udp_table *t, struct otb_udp_link *l)
+{
+    if (t->lru.next == l)
+        return;
+    otb_udp_lru_unlink(l);
+    otb_udp_lru_push(t, l);
+}
+
+struct otb_udp_link *otb_udp_table_oldest(const struct otb_udp_table *t)
+{
+    return t->lru.prev == &t->lru ? NULL : t->lru.prev;
+}
+
+const struct sockaddr *otb_udp_names_find(const struct otb_udp_name *names, size_t n,
+                                          const char *host, uint16_t port, ev_tstamp now)
+{
+    for (size_t i = 0; i < n; i++)
+        if (names[i].port == port && now < names[i].expires && strcmp(names[i].host, host) == 0)
+            return (const struct sockaddr *)&names[i].addr;
+    return NULL;
+}
+
+void otb_udp_names_put(struct otb_udp_name *names, size_t n, const char *host, uint16_t port,
+                       const struct sockaddr *sa, ev_tstamp expires)
+{
+    struct otb_udp_name *slot = &names[0];
+
+    for (size_t i = 0; i < n; i++) {
+        if (names[i].port == port && strcmp(names[i].host, host) == 0) {
+            slot = &names[i];
+            break;
+        }
+        if (names[i].expires < slot->expires)
+            slot = &names[i];
+    }
+    snprintf(slot->host, sizeof(slot->host), "%s", host);
+    slot->port = port;
+    slot->expires = expires;
+    memcpy(&slot->addr, sa, otb_sockaddr_len(sa));
+}
+
+bool otb_udp_port_is_voice(uint16_t port)
+{
+    static const uint16_t voice[] = { 3478, 3479, 4569, 5060, 5061, 5349 };
+
+    for (size_t i = 0; i < OTB_ARRAY_LEN(voice); i++)
+        if (voice[i] == port)
+            return true;
+    return false;
+}
