@@ -143,8 +143,8 @@ static struct otb_udp_assoc *otb_udp_assoc_new(struct otb_udprelay *r,
 
 /* The association of peer, created if needed; NULL if none can be made (counted). */
 struct otb_udp_assoc *otb_udp_assoc_get(struct otb_udprelay *r,
-                                               struct otb_udp_listener *via,
-                                               const struct sockaddr *peer, uint8_t sub)
+                                        struct otb_udp_listener *via,
+                                        const struct sockaddr *peer, uint8_t sub)
 {
     struct otb_udp_key k;
     struct otb_udp_link *l;
@@ -183,7 +183,7 @@ const uint8_t *otb_udp_salt(struct otb_udprelay *r)
  * OTB_UDP_PAYLOAD_OFF free bytes before it) and seals both into out.
  * Returns the packet length. */
 size_t otb_udp_seal_with(struct otb_udprelay *r, const struct otb_addr *addr,
-                                uint8_t *payload, size_t len, uint8_t *out)
+                         uint8_t *payload, size_t len, uint8_t *out)
 {
     uint8_t hdr[OTB_ADDR_MAX_LEN];
     size_t hlen = otb_addr_encode(addr, hdr);
