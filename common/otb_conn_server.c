@@ -158,7 +158,8 @@ void otb_conn_begin_target(struct otb_conn *c)
         return;
     }
     c->state = OTB_CONN_RESOLVING;
-    c->dns = otb_dns_resolve(r->egress->dns, c->target.u.host, c->target.port, otb_conn_resolved, c);
+    c->dns = otb_dns_resolve(r->egress->dns, c->target.u.host, c->target.port, otb_conn_resolved,
+                             c);
     if (!c->dns) {
         otb_conn_close(c, "out of memory");
         return;

@@ -63,42 +63,46 @@ int otb_daemon_drop_privileges(const char *user, char *err, size_t errlen)
     return 0;
 }
 
+struct otb_daemon_listen_ctx {
+    struct otb_relay *r;
+    struct otb_listener_set *set;
+    const struct otb_sock_opts *opts;
+    otb_accept_cb cb;
+    void *arg;
+};
+
+static int otb_daemon_listen_one(void *arg, const struct sockaddr *sa, socklen_t len,
+                                 const char *where)
+{
+    struct otb_daemon_listen_ctx *x = arg;
+    struct otb_relay *r = x->r;
+    bool fell_back = false;
+    int fd;
+
+    if (x->set->n == OTB_ARRAY_LEN(x->set->l)) {
+        OTB_WARN(r->log, "too many listen addresses; ignoring the rest");
+        return 1;
+    }
+    fd = otb_sock_listen(sa, len, x->opts, &fell_back);
+    if (fd < 0) {
+        OTB_ERR(r->log, "listen on %s: %s", where, strerror(-fd));
+        return -1;
+    }
+    otb_relay_note_fallback(r, fell_back);
+    otb_listener_start(r, &x->set->l[x->set->n++], fd, x->cb, x->arg);
+    OTB_INFO(r->log, "listening on %s (%s%s)", where,
+             otb_sock_is_mptcp(fd) ? "MPTCP and TCP" : "TCP",
+             x->opts->transparent ? ", transparent" : "");
+    return 0;
+}
+
 int otb_daemon_listen(struct otb_relay *r, struct otb_listener_set *set, const char *host,
                       uint16_t port, const struct otb_sock_opts *opts, otb_accept_cb cb,
                       void *arg)
 {
-    struct otb_sock_addr addrs[OTB_ARRAY_LEN(set->l)];
-    char err[256];
-    int n = otb_sock_passive_addrs(host, port, SOCK_STREAM, addrs, OTB_ARRAY_LEN(addrs), err,
-                                   sizeof(err));
+    struct otb_daemon_listen_ctx x = { r, set, opts, cb, arg };
 
-    if (n < 0) {
-        OTB_ERR(r->log, "%s", err);
-        return -1;
-    }
-    for (int i = 0; i < n; i++) {
-        const struct sockaddr *sa = (const struct sockaddr *)&addrs[i].ss;
-        char where[OTB_ADDR_FMT_LEN];
-        bool fell_back = false;
-        int fd;
-
-        if (set->n == OTB_ARRAY_LEN(set->l)) {
-            OTB_WARN(r->log, "too many listen addresses; ignoring the rest");
-            break;
-        }
-        otb_sockaddr_format(sa, where, sizeof(where));
-        fd = otb_sock_listen(sa, addrs[i].len, opts, &fell_back);
-        if (fd < 0) {
-            OTB_ERR(r->log, "listen on %s: %s", where, strerror(-fd));
-            return -1;
-        }
-        otb_relay_note_fallback(r, fell_back);
-        otb_listener_start(r, &set->l[set->n++], fd, cb, arg);
-        OTB_INFO(r->log, "listening on %s (%s%s)", where,
-                 otb_sock_is_mptcp(fd) ? "MPTCP and TCP" : "TCP",
-                 opts->transparent ? ", transparent" : "");
-    }
-    return 0;
+    return otb_listen_each(r->log, host, port, SOCK_STREAM, otb_daemon_listen_one, &x);
 }
 
 void otb_daemon_close_listeners(struct otb_listener_set *set)

@@ -82,3 +82,27 @@ void otb_relay_resume_accept(struct otb_relay *r)
     for (struct otb_listener *l = r->listeners; l; l = l->next)
         ev_io_start(r->loop, &l->io);
 }
+
+int otb_listen_each(const struct otb_logger *log, const char *host, uint16_t port, int socktype,
+                    otb_listen_fn fn, void *arg)
+{
+    struct otb_sock_addr addrs[16];
+    char err[256];
+    int n = otb_sock_passive_addrs(host, port, socktype, addrs, OTB_ARRAY_LEN(addrs), err,
+                                   sizeof(err));
+
+    if (n < 0) {
+        OTB_ERR(log, "%s", err);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        const struct sockaddr *sa = (const struct sockaddr *)&addrs[i].ss;
+        char where[OTB_ADDR_FMT_LEN];
+        int rc;
+
+        otb_sockaddr_format(sa, where, sizeof(where));
+        if ((rc = fn(arg, sa, addrs[i].len, where)) != 0)
+            return rc < 0 ? -1 : 0;
+    }
+    return 0;
+}

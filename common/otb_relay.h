@@ -185,6 +185,15 @@ void otb_listener_start(struct otb_relay *r, struct otb_listener *l, int fd, otb
                         void *arg);
 void otb_listener_stop(struct otb_listener *l);
 
+/* Startup (blocking resolution): calls fn for every address host names for
+ * socktype ("" = any address of both families), where being its text.
+ * fn returns 0 to go on, 1 to stop there, -1 after logging a failure.
+ * 0, or -1 (logged). Shared by the TCP and UDP listeners. */
+typedef int (*otb_listen_fn)(void *arg, const struct sockaddr *sa, socklen_t len,
+                             const char *where);
+int otb_listen_each(const struct otb_logger *log, const char *host, uint16_t port, int socktype,
+                    otb_listen_fn fn, void *arg);
+
 /* Server: a box connected; its stream starts with the salt and address header. */
 void otb_relay_accept_cipher(struct otb_relay *r, int fd, const struct sockaddr *peer);
 /* Client: a LAN connection to target; opens the encrypted stream upstream.

@@ -87,7 +87,7 @@ static bool otb_udp_client_pick(struct otb_udp_assoc *a)
 /* A LAN datagram to the server; with TPROXY, its original destination is
  * in the control message. */
 void otb_udp_client_datagram(void *ctx, uint8_t *data, size_t n,
-                                    const struct sockaddr *from, struct msghdr *msg)
+                             const struct sockaddr *from, struct msghdr *msg)
 {
     struct otb_udp_listener *l = ctx;
     struct otb_udprelay *r = l->relay;
@@ -156,7 +156,7 @@ static int otb_udp_client_reply_fd(struct otb_udp_assoc *a, const struct sockadd
 
 /* A datagram from the server: opened and handed to the LAN host. */
 void otb_udp_client_deliver(void *ctx, uint8_t *data, size_t n,
-                                   const struct sockaddr *sender, struct msghdr *msg)
+                            const struct sockaddr *sender, struct msghdr *msg)
 {
     struct otb_udp_assoc *a = ctx;
     struct otb_udprelay *r = a->relay;

@@ -77,7 +77,7 @@ int otb_udp_transparent_socket(const struct sockaddr *as)
 }
 
 int otb_udp_listen_socket(const struct sockaddr *sa, socklen_t len,
-                                 const struct otb_sock_opts *o)
+                          const struct otb_sock_opts *o)
 {
     bool v6 = sa->sa_family == AF_INET6;
     int one = 1, err;
@@ -187,7 +187,7 @@ static void otb_udp_tx_set_tos(struct otb_udp_txbatch *t, unsigned i, int family
 /* Queues the len bytes written into the slot for to; tos >= 0 marks this
  * datagram alone. len 0 (sealing failed) leaves the slot free. */
 void otb_udp_tx_commit(struct otb_udprelay *r, size_t len, const struct sockaddr *to,
-                              enum otb_udp_dir dir, size_t payload, int tos)
+                       enum otb_udp_dir dir, size_t payload, int tos)
 {
     struct otb_udp_txbatch *t = r->tx;
     socklen_t tolen = otb_sockaddr_len(to);
@@ -210,7 +210,7 @@ void otb_udp_tx_commit(struct otb_udprelay *r, size_t len, const struct sockaddr
 
 /* Queues a copy of a plain payload. */
 void otb_udp_tx_queue(struct otb_udprelay *r, int fd, const uint8_t *buf, size_t len,
-                             const struct sockaddr *to, enum otb_udp_dir dir)
+                      const struct sockaddr *to, enum otb_udp_dir dir)
 {
     memcpy(otb_udp_tx_slot(r, fd), buf, len);
     otb_udp_tx_commit(r, len, to, dir, len, -1);
@@ -221,7 +221,7 @@ void otb_udp_tx_queue(struct otb_udprelay *r, int fd, const uint8_t *buf, size_t
  * drained: no extra call just to see EAGAIN (the loop calls again if more
  * came meanwhile). */
 void otb_udp_drain(struct otb_udprelay *r, int fd, bool control, otb_udp_rx_fn fn,
-                          void *ctx)
+                   void *ctx)
 {
     struct otb_udp_batch *b = r->rx;
 

@@ -148,7 +148,7 @@ static void otb_udp_server_route(struct otb_udprelay *r, struct otb_udp_listener
 }
 
 void otb_udp_server_datagram(void *ctx, uint8_t *data, size_t n,
-                                    const struct sockaddr *from, struct msghdr *msg)
+                             const struct sockaddr *from, struct msghdr *msg)
 {
     struct otb_udp_listener *l = ctx;
     struct otb_udprelay *r = l->relay;
@@ -170,7 +170,7 @@ void otb_udp_server_datagram(void *ctx, uint8_t *data, size_t n,
 
 /* A datagram from any Internet host to the association's socket: back to the box. */
 void otb_udp_server_reply(void *ctx, uint8_t *data, size_t n, const struct sockaddr *from,
-                                 struct msghdr *msg)
+                          struct msghdr *msg)
 {
     struct otb_udp_assoc *a = ctx;
     struct otb_udprelay *r = a->relay;

@@ -143,8 +143,8 @@ static struct otb_udp_assoc *otb_udp_assoc_new(struct otb_udprelay *r,
 
 /* The association of peer, created if needed; NULL if none can be made (counted). */
 struct otb_udp_assoc *otb_udp_assoc_get(struct otb_udprelay *r,
-                                               struct otb_udp_listener *via,
-                                               const struct sockaddr *peer, uint8_t sub)
+                                        struct otb_udp_listener *via,
+                                        const struct sockaddr *peer, uint8_t sub)
 {
     struct otb_udp_key k;
     struct otb_udp_link *l;
@@ -183,7 +183,7 @@ const uint8_t *otb_udp_salt(struct otb_udprelay *r)
  * OTB_UDP_PAYLOAD_OFF free bytes before it) and seals both into out.
  * Returns the packet length. */
 size_t otb_udp_seal_with(struct otb_udprelay *r, const struct otb_addr *addr,
-                                uint8_t *payload, size_t len, uint8_t *out)
+                         uint8_t *payload, size_t len, uint8_t *out)
 {
     uint8_t hdr[OTB_ADDR_MAX_LEN];
     size_t hlen = otb_addr_encode(addr, hdr);
@@ -231,31 +231,32 @@ int otb_udprelay_listen(struct otb_udprelay *r, const struct sockaddr *sa, sockl
     return 0;
 }
 
+struct otb_udp_listen_ctx {
+    struct otb_udprelay *r;
+    const struct otb_sock_opts *o;
+};
+
+static int otb_udp_listen_one(void *arg, const struct sockaddr *sa, socklen_t len,
+                              const char *where)
+{
+    struct otb_udp_listen_ctx *x = arg;
+    int rc = otb_udprelay_listen(x->r, sa, len, x->o);
+
+    if (rc < 0) {
+        OTB_ERR(x->r->log, "listen on %s (UDP): %s", where, strerror(-rc));
+        return -1;
+    }
+    OTB_INFO(x->r->log, "listening on %s (UDP%s)", where,
+             x->o->transparent ? ", transparent" : "");
+    return 0;
+}
+
 int otb_udprelay_listen_host(struct otb_udprelay *r, const char *host, uint16_t port,
                              const struct otb_sock_opts *o)
 {
-    struct otb_sock_addr addrs[16];
-    char err[256];
-    int n = otb_sock_passive_addrs(host, port, SOCK_DGRAM, addrs, OTB_ARRAY_LEN(addrs), err,
-                                   sizeof(err));
+    struct otb_udp_listen_ctx x = { r, o };
 
-    if (n < 0) {
-        OTB_ERR(r->log, "%s", err);
-        return -1;
-    }
-    for (int i = 0; i < n; i++) {
-        const struct sockaddr *sa = (const struct sockaddr *)&addrs[i].ss;
-        char where[OTB_ADDR_FMT_LEN];
-        int rc;
-
-        otb_sockaddr_format(sa, where, sizeof(where));
-        if ((rc = otb_udprelay_listen(r, sa, addrs[i].len, o)) < 0) {
-            OTB_ERR(r->log, "listen on %s (UDP): %s", where, strerror(-rc));
-            return -1;
-        }
-        OTB_INFO(r->log, "listening on %s (UDP%s)", where, o->transparent ? ", transparent" : "");
-    }
-    return 0;
+    return otb_listen_each(r->log, host, port, SOCK_DGRAM, otb_udp_listen_one, &x);
 }
 
 /* ================================================================== relay */
