@@ -424,7 +424,8 @@ int otb_fwplan_nft(const struct otb_fw_plan *pl, const char *tmpl, FILE *out, ch
                                      out) < 0)
                 return otb_fwplan_err(err, errlen, "nft template line %u: bad directive",
                                       lineno);
-        } else if (!skip) {
+        } else if (!skip && tmpl[0] != '#') {
+            /* Comments at column 0 speak of the template itself: left out. */
             otb_fwplan_put_line(pl, tmpl, len, out);
         }
         tmpl += len + (tmpl[len] == '\n');
