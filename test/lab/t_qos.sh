@@ -52,8 +52,8 @@ lab_bg box otb-tunnel "$(lab_bin otb-tunnel)" -s "$LAB_SRV_ADDR" -p "$LAB_SRV_PO
     -k "$LAB_PASSWORD" -m "$LAB_METHOD" -b 0.0.0.0 -l "$TUNNEL_PORT"
 realtime "$LAB_PID"
 pol_wait_udp box "$TUNNEL_PORT"
-pol_firewall up --lan lan0 --redir-port "$LAB_REDIR_PORT" --tunnel-port "$TUNNEL_PORT" \
-    --server "$LAB_SRV_ADDR" >"$LAB_DIR/firewall.log" 2>&1 ||
+pol_fw_config "\"firewall\": {\"lan\": \"lan0\", \"tunnel_port\": $TUNNEL_PORT}"
+pol_firewall up >"$LAB_DIR/firewall.log" 2>&1 ||
     lab_fail "otb-firewall up: $(cat "$LAB_DIR/firewall.log")"
 
 # Packets between box and server by DSCP, seen on the box's WANs.

@@ -54,8 +54,8 @@ lab_bg box otb-tunnel-dns "$(lab_bin otb-tunnel)" -s "$LAB_SRV_ADDR" -p "$LAB_SR
 pol_wait_udp box "$DNS_PORT"
 lab_wait_port box "$DNS_PORT" "$LAB_PID"
 # A UDP-only box: no otb-redir, LAN TCP is left alone.
-pol_firewall up --lan lan0 --tunnel-port "$TUNNEL_PORT" --server "$LAB_SRV_ADDR" \
-    >"$LAB_DIR/firewall.log" 2>&1 || lab_fail "otb-firewall up: $(cat "$LAB_DIR/firewall.log")"
+pol_fw_config "\"firewall\": {\"lan\": \"lan0\", \"tcp\": false, \"tunnel_port\": $TUNNEL_PORT}"
+pol_firewall up >"$LAB_DIR/firewall.log" 2>&1 || lab_fail "otb-firewall up: $(cat "$LAB_DIR/firewall.log")"
 
 # --- 1. mixed sizes, all intact -------------------------------------------------------------
 t0=$(date +%s.%N)
