@@ -155,3 +155,13 @@ otb_state_down() {
 		otb_die "some objects could not be removed; state kept in $(otb_state_path)"
 	rm -f "$(otb_state_path)"
 }
+
+# otb-boxconf, which reads the box's JSON config for both scripts: $OTB_BOXCONF, else beside
+# the script (DIR), else in a build tree ($OTB_BUILD), else on the PATH.
+otb_boxconf_path() {
+	local p
+	for p in "${OTB_BOXCONF:-}" "$1/otb-boxconf" "${OTB_BUILD:+$OTB_BUILD/otb-redir/otb-boxconf}"; do
+		[[ -n $p && -x $p ]] && { echo "$p"; return 0; }
+	done
+	command -v otb-boxconf 2>/dev/null || otb_die "otb-boxconf not found (set OTB_BOXCONF)"
+}
