@@ -98,7 +98,7 @@ static int otb_fwplan_pins(struct otb_fw_plan *pl, char *err, size_t errlen)
 
 /* A WAN's or a pair's mark and table against the mask, TPROXY and the others. */
 struct otb_fwplan_slot {
-    char what[96];
+    char what[128]; /* fits two WAN names (OTB_WAN_NAME_MAX) */
     uint32_t mark, table;
 };
 
