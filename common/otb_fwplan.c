@@ -7,7 +7,6 @@
 #include "otb_fwplan.h"
 
 #include <arpa/inet.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -34,16 +33,8 @@ static const char *const otb_fwplan_builtin_bypass[] = {
     "fc00::/7",       "fe80::/10",   "ff00::/8",
 };
 
-__attribute__((format(printf, 3, 4))) static int otb_fwplan_err(char *err, size_t errlen,
-                                                                const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
+/* One line naming the key into err; the value of the expression is -1. */
+#define otb_fwplan_err(err, errlen, ...) (snprintf((err), (errlen), __VA_ARGS__), -1)
 
 static const char *otb_fwplan_cidr_text(const struct otb_cidr *c, bool with_prefix, char *buf,
                                         size_t size)

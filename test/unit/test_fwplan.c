@@ -101,7 +101,8 @@ static char *capture(void (*fn)(const struct otb_fw_plan *, const struct otb_fw_
     return text;
 }
 
-static void test_nft(void **state)
+/* The nft script of a config. */
+static char *nft_of(const char *json)
 {
     static struct otb_config cfg;
     struct otb_fw_plan pl;
@@ -109,12 +110,19 @@ static void test_nft(void **state)
     size_t len = 0;
     FILE *out;
 
-    (void)state;
-    assert_int_equal(load(&cfg, box_json, err, sizeof(err)), OTB_CONFIG_OK);
+    assert_int_equal(load(&cfg, json, err, sizeof(err)), OTB_CONFIG_OK);
     assert_int_equal(otb_fwplan_init(&pl, &cfg, err, sizeof(err)), 0);
     out = open_memstream(&text, &len);
     assert_int_equal(otb_fwplan_nft(&pl, read_template(), out, err, sizeof(err)), 0);
     fclose(out);
+    return text;
+}
+
+static void test_nft(void **state)
+{
+    char *text = nft_of(box_json);
+
+    (void)state;
     expect_in(text, "add table inet otb\ndelete table inet otb\n");
     expect_in(text, "define redir_port = 1234\n");
     expect_in(text, "define tunnel_port = 1235\n");
@@ -145,20 +153,10 @@ static void test_nft(void **state)
 
 static void test_nft_without_udp_nor_wans(void **state)
 {
-    static struct otb_config cfg;
-    struct otb_fw_plan pl;
-    char err[256] = "", *text = NULL;
-    size_t len = 0;
-    FILE *out;
+    char *text = nft_of("{\"local_port\": 1234, \"firewall\": {\"lan\": \"br-lan\", "
+                        "\"default_bypass\": false, \"table\": \"otb2\"}}");
 
     (void)state;
-    assert_int_equal(load(&cfg, "{\"local_port\": 1234, \"firewall\": {\"lan\": \"br-lan\", "
-                                "\"default_bypass\": false, \"table\": \"otb2\"}}",
-                          err, sizeof(err)), OTB_CONFIG_OK);
-    assert_int_equal(otb_fwplan_init(&pl, &cfg, err, sizeof(err)), 0);
-    out = open_memstream(&text, &len);
-    assert_int_equal(otb_fwplan_nft(&pl, read_template(), out, err, sizeof(err)), 0);
-    fclose(out);
     expect_in(text, "table inet otb2 {");
     expect_in(text, "redirect to");
     expect_not_in(text, "tproxy to");
