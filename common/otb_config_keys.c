@@ -64,6 +64,7 @@ static const struct otb_config_key otb_config_keys[] = {
     OTB_KEY_UINT("socks5_port", socks5_port, 0, 65535),
     OTB_KEY("wans", OTB_CFG_WANS, policy),
     OTB_KEY("pins", OTB_CFG_PINS, policy),
+    OTB_KEY("firewall", OTB_CFG_FIREWALL, policy),
     OTB_KEY("voice_ports", OTB_CFG_VOICE_PORTS, qos),
     OTB_KEY("voice_hosts", OTB_CFG_VOICE_HOSTS, qos),
     OTB_KEY("socks5_user", OTB_CFG_STRING, socks5_user),
@@ -448,7 +449,7 @@ static void otb_config_clear_group(struct otb_config_ctx *ctx, enum otb_config_g
     }
 }
 
-/* "wans" and "pins" are structured: JSON only, parsed by otb_policy. */
+/* "wans", "pins" and "firewall" are structured: JSON only, parsed by otb_policy. */
 static int otb_config_set_policy(struct otb_config_ctx *ctx, const struct otb_config_key *k,
                                  const char *label, const char *text, struct json_object *jv)
 {
@@ -458,8 +459,12 @@ static int otb_config_set_policy(struct otb_config_ctx *ctx, const struct otb_co
     (void)text;
     if (jv == NULL)
         return otb_config_fail(ctx, "%s: only in the config file", label);
-    rc = k->type == OTB_CFG_WANS ? otb_policy_parse_wans(p, jv, ctx->err, ctx->errlen)
-                                 : otb_policy_parse_pins(p, jv, ctx->err, ctx->errlen);
+    if (k->type == OTB_CFG_WANS)
+        rc = otb_policy_parse_wans(p, jv, ctx->err, ctx->errlen);
+    else if (k->type == OTB_CFG_PINS)
+        rc = otb_policy_parse_pins(p, jv, ctx->err, ctx->errlen);
+    else
+        rc = otb_policy_parse_firewall(p, jv, ctx->err, ctx->errlen);
     return rc < 0 ? OTB_CONFIG_ERROR : OTB_CONFIG_OK;
 }
 
@@ -543,6 +548,7 @@ static const struct {
     [OTB_CFG_IGNORED] = { .value = otb_config_set_uint },
     [OTB_CFG_WANS] = { .value = otb_config_set_policy },
     [OTB_CFG_PINS] = { .value = otb_config_set_policy },
+    [OTB_CFG_FIREWALL] = { .value = otb_config_set_policy },
     [OTB_CFG_VOICE_PORTS] = { .text = otb_config_set_voice_ports },
     [OTB_CFG_VOICE_HOSTS] = { .value = otb_config_set_voice_hosts },
 };

@@ -27,6 +27,7 @@ enum otb_config_type {
     OTB_CFG_IGNORED,       /* integer accepted for shadowsocks-libev files, no effect */
     OTB_CFG_WANS,          /* object of WANs (otb_policy) */
     OTB_CFG_PINS,          /* array of host pins (otb_policy), after "wans" */
+    OTB_CFG_FIREWALL,      /* object: what otb-firewall intercepts (otb_policy) */
     OTB_CFG_VOICE_PORTS,   /* "5060-5061,10000-20000" (otb_qos) */
     OTB_CFG_VOICE_HOSTS,   /* array of IP/CIDR strings, or one comma-separated string */
 };

@@ -24,6 +24,68 @@ static int otb_policy_wan_index(const struct otb_policy *p, const char *name)
     return -1;
 }
 
+/* A positive integer up to max; 0 when absent, 1 when set, -1 when bad. */
+static int otb_policy_uint(struct json_object *obj, const char *key, uint32_t max,
+                           uint32_t *out)
+{
+    struct json_object *v;
+
+    if (!json_object_object_get_ex(obj, key, &v))
+        return 0;
+    if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) <= 0 ||
+        json_object_get_int64(v) > (int64_t)max)
+        return -1;
+    *out = (uint32_t)json_object_get_int64(v);
+    return 1;
+}
+
+/* 0 and 253-255 are the kernel's unspec, default, main and local tables. */
+static bool otb_policy_table_ok(uint32_t t)
+{
+    return t != 0 && (t < 253 || t > 255);
+}
+
+/* "gateway": one address or an array of one per family. */
+static int otb_policy_parse_gateways(struct otb_wan *w, struct json_object *v)
+{
+    size_t n = json_object_is_type(v, json_type_array) ? json_object_array_length(v) : 1;
+
+    if (n == 0 || n > 2)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        struct json_object *e = json_object_is_type(v, json_type_array)
+                                    ? json_object_array_get_idx(v, i) : v;
+        struct otb_cidr gw;
+        if (!json_object_is_type(e, json_type_string) || strchr(json_object_get_string(e), '/') ||
+            otb_policy_parse_cidr(json_object_get_string(e), &gw) < 0)
+            return -1;
+        struct otb_cidr *slot = gw.family == AF_INET ? &w->gw4 : &w->gw6;
+        if (slot->family != 0)
+            return -1;
+        *slot = gw;
+    }
+    return 0;
+}
+
+/* The keys only otb-firewall and otb-qos read: table, gateway, upload_kbit. */
+static int otb_policy_parse_wan_routing(struct otb_wan *w, const char *name,
+                                        struct json_object *obj, char *err, size_t errlen)
+{
+    struct json_object *v;
+
+    if (otb_policy_uint(obj, "table", UINT32_MAX, &w->table) < 0 ||
+        (w->table && !otb_policy_table_ok(w->table)))
+        return otb_policy_err(err, errlen, "config key \"wans\": WAN \"%s\": \"table\" must be "
+                              "a routing table number, not 0 or 253-255", name);
+    if (json_object_object_get_ex(obj, "gateway", &v) && otb_policy_parse_gateways(w, v) < 0)
+        return otb_policy_err(err, errlen, "config key \"wans\": WAN \"%s\": \"gateway\" must "
+                              "be an IP address (or one IPv4 and one IPv6)", name);
+    if (otb_policy_uint(obj, "upload_kbit", 100000000, &w->upload_kbit) < 0)
+        return otb_policy_err(err, errlen, "config key \"wans\": WAN \"%s\": \"upload_kbit\" "
+                              "must be a positive integer (kbit/s)", name);
+    return 0;
+}
+
 static int otb_policy_parse_wan(struct otb_wan *w, const char *name, struct json_object *obj,
                                 char *err, size_t errlen)
 {
@@ -33,7 +95,8 @@ static int otb_policy_parse_wan(struct otb_wan *w, const char *name, struct json
         return otb_policy_err(err, errlen, "config key \"wans\": \"%s\" must be an object",
                               name);
     json_object_object_foreach(obj, key, val) {
-        if (strcmp(key, "interface") && strcmp(key, "mark") && strcmp(key, "backup"))
+        if (strcmp(key, "interface") && strcmp(key, "mark") && strcmp(key, "backup") &&
+            strcmp(key, "table") && strcmp(key, "gateway") && strcmp(key, "upload_kbit"))
             return otb_policy_err(err, errlen, "config key \"wans\": unknown key \"%s\" in "
                                   "WAN \"%s\"", key, name);
         (void)val;
@@ -57,7 +120,7 @@ static int otb_policy_parse_wan(struct otb_wan *w, const char *name, struct json
                                   "must be true or false", name);
         w->backup = json_object_get_boolean(v);
     }
-    return 0;
+    return otb_policy_parse_wan_routing(w, name, obj, err, errlen);
 }
 
 int otb_policy_parse_wans(struct otb_policy *p, struct json_object *jv, char *err, size_t errlen)
@@ -183,6 +246,20 @@ static int otb_policy_parse_pin(struct otb_policy *p, struct otb_pin *pin,
     return 0;
 }
 
+/* Same MAC, or same network (the written text may differ: "10.0.0.1" and "10.0.0.1/32"). */
+static bool otb_policy_same_host(const struct otb_pin *a, const struct otb_pin *b)
+{
+    if (a->is_mac || b->is_mac)
+        return a->is_mac && b->is_mac && memcmp(a->mac, b->mac, sizeof(a->mac)) == 0;
+    if (a->net.ss_family != b->net.ss_family || a->prefix != b->prefix)
+        return false;
+    if (a->net.ss_family == AF_INET)
+        return memcmp(&((const struct sockaddr_in *)&a->net)->sin_addr,
+                      &((const struct sockaddr_in *)&b->net)->sin_addr, 4) == 0;
+    return memcmp(&((const struct sockaddr_in6 *)&a->net)->sin6_addr,
+                  &((const struct sockaddr_in6 *)&b->net)->sin6_addr, 16) == 0;
+}
+
 int otb_policy_parse_pins(struct otb_policy *p, struct json_object *jv, char *err, size_t errlen)
 {
     size_t n;
@@ -197,6 +274,11 @@ int otb_policy_parse_pins(struct otb_policy *p, struct json_object *jv, char *er
         if (otb_policy_parse_pin(p, &p->pins[i], json_object_array_get_idx(jv, i), err,
                                  errlen) < 0)
             return -1;
+        for (size_t k = 0; k < i; k++)
+            if (otb_policy_same_host(&p->pins[k], &p->pins[i]))
+                return otb_policy_err(err, errlen, "config key \"pins\": duplicate pin "
+                                      "\"%.60s\" (the first one would always win)",
+                                      p->pins[i].host);
         p->n_pins++;
     }
     return 0;
@@ -257,4 +339,33 @@ int otb_policy_iface_addr(const char *iface, int family, struct sockaddr_storage
     }
     freeifaddrs(ifa);
     return rc;
+}
+
+static bool otb_policy_host_bits_clear(const uint8_t *addr, unsigned len, unsigned prefix)
+{
+    for (unsigned bit = prefix; bit < len * 8; bit++)
+        if (addr[bit / 8] & (0x80 >> (bit % 8)))
+            return false;
+    return true;
+}
+
+int otb_policy_parse_cidr(const char *text, struct otb_cidr *out)
+{
+    struct otb_pin pin;
+
+    if (otb_policy_parse_host(text, &pin) < 0 || pin.is_mac)
+        return -1;
+    memset(out, 0, sizeof(*out));
+    out->family = pin.net.ss_family;
+    out->prefix = pin.prefix;
+    if (out->family == AF_INET)
+        memcpy(out->addr, &((struct sockaddr_in *)&pin.net)->sin_addr, 4);
+    else
+        memcpy(out->addr, &((struct sockaddr_in6 *)&pin.net)->sin6_addr, 16);
+    /* A prefix with a leading zero ("/08") is refused: some tools read it as octal. */
+    const char *slash = strchr(text, '/');
+    if (slash && slash[1] == '0' && slash[2] != '\0')
+        return -1;
+    return otb_policy_host_bits_clear(out->addr, out->family == AF_INET ? 4 : 16, out->prefix)
+               ? 0 : -1;
 }

@@ -6,7 +6,7 @@
 # a loopback ACL), a file is
 # downloaded byte-exact through SOCKS5 -> otb-redir -> otb-server, the status
 # socket named in the example answers JSON, and SIGTERM ends each with
-# status 0. The firewall example parses. Every config key of the programs
+# status 0. The box example makes a whole firewall plan. Every config key of the programs
 # is documented in examples/README.md.
 set -euo pipefail
 # shellcheck source=test/interop/ops_lib.sh
@@ -86,16 +86,27 @@ ex_run_chain() {
     ops_stop_ok otb-server "$server"
 }
 
-# The firewall example must parse: "status" reads the config and, with
-# nothing installed, answers 3 (2 would be a config error).
+# The box's example config must make a whole firewall plan (otb-boxconf
+# checks it as "otb-firewall up" would, without applying it), and "status"
+# reads it and, with nothing installed, answers 3 (2 would be a config error).
 ex_firewall_check() {
-    local fw rc=0
+    local fw rc=0 bin
     fw=$(ops_src)/otb-redir/otb-firewall
-    [[ -x ${OTB_BUILD:-}/otb-redir/otb-firewall ]] && fw=$OTB_BUILD/otb-redir/otb-firewall
-    OTB_FW_STATE_DIR=$OPS_DIR/fw-state OTB_FW_TABLE="otbex$$" \
-        bash "$fw" status --config "$(ops_src)/examples/box-redir.firewall" \
+    bin=${OTB_BUILD:?}/otb-redir/otb-boxconf
+    mkdir -p "$OPS_DIR/plan"
+    "$bin" --config "$EX/box-redir.json" --out "$OPS_DIR/plan" \
+        --template "$(ops_src)/otb-redir/otb.nft" >"$OPS_DIR/boxconf.log" 2>&1 ||
+        ops_fail "otb-boxconf --config box-redir.json: $(cat "$OPS_DIR/boxconf.log")"
+    grep -q 'redirect to :$redir_port' "$OPS_DIR/plan/firewall.nft" ||
+        ops_fail "box-redir.json: no TCP redirect in the nft plan"
+    if command -v nft >/dev/null && [[ $EUID -eq 0 ]]; then
+        nft -c -f "$OPS_DIR/plan/firewall.nft" >"$OPS_DIR/nft.log" 2>&1 ||
+            ops_fail "box-redir.json: nft -c refuses the plan: $(head -n 3 "$OPS_DIR/nft.log")"
+    fi
+    OTB_FW_STATE_DIR=$OPS_DIR/fw-state OTB_BOXCONF=$bin \
+        bash "$fw" status --config "$EX/box-redir.json" \
         >"$OPS_DIR/firewall.log" 2>&1 || rc=$?
-    [[ $rc -eq 3 ]] || ops_fail "otb-firewall status --config box-redir.firewall: exit $rc (want 3)"
+    [[ $rc -eq 3 ]] || ops_fail "otb-firewall status --config box-redir.json: exit $rc (want 3)"
 }
 
 # Every key of the programs' key table (common/otb_config.c) in the README.

@@ -39,7 +39,7 @@ man_check_options() {
     mapfile -t cmd < <(man_cmd "$prog")
     help=$("${cmd[@]}" --help) || ops_fail "$prog --help failed"
     opts=$(man_help_options <<<"$help")
-    (($(wc -l <<<"$opts") >= 5)) || ops_fail "$prog --help: found too few options: $opts"
+    (($(wc -l <<<"$opts") >= 4)) || ops_fail "$prog --help: found too few options: $opts"
     man_plain "$page" >"$OPS_DIR/$prog.txt"
     while read -r opt; do
         grep -qwF -- "$opt" "$OPS_DIR/$prog.txt" || missing+=("$opt")

@@ -3,10 +3,10 @@
 # POSIX shell with UCI and procd stubbed (test/interop/openwrt_stubs.sh).
 #  1. The shipped /etc/config/otb: the exact procd calls (command lines,
 #     respawn, reload trigger), the firewall helper called up/down around
-#     the proxy, the generated JSON configs and firewall config equal to what
-#     the UCI file says; the real programs start from the generated configs
-#     (addresses and ports overridden to loopback) and stop with status 0;
-#     otb-firewall parses its generated config.
+#     the proxy, the generated JSON configs (redir.json is also the firewall's)
+#     equal to what the UCI file says; the real programs start from the
+#     generated configs (addresses and ports overridden to loopback) and stop
+#     with status 0; otb-boxconf makes a whole firewall plan of redir.json.
 #  2. Edge cases: a password with quotes and backslashes survives into JSON,
 #     an IPv6 server with a port, a hex WAN mark (a number in JSON, as written
 #     for the firewall), disabled sections start nothing.
@@ -118,21 +118,13 @@ ow_check_redir() {
  "wans": {"fibre": {"interface": "eth1"}, "adsl": {"interface": "eth2"},
           "lte": {"interface": "wwan0", "backup": true}},
  "pins": [{"host": "192.168.1.50", "wan": "fibre", "mode": "direct", "fallback": "adsl"},
-          {"host": "192.168.1.0/28", "wan": "adsl", "mode": "tunnel-via"}]}
-EOF
-    ow_expect_file redir.firewall "$run/redir.firewall" <<'EOF'
-OTB_FW_LAN="br-lan"
-OTB_FW_REDIR_PORT=1234
-OTB_FW_TUNNEL_PORT=1235
-OTB_FW_SERVER="203.0.113.10 198.51.100.20"
-OTB_FW_BYPASS="192.0.2.0/24"
-OTB_FW_WAN="fibre=eth1 adsl=eth2 lte=wwan0:backup"
-OTB_FW_PIN="192.168.1.50=fibre:direct:adsl 192.168.1.0/28=adsl:tunnel-via"
+          {"host": "192.168.1.0/28", "wan": "adsl", "mode": "tunnel-via"}],
+ "firewall": {"lan": ["br-lan"], "tunnel_port": 1235, "bypass": ["192.0.2.0/24"]}}
 EOF
     ow_init otb-redir.init stop_service || ops_fail "otb-redir stop_service failed"
     ow_expect_file "firewall helper calls" "$OPS_DIR/firewall.calls" <<EOF
-up --config $run/redir.firewall
-down --config $run/redir.firewall
+up --config $run/redir.json
+down --config $run/redir.json
 EOF
 }
 
@@ -176,9 +168,12 @@ ow_check_programs() {
         ops_stop_ok "otb-tunnel -c tunnel-$t.json" "$pid"
     done
     fw=$(ops_src)/otb-redir/otb-firewall
-    OTB_FW_STATE_DIR=$OPS_DIR/fw-state OTB_FW_TABLE="otbow$$" \
-        bash "$fw" status --config "$run/redir.firewall" >"$OPS_DIR/firewall-status.log" 2>&1 || rc=$?
-    [[ $rc -eq 3 ]] || ops_fail "otb-firewall status --config redir.firewall: exit $rc (want 3)"
+    OTB_FW_STATE_DIR=$OPS_DIR/fw-state \
+        bash "$fw" status --config "$run/redir.json" >"$OPS_DIR/firewall-status.log" 2>&1 || rc=$?
+    [[ $rc -eq 3 ]] || ops_fail "otb-firewall status --config redir.json: exit $rc (want 3)"
+    mkdir -p "$OPS_DIR/plan"
+    "$OTB_BUILD/otb-redir/otb-boxconf" --config "$run/redir.json" --out "$OPS_DIR/plan" \
+        >"$OPS_DIR/boxconf.log" 2>&1 || ops_fail "otb-boxconf --config redir.json: $(cat "$OPS_DIR/boxconf.log")"
 }
 
 # ow_hotplug ACTION FW-STATUS: run the hotplug script as procd's hotplug would.
@@ -190,8 +185,8 @@ ow_hotplug() {
 
 # The firewall is applied again on ifup/ifupdate, only while it is up.
 ow_check_hotplug() {
-    local conf=$OPS_DIR/run/redir.firewall
-    [[ -f $conf ]] || ops_fail "no redir.firewall to test the hotplug script with"
+    local conf=$OPS_DIR/run/redir.json
+    [[ -f $conf ]] || ops_fail "no redir.json to test the hotplug script with"
     ow_hotplug ifdown 0
     [[ ! -s $OPS_DIR/firewall.calls ]] || ops_fail "hotplug ifdown called the firewall"
     ow_hotplug ifup 3
@@ -239,14 +234,8 @@ EOF
     ow_instance dns otb-tunnel tunnel-dns.json |
         ow_expect_file "procd calls, udp disabled" "$OPS_DIR/procd.log"
     # The redir config of a disabled section, written by the library itself.
-    ow_init otb-redir.init "config_load otb" otb_uci_write_redir otb_uci_write_firewall ||
-        ops_fail "otb_uci_write_redir/firewall failed (edge cases)"
-    ow_expect_file "redir.firewall (edge cases)" "$run/redir.firewall" <<'EOF'
-OTB_FW_LAN="br-lan"
-OTB_FW_REDIR_PORT=1234
-OTB_FW_SERVER="2001:db8::1 198.51.100.20"
-OTB_FW_WAN="adsl=eth2:mark=0x20"
-EOF
+    ow_init otb-redir.init "config_load otb" otb_uci_write_redir ||
+        ops_fail "otb_uci_write_redir failed (edge cases)"
     python3 - "$run/tunnel-dns.json" "$run/redir.json" <<'EOF' || ops_fail "edge cases: JSON values differ"
 import json, sys
 dns, redir = (json.load(open(f)) for f in sys.argv[1:3])
@@ -254,6 +243,7 @@ assert dns["password"] == 'p"q\\r$x', dns["password"]
 assert dns["server"] == ["[2001:db8::1]:8390", "198.51.100.20"], dns["server"]
 assert redir["wans"] == {"adsl": {"interface": "eth2", "mark": 32}}, redir["wans"]
 assert "pins" not in redir
+assert redir["firewall"] == {"lan": ["br-lan"]}, redir["firewall"]
 EOF
 }
 

@@ -380,10 +380,10 @@ lab_intercept() {
     local fw
     fw="$(lab_src)/otb-redir/otb-firewall"
     [[ -f $fw ]] || lab_fail "firewall helper not found: $fw"
-    : >"$LAB_DIR/firewall.conf"
-    lab_run box env OTB_FW_CONFIG="$LAB_DIR/firewall.conf" OTB_FW_STATE_DIR="$LAB_DIR/fw-state" \
-        bash "$fw" up --lan lan0 --redir-port "$1" --server "$LAB_SRV_ADDR" \
-        --server "$LAB_SRV_ADDR2" >"$LAB_DIR/firewall.log" 2>&1 ||
+    printf '{"server": ["%s", "%s"], "local_port": %s, "firewall": {"lan": "lan0"}}\n' \
+        "$LAB_SRV_ADDR" "$LAB_SRV_ADDR2" "$1" >"$LAB_DIR/firewall.json"
+    lab_run box env OTB_FW_STATE_DIR="$LAB_DIR/fw-state" \
+        bash "$fw" up --config "$LAB_DIR/firewall.json" >"$LAB_DIR/firewall.log" 2>&1 ||
         lab_fail "otb-firewall up failed: $(cat "$LAB_DIR/firewall.log")"
 }
 

@@ -121,10 +121,18 @@ pol_mac_host() {
     POL_MAC=$(lab_run "$role" cat /sys/class/net/mv0/address)
 }
 
-# pol_firewall ARGS...: otb-firewall in the box with the lab's own state directory and no host
-# configuration file.
+# pol_fw_config MEMBER...: $LAB_DIR/firewall.json, the box config pol_firewall reads: the lab's
+# server and otb-redir port, and these members (e.g. '"firewall": {"lan": "lan0"}').
+pol_fw_config() {
+    local IFS=,
+    printf '{"server": ["%s"], "local_port": %s, %s}\n' "$LAB_SRV_ADDR" "$LAB_REDIR_PORT" "$*" \
+        >"$LAB_DIR/firewall.json"
+}
+
+# pol_firewall ARGS...: otb-firewall in the box with the lab's own state directory, reading
+# $LAB_DIR/firewall.json unless ARGS name a --config.
 pol_firewall() {
-    lab_run box env OTB_FW_CONFIG="$LAB_DIR/empty.conf" OTB_FW_STATE_DIR="$LAB_DIR/fw-state" \
+    lab_run box env OTB_FW_CONFIG="$LAB_DIR/firewall.json" OTB_FW_STATE_DIR="$LAB_DIR/fw-state" \
         bash "$(lab_src)/otb-redir/otb-firewall" "$@"
 }
 

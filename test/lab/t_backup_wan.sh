@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A backup WAN (metered 4G) carries traffic only when no other WAN is up.
-# Two WANs of 10 Mbit/s, wan2 declared backup to otb-firewall
-# (--wan wan2=wan2:backup), which flags its MPTCP endpoint "backup":
+# Two WANs of 10 Mbit/s, wan2 declared backup in the box config
+# ("backup": true), which otb-firewall flags on its MPTCP endpoint:
 #   1. a download through otb-redir while both are up: wan1 carries it,
 #      wan2 (nearly) nothing;
 #   2. a transfer running when wan1 goes down continues over wan2 and
@@ -21,9 +21,10 @@ pol_start "otbbw$$" "$RATE $RATE" iperf3
 lab_otb_server "$LAB_SRV_ADDR" "$LAB_SRV_PORT" otb-server
 LAB_SERVER_PID=$LAB_PID
 lab_otb_redir
-FW_ARGS=(--lan lan0 --redir-port "$LAB_REDIR_PORT" --server "$LAB_SRV_ADDR"
-    --wan wan1=wan1 --wan wan2=wan2:backup)
-pol_firewall up "${FW_ARGS[@]}" >"$LAB_DIR/firewall.log" 2>&1 ||
+pol_fw_config '"firewall": {"lan": "lan0"}' \
+    '"wans": {"wan1": {"interface": "wan1"}, "wan2": {"interface": "wan2", "backup": true}}'
+
+pol_firewall up >"$LAB_DIR/firewall.log" 2>&1 ||
     lab_fail "otb-firewall up: $(cat "$LAB_DIR/firewall.log")"
 lab_run box ip mptcp endpoint show | grep -q "$(lab_wan_addr 2) .*backup" ||
     lab_fail "wan2's MPTCP endpoint is not flagged backup: $(lab_run box ip mptcp endpoint show)"
@@ -59,7 +60,7 @@ lab_say "wan1 cut during a 12 MiB download: completed over the backup in $LAB_XF
 
 lab_wan_up 1
 # The interface hotplug re-runs up, which restores the WAN's table.
-pol_firewall up "${FW_ARGS[@]}" >>"$LAB_DIR/firewall.log" 2>&1 ||
+pol_firewall up >>"$LAB_DIR/firewall.log" 2>&1 ||
     lab_fail "otb-firewall up (wan1 back): $(cat "$LAB_DIR/firewall.log")"
 sleep 1
 read -r w1 w2 <<<"$(download_on wan1-back)"

@@ -38,8 +38,9 @@ write_acl() {
 write_acl with-name
 lab_otb_server "$LAB_SRV_ADDR" "$LAB_SRV_PORT" otb-server
 lab_otb_redir --acl "$LAB_DIR/box.acl" -d "$LAB_INET_ADDR"
-pol_firewall up --lan lan0 --redir-port "$LAB_REDIR_PORT" --server "$LAB_SRV_ADDR" \
-    --bypass "$INET_FW_BYPASS/32" --wan wan1=wan1 --wan wan2=wan2 >"$LAB_DIR/firewall.log" 2>&1 ||
+pol_fw_config "\"firewall\": {\"lan\": \"lan0\", \"bypass\": [\"$INET_FW_BYPASS/32\"]}" \
+    '"wans": {"wan1": {"interface": "wan1"}, "wan2": {"interface": "wan2"}}'
+pol_firewall up >"$LAB_DIR/firewall.log" 2>&1 ||
     lab_fail "otb-firewall up: $(cat "$LAB_DIR/firewall.log")"
 
 get() { pol_peer lan get "$1" "$POL_HTTP_PORT"; }

@@ -1,12 +1,13 @@
 #!/bin/bash
 # Lab test of otb-redir/otb-firewall, run entirely inside network namespaces created here (the
 # host's own ruleset, rules and routes are never touched):
-#  1. rules: for the nft and the iptables backends, `up` twice leaves the same state as once,
-#     the expected rules, bypass elements, TPROXY rule, ip rules and routes are present, and
-#     `down` brings every snapshot (nft, iptables, ip6tables, ip rules, routes) back to before;
-#     changed flags and a backend switch are undone from the state file.
-#  2. usage errors exit 2 with one line and install nothing; a system failure exits 1.
-#     With WANs and pins (--wan/--pin): per-WAN tables (gateway, fallback, unreachable), fwmark
+#  1. rules, from the box's JSON config (twice, with different settings): `up` twice leaves the
+#     same state as once, the expected rules, bypass elements, TPROXY rule, ip rules and routes
+#     are present, and `down` brings every snapshot (nft, iptables, ip6tables, ip rules, routes)
+#     back to before; a changed config is undone from the state file.
+#  2. bad configs and usage exit 2 with one line naming the key and install nothing; a system
+#     failure exits 1.
+#     With WANs and pins ("wans"/"pins"): per-WAN tables (gateway, fallback, unreachable), fwmark
 #     and source-address ip rules, MPTCP endpoints (a foreign one only gets its backup flag, and
 #     gets it back on down), pin marks and masquerading, all undone by down.
 #  3. end to end, lan <-> box <-> wan: TCP and UDP from the LAN host to a public-like address
@@ -37,8 +38,7 @@ check_init otbfw "$NS_RULES" "$NS_LAN" "$NS_BOX" "$NS_WAN"
 
 # The script must not read the host's configuration nor write the host's /run/otb.
 while read -r var; do unset "$var"; done < <(compgen -v OTB_FW_ || true)
-: >"$WORK/empty.conf"
-export OTB_FW_CONFIG=$WORK/empty.conf
+export OTB_FW_CONFIG=$WORK/missing.json
 export OTB_FW_STATE_DIR=$WORK/state
 
 PORT_BASE=$((20000 + RANDOM % 20000))
@@ -89,6 +89,13 @@ lacks() {
 	fi
 }
 
+# box_config FILE MEMBER...: a box config (the JSON otb-redir reads) with these members.
+box_config() {
+	local file=$1
+	shift
+	printf '{"server_port": 8388, "password": "lab", %s}\n' "$(IFS=,; echo "$*")" >"$file"
+}
+
 # fw NS [VAR=VALUE...] COMMAND ARGS...: runs the script in NS with extra environment.
 fw() {
 	local ns=$1
@@ -102,12 +109,19 @@ fw() {
 
 printf '# user list\n198.18.205.0/24   # a /24\n\n2001:db8:205::/48\n' >"$WORK/bypass.list"
 PIN_MAC=02:00:00:00:20:07
-WAN_ARGS=(--wan fibre=wan1 --wan lte=wan2:backup:gw=10.202.2.2
-	--pin 10.201.1.3=fibre:direct:lte --pin 2001:db8:201:1::3=fibre:direct:lte
-	--pin 10.201.1.4=fibre:direct --pin "$PIN_MAC=lte:direct" --pin 10.201.1.0/28=lte:tunnel-via)
-UP_ARGS=(--lan lan0 --lan lan1 --redir-port "$RP" --tunnel-port "$TP"
-	--server 198.18.203.2 --server 2001:db8:203::2 --bypass 198.18.202.0/24
-	--bypass-file "$WORK/bypass.list" "${WAN_ARGS[@]}")
+WANS_JSON='"wans": {"fibre": {"interface": "wan1"},
+	"lte": {"interface": "wan2", "backup": true, "gateway": "10.202.2.2"}}'
+PINS_JSON='"pins": [{"host": "10.201.1.3", "wan": "fibre", "mode": "direct", "fallback": "lte"},
+	{"host": "2001:db8:201:1::3", "wan": "fibre", "mode": "direct", "fallback": "lte"},
+	{"host": "10.201.1.4", "wan": "fibre", "mode": "direct"},
+	{"host": "'$PIN_MAC'", "wan": "lte", "mode": "direct"},
+	{"host": "10.201.1.0/28", "wan": "lte", "mode": "tunnel-via"}]'
+UP_JSON=("\"local_port\": $RP" '"server": ["198.18.203.2", "2001:db8:203::2"]' "$WANS_JSON"
+	"$PINS_JSON")
+UP_FW='"firewall": {"lan": ["lan0", "lan1"], "tunnel_port": '$TP',
+	"bypass": ["198.18.202.0/24"], "bypass_files": ["'$WORK/bypass.list'"]'
+box_config "$WORK/up.json" "${UP_JSON[@]}" "$UP_FW}"
+UP_ARGS=(--config "$WORK/up.json")
 
 check_nft_rules() {
 	local mark table
@@ -118,25 +132,7 @@ check_nft_rules() {
 		2001:db8:205::/48 10.0.0.0/8 100.64.0.0/10 fc00::/7 fe80::/10; do
 		contains "$table" "$want" "nft table inet otb"
 	done
-	lacks "$(in_ns "$NS_RULES" iptables-save)" OTB_ "iptables while on nft"
-}
-
-check_iptables_rules() {
-	local mark=$1 v4 v6
-	v4=$(in_ns "$NS_RULES" iptables-save)
-	v6=$(in_ns "$NS_RULES" ip6tables-save)
-	for want in "-A PREROUTING -i lan0 -p tcp -j OTB_REDIRECT" "-A PREROUTING -i lan1 -p udp -j OTB_TPROXY" \
-		"-j REDIRECT --to-ports $RP" "TPROXY --on-port $TP" "--tproxy-mark $mark/" \
-		"-d 198.18.202.0/24 -j RETURN" "-d 198.18.203.2/32 -j RETURN" "-d 198.18.205.0/24 -j RETURN" \
-		"-d 10.0.0.0/8 -j RETURN" "--dst-type LOCAL -j RETURN"; do
-		contains "$v4" "$want" iptables
-	done
-	for want in "-j REDIRECT --to-ports $RP" "TPROXY --on-port $TP" "-d 2001:db8:203::2/128 -j RETURN" \
-		"-d 2001:db8:205::/48 -j RETURN" "-d fc00::/7 -j RETURN"; do
-		contains "$v6" "$want" ip6tables
-	done
-	in_ns "$NS_RULES" nft list table inet otb >/dev/null 2>&1 && fail "nft table present on iptables"
-	return 0
+	lacks "$(in_ns "$NS_RULES" iptables-save)" OTB_ "iptables rules"
 }
 
 check_routing() {
@@ -148,11 +144,11 @@ check_routing() {
 	done
 }
 
-# WAN tables, rules and endpoints; pin marks and masquerading in the backend's rules. Direct
+# WAN tables, rules and endpoints; pin marks and masquerading in the nft table. Direct
 # pins to fibre without fallback use fibre's mark and table (0x10, 200), those with fallback
 # lte the pair's (0x40, 216).
 check_wans() {
-	local backend=$1 rules routes want fw
+	local rules routes want fw
 	rules=$(in_ns "$NS_RULES" ip -4 rule)
 	for want in "10000:	from all fwmark 0x10/0xff lookup main suppress_prefixlength 0" \
 		"10001:	from all fwmark 0x10/0xff lookup 200" "10011:	from all fwmark 0x11/0xff lookup 201" \
@@ -179,105 +175,88 @@ check_wans() {
 	want=$(in_ns "$NS_RULES" ip mptcp endpoint show)
 	contains "$want" "10.202.2.1 id 2 subflow backup dev wan2" "MPTCP endpoint of the backup WAN"
 	contains "$want" "10.202.1.1 id 1 subflow dev wan1" "foreign MPTCP endpoint, backup flag removed"
-	if [[ $backend == nft ]]; then
-		fw=$(in_ns "$NS_RULES" nft list table inet otb)
-		for want in "ip saddr 10.201.1.3 meta mark set meta mark & 0xffffff40 | 0x00000040 return" \
-			"ip saddr 10.201.1.4 meta mark set meta mark & 0xffffff10 | 0x00000010 return" \
-			"ip6 saddr 2001:db8:201:1::3 meta mark set" "ether saddr $PIN_MAC meta mark set" \
-			"ip saddr 10.201.1.0/28 return" \
-			"meta mark & 0x000000ff == { 0x00000010, 0x00000011, 0x00000040 } accept" \
-			'oifname @wan_ifaces meta nfproto ipv4 fib saddr type != local masquerade' '"wan2"'; do
-			contains "$fw" "$want" "nft pins"
-		done
-	else
-		fw=$(in_ns "$NS_RULES" iptables-save)
-		for want in "-A OTB_PIN -s 10.201.1.3/32 -j MARK --set-xmark 0x40/0xff" \
-			"-A OTB_PIN -s 10.201.1.4/32 -j MARK --set-xmark 0x10/0xff" \
-			"-A OTB_PIN -m mac --mac-source $PIN_MAC -j MARK --set-xmark 0x11/0xff" \
-			"-A OTB_PIN -s 10.201.1.0/28 -j RETURN" "-A OTB_REDIRECT -m mark --mark 0x11/0xff -j RETURN" \
-			"-A POSTROUTING -o wan2 -j OTB_SNAT" "-A OTB_SNAT -m addrtype ! --src-type LOCAL -j MASQUERADE"; do
-			contains "$fw" "$want" "iptables pins"
-		done
-		contains "$(in_ns "$NS_RULES" ip6tables-save)" "-A OTB_PIN -s 2001:db8:201:1::3/128 -j MARK" "ip6tables pins"
-	fi
+	fw=$(in_ns "$NS_RULES" nft list table inet otb)
+	for want in "ip saddr 10.201.1.3 meta mark set meta mark & 0xffffff40 | 0x00000040 return" \
+		"ip saddr 10.201.1.4 meta mark set meta mark & 0xffffff10 | 0x00000010 return" \
+		"ip6 saddr 2001:db8:201:1::3 meta mark set" "ether saddr $PIN_MAC meta mark set" \
+		"ip saddr 10.201.1.0/28 return" \
+		"meta mark & 0x000000ff == { 0x00000010, 0x00000011, 0x00000040 } accept" \
+		'oifname @wan_ifaces meta nfproto ipv4 fib saddr type != local masquerade' '"wan2"'; do
+		contains "$fw" "$want" "nft pins"
+	done
 }
 
-# rules_pass BACKEND MARK [VAR=VALUE...] -- UP ARGS...
+# rules_pass NAME MARK [VAR=VALUE...] -- UP ARGS...
 rules_pass() {
-	local backend=$1 mark=$2 out rc
+	local name=$1 mark=$2 out rc
 	shift 2
 	local -a envs=()
 	while [[ $1 != -- ]]; do envs+=("$1"); shift; done
 	shift
-	local s=$WORK/$backend
+	local s=$WORK/$name
 	snapshot "$NS_RULES" "$s.before"
 
 	fw "$NS_RULES" "${envs[@]}" up "$@" >/dev/null
 	snapshot "$NS_RULES" "$s.up1"
 	fw "$NS_RULES" "${envs[@]}" up "$@" >/dev/null
 	snapshot "$NS_RULES" "$s.up2"
-	same_snapshot "$s.up1" "$s.up2" "$backend: second up changed the state"
-	pass "$backend: up twice = up once"
+	same_snapshot "$s.up1" "$s.up2" "$name: second up changed the state"
+	pass "$name: up twice = up once"
 
 	# /run is shared with the namespace: the state must name it, not pose as the host's.
 	[[ -n $(compgen -G "$OTB_FW_STATE_DIR/firewall.otb.netns*.state") ]] ||
-		fail "$backend: no state file keyed by the network namespace"
-	"check_${backend}_rules" "$mark"
+		fail "$name: no state file keyed by the network namespace"
+	check_nft_rules "$mark"
 	check_routing "$mark"
-	check_wans "$backend"
-	out=$(fw "$NS_RULES" status)
-	contains "$out" "backend $backend" status
+	check_wans
+	out=$(fw "$NS_RULES" "${envs[@]}" status "$@")
+	contains "$out" "backend nft" status
 	contains "$out" "pin 10.201.1.3/32 wan fibre direct fallback lte mark 0x40" status
-	pass "$backend: redirect, tproxy, bypass elements, ip rules and routes present"
-	pass "$backend: WAN tables, rules, MPTCP endpoints, pin marks and masquerading present"
+	pass "$name: redirect, tproxy, bypass elements, ip rules and routes present"
+	pass "$name: WAN tables, rules, MPTCP endpoints, pin marks and masquerading present"
 
-	fw "$NS_RULES" down
+	fw "$NS_RULES" "${envs[@]}" down "$@"
 	snapshot "$NS_RULES" "$s.down"
-	same_snapshot "$s.before" "$s.down" "$backend: down did not restore the state"
-	[[ -z $(compgen -G "$OTB_FW_STATE_DIR/*.state") ]] || fail "$backend: state file left after down"
-	out=$(fw "$NS_RULES" down 2>&1) || fail "$backend: second down failed"
-	[[ -z $out ]] || fail "$backend: second down not quiet: $out"
+	same_snapshot "$s.before" "$s.down" "$name: down did not restore the state"
+	[[ -z $(compgen -G "$OTB_FW_STATE_DIR/*.state") ]] || fail "$name: state file left after down"
+	out=$(fw "$NS_RULES" down 2>&1) || fail "$name: second down failed"
+	[[ -z $out ]] || fail "$name: second down not quiet: $out"
 	rc=0
 	fw "$NS_RULES" status >/dev/null || rc=$?
-	[[ $rc -eq 3 ]] || fail "$backend: status after down exit $rc, expected 3"
-	pass "$backend: down restores every snapshot, second down is quiet"
+	[[ $rc -eq 3 ]] || fail "$name: status after down exit $rc, expected 3"
+	pass "$name: down restores every snapshot, second down is quiet"
 }
 
-# Flags that differ between up and down, and a backend switch, are undone from the state file.
+# A config that changed between up and down is undone from the state file.
 state_pass() {
 	local s=$WORK/state_pass
 	snapshot "$NS_RULES" "$s.before"
 	fw "$NS_RULES" up "${UP_ARGS[@]}" >/dev/null
-	fw "$NS_RULES" up --lan lan0 --redir-port "$RP" >/dev/null
-	lacks "$(in_ns "$NS_RULES" ip -4 rule)" "fwmark" "up without --tunnel-port"
-	lacks "$(in_ns "$NS_RULES" nft list table inet otb)" "tproxy" "up without --tunnel-port"
+	box_config "$WORK/tcp.json" "\"local_port\": $RP" '"firewall": {"lan": "lan0"}'
+	fw "$NS_RULES" up --config "$WORK/tcp.json" >/dev/null
+	lacks "$(in_ns "$NS_RULES" ip -4 rule)" "fwmark" "up without tunnel_port"
+	lacks "$(in_ns "$NS_RULES" nft list table inet otb)" "tproxy" "up without tunnel_port"
 	# A box running otb-tunnel alone: UDP intercepted, TCP left alone.
-	fw "$NS_RULES" up --lan lan0 --tunnel-port "$TP" >/dev/null
-	lacks "$(in_ns "$NS_RULES" nft list table inet otb)" "redirect" "up without --redir-port"
-	contains "$(in_ns "$NS_RULES" nft list table inet otb)" "tproxy" "up without --redir-port"
-	fw "$NS_RULES" up --lan lan0 --tunnel-port "$TP" --backend iptables >/dev/null
-	lacks "$(in_ns "$NS_RULES" iptables-save -t nat)" "REDIRECT" "iptables up without --redir-port"
-	contains "$(in_ns "$NS_RULES" iptables-save -t mangle)" "TPROXY" "iptables up without --redir-port"
-	fw "$NS_RULES" up "${UP_ARGS[@]}" --backend nft >/dev/null
-	fw "$NS_RULES" up "${UP_ARGS[@]}" --backend iptables >/dev/null
-	check_iptables_rules 0x1
-	fw "$NS_RULES" up "${UP_ARGS[@]}" --backend=iptables >/dev/null
-	fw "$NS_RULES" up "${UP_ARGS[@]}" --backend=nft >/dev/null
+	box_config "$WORK/udp.json" '"firewall": {"lan": "lan0", "tcp": false, "tunnel_port": '"$TP}"
+	fw "$NS_RULES" up --config "$WORK/udp.json" >/dev/null
+	lacks "$(in_ns "$NS_RULES" nft list table inet otb)" "redirect" "up with \"tcp\": false"
+	contains "$(in_ns "$NS_RULES" nft list table inet otb)" "tproxy" "up with \"tcp\": false"
+	fw "$NS_RULES" up "${UP_ARGS[@]}" >/dev/null
 	check_nft_rules 0x1
 	fw "$NS_RULES" down --table otb
 	snapshot "$NS_RULES" "$s.after"
-	same_snapshot "$s.before" "$s.after" "down after changed flags / backend switch"
-	pass "changed flags (UDP only, TCP only), nft -> iptables -> nft switches: down restores every snapshot"
+	same_snapshot "$s.before" "$s.after" "down after changed configs"
+	pass "changed configs (TCP only, UDP only, back): down restores every snapshot"
 }
 
 # A routing rule that existed before `up` is not ours: down must keep it.
 foreign_rule_pass() {
 	in_ns "$NS_RULES" ip -4 rule add fwmark 0x1 lookup 100
 	fw "$NS_RULES" up "${UP_ARGS[@]}" >/dev/null
-	fw "$NS_RULES" down
+	fw "$NS_RULES" down "${UP_ARGS[@]}"
 	contains "$(in_ns "$NS_RULES" ip -4 rule)" "fwmark 0x1 lookup 100" "pre-existing ip rule"
 	in_ns "$NS_RULES" ip -4 rule del fwmark 0x1 lookup 100
-	pass "a pre-existing identical ip rule survives up/down"
+	pass "a pre-existing ip rule survives up/down"
 }
 
 ip netns add "$NS_RULES"
@@ -294,27 +273,14 @@ for n in 1 2; do
 	in_ns "$NS_RULES" ip route add default via "10.202.$n.2" metric "${n}0"
 done
 in_ns "$NS_RULES" ip mptcp endpoint add 10.202.1.1 dev wan1 id 1 subflow backup
-rules_pass nft 0x1 -- "${UP_ARGS[@]}"
-# The iptables pass takes its settings from a config file, the mark from the environment
-# (which beats the file) and the backend from the command line (which beats both).
-cat >"$WORK/fw.conf" <<EOF
-# firewall settings
-OTB_FW_LAN="lan0 lan1"
-OTB_FW_REDIR_PORT=$RP
-OTB_FW_TUNNEL_PORT='$TP'
-OTB_FW_SERVER="198.18.203.2 2001:db8:203::2"
-OTB_FW_BYPASS=198.18.202.0/24
-OTB_FW_BYPASS_FILE=$WORK/bypass.list
-OTB_FW_WAN="fibre=wan1 lte=wan2:backup:gw=10.202.2.2"
-OTB_FW_PIN="10.201.1.3=fibre:direct:lte 2001:db8:201:1::3=fibre:direct:lte 10.201.1.4=fibre:direct $PIN_MAC=lte:direct 10.201.1.0/28=lte:tunnel-via"
-OTB_FW_MARK=0x7
-OTB_FW_BACKEND=nft
-EOF
-rules_pass iptables 0x2a OTB_FW_CONFIG="$WORK/fw.conf" OTB_FW_MARK=42 -- --backend iptables
+rules_pass defaults 0x1 -- "${UP_ARGS[@]}"
+# The second pass names its config in the environment, with another TPROXY mark.
+box_config "$WORK/mark.json" "${UP_JSON[@]}" "$UP_FW, \"tproxy_mark\": 42}"
+rules_pass mark42 0x2a OTB_FW_CONFIG="$WORK/mark.json" --
 state_pass
 foreign_rule_pass
 
-# --- 2. usage errors and system failures ------------------------------------------------------
+# --- 2. bad configs, usage errors and system failures -------------------------------------
 
 expect_exit() {
 	local want=$1 rc=0 lines
@@ -325,40 +291,58 @@ expect_exit() {
 	[[ $lines -eq 1 ]] || fail "'$*' printed $lines lines on stderr, expected one"
 }
 
+# bad_config NEEDLE MEMBER...: up with this config exits 2 with one line naming NEEDLE.
+bad_config() {
+	local needle=$1
+	shift
+	box_config "$WORK/bad.json" "$@"
+	expect_exit 2 up --config "$WORK/bad.json"
+	grep -qF -- "$needle" "$WORK/err" || fail "error '$(cat "$WORK/err")' does not name $needle"
+}
+
+LAN0='"firewall": {"lan": "lan0"}'
+WAN_A='"wans": {"a": {"interface": "wan1"}}'
 snapshot "$NS_RULES" "$WORK/errors.before"
-expect_exit 2 up --lan lan0 --redir-port "$RP" --frobnicate
-expect_exit 2 up --lan lan0
-expect_exit 2 up --redir-port "$RP"
-expect_exit 2 up --lan lan0 --redir-port 65536
-expect_exit 2 up --lan lan0 --redir-port "$RP" --bypass 10.0.0.1/33
-expect_exit 2 up --lan lan0 --redir-port "$RP" --bypass 10.1.2.3/8
-expect_exit 2 up --lan lan0 --redir-port "$RP" --bypass 2001:db8::1::2
-expect_exit 2 up --lan lan0 --redir-port "$RP" --bypass 300.1.1.1
-expect_exit 2 up --lan lan0 --redir-port "$RP" --server server.test
-expect_exit 2 up --lan lan0 --redir-port "$RP" --mark 0
-expect_exit 2 up --lan lan0 --redir-port "$RP" --backend pf
-expect_exit 2 up --lan lan0 --redir-port "$RP" --bypass-file "$WORK/missing.list"
-expect_exit 2 up --lan lan0 --redir-port "$RP" --wan wan1
-expect_exit 2 up --lan lan0 --redir-port "$RP" --wan a=wan1:turbo
-expect_exit 2 up --lan lan0 --redir-port "$RP" --wan a=wan1 --wan a=wan2
-expect_exit 2 up --lan lan0 --redir-port "$RP" --wan a=wan1:mark=0x100
-expect_exit 2 up --lan lan0 --redir-port "$RP" --wan a=wan1:mark=0x1
-expect_exit 2 up --lan lan0 --redir-port "$RP" --wan a=wan1 --wan b=wan2:mark=0x10
-expect_exit 2 up --lan lan0 --redir-port "$RP" --wan a=wan1:table=100
-expect_exit 2 up --lan lan0 --redir-port "$RP" --wan a=wan1:gw=host.test
-expect_exit 2 up --lan lan0 --redir-port "$RP" --wan a=wan1 --pin 10.0.0.1=b:direct
-expect_exit 2 up --lan lan0 --redir-port "$RP" --wan a=wan1 --pin 10.0.0.1=a:sideways
-expect_exit 2 up --lan lan0 --redir-port "$RP" --wan a=wan1 --pin 10.0.0.1/33=a:direct
-expect_exit 2 up --lan lan0 --redir-port "$RP" --wan a=wan1 --pin "$PIN_MAC=a:tunnel-via"
-expect_exit 2 up --lan lan0 --redir-port "$RP" --wan a=wan1 --pin 10.0.0.1=a:direct:a
-expect_exit 2 up --lan lan0 --redir-port "$RP" --wan a=wan1 --wan b=wan2:mark=0x40 \
-	--pin 10.0.0.1=a:direct:b
-expect_exit 2 up --lan lan0 --redir-port "$RP" --config "$WORK/missing.conf"
+expect_exit 2 up --config "$WORK/up.json" --frobnicate
+bad_config local_port "$LAN0"
+bad_config '"lan"' "\"local_port\": $RP"
+bad_config '"local_port"' '"local_port": 65536' "$LAN0"
+bad_config '"bypass"' "\"local_port\": $RP" '"firewall": {"lan": "lan0", "bypass": "10.0.0.1/33"}'
+bad_config '"bypass"' "\"local_port\": $RP" '"firewall": {"lan": "lan0", "bypass": ["10.1.2.3/8"]}'
+bad_config '"bypass"' "\"local_port\": $RP" '"firewall": {"lan": "lan0", "bypass": ["2001:db8::1::2"]}'
+bad_config '"bypass"' "\"local_port\": $RP" '"firewall": {"lan": "lan0", "bypass": ["300.1.1.1"]}'
+bad_config '"tproxy_mark"' "\"local_port\": $RP" '"firewall": {"lan": "lan0", "tproxy_mark": 0}'
+bad_config '"frobnicate"' "\"local_port\": $RP" '"firewall": {"lan": "lan0", "frobnicate": 1}'
+bad_config '"bypass_files"' "\"local_port\": $RP" \
+	'"firewall": {"lan": "lan0", "bypass_files": ["'"$WORK/missing.list"'"]}'
+bad_config '"wans"' "\"local_port\": $RP" "$LAN0" '"wans": {"a": "wan1"}'
+bad_config '"turbo"' "\"local_port\": $RP" "$LAN0" '"wans": {"a": {"interface": "wan1", "turbo": 1}}'
+bad_config 'bits outside' "\"local_port\": $RP" "$LAN0" '"wans": {"a": {"interface": "wan1", "mark": 256}}'
+bad_config 'TPROXY mark' "\"local_port\": $RP" '"firewall": {"lan": "lan0", "tunnel_port": 9}' \
+	'"wans": {"a": {"interface": "wan1", "mark": 1}}'
+bad_config 'same mark' "\"local_port\": $RP" "$LAN0" \
+	'"wans": {"a": {"interface": "wan1"}, "b": {"interface": "wan2", "mark": 16}}'
+bad_config 'TPROXY table' "\"local_port\": $RP" '"firewall": {"lan": "lan0", "tunnel_port": 9}' \
+	'"wans": {"a": {"interface": "wan1", "table": 100}}'
+bad_config '"gateway"' "\"local_port\": $RP" "$LAN0" '"wans": {"a": {"interface": "wan1", "gateway": "host.test"}}'
+bad_config 'unknown WAN "b"' "\"local_port\": $RP" "$LAN0" "$WAN_A" '"pins": [{"host": "10.0.0.1", "wan": "b"}]'
+bad_config 'duplicate pin' "\"local_port\": $RP" "$LAN0" "$WAN_A" \
+	'"pins": [{"host": "10.0.0.1", "wan": "a"}, {"host": "10.0.0.1", "wan": "a", "mode": "direct"}]'
+bad_config 'sideways' "\"local_port\": $RP" "$LAN0" "$WAN_A" \
+	'"pins": [{"host": "10.0.0.1", "wan": "a", "mode": "sideways"}]'
+bad_config '"pins"' "\"local_port\": $RP" "$LAN0" "$WAN_A" '"pins": [{"host": "10.0.0.1/33", "wan": "a"}]'
+bad_config 'tunnel-via' "\"local_port\": $RP" "$LAN0" "$WAN_A" "\"pins\": [{\"host\": \"$PIN_MAC\", \"wan\": \"a\"}]"
+bad_config 'fallback' "\"local_port\": $RP" "$LAN0" "$WAN_A" \
+	'"pins": [{"host": "10.0.0.1", "wan": "a", "mode": "direct", "fallback": "a"}]'
+bad_config 'same mark' "\"local_port\": $RP" "$LAN0" \
+	'"wans": {"a": {"interface": "wan1"}, "b": {"interface": "wan2", "mark": 64}}' \
+	'"pins": [{"host": "10.0.0.1", "wan": "a", "mode": "direct", "fallback": "b"}]'
+expect_exit 2 up --config "$WORK/missing.json"
 expect_exit 2 frobnicate
-expect_exit 1 OTB_FW_STATE_DIR=/proc/otb-nowhere up --lan lan0 --redir-port "$RP"
+expect_exit 1 OTB_FW_STATE_DIR=/proc/otb-nowhere up "${UP_ARGS[@]}"
 snapshot "$NS_RULES" "$WORK/errors.after"
 same_snapshot "$WORK/errors.before" "$WORK/errors.after" "a failed up left something behind"
-pass "bad usage exits 2, system failure exits 1, one line each, nothing installed"
+pass "bad configs and usage exit 2 naming the key, system failure exits 1, one line each, nothing installed"
 
 # --- 3. end to end: lan <-> box <-> wan --------------------------------------------------------
 
@@ -438,19 +422,19 @@ expect_all_direct() {
 }
 
 functional_pass() {
-	local backend=$1
+	local backend=nft
 	context="$backend up"
-	fw "$NS_BOX" up --backend "$backend" --lan b0 --redir-port "$RP" --tunnel-port "$TP" \
-		--server 198.18.203.2 --server 2001:db8:202::3 \
-		--bypass 198.18.202.0/24 --bypass 2001:db8:202:1::/64 >/dev/null
+	box_config "$WORK/e2e.json" "\"local_port\": $RP" '"server": ["198.18.203.2", "2001:db8:202::3"]' \
+		'"firewall": {"lan": "b0", "tunnel_port": '"$TP"', "bypass": ["198.18.202.0/24", "2001:db8:202:1::/64"]}'
+	fw "$NS_BOX" up --config "$WORK/e2e.json" >/dev/null
 	expect "$NS_LAN" tcp 198.18.201.2 INTERCEPTED
 	expect "$NS_LAN" tcp 2001:db8:202::2 INTERCEPTED
 	expect "$NS_LAN" udp 198.18.201.2 INTERCEPTED
 	expect "$NS_LAN" udp 2001:db8:202::2 INTERCEPTED
-	expect "$NS_LAN" tcp 198.18.202.2 DIRECT      # --bypass
-	expect "$NS_LAN" tcp 2001:db8:202:1::2 DIRECT # --bypass, IPv6
+	expect "$NS_LAN" tcp 198.18.202.2 DIRECT      # "bypass"
+	expect "$NS_LAN" tcp 2001:db8:202:1::2 DIRECT # "bypass", IPv6
 	expect "$NS_LAN" udp 198.18.202.2 DIRECT
-	expect "$NS_LAN" tcp 198.18.203.2 DIRECT # --server
+	expect "$NS_LAN" tcp 198.18.203.2 DIRECT # "server"
 	expect "$NS_LAN" tcp 2001:db8:202::3 DIRECT
 	expect "$NS_LAN" udp 2001:db8:202::3 DIRECT
 	expect "$NS_LAN" tcp 10.201.2.2 DIRECT       # built-in private range
@@ -458,15 +442,15 @@ functional_pass() {
 	expect "$NS_BOX" tcp 198.18.201.2 DIRECT     # the box's own traffic
 	expect "$NS_BOX" udp 198.18.201.2 DIRECT
 	pass "$backend: LAN TCP/UDP v4/v6 intercepted; bypass, server, private, box address and box traffic direct"
-	if [[ $backend == nft ]]; then
-		# The named set takes new entries live.
-		in_ns "$NS_BOX" nft add element inet otb bypass4 '{ 198.18.201.0/24 }'
-		context="nft, bypass4 extended live"
-		expect "$NS_LAN" tcp 198.18.201.2 DIRECT
-		pass "nft: an element added to bypass4 takes effect at once"
-	fi
-	fw "$NS_BOX" up --backend "$backend" --lan b0 --redir-port "$RP" --tunnel-port "$TP" \
-		--wan w=b1 --pin 10.201.1.2=w:direct --pin 2001:db8:201:1::2=w:direct >/dev/null
+	# The named set takes new entries live.
+	in_ns "$NS_BOX" nft add element inet otb bypass4 '{ 198.18.201.0/24 }'
+	context="nft, bypass4 extended live"
+	expect "$NS_LAN" tcp 198.18.201.2 DIRECT
+	pass "nft: an element added to bypass4 takes effect at once"
+	box_config "$WORK/e2e-pin.json" "\"local_port\": $RP" "\"firewall\": {\"lan\": \"b0\", \"tunnel_port\": $TP}" \
+		'"wans": {"w": {"interface": "b1"}}' '"pins": [{"host": "10.201.1.2", "wan": "w", "mode": "direct"},
+		{"host": "2001:db8:201:1::2", "wan": "w", "mode": "direct"}]'
+	fw "$NS_BOX" up --config "$WORK/e2e-pin.json" >/dev/null
 	context="$backend, LAN host pinned direct"
 	expect_all_direct
 	pass "$backend: a host pinned direct is not intercepted (v4 and v6)"
@@ -480,6 +464,5 @@ context="no firewall"
 setup_topology
 start_peers
 expect_all_direct
-functional_pass nft
-functional_pass iptables
+functional_pass
 echo "PASS: t_firewall"

@@ -1,5 +1,6 @@
 #!/bin/bash
-# Lab test of WAN pinning (otb-firewall --wan/--pin with otb-redir's "wans"/"pins"), two WANs:
+# Lab test of WAN pinning ("wans"/"pins" of the box config, read by otb-redir and otb-firewall
+# alike), two WANs:
 #  - 192.168.50.3, pinned "direct" to wan2: its TCP and UDP reach the Internet host from wan2's
 #    address 10.0.2.1;
 #  - a host known by its MAC (own namespace), pinned "direct" to wan1 with fallback wan2: seen
@@ -37,6 +38,9 @@ pol_inet_servers
 
 cat >"$LAB_DIR/box.json" <<EOF
 {
+    "server": "$LAB_SRV_ADDR",
+    "local_port": $LAB_REDIR_PORT,
+    "firewall": {"lan": "lan0", "tunnel_port": $TUNNEL_PORT},
     "wans": {"wan1": {"interface": "wan1"}, "wan2": {"interface": "wan2"}},
     "pins": [
         {"host": "$HOST_DIRECT", "wan": "wan2", "mode": "direct"},
@@ -46,9 +50,7 @@ cat >"$LAB_DIR/box.json" <<EOF
     ]
 }
 EOF
-FW_ARGS=(--lan lan0 --redir-port "$LAB_REDIR_PORT" --tunnel-port "$TUNNEL_PORT"
-    --server "$LAB_SRV_ADDR" --wan wan1=wan1 --wan wan2=wan2
-    --pin "$HOST_DIRECT=wan2:direct" --pin "$MAC=wan1:direct:wan2" --pin "$HOST_WAN1=wan1:direct" --pin "$HOST_VIA=wan2:tunnel-via:wan1")
+FW_ARGS=(--config "$LAB_DIR/box.json")
 
 lab_otb_server "$LAB_SRV_ADDR" "$LAB_SRV_PORT" otb-server -u
 lab_otb_redir -c "$LAB_DIR/box.json"
@@ -154,8 +156,6 @@ sed -i -e "s|\"host\": \"$HOST_WAN1\", \"wan\": \"wan1\"|\"host\": \"$HOST_WAN1\
     "$LAB_DIR/box.json"
 grep -q "\"$HOST_WAN1\", \"wan\": \"wan2\"" "$LAB_DIR/box.json" &&
     grep -q "\"$HOST_VIA\", \"wan\": \"wan1\"" "$LAB_DIR/box.json" || lab_fail "box.json not edited"
-FW_ARGS=("${FW_ARGS[@]/#$HOST_WAN1=wan1:direct/$HOST_WAN1=wan2:direct}")
-FW_ARGS=("${FW_ARGS[@]/#$HOST_VIA=wan2:tunnel-via:wan1/$HOST_VIA=wan1:tunnel-via}")
 pol_firewall up "${FW_ARGS[@]}" >>"$LAB_DIR/firewall.log" 2>&1 ||
     lab_fail "otb-firewall up (new pins): $(cat "$LAB_DIR/firewall.log")"
 before=$(grep -c "SIGHUP: configuration reloaded" "$LAB_DIR/otb-redir.log" || true)

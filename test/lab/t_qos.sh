@@ -48,8 +48,8 @@ realtime "$LAB_PID"
 lab_otb_redir
 lab_otb_tunnel otb-tunnel "$TUNNEL_PORT"
 realtime "$LAB_PID"
-pol_firewall up --lan lan0 --redir-port "$LAB_REDIR_PORT" --tunnel-port "$TUNNEL_PORT" \
-    --server "$LAB_SRV_ADDR" >"$LAB_DIR/firewall.log" 2>&1 ||
+pol_fw_config "\"firewall\": {\"lan\": \"lan0\", \"tunnel_port\": $TUNNEL_PORT}"
+pol_firewall up >"$LAB_DIR/firewall.log" 2>&1 ||
     lab_fail "otb-firewall up: $(cat "$LAB_DIR/firewall.log")"
 
 counter() { lab_counter box qoscount "$1"; }

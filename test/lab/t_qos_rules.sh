@@ -119,6 +119,20 @@ contains "$(in_ns "$NS_BOX" tc qdisc show dev wan2 root)" "noqueue" "wan2 after 
 qos "${UP[@]}" >/dev/null
 pass "up without a WAN unshapes it"
 
+# The same rates from the box's JSON config ("upload_kbit" per WAN, "firewall" "lan").
+cat >"$WORK/box.json" <<EOF
+{"local_port": 1234, "firewall": {"lan": "lan0"},
+ "wans": {"a": {"interface": "wan1", "upload_kbit": 20000}, "b": {"interface": "wan2", "upload_kbit": 4000}}}
+EOF
+qos up --config "$WORK/box.json" --share 0.8 --reject-quic >/dev/null
+contains "$(in_ns "$NS_BOX" tc class show dev wan2)" "class htb 1:1 root rate 3200Kbit ceil 3200Kbit" \
+	"wan2 classes (--config)"
+contains "$(in_ns "$NS_BOX" tc class show dev wan1)" "class htb 1:1 root rate 16Mbit ceil 16Mbit" \
+	"wan1 classes (--config)"
+contains "$(in_ns "$NS_BOX" nft list table inet otb_qos)" 'iifname "lan0" udp dport 443 reject' \
+	"nft table otb_qos (--config)"
+pass "up --config: the WANs' upload_kbit and the LAN of the box's JSON config"
+
 qos down
 snapshot "$WORK/down"
 same_snapshot "$WORK/before" "$WORK/down" "down did not restore the state"
@@ -141,7 +155,7 @@ same_snapshot "$WORK/foreign" "$WORK/foreign.after" "a refused up left something
 in_ns "$NS_BOX" tc qdisc del dev wan2 root
 for args in "up" "up --wan wan1" "up --wan wan1:fast" "up --wan wan1:20000 --wan wan1:100" \
 	"up --wan wan1:20000 --share 2" "up --wan wan1:20000 --reject-quic" "up --wan wan1:20000 --turbo" \
-	"sideways"; do
+	"up --config $WORK/missing.json" "up --config $WORK/box.json --wan wan1:100" "sideways"; do
 	rc=0
 	# shellcheck disable=SC2086
 	qos $args >/dev/null 2>&1 || rc=$?

@@ -47,8 +47,8 @@ TUNNEL_PID=$LAB_PID
 lab_otb_tunnel otb-tunnel-dns "$DNS_PORT" -b "$LAB_LAN_GW" -L "$LAB_INET_ADDR:53" -u
 lab_wait_port box "$DNS_PORT" "$LAB_PID"
 # A UDP-only box: no otb-redir, LAN TCP is left alone.
-pol_firewall up --lan lan0 --tunnel-port "$TUNNEL_PORT" --server "$LAB_SRV_ADDR" \
-    >"$LAB_DIR/firewall.log" 2>&1 || lab_fail "otb-firewall up: $(cat "$LAB_DIR/firewall.log")"
+pol_fw_config "\"firewall\": {\"lan\": \"lan0\", \"tcp\": false, \"tunnel_port\": $TUNNEL_PORT}"
+pol_firewall up >"$LAB_DIR/firewall.log" 2>&1 || lab_fail "otb-firewall up: $(cat "$LAB_DIR/firewall.log")"
 
 # --- 1. mixed sizes, all intact -------------------------------------------------------------
 t0=$(date +%s.%N)

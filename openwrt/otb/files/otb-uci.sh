@@ -1,6 +1,8 @@
 # shellcheck shell=dash
-# UCI (/etc/config/otb) -> the programs' JSON configs and the firewall
-# helper's config, for the procd init scripts otb-redir and otb-tunnel.
+# UCI (/etc/config/otb) -> the programs' JSON configs, for the procd init
+# scripts otb-redir and otb-tunnel. redir.json is also the box config that
+# otb-firewall (and otb-qos) read: "firewall", "wans" and "pins" are mapped
+# here once, and checked by otb-boxconf with otb-redir's own parser.
 # POSIX sh (busybox ash); needs /lib/functions.sh (config_load, config_get,
 # config_foreach, ...), which /etc/rc.common has already sourced.
 #
@@ -110,15 +112,21 @@ otb_uci_servers() {
 }
 
 otb_uci_wan_cb() {
-	local iface mark backup item
+	local iface mark backup upload item
 	config_get iface "$1" interface
 	config_get mark "$1" mark
+	config_get upload "$1" upload_kbit
 	config_get_bool backup "$1" backup 0
 	[ -n "$iface" ] || { otb_uci_error "wan $1: no interface"; return 1; }
 	item="\"interface\": $(otb_json_quote "$iface")"
 	# UCI writes marks in hex like the firewall does; JSON wants a number.
 	[ -n "$mark" ] && item="$item, \"mark\": $((mark))"
 	[ "$backup" = 1 ] && item="$item, \"backup\": true"
+	case $upload in
+	'') ;;
+	*[!0-9]*) otb_uci_error "wan $1: upload_kbit \"$upload\" is not a number"; return 1 ;;
+	*) item="$item, \"upload_kbit\": $upload" ;;
+	esac
 	otb_list_add "$(otb_json_quote "$1"): {$item}"
 }
 
@@ -173,6 +181,7 @@ otb_uci_write_redir() {
 		return 1
 	otb_json_str status_socket "$OTB_STATUS_DIR/redir.status"
 	otb_uci_policy || return 1
+	otb_uci_firewall_json || return 1
 	otb_json_write "$OTB_RUN_DIR/redir.json"
 }
 
@@ -188,82 +197,31 @@ otb_uci_tunnel_port_cb() {
 	return 0
 }
 
-otb_uci_server_ip_cb() {
-	local host
-	config_get host "$1" host
-	# The firewall bypasses addresses; a name is resolved by the programs only.
-	case $host in
-	*[!0-9a-fA-F.:]* | '') ;;
-	*) OTB_FW_SERVERS="${OTB_FW_SERVERS:+$OTB_FW_SERVERS }$host" ;;
-	esac
-}
+otb_uci_list_cb() { otb_list_add "$(otb_json_quote "$1")"; }
 
-otb_uci_list_cb() { OTB_WORDS="${OTB_WORDS:+$OTB_WORDS }$1"; }
-
-# The firewall's view of a WAN: NAME=IFACE[:backup][:mark=N]; the WANs in
-# the order of "wans", as the firewall's marks must match otb-redir's.
-otb_uci_fw_wan_cb() {
-	local iface mark backup word
-	config_get iface "$1" interface
-	config_get mark "$1" mark
-	config_get_bool backup "$1" backup 0
-	word="$1=$iface"
-	[ "$backup" = 1 ] && word="$word:backup"
-	[ -n "$mark" ] && word="$word:mark=$mark"
-	otb_uci_list_cb "$word"
-}
-
-# HOST=WAN:MODE[:FALLBACK] (the mode is spelled out so a fallback can follow).
-otb_uci_fw_pin_cb() {
-	local host wan mode fallback
-	config_get host "$1" host
-	config_get wan "$1" wan
-	config_get mode "$1" mode tunnel-via
-	config_get fallback "$1" fallback
-	otb_uci_list_cb "$host=$wan:$mode${fallback:+:$fallback}"
-}
-
-# otb_uci_words SECTION OPTION: a UCI list as one space-separated line.
-otb_uci_words() {
-	OTB_WORDS=""
+# otb_uci_list SECTION OPTION: a UCI list as a JSON array body in OTB_LIST.
+otb_uci_list() {
+	OTB_LIST=""
 	config_list_foreach "$1" "$2" otb_uci_list_cb
 }
 
-# KEY=VALUE lines for otb-firewall --config (it parses them, never runs them).
-otb_uci_write_firewall() {
-	local port lan bypass wans pins
-	config_get port redir port 1234
-	otb_uci_words redir lan
-	lan=$OTB_WORDS
-	otb_uci_words redir bypass
-	bypass=$OTB_WORDS
+# "firewall": the LAN interfaces, otb-tunnel's TPROXY port and the bypass
+# list (the servers' addresses are bypassed by otb-firewall itself).
+otb_uci_firewall_json() {
+	local item
+	otb_uci_list redir lan
+	item="\"lan\": [$OTB_LIST]"
 	OTB_TUNNEL_PORT=""
 	config_foreach otb_uci_tunnel_port_cb tunnel
-	OTB_FW_SERVERS=""
-	config_foreach otb_uci_server_ip_cb server
-	OTB_WORDS=""
-	config_foreach otb_uci_fw_wan_cb wan
-	wans=$OTB_WORDS
-	OTB_WORDS=""
-	config_foreach otb_uci_fw_pin_cb pin
-	pins=$OTB_WORDS
-	[ -n "$lan" ] || { otb_uci_error "redir: no 'list lan' interface"; return 1; }
-	mkdir -p "$OTB_RUN_DIR" || return 1
-	{
-		echo "OTB_FW_LAN=\"$lan\""
-		echo "OTB_FW_REDIR_PORT=$port"
-		[ -n "$OTB_TUNNEL_PORT" ] && echo "OTB_FW_TUNNEL_PORT=$OTB_TUNNEL_PORT"
-		[ -n "$OTB_FW_SERVERS" ] && echo "OTB_FW_SERVER=\"$OTB_FW_SERVERS\""
-		[ -n "$bypass" ] && echo "OTB_FW_BYPASS=\"$bypass\""
-		[ -n "$wans" ] && echo "OTB_FW_WAN=\"$wans\""
-		[ -n "$pins" ] && echo "OTB_FW_PIN=\"$pins\""
-		: # the status is the redirection's, not the last test's
-	} >"$OTB_RUN_DIR/redir.firewall"
+	[ -n "$OTB_TUNNEL_PORT" ] && item="$item, \"tunnel_port\": $OTB_TUNNEL_PORT"
+	otb_uci_list redir bypass
+	[ -n "$OTB_LIST" ] && item="$item, \"bypass\": [$OTB_LIST]"
+	otb_json_add firewall "{$item}"
 }
 
 # otb_uci_firewall up|down
 otb_uci_firewall() {
-	"$OTB_SBIN_DIR/otb-firewall" "$1" --config "$OTB_RUN_DIR/redir.firewall"
+	"$OTB_SBIN_DIR/otb-firewall" "$1" --config "$OTB_RUN_DIR/redir.json"
 }
 
 # --- tunnel ---------------------------------------------------------------

@@ -1,0 +1,167 @@
+# otb-state.sh: messages, lock, state file and undo shared by otb-firewall and otb-qos
+# (sourced, never run). Each `up` records every object it creates as one item line of a state
+# file; `down` undoes exactly those items, last first, whatever the configuration says by then.
+#
+# The sourcing script sets, before calling anything here:
+#   STATE_PROG   its name, prefix of every message
+#   STATE_DIR    the state directory (absolute), e.g. /run/otb
+#   STATE_NAME   the state file's name, e.g. firewall.otb (".state" and ".lock" are added)
+#   STATE_KINDS  the item kinds it writes, e.g. "ip nft_table" (other lines are settings)
+# and defines otb_state_undo_kind KIND ARGS... for its own kinds (nft_table is done here).
+
+state_old_items=()    # items read from the state file
+state_old_settings=() # its other lines (shown by status)
+state_new_items=()    # items created by the running `up`
+
+otb_note() {
+	echo "$STATE_PROG: $*" >&2
+}
+
+otb_die() {
+	otb_note "$@"
+	exit 1
+}
+
+otb_usage_error() {
+	otb_note "$@"
+	exit 2
+}
+
+# First line of a failing tool's stderr, so errors stay on one line.
+otb_first_line() {
+	local text=$1
+	text=${text%%$'\n'*}
+	echo "${text:-no error message}"
+}
+
+otb_in_list() {
+	local needle=$1 item
+	shift
+	for item in "$@"; do [[ $item == "$needle" ]] && return 0; done
+	return 1
+}
+
+otb_require_root() {
+	[[ $EUID -eq 0 ]] || otb_die "must be run as root"
+}
+
+# /run is shared with network namespaces entered by `ip netns exec`, so a setup made inside one
+# is recorded under that namespace's identity (its name, else its inode when it is not init's)
+# and never mistaken for the box's own.
+otb_state_netns_tag() {
+	local name self init
+	name=$(ip netns identify 2>/dev/null) || name=""
+	if [[ -n $name ]]; then
+		printf '.netns-%s' "$name"
+		return 0
+	fi
+	self=$(stat -L -c %i /proc/self/ns/net 2>/dev/null) || return 0
+	init=$(stat -L -c %i /proc/1/ns/net 2>/dev/null) || return 0
+	[[ $self == "$init" ]] || printf '.netns%s' "$self"
+}
+
+otb_state_path() {
+	echo "$STATE_DIR/$STATE_NAME$(otb_state_netns_tag).state"
+}
+
+otb_state_lock() {
+	[[ $STATE_DIR == /* ]] || otb_usage_error "state directory must be absolute"
+	mkdir -p "$STATE_DIR" 2>/dev/null || otb_die "cannot create $STATE_DIR"
+	command -v flock >/dev/null 2>&1 || return 0
+	exec 9>"${STATE_DIR}/$STATE_NAME$(otb_state_netns_tag).lock" || otb_die "cannot open lock file"
+	flock -w 30 9 || otb_die "another $STATE_PROG is running ($STATE_NAME)"
+}
+
+otb_state_is_item() {
+	[[ " $STATE_KINDS " == *" ${1%% *} "* ]]
+}
+
+otb_state_read() {
+	local path line
+	path=$(otb_state_path)
+	state_old_items=()
+	state_old_settings=()
+	[[ -f $path ]] || return 1
+	while IFS= read -r line; do
+		[[ -z $line || $line == \#* ]] && continue
+		if otb_state_is_item "$line"; then state_old_items+=("$line"); else state_old_settings+=("$line"); fi
+	done <"$path"
+}
+
+# otb_state_write SETTING_LINE...: the settings, then the items of this `up`.
+otb_state_write() {
+	local path item
+	path=$(otb_state_path)
+	{
+		echo "# $STATE_PROG state: what 'up' installed, undone by 'down' from the bottom up"
+		for item in "$@"; do echo "$item"; done
+		for item in "${state_new_items[@]}"; do echo "$item"; done
+	} >"$path.tmp" || otb_die "cannot write state file $path"
+	mv -f "$path.tmp" "$path" || otb_die "cannot write state file $path"
+}
+
+otb_state_undo_nft_table() {
+	nft list table "$1" "$2" >/dev/null 2>&1 || return 0
+	nft delete table "$1" "$2"
+}
+
+otb_state_undo_item() {
+	local kind rest
+	read -r kind rest <<<"$1"
+	# shellcheck disable=SC2086
+	case $kind in
+	nft_table) otb_state_undo_nft_table $rest ;;
+	*) otb_state_undo_kind "$kind" $rest ;;
+	esac
+}
+
+# Undoes items last-first (firewall before the routes it relies on); 1 if any failed.
+otb_state_undo_items() {
+	local i rc=0 err
+	for ((i = $#; i >= 1; i--)); do
+		err=$(otb_state_undo_item "${!i}" 2>&1) ||
+			{ otb_note "could not remove ${!i}: $(otb_first_line "$err")"; rc=1; }
+	done
+	return $rc
+}
+
+# Old items that the new setup no longer wants (WANT... the new items) go first.
+otb_state_undo_stale() {
+	local item
+	local -a stale=()
+	for item in "${state_old_items[@]}"; do
+		otb_in_list "$item" "$@" || stale+=("$item")
+	done
+	otb_state_undo_items "${stale[@]}" || otb_state_fail "could not remove the previous setup"
+}
+
+# A failure during `up` removes everything, old and new, rather than leave a half setup.
+otb_state_fail() {
+	local item
+	local -a all=("${state_old_items[@]}")
+	for item in "${state_new_items[@]}"; do
+		otb_in_list "$item" "${all[@]}" || all+=("$item")
+	done
+	otb_note "$*"
+	otb_state_undo_items "${all[@]}" && rm -f "$(otb_state_path)"
+	exit 1
+}
+
+# down: quiet when nothing is up.
+otb_state_down() {
+	otb_state_lock
+	otb_state_read || return 0
+	otb_state_undo_items "${state_old_items[@]}" ||
+		otb_die "some objects could not be removed; state kept in $(otb_state_path)"
+	rm -f "$(otb_state_path)"
+}
+
+# otb-boxconf, which reads the box's JSON config for both scripts: $OTB_BOXCONF, else beside
+# the script (DIR), else in a build tree ($OTB_BUILD), else on the PATH.
+otb_boxconf_path() {
+	local p
+	for p in "${OTB_BOXCONF:-}" "$1/otb-boxconf" "${OTB_BUILD:+$OTB_BUILD/otb-redir/otb-boxconf}"; do
+		[[ -n $p && -x $p ]] && { echo "$p"; return 0; }
+	done
+	command -v otb-boxconf 2>/dev/null || otb_die "otb-boxconf not found (set OTB_BOXCONF)"
+}
