@@ -485,6 +485,14 @@ lab_transfer() {
     pid=$!
     LAB_CUT_WAN=""
     if [[ $cut != 0 ]]; then
+        # The cut comes $cut s after the connection is up: starting Python can
+        # take seconds on a loaded machine.
+        local i
+        for ((i = 0; i < 150; i++)); do
+            lab_initial_wan >/dev/null && break
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
         sleep "$cut"
         kill -0 "$pid" 2>/dev/null || lab_fail "$dir transfer ended before the cut: $(cat "$out")"
         LAB_CUT_WAN=$(lab_initial_wan) || lab_fail "no MPTCP connection with an initial subflow in the box"
