@@ -51,6 +51,10 @@ write_config() { # write_config ACL_FILE PORT
 EOF
 }
 
+peer_accepted() { # peer_accepted N: the peer has accepted N connections
+    [ "$(otb_peer_accepts peer)" -ge "$1" ]
+}
+
 # hup: SIGHUP, then wait for the log line that says how it went.
 hup() {
     local log="$OTB_TMP/srv.log" before
@@ -75,14 +79,14 @@ otb_ss_start t-new ss-tunnel "$T_NEW" "$SPORT" -m "$METHOD" -k "$NEW_PW" -L "127
 otb_expect_eq "old password before the reload" "$(echo_through "$T_OLD" "$SMALL")" "$SMALL_REF"
 otb_expect_eq "new password before the reload" "$(echo_through "$T_NEW" "$SMALL")" "$NOTHING"
 
-# A 6 MiB echo at 1.5 MiB/s: still running when the key changes. The key
-# changes once its connection reached the peer (python's start-up alone can
-# take longer than a fixed delay on a loaded machine), then 1.5 s into it.
-accepts=$(otb_peer_accepts peer)
+# A 6 MiB echo at 1.5 MiB/s: still running when the key changes.
 otb_peer echo --rate 1572864 127.0.0.1 "$T_OLD" "$LONG" >"$OTB_TMP/long.out" 2>&1 &
 long_pid=$!
-otb_wait_for "the transfer to reach the peer" 30 otb_lines_above "$OTB_TMP/peer/accepts" 1 "$accepts"
-sleep 1.5
+# The key changes only once the server has opened the stream with the old
+# one (the peer saw its second connection): a loaded machine may take
+# seconds to start the client.
+otb_wait_for "the transfer to reach the peer" 20 peer_accepted 2
+sleep 0.5
 printf '%s\n' "$NEW_PW" >"$PWFILE"
 hup "SIGHUP: configuration reloaded"
 grep -q "SIGHUP: new key" "$OTB_TMP/srv.log" || otb_fail "no 'new key' line after SIGHUP"
