@@ -46,10 +46,8 @@ lab_wait_port inet "$IPERF_PORT"
 lab_otb_server "$LAB_SRV_ADDR" "$LAB_SRV_PORT" otb-server -u
 realtime "$LAB_PID"
 lab_otb_redir
-lab_bg box otb-tunnel "$(lab_bin otb-tunnel)" -s "$LAB_SRV_ADDR" -p "$LAB_SRV_PORT" \
-    -k "$LAB_PASSWORD" -m "$LAB_METHOD" -b 0.0.0.0 -l "$TUNNEL_PORT"
+lab_otb_tunnel otb-tunnel "$TUNNEL_PORT"
 realtime "$LAB_PID"
-pol_wait_udp box "$TUNNEL_PORT"
 pol_firewall up --lan lan0 --redir-port "$LAB_REDIR_PORT" --tunnel-port "$TUNNEL_PORT" \
     --server "$LAB_SRV_ADDR" >"$LAB_DIR/firewall.log" 2>&1 ||
     lab_fail "otb-firewall up: $(cat "$LAB_DIR/firewall.log")"
