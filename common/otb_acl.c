@@ -44,31 +44,28 @@ struct otb_acl {
     bool reject_all;
 };
 
-enum otb_acl_mode {
-    OTB_ACL_MODE_NONE,
-    OTB_ACL_MODE_PROXY_ALL,
-    OTB_ACL_MODE_BYPASS_ALL,
-    OTB_ACL_MODE_ACCEPT_ALL,
-    OTB_ACL_MODE_REJECT_ALL,
-};
+/* A section header either starts a list or sets one of the two defaults
+ * (bypass_all / reject_all) to a value. */
+enum otb_acl_default { OTB_ACL_SET_NONE, OTB_ACL_SET_BYPASS_ALL, OTB_ACL_SET_REJECT_ALL };
 
 struct otb_acl_section {
     const char *name;
-    int list;               /* enum otb_acl_list, or -1 for a mode header */
-    enum otb_acl_mode mode;
+    int list;                  /* enum otb_acl_list, or -1 for a mode header */
+    enum otb_acl_default sets; /* mode header: which default it sets */
+    bool value;                /* ... and to what */
 };
 
 static const struct otb_acl_section otb_acl_sections[] = {
-    { "proxy_all", -1, OTB_ACL_MODE_PROXY_ALL },
-    { "bypass_all", -1, OTB_ACL_MODE_BYPASS_ALL },
-    { "accept_all", -1, OTB_ACL_MODE_ACCEPT_ALL },
-    { "reject_all", -1, OTB_ACL_MODE_REJECT_ALL },
-    { "bypass_list", OTB_ACL_BYPASS, OTB_ACL_MODE_NONE },
-    { "proxy_list", OTB_ACL_PROXY, OTB_ACL_MODE_NONE },
-    { "black_list", OTB_ACL_BLACK, OTB_ACL_MODE_NONE },
-    { "white_list", OTB_ACL_WHITE, OTB_ACL_MODE_NONE },
-    { "outbound_block_list", OTB_ACL_OUTBOUND_BLOCK, OTB_ACL_MODE_NONE },
-    { "outbound_allow_list", OTB_ACL_OUTBOUND_ALLOW, OTB_ACL_MODE_NONE },
+    { "proxy_all", -1, OTB_ACL_SET_BYPASS_ALL, false },
+    { "bypass_all", -1, OTB_ACL_SET_BYPASS_ALL, true },
+    { "accept_all", -1, OTB_ACL_SET_REJECT_ALL, false },
+    { "reject_all", -1, OTB_ACL_SET_REJECT_ALL, true },
+    { "bypass_list", OTB_ACL_BYPASS, OTB_ACL_SET_NONE, false },
+    { "proxy_list", OTB_ACL_PROXY, OTB_ACL_SET_NONE, false },
+    { "black_list", OTB_ACL_BLACK, OTB_ACL_SET_NONE, false },
+    { "white_list", OTB_ACL_WHITE, OTB_ACL_SET_NONE, false },
+    { "outbound_block_list", OTB_ACL_OUTBOUND_BLOCK, OTB_ACL_SET_NONE, false },
+    { "outbound_allow_list", OTB_ACL_OUTBOUND_ALLOW, OTB_ACL_SET_NONE, false },
 };
 
 /* Destinations a server must not be tricked into reaching (SSRF): this host,
@@ -329,22 +326,10 @@ static int otb_acl_parse_header(struct otb_acl_parse *ps, const char *p, size_t 
 
         if (strlen(s->name) != nlen || memcmp(s->name, name, nlen) != 0)
             continue;
-        switch (s->mode) {
-        case OTB_ACL_MODE_PROXY_ALL:
-            ps->acl->bypass_all = false;
-            break;
-        case OTB_ACL_MODE_BYPASS_ALL:
-            ps->acl->bypass_all = true;
-            break;
-        case OTB_ACL_MODE_ACCEPT_ALL:
-            ps->acl->reject_all = false;
-            break;
-        case OTB_ACL_MODE_REJECT_ALL:
-            ps->acl->reject_all = true;
-            break;
-        case OTB_ACL_MODE_NONE:
-            break;
-        }
+        if (s->sets == OTB_ACL_SET_BYPASS_ALL)
+            ps->acl->bypass_all = s->value;
+        else if (s->sets == OTB_ACL_SET_REJECT_ALL)
+            ps->acl->reject_all = s->value;
         /* Mode headers set a default and, as in shadowsocks-libev, leave the
          * current list unchanged. */
         if (s->list >= 0)

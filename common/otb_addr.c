@@ -7,24 +7,27 @@
 
 #include "otb_log.h"
 
+/* Bytes of an address of type atyp (0: a domain). v4 and v6 share the
+ * union's first bytes, so both are copied to and from u.v6. */
+static size_t otb_addr_ip_len(uint8_t atyp)
+{
+    return atyp == OTB_ATYP_IPV4 ? 4 : atyp == OTB_ATYP_IPV6 ? 16 : 0;
+}
+
 int otb_addr_parse(const uint8_t *in, size_t len, struct otb_addr *a, size_t *consumed)
 {
-    size_t need;
+    size_t need, iplen;
 
     if (len < 1)
         return OTB_NEED_MORE;
     switch (in[0]) {
     case OTB_ATYP_IPV4:
-        need = 1 + 4 + 2;
-        if (len < need)
-            return OTB_NEED_MORE;
-        memcpy(a->u.v4, in + 1, 4);
-        break;
     case OTB_ATYP_IPV6:
-        need = 1 + 16 + 2;
+        iplen = otb_addr_ip_len(in[0]);
+        need = 1 + iplen + 2;
         if (len < need)
             return OTB_NEED_MORE;
-        memcpy(a->u.v6, in + 1, 16);
+        memcpy(a->u.v6, in + 1, iplen);
         break;
     case OTB_ATYP_DOMAIN:
         if (len < 2)
@@ -51,23 +54,16 @@ int otb_addr_parse(const uint8_t *in, size_t len, struct otb_addr *a, size_t *co
 
 size_t otb_addr_encode(const struct otb_addr *a, uint8_t *out)
 {
-    size_t n = 1;
+    size_t n = 1, iplen = otb_addr_ip_len(a->atyp);
 
     out[0] = a->atyp;
-    switch (a->atyp) {
-    case OTB_ATYP_IPV4:
-        memcpy(out + 1, a->u.v4, 4);
-        n += 4;
-        break;
-    case OTB_ATYP_IPV6:
-        memcpy(out + 1, a->u.v6, 16);
-        n += 16;
-        break;
-    default:
+    if (iplen) {
+        memcpy(out + 1, a->u.v6, iplen);
+        n += iplen;
+    } else {
         out[1] = a->host_len;
         memcpy(out + 2, a->u.host, a->host_len);
         n += 1 + a->host_len;
-        break;
     }
     otb_put_be16(out + n, a->port);
     return n + 2;

@@ -177,32 +177,33 @@ enum otb_qos_class otb_qos_classify_tcp(const struct otb_qos_policy *p, uint16_t
     return otb_qos_voice_port(p, port) ? OTB_QOS_INTERACTIVE : OTB_QOS_DEFAULT;
 }
 
+/* What each class puts on the wire (DSCP) and in the qdisc (SO_PRIORITY). */
+static const struct otb_qos_marking {
+    uint8_t tos;
+    int priority;
+    const char *name;
+} otb_qos_markings[] = {
+    [OTB_QOS_UNSET] = { 0, 0, "unset" },
+    [OTB_QOS_INTERACTIVE] = { 0x88, 4, "interactive" }, /* AF41, TC_PRIO_INTERACTIVE_BULK */
+    [OTB_QOS_DEFAULT] = { 0, 0, "default" },
+    [OTB_QOS_BULK] = { 0x20, 2, "bulk" },                /* CS1, TC_PRIO_BULK */
+    [OTB_QOS_VOICE] = { 0xb8, 6, "voice" },              /* EF, TC_PRIO_INTERACTIVE */
+};
+
+static const struct otb_qos_marking *otb_qos_marking_of(enum otb_qos_class c)
+{
+    return (size_t)c < OTB_ARRAY_LEN(otb_qos_markings) ? &otb_qos_markings[c]
+                                                       : &otb_qos_markings[OTB_QOS_UNSET];
+}
+
 uint8_t otb_qos_tos(enum otb_qos_class c)
 {
-    switch (c) {
-    case OTB_QOS_VOICE:
-        return 0xb8; /* EF */
-    case OTB_QOS_INTERACTIVE:
-        return 0x88; /* AF41 */
-    case OTB_QOS_BULK:
-        return 0x20; /* CS1 */
-    default:
-        return 0;
-    }
+    return otb_qos_marking_of(c)->tos;
 }
 
 int otb_qos_priority(enum otb_qos_class c)
 {
-    switch (c) {
-    case OTB_QOS_VOICE:
-        return 6; /* TC_PRIO_INTERACTIVE */
-    case OTB_QOS_INTERACTIVE:
-        return 4; /* TC_PRIO_INTERACTIVE_BULK */
-    case OTB_QOS_BULK:
-        return 2; /* TC_PRIO_BULK */
-    default:
-        return 0;
-    }
+    return otb_qos_marking_of(c)->priority;
 }
 
 enum otb_qos_class otb_qos_from_tos(uint8_t tos)
@@ -218,18 +219,7 @@ enum otb_qos_class otb_qos_from_tos(uint8_t tos)
 
 const char *otb_qos_name(enum otb_qos_class c)
 {
-    switch (c) {
-    case OTB_QOS_VOICE:
-        return "voice";
-    case OTB_QOS_INTERACTIVE:
-        return "interactive";
-    case OTB_QOS_BULK:
-        return "bulk";
-    case OTB_QOS_DEFAULT:
-        return "default";
-    default:
-        return "unset";
-    }
+    return otb_qos_marking_of(c)->name;
 }
 
 int otb_qos_mark_socket(int fd, int family, enum otb_qos_class c)
