@@ -61,6 +61,14 @@ struct otb_program {
     bool stopping;
 };
 
+/* What a main fills in: self is the program's one static object, holding
+ * cfg, log, master and prog (the struct otb_program) as members. */
+#define OTB_PROGRAM_INIT(self, NAME, PROG, OPS)                                                    \
+    {                                                                                              \
+        .name = (NAME), .prog = (PROG), .cfg = &(self).cfg, .log = &(self).log,                    \
+        .master = &(self).master, .ops = (OPS), .arg = &(self)                                     \
+    }
+
 /* The whole program: returns its exit status (0, 1 when it could not start,
  * 2 for a bad configuration). */
 int otb_program_main(struct otb_program *p, int argc, char **argv);

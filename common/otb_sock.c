@@ -75,29 +75,40 @@ static int otb_sock_apply(int fd, const struct otb_sock_opts *o)
     return 0;
 }
 
-int otb_sock_listen(const struct sockaddr *sa, socklen_t len, const struct otb_sock_opts *o,
-                    bool *fell_back)
+/* A stream socket with o applied; with o->fast_open, TCP option tfo_opt
+ * (the listener's or the client's flavour) set to tfo_val, best effort. */
+static int otb_sock_stream_with(int family, const struct otb_sock_opts *o, int tfo_opt,
+                                int tfo_val, bool *fell_back)
 {
-    int fd = otb_sock_stream(sa->sa_family, o->mptcp, fell_back);
+    int fd = otb_sock_stream(family, o->mptcp, fell_back);
     int rc;
 
     if (fd < 0)
         return fd;
-    if ((rc = otb_sock_setint(fd, SOL_SOCKET, SO_REUSEADDR, 1)) < 0)
-        goto fail;
-    if (o->reuse_port && (rc = otb_sock_setint(fd, SOL_SOCKET, SO_REUSEPORT, 1)) < 0)
-        goto fail;
-    if (sa->sa_family == AF_INET6 && (rc = otb_sock_setint(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1)) < 0)
-        goto fail;
-    if (o->transparent &&
-        (rc = otb_sock_setint(fd, sa->sa_family == AF_INET6 ? SOL_IPV6 : SOL_IP,
-                              sa->sa_family == AF_INET6 ? IPV6_TRANSPARENT : IP_TRANSPARENT,
-                              1)) < 0)
-        goto fail;
-    if ((rc = otb_sock_apply(fd, o)) < 0)
-        goto fail;
+    if ((rc = otb_sock_apply(fd, o)) < 0) {
+        close(fd);
+        return rc;
+    }
     if (o->fast_open)
-        otb_sock_setint(fd, IPPROTO_TCP, TCP_FASTOPEN, 256); /* best effort */
+        otb_sock_setint(fd, IPPROTO_TCP, tfo_opt, tfo_val);
+    return fd;
+}
+
+int otb_sock_listen(const struct sockaddr *sa, socklen_t len, const struct otb_sock_opts *o,
+                    bool *fell_back)
+{
+    bool v6 = sa->sa_family == AF_INET6;
+    int fd = otb_sock_stream_with(sa->sa_family, o, TCP_FASTOPEN, 256, fell_back);
+    int rc;
+
+    if (fd < 0)
+        return fd;
+    if ((rc = otb_sock_setint(fd, SOL_SOCKET, SO_REUSEADDR, 1)) < 0 ||
+        (o->reuse_port && (rc = otb_sock_setint(fd, SOL_SOCKET, SO_REUSEPORT, 1)) < 0) ||
+        (v6 && (rc = otb_sock_setint(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1)) < 0) ||
+        (o->transparent && (rc = otb_sock_setint(fd, v6 ? SOL_IPV6 : SOL_IP,
+                                                 v6 ? IPV6_TRANSPARENT : IP_TRANSPARENT, 1)) < 0))
+        goto fail;
     if (bind(fd, sa, len) < 0 || listen(fd, 1024) < 0) {
         rc = -errno;
         goto fail;
@@ -111,28 +122,20 @@ fail:
 int otb_sock_outbound(int family, const struct otb_sock_opts *o, const struct sockaddr *bind_sa,
                       socklen_t bind_len, bool *fell_back)
 {
-    int fd = otb_sock_stream(family, o->mptcp, fell_back);
+    int fd = otb_sock_stream_with(family, o, TCP_FASTOPEN_CONNECT, 1, fell_back);
     int rc;
 
-    if (fd < 0)
+    if (fd < 0 || !bind_sa || !bind_len || bind_sa->sa_family != family)
         return fd;
-    if ((rc = otb_sock_apply(fd, o)) < 0)
-        goto fail;
-    if (o->fast_open)
-        otb_sock_setint(fd, IPPROTO_TCP, TCP_FASTOPEN_CONNECT, 1); /* best effort */
-    if (bind_sa && bind_len && bind_sa->sa_family == family) {
-        /* Many outbound connections share one source address: let the kernel
-         * pick the port at connect() time instead of reserving it at bind(). */
-        otb_sock_setint(fd, SOL_IP, IP_BIND_ADDRESS_NO_PORT, 1);
-        if (bind(fd, bind_sa, bind_len) < 0) {
-            rc = -errno;
-            goto fail;
-        }
+    /* Many outbound connections share one source address: let the kernel
+     * pick the port at connect() time instead of reserving it at bind(). */
+    otb_sock_setint(fd, SOL_IP, IP_BIND_ADDRESS_NO_PORT, 1);
+    if (bind(fd, bind_sa, bind_len) < 0) {
+        rc = -errno;
+        close(fd);
+        return rc;
     }
     return fd;
-fail:
-    close(fd);
-    return rc;
 }
 
 int otb_sock_dgram(int family, const struct otb_sock_opts *o, const struct sockaddr *bind_sa,

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "otb_daemon.h"
+
 static int otb_upstream_resolve(struct otb_upstream *s, const struct otb_hostport *hp,
                                 uint16_t default_port, char *err, size_t errlen)
 {
@@ -186,4 +188,35 @@ void otb_upstreams_bind(struct otb_upstreams *u, struct otb_upstream_ops *ops)
     ops->pick = otb_upstreams_pick_cb;
     ops->report = otb_upstreams_report_cb;
     ops->arg = u;
+}
+
+int otb_upstreams_client_relay(struct otb_upstreams *u, struct otb_relay *relay,
+                               struct ev_loop *loop, const struct otb_logger *log,
+                               const struct otb_config *cfg, const struct otb_master *master,
+                               size_t max_conns)
+{
+    char err[512];
+
+    if (otb_relay_init(relay, loop, log, master, OTB_ROLE_CLIENT) < 0) {
+        OTB_ERR(log, "out of memory");
+        return -1;
+    }
+    if (otb_upstreams_init(u, loop, log, cfg, err, sizeof(err)) < 0) {
+        OTB_ERR(log, "%s", err);
+        return -1;
+    }
+    otb_upstreams_bind(u, &relay->upstream);
+    relay->idle_timeout = cfg->timeout;
+    relay->connect_timeout = cfg->connect_timeout;
+    relay->max_conns = max_conns;
+    relay->out_opts = (struct otb_sock_opts){ .mptcp = cfg->mptcp,
+                                              .fast_open = cfg->fast_open,
+                                              .no_delay = cfg->no_delay,
+                                              .mark = cfg->mark,
+                                              .congestion = otb_daemon_congestion(
+                                                  cfg->congestion, log) };
+    snprintf(relay->out_opts.iface, sizeof(relay->out_opts.iface), "%s", cfg->iface);
+    relay->qos = &cfg->qos; /* SIP over TCP is interactive on the wire */
+    u->opts = relay->out_opts;
+    return 0;
 }

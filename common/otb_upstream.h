@@ -51,5 +51,12 @@ void otb_upstreams_bind(struct otb_upstreams *u, struct otb_upstream_ops *ops);
 int otb_upstreams_pick(struct otb_upstreams *u, uint32_t exclude, struct sockaddr_storage *sa,
                        socklen_t *len);
 void otb_upstreams_report(struct otb_upstreams *u, int index, bool ok);
+/* The box's TCP relay toward the servers (otb-redir, otb-tunnel -u): made
+ * with master, its servers from cfg resolved into u and picked through u,
+ * timeouts and socket options from cfg. 0, or -1 after logging why. */
+int otb_upstreams_client_relay(struct otb_upstreams *u, struct otb_relay *relay,
+                               struct ev_loop *loop, const struct otb_logger *log,
+                               const struct otb_config *cfg, const struct otb_master *master,
+                               size_t max_conns);
 
 #endif

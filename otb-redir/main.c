@@ -200,32 +200,16 @@ static void otb_redir_on_stop(void *arg)
     otb_pending_close_all(rd);
 }
 
-static int otb_redir_setup(struct otb_redir *rd, struct ev_loop *loop)
+/* Builds the program's parts and declares them to the skeleton. */
+static int otb_redir_setup(void *arg, struct ev_loop *loop)
 {
+    struct otb_redir *rd = arg;
     struct otb_mptcp_info mptcp;
     char err[512];
 
-    if (otb_relay_init(&rd->relay, loop, &rd->log, &rd->master, OTB_ROLE_CLIENT) < 0) {
-        OTB_ERR(&rd->log, "out of memory");
+    if (otb_upstreams_client_relay(&rd->upstreams, &rd->relay, loop, &rd->log, &rd->cfg,
+                                   &rd->master, rd->prog.max_conns) < 0)
         return -1;
-    }
-    if (otb_upstreams_init(&rd->upstreams, loop, &rd->log, &rd->cfg, err, sizeof(err)) < 0) {
-        OTB_ERR(&rd->log, "%s", err);
-        return -1;
-    }
-    otb_upstreams_bind(&rd->upstreams, &rd->relay.upstream);
-    rd->relay.idle_timeout = rd->cfg.timeout;
-    rd->relay.connect_timeout = rd->cfg.connect_timeout;
-    rd->relay.max_conns = rd->prog.max_conns;
-    rd->relay.out_opts = (struct otb_sock_opts){ .mptcp = rd->cfg.mptcp,
-                                                 .fast_open = rd->cfg.fast_open,
-                                                 .no_delay = rd->cfg.no_delay,
-                                                 .mark = rd->cfg.mark,
-                                                 .congestion = otb_daemon_congestion(
-                                                     rd->cfg.congestion, &rd->log) };
-    snprintf(rd->relay.out_opts.iface, sizeof(rd->relay.out_opts.iface), "%s", rd->cfg.iface);
-    rd->relay.qos = &rd->cfg.qos; /* SIP over TCP is interactive on the wire */
-    rd->upstreams.opts = rd->relay.out_opts;
     if (rd->cfg.mptcp)
         otb_mptcp_report(&rd->log, &mptcp);
     if (rd->cfg.acl[0] && !(rd->acl = otb_daemon_load_acl(rd->cfg.acl, &rd->log)))
@@ -253,16 +237,6 @@ static int otb_redir_setup(struct otb_redir *rd, struct ev_loop *loop)
              rd->cfg.tproxy ? "TPROXY" : "REDIRECT", otb_method_info(rd->master.method)->name,
              rd->relay.max_conns);
     otb_upstreams_start(&rd->upstreams, OTB_REDIR_HEALTH_INTERVAL);
-    return 0;
-}
-
-/* The skeleton's parts, once setup made them. */
-static int otb_redir_start(void *arg, struct ev_loop *loop)
-{
-    struct otb_redir *rd = arg;
-
-    if (otb_redir_setup(rd, loop) < 0)
-        return -1;
     rd->prog.tcp = &rd->relay;
     rd->prog.upstreams = &rd->upstreams;
     rd->prog.acl = &rd->acl;
@@ -290,16 +264,17 @@ static int otb_redir_check(void *arg, char *err, size_t errlen)
     return 0;
 }
 
+static const struct otb_program_ops otb_redir_ops = {
+    .check = otb_redir_check, .setup = otb_redir_setup, .stop = otb_redir_on_stop,
+    .teardown = otb_redir_teardown
+};
+
 int main(int argc, char **argv)
 {
-    static struct otb_redir redir; /* large; the one instance of this program */
-    static const struct otb_program_ops ops = {
-        .check = otb_redir_check, .setup = otb_redir_start, .stop = otb_redir_on_stop,
-        .teardown = otb_redir_teardown
+    /* large; the one instance of this program */
+    static struct otb_redir redir = {
+        .prog = OTB_PROGRAM_INIT(redir, "otb-redir", OTB_PROG_REDIR, &otb_redir_ops),
     };
 
-    redir.prog = (struct otb_program){ .name = "otb-redir", .prog = OTB_PROG_REDIR,
-                                       .cfg = &redir.cfg, .log = &redir.log,
-                                       .master = &redir.master, .ops = &ops, .arg = &redir };
     return otb_program_main(&redir.prog, argc, argv);
 }

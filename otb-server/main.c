@@ -76,8 +76,10 @@ static void otb_server_reload(void *arg)
     s->udp.idle_timeout = s->cfg.timeout;
 }
 
-static int otb_server_setup(struct otb_server *s, struct ev_loop *loop)
+/* Builds the program's parts and declares them to the skeleton. */
+static int otb_server_setup(void *arg, struct ev_loop *loop)
 {
+    struct otb_server *s = arg;
     /* Accepted (box-facing) sockets inherit the listener's congestion control;
      * Internet-facing ones keep the system's. */
     struct otb_sock_opts listen_opts = {
@@ -130,16 +132,6 @@ static int otb_server_setup(struct otb_server *s, struct ev_loop *loop)
         return -1;
     OTB_INFO(&s->log, "method %s, idle timeout %d s, up to %zu connections",
              otb_method_info(s->master.method)->name, s->cfg.timeout, s->relay.max_conns);
-    return 0;
-}
-
-/* The skeleton's parts, once setup made them. */
-static int otb_server_start(void *arg, struct ev_loop *loop)
-{
-    struct otb_server *s = arg;
-
-    if (otb_server_setup(s, loop) < 0)
-        return -1;
     s->prog.tcp = &s->relay;
     s->prog.udp = s->udp_on ? &s->udp : NULL;
     s->prog.acl = &s->egress.acl;
@@ -158,15 +150,16 @@ static void otb_server_teardown(void *arg)
     otb_replay_free(&s->replay);
 }
 
+static const struct otb_program_ops otb_server_ops = {
+    .setup = otb_server_setup, .reload = otb_server_reload, .teardown = otb_server_teardown
+};
+
 int main(int argc, char **argv)
 {
-    static struct otb_server server; /* large; the one instance of this program */
-    static const struct otb_program_ops ops = {
-        .setup = otb_server_start, .reload = otb_server_reload, .teardown = otb_server_teardown
+    /* large; the one instance of this program */
+    static struct otb_server server = {
+        .prog = OTB_PROGRAM_INIT(server, "otb-server", OTB_PROG_SERVER, &otb_server_ops),
     };
 
-    server.prog = (struct otb_program){ .name = "otb-server", .prog = OTB_PROG_SERVER,
-                                        .cfg = &server.cfg, .log = &server.log,
-                                        .master = &server.master, .ops = &ops, .arg = &server };
     return otb_program_main(&server.prog, argc, argv);
 }

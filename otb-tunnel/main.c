@@ -111,31 +111,16 @@ static int otb_tunnel_setup_udp(struct otb_tunnel *t, struct ev_loop *loop)
     return 0;
 }
 
-static int otb_tunnel_setup(struct otb_tunnel *t, struct ev_loop *loop)
+/* Builds the program's parts and declares them to the skeleton: the TCP
+ * relay only when it carries TCP (-u). */
+static int otb_tunnel_setup(void *arg, struct ev_loop *loop)
 {
-    char err[512], to[OTB_ADDR_FMT_LEN] = "original destinations (TPROXY)";
+    struct otb_tunnel *t = arg;
+    char to[OTB_ADDR_FMT_LEN] = "original destinations (TPROXY)";
 
-    if (otb_relay_init(&t->relay, loop, &t->log, &t->master, OTB_ROLE_CLIENT) < 0) {
-        OTB_ERR(&t->log, "out of memory");
+    if (otb_upstreams_client_relay(&t->upstreams, &t->relay, loop, &t->log, &t->cfg,
+                                   &t->master, t->prog.max_conns) < 0)
         return -1;
-    }
-    if (otb_upstreams_init(&t->upstreams, loop, &t->log, &t->cfg, err, sizeof(err)) < 0) {
-        OTB_ERR(&t->log, "%s", err);
-        return -1;
-    }
-    otb_upstreams_bind(&t->upstreams, &t->relay.upstream);
-    t->relay.idle_timeout = t->cfg.timeout;
-    t->relay.connect_timeout = t->cfg.connect_timeout;
-    t->relay.max_conns = t->prog.max_conns;
-    t->relay.out_opts = (struct otb_sock_opts){ .mptcp = t->cfg.mptcp,
-                                                .fast_open = t->cfg.fast_open,
-                                                .no_delay = t->cfg.no_delay,
-                                                .mark = t->cfg.mark,
-                                                .congestion = otb_daemon_congestion(
-                                                    t->cfg.congestion, &t->log) };
-    snprintf(t->relay.out_opts.iface, sizeof(t->relay.out_opts.iface), "%s", t->cfg.iface);
-    t->relay.qos = &t->cfg.qos;
-    t->upstreams.opts = t->relay.out_opts;
     if (otb_tunnel_forward(t)) {
         if (otb_tunnel_set_target(t) < 0) {
             OTB_ERR(&t->log, "tunnel_address (-L) %s: not usable", t->cfg.tunnel_to.host);
@@ -154,6 +139,12 @@ static int otb_tunnel_setup(struct otb_tunnel *t, struct ev_loop *loop)
      * fail the TCP probes for nothing. */
     if (t->upstreams.n > 1)
         otb_upstreams_start(&t->upstreams, OTB_TUNNEL_HEALTH_INTERVAL);
+    t->prog.tcp = t->cfg.mode == OTB_MODE_TCP_AND_UDP ? &t->relay : NULL;
+    t->prog.udp = &t->udp;
+    t->prog.upstreams = &t->upstreams;
+    if (t->cfg.user[0] && !otb_tunnel_forward(t))
+        OTB_WARN(&t->log, "user %s: transparent reply sockets need CAP_NET_ADMIN "
+                 "(e.g. systemd AmbientCapabilities)", t->cfg.user);
     return 0;
 }
 
@@ -179,23 +170,6 @@ static int otb_tunnel_check(void *arg, char *err, size_t errlen)
     return 0;
 }
 
-/* The skeleton's parts, once setup made them: the TCP relay only when it
- * carries TCP (-u). */
-static int otb_tunnel_start(void *arg, struct ev_loop *loop)
-{
-    struct otb_tunnel *t = arg;
-
-    if (otb_tunnel_setup(t, loop) < 0)
-        return -1;
-    t->prog.tcp = t->cfg.mode == OTB_MODE_TCP_AND_UDP ? &t->relay : NULL;
-    t->prog.udp = &t->udp;
-    t->prog.upstreams = &t->upstreams;
-    if (t->cfg.user[0] && !otb_tunnel_forward(t))
-        OTB_WARN(&t->log, "user %s: transparent reply sockets need CAP_NET_ADMIN "
-                 "(e.g. systemd AmbientCapabilities)", t->cfg.user);
-    return 0;
-}
-
 static void otb_tunnel_teardown(void *arg)
 {
     struct otb_tunnel *t = arg;
@@ -206,16 +180,17 @@ static void otb_tunnel_teardown(void *arg)
     otb_daemon_close_listeners(&t->tcp);
 }
 
+static const struct otb_program_ops otb_tunnel_ops = {
+    .check = otb_tunnel_check, .setup = otb_tunnel_setup, .reload = otb_tunnel_reload,
+    .teardown = otb_tunnel_teardown
+};
+
 int main(int argc, char **argv)
 {
-    static struct otb_tunnel tunnel; /* large; the one instance of this program */
-    static const struct otb_program_ops ops = {
-        .check = otb_tunnel_check, .setup = otb_tunnel_start, .reload = otb_tunnel_reload,
-        .teardown = otb_tunnel_teardown
+    /* large; the one instance of this program */
+    static struct otb_tunnel tunnel = {
+        .prog = OTB_PROGRAM_INIT(tunnel, "otb-tunnel", OTB_PROG_TUNNEL, &otb_tunnel_ops),
     };
 
-    tunnel.prog = (struct otb_program){ .name = "otb-tunnel", .prog = OTB_PROG_TUNNEL,
-                                        .cfg = &tunnel.cfg, .log = &tunnel.log,
-                                        .master = &tunnel.master, .ops = &ops, .arg = &tunnel };
     return otb_program_main(&tunnel.prog, argc, argv);
 }
