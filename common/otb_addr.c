@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "otb_log.h"
@@ -71,44 +72,36 @@ size_t otb_addr_encode(const struct otb_addr *a, uint8_t *out)
 
 int otb_addr_from_sockaddr(struct otb_addr *a, const struct sockaddr *sa)
 {
+    const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+    const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+    bool v6 = sa->sa_family == AF_INET6;
+
     memset(a, 0, sizeof(*a));
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
-        a->atyp = OTB_ATYP_IPV4;
-        memcpy(a->u.v4, &sin->sin_addr, 4);
-        a->port = ntohs(sin->sin_port);
-        return 0;
-    }
-    if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
-        a->atyp = OTB_ATYP_IPV6;
-        memcpy(a->u.v6, &sin6->sin6_addr, 16);
-        a->port = ntohs(sin6->sin6_port);
-        return 0;
-    }
-    return -EAFNOSUPPORT;
+    if (sa->sa_family != AF_INET && !v6)
+        return -EAFNOSUPPORT;
+    a->atyp = v6 ? OTB_ATYP_IPV6 : OTB_ATYP_IPV4;
+    memcpy(a->u.v6, v6 ? (const void *)&sin6->sin6_addr : (const void *)&sin->sin_addr,
+           otb_addr_ip_len(a->atyp));
+    a->port = ntohs(v6 ? sin6->sin6_port : sin->sin_port);
+    return 0;
 }
 
 int otb_addr_to_sockaddr(const struct otb_addr *a, struct sockaddr_storage *ss, socklen_t *len)
 {
+    struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+    bool v6 = a->atyp == OTB_ATYP_IPV6;
+
     memset(ss, 0, sizeof(*ss));
-    if (a->atyp == OTB_ATYP_IPV4) {
-        struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-        sin->sin_family = AF_INET;
-        memcpy(&sin->sin_addr, a->u.v4, 4);
-        sin->sin_port = htons(a->port);
-        *len = sizeof(*sin);
-        return 0;
-    }
-    if (a->atyp == OTB_ATYP_IPV6) {
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-        sin6->sin6_family = AF_INET6;
-        memcpy(&sin6->sin6_addr, a->u.v6, 16);
-        sin6->sin6_port = htons(a->port);
-        *len = sizeof(*sin6);
-        return 0;
-    }
-    return -EINVAL;
+    if (a->atyp != OTB_ATYP_IPV4 && !v6)
+        return -EINVAL;
+    /* sin_family and sin6_family, sin_port and sin6_port share their offsets */
+    ss->ss_family = v6 ? AF_INET6 : AF_INET;
+    sin->sin_port = htons(a->port);
+    memcpy(v6 ? (void *)&sin6->sin6_addr : (void *)&sin->sin_addr, a->u.v6,
+           otb_addr_ip_len(a->atyp));
+    *len = v6 ? sizeof(*sin6) : sizeof(*sin);
+    return 0;
 }
 
 int otb_addr_set_domain(struct otb_addr *a, const char *host, uint16_t port)
