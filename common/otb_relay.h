@@ -171,7 +171,8 @@ struct otb_listener {
     bool fd_exhausted_logged;
 };
 
-/* pool_keep: free buffers kept for reuse. 0 or -ENOMEM. */
+/* A relay in role with master as the key of new connections; its buffer
+ * pool starts empty. 0 or -ENOMEM. */
 int otb_relay_init(struct otb_relay *r, struct ev_loop *loop, const struct otb_logger *log,
                    const struct otb_master *master, enum otb_relay_role role);
 /* The key of new connections (a copy of master is kept); connections already
