@@ -203,6 +203,11 @@ static int otb_identity_request(struct otb_conn *c)
 
     if (!c->early)
         return 0;
+    if (!c->seal.out) { /* nothing to retry on a direct connection: hand the buffer over */
+        c->seal.out = c->early;
+        c->early = NULL;
+        return 0;
+    }
     if (!(b = otb_pipe_buf(c->relay, &c->seal.out)))
         return -ENOMEM;
     memcpy(b->data + b->end, c->early->data, otb_buf_len(c->early));

@@ -15,6 +15,9 @@ struct otb_conn_side {
     void (*connected)(struct otb_conn *c);
     /* Connect to a resolved destination (not used through a server). */
     void (*reach)(struct otb_conn *c, const struct sockaddr *sa);
+    /* Whether the egress policy applies: the server's outbound connections,
+     * not the box's bypass, which the LAN host could reach anyway. */
+    bool policed;
 };
 
 extern const struct otb_conn_side otb_conn_side_server;

@@ -138,7 +138,7 @@ static void otb_conn_resolved(void *arg, int status, const struct sockaddr_stora
         return;
     }
     /* No permitted address: the first one, refused (and logged) as such. */
-    to = otb_egress_first_permitted(r->egress, addrs, n);
+    to = c->side->policed ? otb_egress_first_permitted(r->egress, addrs, n) : NULL;
     c->side->reach(c, to ? to : (const struct sockaddr *)&addrs[0]);
 }
 
@@ -152,7 +152,7 @@ void otb_conn_begin_target(struct otb_conn *c)
         c->side->reach(c, (const struct sockaddr *)&ss);
         return;
     }
-    if (!otb_egress_permits_host(r->egress, c->target.u.host)) {
+    if (c->side->policed && !otb_egress_permits_host(r->egress, c->target.u.host)) {
         r->stats.acl_refused++;
         otb_conn_close(c, "destination name refused by the ACL");
         return;
@@ -171,6 +171,7 @@ const struct otb_conn_side otb_conn_side_server = {
     .failed = otb_conn_close_failed,
     .connected = otb_conn_nothing,
     .reach = otb_conn_connect_target,
+    .policed = true,
 };
 
 /* ---------------------------------------------------------------- accept */

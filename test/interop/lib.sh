@@ -134,13 +134,16 @@ otb_lines_above() {
     (($(otb_count_lines "$1" "$2") > $3))
 }
 
-# otb_server_stats NAME: asks for the stats line (SIGUSR1) and prints it.
+# The TCP counters' log line (the UDP relay's is "udp stats: ").
+OTB_TCP_STATS='INFO: stats: '
+
+# otb_server_stats NAME: asks for the TCP stats line (SIGUSR1) and prints it.
 otb_server_stats() {
     local name=$1 log="$OTB_TMP/$1.log" before
-    before=$(otb_count_lines "$log" 'stats: ')
+    before=$(otb_count_lines "$log" "$OTB_TCP_STATS")
     kill -USR1 "${OTB_PID[$name]}"
-    otb_wait_for "the stats line of $name" 10 otb_lines_above "$log" 'stats: ' "$before"
-    grep 'stats: ' "$log" | tail -n 1
+    otb_wait_for "the stats line of $name" 10 otb_lines_above "$log" "$OTB_TCP_STATS" "$before"
+    grep -F "$OTB_TCP_STATS" "$log" | tail -n 1
 }
 
 # otb_stat LINE FIELD: the number after FIELD in a stats line.
@@ -153,9 +156,9 @@ otb_stat() {
 
 # otb_server_stop NAME [STATS]: SIGTERM; the program must exit 0 with a
 # clean log (a sanitizer report, e.g. a LeakSanitizer report at exit, fails
-# the test) that ends with its final STATS line (default "stats: ").
+# the test) that ends with its final STATS line (default: the TCP counters).
 otb_server_stop() {
-    local name=$1 stats=${2:-stats: } rc=0
+    local name=$1 stats=${2:-$OTB_TCP_STATS} rc=0
     otb_stop "$name" TERM || rc=$?
     if grep -q 'Sanitizer' "$OTB_TMP/$name.log"; then
         grep -A 30 'Sanitizer' "$OTB_TMP/$name.log" | head -n 60 >&2
