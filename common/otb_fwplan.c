@@ -130,6 +130,32 @@ static int otb_fwplan_marks(const struct otb_fw_plan *pl, char *err, size_t errl
     return 0;
 }
 
+/* A word of the summary and of the nft and ip lines: the parser checks each
+ * name, this is the last guard before root's tools and the state file. */
+static bool otb_fwplan_word_ok(const char *s)
+{
+    for (const char *c = s; *c; c++)
+        if (*c <= ' ' || *c >= 0x7f || *c == '"' || *c == '\'' || *c == '\\' || *c == '#')
+            return false;
+    return *s != '\0';
+}
+
+static int otb_fwplan_words(const struct otb_fw_plan *pl, char *err, size_t errlen)
+{
+    const struct otb_policy *p = &pl->cfg->policy;
+
+    for (size_t i = 0; i < p->fw.n_lans; i++)
+        if (!otb_fwplan_word_ok(p->fw.lans[i]))
+            return otb_fwplan_err(err, errlen, "config key \"firewall\": \"lan\": bad "
+                                  "interface name");
+    for (size_t i = 0; i < p->n_wans; i++)
+        if (!otb_fwplan_word_ok(p->wans[i].name) || !otb_fwplan_word_ok(p->wans[i].iface))
+            return otb_fwplan_err(err, errlen, "config key \"wans\": a WAN name or "
+                                  "\"interface\" holds a space, quote or control character");
+    return otb_fwplan_word_ok(pl->table) ? 0
+           : otb_fwplan_err(err, errlen, "config key \"firewall\": bad \"table\"");
+}
+
 int otb_fwplan_init(struct otb_fw_plan *pl, const struct otb_config *cfg, char *err,
                     size_t errlen)
 {
@@ -152,6 +178,8 @@ int otb_fwplan_init(struct otb_fw_plan *pl, const struct otb_config *cfg, char *
     if (pl->redir_port == 0 && pl->tunnel_port == 0)
         return otb_fwplan_err(err, errlen, "config key \"firewall\": nothing to intercept: "
                               "\"tcp\" is false and no \"tunnel_port\"");
+    if (otb_fwplan_words(pl, err, errlen) < 0)
+        return -1;
     for (size_t i = 0; i < cfg->policy.n_wans; i++) {
         uint32_t t = cfg->policy.wans[i].table;
         pl->wan_table[i] = t ? t : OTB_WAN_TABLE_BASE + (uint32_t)i;

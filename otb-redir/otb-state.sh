@@ -76,16 +76,32 @@ otb_state_is_item() {
 	[[ " $STATE_KINDS " == *" ${1%% *} "* ]]
 }
 
+# Items come only after this line: a setting (a name from the config) can never become one.
+readonly STATE_ITEMS_MARK="--- items"
+
+# A state file without the items line was written by an older version: its lines cannot be
+# told apart, so nothing is undone from it.
+otb_state_refuse_old() {
+	otb_die "$1 was written by an older $STATE_PROG (no '$STATE_ITEMS_MARK' line): take it down with that version, or remove what it lists by hand and delete the file"
+}
+
 otb_state_read() {
-	local path line
+	local path line marked=0
 	path=$(otb_state_path)
 	state_old_items=()
 	state_old_settings=()
 	[[ -f $path ]] || return 1
 	while IFS= read -r line; do
 		[[ -z $line || $line == \#* ]] && continue
-		if otb_state_is_item "$line"; then state_old_items+=("$line"); else state_old_settings+=("$line"); fi
+		if [[ $line == "$STATE_ITEMS_MARK" ]]; then
+			marked=1
+		elif ((marked)) && otb_state_is_item "$line"; then
+			state_old_items+=("$line")
+		else
+			state_old_settings+=("$line")
+		fi
 	done <"$path"
+	((marked)) || otb_state_refuse_old "$path"
 }
 
 # otb_state_write SETTING_LINE...: the settings, then the items of this `up`.
@@ -94,7 +110,8 @@ otb_state_write() {
 	path=$(otb_state_path)
 	{
 		echo "# $STATE_PROG state: what 'up' installed, undone by 'down' from the bottom up"
-		for item in "$@"; do echo "$item"; done
+		for item in "$@"; do echo "${item//[[:cntrl:]]/?}"; done
+		echo "$STATE_ITEMS_MARK"
 		for item in "${state_new_items[@]}"; do echo "$item"; done
 	} >"$path.tmp" || otb_die "cannot write state file $path"
 	mv -f "$path.tmp" "$path" || otb_die "cannot write state file $path"

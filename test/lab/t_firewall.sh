@@ -344,6 +344,34 @@ snapshot "$NS_RULES" "$WORK/errors.after"
 same_snapshot "$WORK/errors.before" "$WORK/errors.after" "a failed up left something behind"
 pass "bad configs and usage exit 2 naming the key, system failure exits 1, one line each, nothing installed"
 
+# --- 2b. the state file: only its items are undone, whatever the config or the file say ---------
+
+state_file() {
+	local f
+	for f in "$OTB_FW_STATE_DIR"/firewall.otb.netns*.state; do echo "$f"; return 0; done
+	fail "no state file in $OTB_FW_STATE_DIR"
+}
+
+# A name from the config can never become an item: a line like an item above the items line
+# (a setting) is not undone.
+state_items_pass() {
+	local st
+	bad_config 'bad WAN name' "\"local_port\": $RP" "$LAN0" \
+		'"wans": {"a\nip -4 rule add pref 7777 blackhole": {"interface": "wan1"}}'
+	bad_config '"interface"' "\"local_port\": $RP" "$LAN0" '"wans": {"a": {"interface": "wan1\nip"}}'
+	fw "$NS_RULES" up "${UP_ARGS[@]}" >/dev/null
+	st=$(state_file)
+	grep -qx -- '--- items' "$st" || fail "no items line in $st"
+	sed -i '1a ip -4 rule add pref 7777 blackhole' "$st"
+	in_ns "$NS_RULES" ip -4 rule add pref 7777 blackhole
+	fw "$NS_RULES" down "${UP_ARGS[@]}"
+	contains "$(in_ns "$NS_RULES" ip -4 rule)" "7777:" "a setting line undone as an item"
+	in_ns "$NS_RULES" ip -4 rule del pref 7777
+	pass "WAN names and interfaces are checked; only lines after the items line are undone"
+}
+
+state_items_pass
+
 # --- 3. end to end: lan <-> box <-> wan --------------------------------------------------------
 
 # Replies a word to every TCP connection / UDP datagram, or asks for one (client modes).

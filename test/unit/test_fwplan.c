@@ -296,6 +296,12 @@ static void test_bad_configs(void **state)
     expect_refused("{" FW_LAN ", " TWO_WANS ", \"pins\": [{\"host\": \"10.0.0.1\", "
                    "\"wan\": \"a\", \"mode\": \"direct\", \"fallback\": \"a\"}]}",
                    "the fallback is the pinned WAN");
+    expect_refused("{" FW_LAN ", \"wans\": {\"a\\nip route flush table main\": "
+                   "{\"interface\": \"wan1\"}}}", "config key \"wans\": bad WAN name");
+    expect_refused("{" FW_LAN ", \"wans\": {\"a\": {\"interface\": \"wan1\\nip\"}}}",
+                   "\"interface\"");
+    expect_refused("{" FW_LAN ", \"wans\": {\"a\": {\"interface\": \"wan\\\"1\"}}}",
+                   "\"interface\"");
 }
 
 static void test_bad_template(void **state)
