@@ -33,7 +33,7 @@ bool otb_policy_ifname_ok(const char *s)
     return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-@") == n;
 }
 
-static bool otb_policy_table_name_ok(const char *s)
+bool otb_policy_table_name_ok(const char *s)
 {
     size_t n = strlen(s);
 

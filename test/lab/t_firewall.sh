@@ -370,7 +370,34 @@ state_items_pass() {
 	pass "WAN names and interfaces are checked; only lines after the items line are undone"
 }
 
+# down needs neither a config that still parses nor the same "table": the state file that
+# records the config is found; without a state file the table goes by name.
+down_broken_pass() {
+	local s=$WORK/down_broken
+	snapshot "$NS_RULES" "$s.before"
+	cp "$WORK/up.json" "$WORK/edit.json"
+	fw "$NS_RULES" up --config "$WORK/edit.json" >/dev/null
+	echo '{"wans": ' >"$WORK/edit.json"
+	expect_exit 2 up --config "$WORK/edit.json"
+	fw "$NS_RULES" down --config "$WORK/edit.json"
+	snapshot "$NS_RULES" "$s.after"
+	same_snapshot "$s.before" "$s.after" "down after the config was broken"
+	cp "$WORK/up.json" "$WORK/edit.json"
+	fw "$NS_RULES" up --config "$WORK/edit.json" >/dev/null
+	box_config "$WORK/edit.json" "${UP_JSON[@]}" "$UP_FW, \"table\": \"other\"}"
+	fw "$NS_RULES" down --config "$WORK/edit.json"
+	snapshot "$NS_RULES" "$s.after"
+	same_snapshot "$s.before" "$s.after" "down after \"table\" was changed"
+	box_config "$WORK/tcp.json" "\"local_port\": $RP" '"firewall": {"lan": "lan0"}'
+	fw "$NS_RULES" up --config "$WORK/tcp.json" >/dev/null
+	rm -f "$(state_file)"
+	fw "$NS_RULES" down --config "$WORK/tcp.json"
+	in_ns "$NS_RULES" nft list table inet otb >/dev/null 2>&1 && fail "table left without a state file"
+	pass "down works after the config was broken or its table changed, and without a state file"
+}
+
 state_items_pass
+down_broken_pass
 
 # --- 3. end to end: lan <-> box <-> wan --------------------------------------------------------
 
