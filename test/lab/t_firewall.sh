@@ -396,8 +396,29 @@ down_broken_pass() {
 	pass "down works after the config was broken or its table changed, and without a state file"
 }
 
+# A plan nft rejects is refused before anything is touched: the previous setup stays whole.
+nft_check_pass() {
+	local s=$WORK/nft_check
+	cat >"$WORK/badboxconf" <<EOF
+#!/bin/bash
+"${OTB_BOXCONF:-$OTB_BUILD/otb-redir/otb-boxconf}" "\$@" || exit
+while [[ \$# -gt 1 ]]; do [[ \$1 == --out ]] && echo 'add frobnicate' >>"\$2/firewall.nft"; shift; done
+exit 0
+EOF
+	chmod +x "$WORK/badboxconf"
+	fw "$NS_RULES" up "${UP_ARGS[@]}" >/dev/null
+	snapshot "$NS_RULES" "$s.before"
+	expect_exit 1 OTB_BOXCONF="$WORK/badboxconf" up "${UP_ARGS[@]}"
+	grep -qF "nothing changed" "$WORK/err" || fail "nft rejection: $(cat "$WORK/err")"
+	snapshot "$NS_RULES" "$s.after"
+	same_snapshot "$s.before" "$s.after" "up with a plan nft rejects changed the setup"
+	fw "$NS_RULES" down "${UP_ARGS[@]}"
+	pass "a plan nft rejects leaves the previous setup intact"
+}
+
 state_items_pass
 down_broken_pass
+nft_check_pass
 
 # --- 3. end to end: lan <-> box <-> wan --------------------------------------------------------
 
