@@ -12,6 +12,7 @@
 state_old_items=()    # items read from the state file
 state_old_settings=() # its other lines (shown by status)
 state_new_items=()    # items created by the running `up`
+state_left_items=()   # items the last otb_state_undo_items could not remove
 
 otb_note() {
 	echo "$STATE_PROG: $*" >&2
@@ -104,8 +105,8 @@ otb_state_read() {
 	((marked)) || otb_state_refuse_old "$path"
 }
 
-# otb_state_write SETTING_LINE...: the settings, then the items of this `up`.
-otb_state_write() {
+# otb_state_save SETTING_LINE...: the settings, then state_new_items; 1 if it could not.
+otb_state_save() {
 	local path item
 	path=$(otb_state_path)
 	{
@@ -113,8 +114,20 @@ otb_state_write() {
 		for item in "$@"; do echo "${item//[[:cntrl:]]/?}"; done
 		echo "$STATE_ITEMS_MARK"
 		for item in "${state_new_items[@]}"; do echo "$item"; done
-	} >"$path.tmp" || otb_die "cannot write state file $path"
-	mv -f "$path.tmp" "$path" || otb_die "cannot write state file $path"
+	} 2>/dev/null >"$path.tmp" && mv -f "$path.tmp" "$path" 2>/dev/null
+}
+
+# otb_state_write SETTING_LINE...: a state that cannot be written undoes this up.
+otb_state_write() {
+	otb_state_save "$@" || otb_state_fail "cannot write state file $(otb_state_path)"
+}
+
+# After a partial undo, the state lists what is left (state_left_items), so that the next
+# down or up still removes it.
+otb_state_keep_left() {
+	state_new_items=("${state_left_items[@]}")
+	otb_state_save "${state_old_settings[@]}" ||
+		otb_note "cannot write state file $(otb_state_path): remove by hand: ${state_left_items[*]}"
 }
 
 otb_state_undo_nft_table() {
@@ -135,9 +148,12 @@ otb_state_undo_item() {
 # Undoes items last-first (firewall before the routes it relies on); 1 if any failed.
 otb_state_undo_items() {
 	local i rc=0 err
+	state_left_items=()
 	for ((i = $#; i >= 1; i--)); do
-		err=$(otb_state_undo_item "${!i}" 2>&1) ||
-			{ otb_note "could not remove ${!i}: $(otb_first_line "$err")"; rc=1; }
+		err=$(otb_state_undo_item "${!i}" 2>&1) && continue
+		otb_note "could not remove ${!i}: $(otb_first_line "$err")"
+		state_left_items=("${!i}" "${state_left_items[@]}")
+		rc=1
 	done
 	return $rc
 }
@@ -160,7 +176,11 @@ otb_state_fail() {
 		otb_in_list "$item" "${all[@]}" || all+=("$item")
 	done
 	otb_note "$*"
-	otb_state_undo_items "${all[@]}" && rm -f "$(otb_state_path)"
+	if otb_state_undo_items "${all[@]}"; then
+		rm -f "$(otb_state_path)"
+	else
+		otb_state_keep_left
+	fi
 	exit 1
 }
 
@@ -168,8 +188,10 @@ otb_state_fail() {
 otb_state_down() {
 	otb_state_lock
 	otb_state_read || return 0
-	otb_state_undo_items "${state_old_items[@]}" ||
-		otb_die "some objects could not be removed; state kept in $(otb_state_path)"
+	if ! otb_state_undo_items "${state_old_items[@]}"; then
+		otb_state_keep_left
+		otb_die "some objects could not be removed; they stay listed in $(otb_state_path)"
+	fi
 	rm -f "$(otb_state_path)"
 }
 

@@ -416,9 +416,23 @@ EOF
 	pass "a plan nft rejects leaves the previous setup intact"
 }
 
+# A state file that cannot be written undoes the up: nothing is left that no state records.
+state_write_pass() {
+	local s=$WORK/state_write st=$OTB_FW_STATE_DIR/firewall.otb.netns-$NS_RULES.state
+	snapshot "$NS_RULES" "$s.before"
+	mkdir -p "$st.tmp"
+	expect_exit 1 up "${UP_ARGS[@]}"
+	grep -qF "cannot write state file" "$WORK/err" || fail "state write: $(cat "$WORK/err")"
+	rmdir "$st.tmp"
+	snapshot "$NS_RULES" "$s.after"
+	same_snapshot "$s.before" "$s.after" "up that could not write its state left objects"
+	pass "up that cannot write its state file removes what it added"
+}
+
 state_items_pass
 down_broken_pass
 nft_check_pass
+state_write_pass
 
 # --- 3. end to end: lan <-> box <-> wan --------------------------------------------------------
 
