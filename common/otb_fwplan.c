@@ -49,6 +49,18 @@ static const char *otb_fwplan_cidr_text(const struct otb_cidr *c, bool with_pref
     return buf;
 }
 
+/* An IP pin's network as parsed by the config: never the text again. */
+static void otb_fwplan_pin_cidr(const struct otb_pin *pin, struct otb_cidr *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->family = pin->net.ss_family;
+    c->prefix = pin->prefix;
+    if (c->family == AF_INET)
+        memcpy(c->addr, &((const struct sockaddr_in *)&pin->net)->sin_addr, 4);
+    else
+        memcpy(c->addr, &((const struct sockaddr_in6 *)&pin->net)->sin6_addr, 16);
+}
+
 /* --- settings and checks ------------------------------------------------------------------ */
 
 static int otb_fwplan_pair_of(struct otb_fw_plan *pl, int wan, int fallback)
@@ -332,7 +344,7 @@ static void otb_fwplan_pin_rules(const struct otb_fw_plan *pl, FILE *out)
             fprintf(out, "\t\tether saddr %02x:%02x:%02x:%02x:%02x:%02x", pin->mac[0],
                     pin->mac[1], pin->mac[2], pin->mac[3], pin->mac[4], pin->mac[5]);
         } else {
-            otb_policy_parse_cidr(pin->host, &c);
+            otb_fwplan_pin_cidr(pin, &c);
             fprintf(out, "\t\t%s saddr %s", c.family == AF_INET ? "ip" : "ip6",
                     otb_fwplan_cidr_text(&c, true, buf, sizeof(buf)));
         }
@@ -574,13 +586,12 @@ static void otb_fwplan_summary_pin(const struct otb_fw_plan *pl, FILE *out, size
     char buf[INET6_ADDRSTRLEN + 8];
     struct otb_cidr c;
 
+    otb_fwplan_pin_cidr(pin, &c);
     if (pin->is_mac)
         fprintf(out, "pin %02x:%02x:%02x:%02x:%02x:%02x", pin->mac[0], pin->mac[1],
                 pin->mac[2], pin->mac[3], pin->mac[4], pin->mac[5]);
-    else if (otb_policy_parse_cidr(pin->host, &c) == 0)
-        fprintf(out, "pin %s", otb_fwplan_cidr_text(&c, true, buf, sizeof(buf)));
     else
-        fprintf(out, "pin %s", pin->host);
+        fprintf(out, "pin %s", otb_fwplan_cidr_text(&c, true, buf, sizeof(buf)));
     fprintf(out, " wan %s %s", p->wans[pin->wan].name,
             pin->mode == OTB_PIN_DIRECT ? "direct" : "tunnel-via");
     if (pin->fallback >= 0)

@@ -233,11 +233,15 @@ static int otb_policy_parse_pin(struct otb_policy *p, struct otb_pin *pin,
             return otb_policy_err(err, errlen, "config key \"pins\": unknown key \"%s\"",
                                   key);
     }
+    struct otb_cidr net;
     memset(pin, 0, sizeof(*pin));
     snprintf(pin->host, sizeof(pin->host), "%s", host);
-    if (otb_policy_parse_host(host, pin) < 0)
+    /* The whole text is checked, and kept whole: CIDR rules (no host bits, no "/08") as for
+     * "bypass", since the firewall and otb-redir both use the parsed network. */
+    if (strlen(host) >= sizeof(pin->host) || otb_policy_parse_host(host, pin) < 0 ||
+        (!pin->is_mac && otb_policy_parse_cidr(host, &net) < 0))
         return otb_policy_err(err, errlen, "config key \"pins\": \"%.60s\" is not an IP, "
-                              "CIDR or MAC address", host);
+                              "CIDR (no host bits) or MAC address", host);
     if ((pin->wan = otb_policy_wan_index(p, wan)) < 0)
         return otb_policy_err(err, errlen, "config key \"pins\": unknown WAN \"%.31s\" "
                               "(not in \"wans\")", wan);
