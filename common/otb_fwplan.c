@@ -128,6 +128,9 @@ static int otb_fwplan_marks(const struct otb_fw_plan *pl, char *err, size_t errl
         if (s[i].mark & ~pl->wan_mask)
             return otb_fwplan_err(err, errlen, "%s: mark 0x%x has bits outside \"wan_mask\" "
                                   "0x%x", s[i].what, s[i].mark, pl->wan_mask);
+        if (!otb_policy_table_ok(s[i].table))
+            return otb_fwplan_err(err, errlen, "%s: table %u is a kernel table (0, 253-255)",
+                                  s[i].what, s[i].table);
         if (pl->tunnel_port && s[i].mark == pl->tproxy_mark)
             return otb_fwplan_err(err, errlen, "%s: mark 0x%x is the TPROXY mark", s[i].what,
                                   s[i].mark);

@@ -47,8 +47,7 @@ static int otb_policy_uint(struct json_object *obj, const char *key, uint32_t ma
     return 1;
 }
 
-/* 0 and 253-255 are the kernel's unspec, default, main and local tables. */
-static bool otb_policy_table_ok(uint32_t t)
+bool otb_policy_table_ok(uint32_t t)
 {
     return t != 0 && (t < 253 || t > 255);
 }

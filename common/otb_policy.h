@@ -99,6 +99,9 @@ int otb_policy_parse_cidr(const char *text, struct otb_cidr *out);
 /* Pure: what the kernel and nft accept as an interface name, and nothing to
  * quote (no space, quote or control character): LAN and WAN interfaces. */
 bool otb_policy_ifname_ok(const char *s);
+/* Pure: a routing table we may fill: not 0 nor 253-255 (the kernel's unspec,
+ * default, main and local tables). */
+bool otb_policy_table_ok(uint32_t t);
 /* Pure: an nft table (and state) name, [a-z][a-z0-9_]*, at most 16. */
 bool otb_policy_table_name_ok(const char *s);
 /* Pure: a WAN name, 1 to 31 of [A-Za-z0-9_-]: it is a word of otb-firewall's
