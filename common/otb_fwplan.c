@@ -263,15 +263,20 @@ static void otb_fwplan_set_head(FILE *out, const char *name, const char *type, c
         fprintf(out, "\t\t%s\n", flags);
 }
 
-/* Elements are left out when empty: nft rejects "elements = { }". */
-static void otb_fwplan_set_bypass(const struct otb_fw_plan *pl, FILE *out, int family)
+/* Elements are left out when empty: nft rejects "elements = { }". -2 when out
+ * of memory: an empty set would intercept what should be bypassed. */
+static int otb_fwplan_set_bypass(const struct otb_fw_plan *pl, FILE *out, int family)
 {
     struct otb_cidr scratch[OTB_FW_BUILTIN_N + OTB_MAX_SERVERS];
     const struct otb_cidr **list =
         calloc(OTB_FW_BUILTIN_N + OTB_MAX_SERVERS + OTB_MAX_BYPASS + pl->n_extra_bypass,
                sizeof(*list));
     char buf[INET6_ADDRSTRLEN + 8];
-    size_t n = list ? otb_fwplan_bypass_list(pl, family, scratch, list) : 0;
+    size_t n;
+
+    if (list == NULL)
+        return -2;
+    n = otb_fwplan_bypass_list(pl, family, scratch, list);
 
     otb_fwplan_set_head(out, family == AF_INET ? "bypass4" : "bypass6",
                         family == AF_INET ? "ipv4_addr" : "ipv6_addr",
@@ -281,6 +286,7 @@ static void otb_fwplan_set_bypass(const struct otb_fw_plan *pl, FILE *out, int f
                 otb_fwplan_cidr_text(list[i], true, buf, sizeof(buf)));
     fprintf(out, "%s\t}\n", n ? " }\n" : "");
     free(list);
+    return 0;
 }
 
 static void otb_fwplan_set_ifaces(FILE *out, const char *name, const char *const *names, size_t n)
@@ -304,12 +310,13 @@ static int otb_fwplan_set(const struct otb_fw_plan *pl, FILE *out, const char *n
         for (size_t i = 0; i < p->n_wans; i++)
             names[i] = p->wans[i].iface;
         otb_fwplan_set_ifaces(out, name, names, p->n_wans);
-    } else if (strcmp(name, "bypass4") == 0)
-        otb_fwplan_set_bypass(pl, out, AF_INET);
-    else if (strcmp(name, "bypass6") == 0)
-        otb_fwplan_set_bypass(pl, out, AF_INET6);
-    else
+    } else if (strcmp(name, "bypass4") == 0) {
+        return otb_fwplan_set_bypass(pl, out, AF_INET);
+    } else if (strcmp(name, "bypass6") == 0) {
+        return otb_fwplan_set_bypass(pl, out, AF_INET6);
+    } else {
         return -1;
+    }
     return 0;
 }
 
@@ -454,8 +461,12 @@ int otb_fwplan_nft(const struct otb_fw_plan *pl, const char *tmpl, FILE *out, ch
         const char *s = tmpl + strspn(tmpl, " \t");
         lineno++;
         if (strncmp(s, "#@", 2) == 0) {
-            if (otb_fwplan_directive(pl, s + 2, len - (size_t)(s + 2 - tmpl), &skip, &depth,
-                                     out) < 0)
+            int rc = otb_fwplan_directive(pl, s + 2, len - (size_t)(s + 2 - tmpl), &skip,
+                                          &depth, out);
+            if (rc == -2)
+                return otb_fwplan_err(err, errlen, "nft template line %u: out of memory",
+                                      lineno);
+            if (rc < 0)
                 return otb_fwplan_err(err, errlen, "nft template line %u: bad directive",
                                       lineno);
         } else if (!skip && tmpl[0] != '#') {

@@ -106,37 +106,45 @@ static int otb_boxconf_bypass_file(const char *path, struct otb_cidr **list, siz
                                    size_t *cap)
 {
     FILE *f = fopen(path, "re");
-    char line[256];
+    char *line = NULL;
+    size_t size = 0;
     unsigned lineno = 0;
+    int rc = 0;
 
     if (f == NULL) {
         fprintf(stderr, "config key \"firewall\": \"bypass_files\": cannot read %s: %s\n", path,
                 strerror(errno));
         return OTB_BOXCONF_EXIT_USAGE;
     }
-    while (fgets(line, sizeof(line), f)) {
+    /* getline: a long line (a comment) is one line, never split into a false "bad CIDR". */
+    while (rc == 0 && getline(&line, &size, f) >= 0) {
         lineno++;
         if (*n == *cap) {
             *cap = *cap ? *cap * 2 : 256;
             struct otb_cidr *grown = realloc(*list, *cap * sizeof(**list));
             if (grown == NULL) {
-                fclose(f);
                 fprintf(stderr, "out of memory\n");
-                return OTB_BOXCONF_EXIT_SYSTEM;
+                rc = OTB_BOXCONF_EXIT_SYSTEM;
+                break;
             }
             *list = grown;
         }
-        int rc = otb_boxconf_bypass_line(line, &(*list)[*n]);
-        if (rc < 0) {
-            fclose(f);
+        int one = otb_boxconf_bypass_line(line, &(*list)[*n]);
+        if (one < 0) {
             fprintf(stderr, "config key \"firewall\": \"bypass_files\": %s:%u: bad CIDR\n", path,
                     lineno);
-            return OTB_BOXCONF_EXIT_USAGE;
+            rc = OTB_BOXCONF_EXIT_USAGE;
+        } else {
+            *n += (size_t)one;
         }
-        *n += (size_t)rc;
     }
+    if (rc == 0 && ferror(f)) {
+        fprintf(stderr, "config key \"firewall\": \"bypass_files\": cannot read %s\n", path);
+        rc = OTB_BOXCONF_EXIT_USAGE;
+    }
+    free(line);
     fclose(f);
-    return 0;
+    return rc;
 }
 
 static int otb_boxconf_write(const char *dir, const char *name, const struct otb_fw_plan *pl,
@@ -161,7 +169,8 @@ static int otb_boxconf_write(const char *dir, const char *name, const struct otb
     } else if (strcmp(name, "summary") == 0) {
         otb_fwplan_summary(pl, f);
     }
-    if (fclose(f) != 0 && rc == 0) {
+    /* A short routes or nft file must not be applied as if whole. */
+    if ((ferror(f) | fclose(f)) != 0 && rc == 0) {
         fprintf(stderr, "cannot write %s: %s\n", path, strerror(errno));
         rc = OTB_BOXCONF_EXIT_SYSTEM;
     }

@@ -429,8 +429,20 @@ state_write_pass() {
 	pass "up that cannot write its state file removes what it added"
 }
 
+# A bypass file line longer than any buffer (a comment) is one line, not a false "bad CIDR".
+long_line_pass() {
+	{ printf '198.18.206.0/24 # %0300d\n' 0; echo 198.18.209.0/24; } >"$WORK/long.list"
+	box_config "$WORK/long.json" "\"local_port\": $RP" \
+		'"firewall": {"lan": "lan0", "bypass_files": ["'"$WORK/long.list"'"]}'
+	fw "$NS_RULES" up --config "$WORK/long.json" >/dev/null
+	contains "$(in_ns "$NS_RULES" nft list set inet otb bypass4)" "198.18.209.0/24" "long line"
+	fw "$NS_RULES" down --config "$WORK/long.json"
+	pass "a bypass file line of 300 characters is read whole"
+}
+
 state_items_pass
 down_broken_pass
+long_line_pass
 nft_check_pass
 state_write_pass
 
