@@ -65,9 +65,19 @@ otb_state_path() {
 	echo "$STATE_DIR/$STATE_NAME$(otb_state_netns_tag).state"
 }
 
+# Lock, temporary and state files are opened by root with '>': in a directory someone else may
+# write to, a symlink there would make root overwrite any file.
+otb_state_dir_safe() {
+	local owner mode
+	read -r owner mode < <(stat -L -c '%u %a' "$STATE_DIR" 2>/dev/null) || otb_die "cannot read $STATE_DIR"
+	[[ $owner == "$EUID" ]] && (((8#$mode & 8#022) == 0)) ||
+		otb_die "state directory $STATE_DIR must be owned by this user (uid $EUID) and writable by no one else (mode $mode, owner $owner)"
+}
+
 otb_state_lock() {
 	[[ $STATE_DIR == /* ]] || otb_usage_error "state directory must be absolute"
 	mkdir -p "$STATE_DIR" 2>/dev/null || otb_die "cannot create $STATE_DIR"
+	otb_state_dir_safe
 	command -v flock >/dev/null 2>&1 || return 0
 	exec 9>"${STATE_DIR}/$STATE_NAME$(otb_state_netns_tag).lock" || otb_die "cannot open lock file"
 	flock -w 30 9 || otb_die "another $STATE_PROG is running ($STATE_NAME)"

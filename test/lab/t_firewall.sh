@@ -440,8 +440,20 @@ long_line_pass() {
 	pass "a bypass file line of 300 characters is read whole"
 }
 
+# --table is part of a path; a state directory others may write to is refused.
+state_dir_pass() {
+	expect_exit 2 down --table '../x'
+	grep -qF -- "--table" "$WORK/err" || fail "bad --table: $(cat "$WORK/err")"
+	mkdir -p "$WORK/opendir"
+	chmod 777 "$WORK/opendir"
+	expect_exit 1 OTB_FW_STATE_DIR="$WORK/opendir" up "${UP_ARGS[@]}"
+	grep -qF "writable by no one else" "$WORK/err" || fail "open state dir: $(cat "$WORK/err")"
+	pass "a bad --table and a state directory writable by others are refused"
+}
+
 state_items_pass
 down_broken_pass
+state_dir_pass
 long_line_pass
 nft_check_pass
 state_write_pass
