@@ -112,7 +112,12 @@ otb_state_read() {
 			state_old_settings+=("$line")
 		fi
 	done <"$path"
-	((marked)) || otb_state_refuse_old "$path"
+	((marked)) && return 0
+	# Version 1 (the script before otb-boxconf) wrote "rule 4 ...", "route 4 ...",
+	# "ipt_chain ..." items: not ours to translate.
+	otb_in_list "version 1" "${state_old_settings[@]}" &&
+		otb_die "$path was written by $STATE_PROG version 1: nothing removed; run 'down' with that version, or delete what its rule, route, ipt_chain and nft_created lines list by hand, then the file"
+	otb_state_refuse_old "$path"
 }
 
 # otb_state_save SETTING_LINE...: the settings, then state_new_items; 1 if it could not.

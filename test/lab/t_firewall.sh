@@ -451,8 +451,26 @@ state_dir_pass() {
 	pass "a bad --table and a state directory writable by others are refused"
 }
 
+# A state file of the version 1 script is refused, by up and down alike, naming what to do.
+state_v1_pass() {
+	local s=$WORK/state_v1 st=$OTB_FW_STATE_DIR/firewall.otb.netns-$NS_RULES.state
+	snapshot "$NS_RULES" "$s.before"
+	printf '%s\n' "# otb-firewall state" "version 1" "backend nft" "lan lan0" \
+		"rule 4 fwmark 0x1 lookup 100 pref 9000" "nft_created inet otb" >"$st"
+	expect_exit 1 down --table otb
+	grep -qF "version 1" "$WORK/err" || fail "version 1 state: $(cat "$WORK/err")"
+	expect_exit 1 up "${UP_ARGS[@]}"
+	grep -qF "version 1" "$WORK/err" || fail "version 1 state on up: $(cat "$WORK/err")"
+	[[ -f $st ]] || fail "the version 1 state file was removed"
+	rm -f "$st"
+	snapshot "$NS_RULES" "$s.after"
+	same_snapshot "$s.before" "$s.after" "a version 1 state file was acted on"
+	pass "a version 1 state file is refused with a message, nothing touched"
+}
+
 state_items_pass
 down_broken_pass
+state_v1_pass
 state_dir_pass
 long_line_pass
 nft_check_pass
