@@ -49,6 +49,18 @@ static const char *otb_fwplan_cidr_text(const struct otb_cidr *c, bool with_pref
     return buf;
 }
 
+/* An IP pin's network as parsed by the config: never the text again. */
+static void otb_fwplan_pin_cidr(const struct otb_pin *pin, struct otb_cidr *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->family = pin->net.ss_family;
+    c->prefix = pin->prefix;
+    if (c->family == AF_INET)
+        memcpy(c->addr, &((const struct sockaddr_in *)&pin->net)->sin_addr, 4);
+    else
+        memcpy(c->addr, &((const struct sockaddr_in6 *)&pin->net)->sin6_addr, 16);
+}
+
 /* --- settings and checks ------------------------------------------------------------------ */
 
 static int otb_fwplan_pair_of(struct otb_fw_plan *pl, int wan, int fallback)
@@ -116,6 +128,9 @@ static int otb_fwplan_marks(const struct otb_fw_plan *pl, char *err, size_t errl
         if (s[i].mark & ~pl->wan_mask)
             return otb_fwplan_err(err, errlen, "%s: mark 0x%x has bits outside \"wan_mask\" "
                                   "0x%x", s[i].what, s[i].mark, pl->wan_mask);
+        if (!otb_policy_table_ok(s[i].table))
+            return otb_fwplan_err(err, errlen, "%s: table %u is a kernel table (0, 253-255)",
+                                  s[i].what, s[i].table);
         if (pl->tunnel_port && s[i].mark == pl->tproxy_mark)
             return otb_fwplan_err(err, errlen, "%s: mark 0x%x is the TPROXY mark", s[i].what,
                                   s[i].mark);
@@ -128,6 +143,32 @@ static int otb_fwplan_marks(const struct otb_fw_plan *pl, char *err, size_t errl
                                       s[i].mark == s[k].mark ? "mark" : "table", s[k].what);
     }
     return 0;
+}
+
+/* A word of the summary and of the nft and ip lines: the parser checks each
+ * name, this is the last guard before root's tools and the state file. */
+static bool otb_fwplan_word_ok(const char *s)
+{
+    for (const char *c = s; *c; c++)
+        if (*c <= ' ' || *c >= 0x7f || *c == '"' || *c == '\'' || *c == '\\' || *c == '#')
+            return false;
+    return *s != '\0';
+}
+
+static int otb_fwplan_words(const struct otb_fw_plan *pl, char *err, size_t errlen)
+{
+    const struct otb_policy *p = &pl->cfg->policy;
+
+    for (size_t i = 0; i < p->fw.n_lans; i++)
+        if (!otb_fwplan_word_ok(p->fw.lans[i]))
+            return otb_fwplan_err(err, errlen, "config key \"firewall\": \"lan\": bad "
+                                  "interface name");
+    for (size_t i = 0; i < p->n_wans; i++)
+        if (!otb_fwplan_word_ok(p->wans[i].name) || !otb_fwplan_word_ok(p->wans[i].iface))
+            return otb_fwplan_err(err, errlen, "config key \"wans\": a WAN name or "
+                                  "\"interface\" holds a space, quote or control character");
+    return otb_fwplan_word_ok(pl->table) ? 0
+           : otb_fwplan_err(err, errlen, "config key \"firewall\": bad \"table\"");
 }
 
 int otb_fwplan_init(struct otb_fw_plan *pl, const struct otb_config *cfg, char *err,
@@ -152,6 +193,8 @@ int otb_fwplan_init(struct otb_fw_plan *pl, const struct otb_config *cfg, char *
     if (pl->redir_port == 0 && pl->tunnel_port == 0)
         return otb_fwplan_err(err, errlen, "config key \"firewall\": nothing to intercept: "
                               "\"tcp\" is false and no \"tunnel_port\"");
+    if (otb_fwplan_words(pl, err, errlen) < 0)
+        return -1;
     for (size_t i = 0; i < cfg->policy.n_wans; i++) {
         uint32_t t = cfg->policy.wans[i].table;
         pl->wan_table[i] = t ? t : OTB_WAN_TABLE_BASE + (uint32_t)i;
@@ -220,15 +263,20 @@ static void otb_fwplan_set_head(FILE *out, const char *name, const char *type, c
         fprintf(out, "\t\t%s\n", flags);
 }
 
-/* Elements are left out when empty: nft rejects "elements = { }". */
-static void otb_fwplan_set_bypass(const struct otb_fw_plan *pl, FILE *out, int family)
+/* Elements are left out when empty: nft rejects "elements = { }". -2 when out
+ * of memory: an empty set would intercept what should be bypassed. */
+static int otb_fwplan_set_bypass(const struct otb_fw_plan *pl, FILE *out, int family)
 {
     struct otb_cidr scratch[OTB_FW_BUILTIN_N + OTB_MAX_SERVERS];
     const struct otb_cidr **list =
         calloc(OTB_FW_BUILTIN_N + OTB_MAX_SERVERS + OTB_MAX_BYPASS + pl->n_extra_bypass,
                sizeof(*list));
     char buf[INET6_ADDRSTRLEN + 8];
-    size_t n = list ? otb_fwplan_bypass_list(pl, family, scratch, list) : 0;
+    size_t n;
+
+    if (list == NULL)
+        return -2;
+    n = otb_fwplan_bypass_list(pl, family, scratch, list);
 
     otb_fwplan_set_head(out, family == AF_INET ? "bypass4" : "bypass6",
                         family == AF_INET ? "ipv4_addr" : "ipv6_addr",
@@ -238,6 +286,7 @@ static void otb_fwplan_set_bypass(const struct otb_fw_plan *pl, FILE *out, int f
                 otb_fwplan_cidr_text(list[i], true, buf, sizeof(buf)));
     fprintf(out, "%s\t}\n", n ? " }\n" : "");
     free(list);
+    return 0;
 }
 
 static void otb_fwplan_set_ifaces(FILE *out, const char *name, const char *const *names, size_t n)
@@ -261,12 +310,13 @@ static int otb_fwplan_set(const struct otb_fw_plan *pl, FILE *out, const char *n
         for (size_t i = 0; i < p->n_wans; i++)
             names[i] = p->wans[i].iface;
         otb_fwplan_set_ifaces(out, name, names, p->n_wans);
-    } else if (strcmp(name, "bypass4") == 0)
-        otb_fwplan_set_bypass(pl, out, AF_INET);
-    else if (strcmp(name, "bypass6") == 0)
-        otb_fwplan_set_bypass(pl, out, AF_INET6);
-    else
+    } else if (strcmp(name, "bypass4") == 0) {
+        return otb_fwplan_set_bypass(pl, out, AF_INET);
+    } else if (strcmp(name, "bypass6") == 0) {
+        return otb_fwplan_set_bypass(pl, out, AF_INET6);
+    } else {
         return -1;
+    }
     return 0;
 }
 
@@ -304,7 +354,7 @@ static void otb_fwplan_pin_rules(const struct otb_fw_plan *pl, FILE *out)
             fprintf(out, "\t\tether saddr %02x:%02x:%02x:%02x:%02x:%02x", pin->mac[0],
                     pin->mac[1], pin->mac[2], pin->mac[3], pin->mac[4], pin->mac[5]);
         } else {
-            otb_policy_parse_cidr(pin->host, &c);
+            otb_fwplan_pin_cidr(pin, &c);
             fprintf(out, "\t\t%s saddr %s", c.family == AF_INET ? "ip" : "ip6",
                     otb_fwplan_cidr_text(&c, true, buf, sizeof(buf)));
         }
@@ -411,8 +461,12 @@ int otb_fwplan_nft(const struct otb_fw_plan *pl, const char *tmpl, FILE *out, ch
         const char *s = tmpl + strspn(tmpl, " \t");
         lineno++;
         if (strncmp(s, "#@", 2) == 0) {
-            if (otb_fwplan_directive(pl, s + 2, len - (size_t)(s + 2 - tmpl), &skip, &depth,
-                                     out) < 0)
+            int rc = otb_fwplan_directive(pl, s + 2, len - (size_t)(s + 2 - tmpl), &skip,
+                                          &depth, out);
+            if (rc == -2)
+                return otb_fwplan_err(err, errlen, "nft template line %u: out of memory",
+                                      lineno);
+            if (rc < 0)
                 return otb_fwplan_err(err, errlen, "nft template line %u: bad directive",
                                       lineno);
         } else if (!skip && tmpl[0] != '#') {
@@ -546,13 +600,12 @@ static void otb_fwplan_summary_pin(const struct otb_fw_plan *pl, FILE *out, size
     char buf[INET6_ADDRSTRLEN + 8];
     struct otb_cidr c;
 
+    otb_fwplan_pin_cidr(pin, &c);
     if (pin->is_mac)
         fprintf(out, "pin %02x:%02x:%02x:%02x:%02x:%02x", pin->mac[0], pin->mac[1],
                 pin->mac[2], pin->mac[3], pin->mac[4], pin->mac[5]);
-    else if (otb_policy_parse_cidr(pin->host, &c) == 0)
-        fprintf(out, "pin %s", otb_fwplan_cidr_text(&c, true, buf, sizeof(buf)));
     else
-        fprintf(out, "pin %s", pin->host);
+        fprintf(out, "pin %s", otb_fwplan_cidr_text(&c, true, buf, sizeof(buf)));
     fprintf(out, " wan %s %s", p->wans[pin->wan].name,
             pin->mode == OTB_PIN_DIRECT ? "direct" : "tunnel-via");
     if (pin->fallback >= 0)

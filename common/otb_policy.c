@@ -24,6 +24,14 @@ static int otb_policy_wan_index(const struct otb_policy *p, const char *name)
     return -1;
 }
 
+bool otb_policy_wan_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+
+    return n > 0 && n < OTB_WAN_NAME_MAX &&
+           strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == n;
+}
+
 /* A positive integer up to max; 0 when absent, 1 when set, -1 when bad. */
 static int otb_policy_uint(struct json_object *obj, const char *key, uint32_t max,
                            uint32_t *out)
@@ -39,8 +47,7 @@ static int otb_policy_uint(struct json_object *obj, const char *key, uint32_t ma
     return 1;
 }
 
-/* 0 and 253-255 are the kernel's unspec, default, main and local tables. */
-static bool otb_policy_table_ok(uint32_t t)
+bool otb_policy_table_ok(uint32_t t)
 {
     return t != 0 && (t < 253 || t > 255);
 }
@@ -102,10 +109,10 @@ static int otb_policy_parse_wan(struct otb_wan *w, const char *name, struct json
         (void)val;
     }
     if (!json_object_object_get_ex(obj, "interface", &v) ||
-        !json_object_is_type(v, json_type_string) || json_object_get_string_len(v) == 0 ||
-        json_object_get_string_len(v) >= IFNAMSIZ)
+        !json_object_is_type(v, json_type_string) ||
+        !otb_policy_ifname_ok(json_object_get_string(v)))
         return otb_policy_err(err, errlen, "config key \"wans\": WAN \"%s\" needs an "
-                              "\"interface\" name", name);
+                              "\"interface\" name (1 to 15 of A-Z a-z 0-9 _ . - @)", name);
     snprintf(w->iface, sizeof(w->iface), "%s", json_object_get_string(v));
     if (json_object_object_get_ex(obj, "mark", &v)) {
         if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) <= 0 ||
@@ -133,9 +140,10 @@ int otb_policy_parse_wans(struct otb_policy *p, struct json_object *jv, char *er
         struct otb_wan *w = &p->wans[p->n_wans];
         if (p->n_wans == OTB_MAX_WANS)
             return otb_policy_err(err, errlen, "config key \"wans\": more than 8 WANs");
-        if (name[0] == '\0' || strlen(name) >= OTB_WAN_NAME_MAX)
-            return otb_policy_err(err, errlen, "config key \"wans\": bad WAN name \"%.31s\"",
-                                  name);
+        /* The name itself is not echoed: it may hold a newline or a quote. */
+        if (!otb_policy_wan_name_ok(name))
+            return otb_policy_err(err, errlen, "config key \"wans\": bad WAN name (1 to 31 "
+                                  "of A-Z a-z 0-9 _ -)");
         memset(w, 0, sizeof(*w));
         snprintf(w->name, sizeof(w->name), "%s", name);
         w->mark = OTB_WAN_MARK_BASE + (uint32_t)p->n_wans;
@@ -224,11 +232,15 @@ static int otb_policy_parse_pin(struct otb_policy *p, struct otb_pin *pin,
             return otb_policy_err(err, errlen, "config key \"pins\": unknown key \"%s\"",
                                   key);
     }
+    struct otb_cidr net;
     memset(pin, 0, sizeof(*pin));
     snprintf(pin->host, sizeof(pin->host), "%s", host);
-    if (otb_policy_parse_host(host, pin) < 0)
+    /* The whole text is checked, and kept whole: CIDR rules (no host bits, no "/08") as for
+     * "bypass", since the firewall and otb-redir both use the parsed network. */
+    if (strlen(host) >= sizeof(pin->host) || otb_policy_parse_host(host, pin) < 0 ||
+        (!pin->is_mac && otb_policy_parse_cidr(host, &net) < 0))
         return otb_policy_err(err, errlen, "config key \"pins\": \"%.60s\" is not an IP, "
-                              "CIDR or MAC address", host);
+                              "CIDR (no host bits) or MAC address", host);
     if ((pin->wan = otb_policy_wan_index(p, wan)) < 0)
         return otb_policy_err(err, errlen, "config key \"pins\": unknown WAN \"%.31s\" "
                               "(not in \"wans\")", wan);

@@ -96,6 +96,17 @@ int otb_policy_parse_firewall(struct otb_policy *p, struct json_object *jv, char
 /* Pure: "10.0.0.0/8", "2001:db8::1" (a host). Host bits set after the prefix
  * are an error: "10.1.2.3/8" is more likely a typo than 10.0.0.0/8. 0 or -1. */
 int otb_policy_parse_cidr(const char *text, struct otb_cidr *out);
+/* Pure: what the kernel and nft accept as an interface name, and nothing to
+ * quote (no space, quote or control character): LAN and WAN interfaces. */
+bool otb_policy_ifname_ok(const char *s);
+/* Pure: a routing table we may fill: not 0 nor 253-255 (the kernel's unspec,
+ * default, main and local tables). */
+bool otb_policy_table_ok(uint32_t t);
+/* Pure: an nft table (and state) name, [a-z][a-z0-9_]*, at most 16. */
+bool otb_policy_table_name_ok(const char *s);
+/* Pure: a WAN name, 1 to 31 of [A-Za-z0-9_-]: it is a word of otb-firewall's
+ * state file and of the nft and ip lines made from the config. */
+bool otb_policy_wan_name_ok(const char *s);
 /* The pin of a LAN source address (IP/CIDR pins; MAC pins are the firewall's). */
 const struct otb_pin *otb_policy_pin_for(const struct otb_policy *p, const struct sockaddr *src);
 /* First address of family on iface, for source binding. 0, -ENETDOWN when

@@ -24,8 +24,7 @@ __attribute__((format(printf, 3, 4))) static int otb_policy_fw_err(char *err, si
     return -1;
 }
 
-/* What the kernel and nft accept as an interface name, and nothing to quote. */
-static bool otb_policy_ifname_ok(const char *s)
+bool otb_policy_ifname_ok(const char *s)
 {
     size_t n = strlen(s);
 
@@ -34,7 +33,7 @@ static bool otb_policy_ifname_ok(const char *s)
     return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-@") == n;
 }
 
-static bool otb_policy_table_name_ok(const char *s)
+bool otb_policy_table_name_ok(const char *s)
 {
     size_t n = strlen(s);
 

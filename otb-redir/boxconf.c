@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "boxconf.h"
 #include "otb_config.h"
 #include "otb_nft_template.h"
@@ -22,15 +24,19 @@ struct otb_boxconf_opts {
     const char *out_dir;
     const char *template_path;
     bool summary;
+    bool table_name;
 };
 
 static void otb_boxconf_usage(FILE *out)
 {
     fprintf(out,
             "Usage: otb-boxconf --config FILE [--out DIR] [--template FILE] [--summary]\n"
+            "       otb-boxconf --config FILE --table-name\n"
             "Checks the box's JSON config (the one otb-redir reads) and, with --out, writes\n"
             "DIR/firewall.nft (nft -f), DIR/routes (ip argument lines), DIR/mptcp\n"
             "(ADDRESS IFACE backup|nobackup) and DIR/summary. --summary prints the summary.\n"
+            "--table-name prints \"firewall\" \"table\" (default otb) without checking the rest:\n"
+            "what `otb-firewall down` needs after a bad edit.\n"
             "Exit status: 0 ok, 1 system failure, 2 bad config (one line naming the key).\n");
 }
 
@@ -100,37 +106,45 @@ static int otb_boxconf_bypass_file(const char *path, struct otb_cidr **list, siz
                                    size_t *cap)
 {
     FILE *f = fopen(path, "re");
-    char line[256];
+    char *line = NULL;
+    size_t size = 0;
     unsigned lineno = 0;
+    int rc = 0;
 
     if (f == NULL) {
         fprintf(stderr, "config key \"firewall\": \"bypass_files\": cannot read %s: %s\n", path,
                 strerror(errno));
         return OTB_BOXCONF_EXIT_USAGE;
     }
-    while (fgets(line, sizeof(line), f)) {
+    /* getline: a long line (a comment) is one line, never split into a false "bad CIDR". */
+    while (rc == 0 && getline(&line, &size, f) >= 0) {
         lineno++;
         if (*n == *cap) {
             *cap = *cap ? *cap * 2 : 256;
             struct otb_cidr *grown = realloc(*list, *cap * sizeof(**list));
             if (grown == NULL) {
-                fclose(f);
                 fprintf(stderr, "out of memory\n");
-                return OTB_BOXCONF_EXIT_SYSTEM;
+                rc = OTB_BOXCONF_EXIT_SYSTEM;
+                break;
             }
             *list = grown;
         }
-        int rc = otb_boxconf_bypass_line(line, &(*list)[*n]);
-        if (rc < 0) {
-            fclose(f);
+        int one = otb_boxconf_bypass_line(line, &(*list)[*n]);
+        if (one < 0) {
             fprintf(stderr, "config key \"firewall\": \"bypass_files\": %s:%u: bad CIDR\n", path,
                     lineno);
-            return OTB_BOXCONF_EXIT_USAGE;
+            rc = OTB_BOXCONF_EXIT_USAGE;
+        } else {
+            *n += (size_t)one;
         }
-        *n += (size_t)rc;
     }
+    if (rc == 0 && ferror(f)) {
+        fprintf(stderr, "config key \"firewall\": \"bypass_files\": cannot read %s\n", path);
+        rc = OTB_BOXCONF_EXIT_USAGE;
+    }
+    free(line);
     fclose(f);
-    return 0;
+    return rc;
 }
 
 static int otb_boxconf_write(const char *dir, const char *name, const struct otb_fw_plan *pl,
@@ -155,7 +169,8 @@ static int otb_boxconf_write(const char *dir, const char *name, const struct otb
     } else if (strcmp(name, "summary") == 0) {
         otb_fwplan_summary(pl, f);
     }
-    if (fclose(f) != 0 && rc == 0) {
+    /* A short routes or nft file must not be applied as if whole. */
+    if ((ferror(f) | fclose(f)) != 0 && rc == 0) {
         fprintf(stderr, "cannot write %s: %s\n", path, strerror(errno));
         rc = OTB_BOXCONF_EXIT_SYSTEM;
     }
@@ -188,22 +203,57 @@ static int otb_boxconf_plan(const struct otb_fw_plan *pl, const struct otb_boxco
     return rc;
 }
 
+/* Only "firewall": {"table"}: down must work whatever else an edit broke. */
+static int otb_boxconf_table_name(const char *path)
+{
+    char *text = otb_boxconf_slurp(path, NULL);
+    struct json_object *root, *fw, *t;
+    const char *name = "otb";
+    int rc = 0;
+
+    if (text == NULL) {
+        fprintf(stderr, "cannot read config file %s: %s\n", path, strerror(errno));
+        return OTB_BOXCONF_EXIT_USAGE;
+    }
+    root = json_tokener_parse(text);
+    free(text);
+    if (root == NULL) {
+        fprintf(stderr, "%s: not a JSON document\n", path);
+        return OTB_BOXCONF_EXIT_USAGE;
+    }
+    if (json_object_object_get_ex(root, "firewall", &fw) &&
+        json_object_object_get_ex(fw, "table", &t)) {
+        name = json_object_is_type(t, json_type_string) ? json_object_get_string(t) : "";
+        if (!otb_policy_table_name_ok(name)) {
+            fprintf(stderr, "%s: config key \"firewall\": \"table\" must be "
+                    "[a-z][a-z0-9_]*, at most 16 characters\n", path);
+            rc = OTB_BOXCONF_EXIT_USAGE;
+        }
+    }
+    if (rc == 0)
+        printf("%s\n", name);
+    json_object_put(root);
+    return rc;
+}
+
 static int otb_boxconf_args(int argc, char **argv, struct otb_boxconf_opts *o)
 {
     static const struct option longopts[] = {
         { "config", required_argument, NULL, 'c' }, { "out", required_argument, NULL, 'o' },
         { "template", required_argument, NULL, 't' }, { "summary", no_argument, NULL, 's' },
-        { "help", no_argument, NULL, 'h' },           { NULL, 0, NULL, 0 },
+        { "table-name", no_argument, NULL, 'n' },     { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
     };
     int c;
 
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+:c:o:t:sh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:c:o:t:snh", longopts, NULL)) != -1) {
         switch (c) {
         case 'c': o->config = optarg; break;
         case 'o': o->out_dir = optarg; break;
         case 't': o->template_path = optarg; break;
         case 's': o->summary = true; break;
+        case 'n': o->table_name = true; break;
         case 'h': otb_boxconf_usage(stdout); return 0;
         default:
             fprintf(stderr, "otb-boxconf: bad option (see --help)\n");
@@ -229,6 +279,8 @@ int main(int argc, char **argv)
 
     if (rc >= 0)
         return rc;
+    if (o.table_name)
+        return otb_boxconf_table_name(o.config);
     if ((rc = otb_boxconf_load(&cfg, o.config)) != 0)
         return rc;
     for (size_t i = 0; i < cfg.policy.fw.n_bypass_files && rc == 0; i++)

@@ -125,7 +125,14 @@ static int otb_boxconf_routes(const struct otb_policy *p, struct otb_fw_facts *f
         }
         for (struct nlmsghdr *nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, (size_t)n);
              nh = NLMSG_NEXT(nh, n)) {
-            if (nh->nlmsg_type == NLMSG_DONE || nh->nlmsg_type == NLMSG_ERROR) {
+            /* An error reply ends the dump short: not a complete list of routes. */
+            if (nh->nlmsg_type == NLMSG_ERROR) {
+                const struct nlmsgerr *e = NLMSG_DATA(nh);
+                rc = e->error; /* 0: an acknowledgement, the end */
+                done = true;
+                break;
+            }
+            if (nh->nlmsg_type == NLMSG_DONE) {
                 done = true;
                 break;
             }

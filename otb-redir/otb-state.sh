@@ -12,6 +12,7 @@
 state_old_items=()    # items read from the state file
 state_old_settings=() # its other lines (shown by status)
 state_new_items=()    # items created by the running `up`
+state_left_items=()   # items the last otb_state_undo_items could not remove
 
 otb_note() {
 	echo "$STATE_PROG: $*" >&2
@@ -64,9 +65,19 @@ otb_state_path() {
 	echo "$STATE_DIR/$STATE_NAME$(otb_state_netns_tag).state"
 }
 
+# Lock, temporary and state files are opened by root with '>': in a directory someone else may
+# write to, a symlink there would make root overwrite any file.
+otb_state_dir_safe() {
+	local owner mode
+	read -r owner mode < <(stat -L -c '%u %a' "$STATE_DIR" 2>/dev/null) || otb_die "cannot read $STATE_DIR"
+	[[ $owner == "$EUID" ]] && (((8#$mode & 8#022) == 0)) ||
+		otb_die "state directory $STATE_DIR must be owned by this user (uid $EUID) and writable by no one else (mode $mode, owner $owner)"
+}
+
 otb_state_lock() {
 	[[ $STATE_DIR == /* ]] || otb_usage_error "state directory must be absolute"
 	mkdir -p "$STATE_DIR" 2>/dev/null || otb_die "cannot create $STATE_DIR"
+	otb_state_dir_safe
 	command -v flock >/dev/null 2>&1 || return 0
 	exec 9>"${STATE_DIR}/$STATE_NAME$(otb_state_netns_tag).lock" || otb_die "cannot open lock file"
 	flock -w 30 9 || otb_die "another $STATE_PROG is running ($STATE_NAME)"
@@ -76,28 +87,62 @@ otb_state_is_item() {
 	[[ " $STATE_KINDS " == *" ${1%% *} "* ]]
 }
 
+# Items come only after this line: a setting (a name from the config) can never become one.
+readonly STATE_ITEMS_MARK="--- items"
+
+# A state file without the items line was written by an older version: its lines cannot be
+# told apart, so nothing is undone from it.
+otb_state_refuse_old() {
+	otb_die "$1 was written by an older $STATE_PROG (no '$STATE_ITEMS_MARK' line): take it down with that version, or remove what it lists by hand and delete the file"
+}
+
 otb_state_read() {
-	local path line
+	local path line marked=0
 	path=$(otb_state_path)
 	state_old_items=()
 	state_old_settings=()
 	[[ -f $path ]] || return 1
 	while IFS= read -r line; do
 		[[ -z $line || $line == \#* ]] && continue
-		if otb_state_is_item "$line"; then state_old_items+=("$line"); else state_old_settings+=("$line"); fi
+		if [[ $line == "$STATE_ITEMS_MARK" ]]; then
+			marked=1
+		elif ((marked)) && otb_state_is_item "$line"; then
+			state_old_items+=("$line")
+		else
+			state_old_settings+=("$line")
+		fi
 	done <"$path"
+	((marked)) && return 0
+	# Version 1 (the script before otb-boxconf) wrote "rule 4 ...", "route 4 ...",
+	# "ipt_chain ..." items: not ours to translate.
+	otb_in_list "version 1" "${state_old_settings[@]}" &&
+		otb_die "$path was written by $STATE_PROG version 1: nothing removed; run 'down' with that version, or delete what its rule, route, ipt_chain and nft_created lines list by hand, then the file"
+	otb_state_refuse_old "$path"
 }
 
-# otb_state_write SETTING_LINE...: the settings, then the items of this `up`.
-otb_state_write() {
+# otb_state_save SETTING_LINE...: the settings, then state_new_items; 1 if it could not.
+otb_state_save() {
 	local path item
 	path=$(otb_state_path)
 	{
 		echo "# $STATE_PROG state: what 'up' installed, undone by 'down' from the bottom up"
-		for item in "$@"; do echo "$item"; done
+		for item in "$@"; do echo "${item//[[:cntrl:]]/?}"; done
+		echo "$STATE_ITEMS_MARK"
 		for item in "${state_new_items[@]}"; do echo "$item"; done
-	} >"$path.tmp" || otb_die "cannot write state file $path"
-	mv -f "$path.tmp" "$path" || otb_die "cannot write state file $path"
+	} 2>/dev/null >"$path.tmp" && mv -f "$path.tmp" "$path" 2>/dev/null
+}
+
+# otb_state_write SETTING_LINE...: a state that cannot be written undoes this up.
+otb_state_write() {
+	otb_state_save "$@" || otb_state_fail "cannot write state file $(otb_state_path)"
+}
+
+# After a partial undo, the state lists what is left (state_left_items), so that the next
+# down or up still removes it.
+otb_state_keep_left() {
+	state_new_items=("${state_left_items[@]}")
+	otb_state_save "${state_old_settings[@]}" ||
+		otb_note "cannot write state file $(otb_state_path): remove by hand: ${state_left_items[*]}"
 }
 
 otb_state_undo_nft_table() {
@@ -118,9 +163,12 @@ otb_state_undo_item() {
 # Undoes items last-first (firewall before the routes it relies on); 1 if any failed.
 otb_state_undo_items() {
 	local i rc=0 err
+	state_left_items=()
 	for ((i = $#; i >= 1; i--)); do
-		err=$(otb_state_undo_item "${!i}" 2>&1) ||
-			{ otb_note "could not remove ${!i}: $(otb_first_line "$err")"; rc=1; }
+		err=$(otb_state_undo_item "${!i}" 2>&1) && continue
+		otb_note "could not remove ${!i}: $(otb_first_line "$err")"
+		state_left_items=("${!i}" "${state_left_items[@]}")
+		rc=1
 	done
 	return $rc
 }
@@ -143,7 +191,11 @@ otb_state_fail() {
 		otb_in_list "$item" "${all[@]}" || all+=("$item")
 	done
 	otb_note "$*"
-	otb_state_undo_items "${all[@]}" && rm -f "$(otb_state_path)"
+	if otb_state_undo_items "${all[@]}"; then
+		rm -f "$(otb_state_path)"
+	else
+		otb_state_keep_left
+	fi
 	exit 1
 }
 
@@ -151,8 +203,10 @@ otb_state_fail() {
 otb_state_down() {
 	otb_state_lock
 	otb_state_read || return 0
-	otb_state_undo_items "${state_old_items[@]}" ||
-		otb_die "some objects could not be removed; state kept in $(otb_state_path)"
+	if ! otb_state_undo_items "${state_old_items[@]}"; then
+		otb_state_keep_left
+		otb_die "some objects could not be removed; they stay listed in $(otb_state_path)"
+	fi
 	rm -f "$(otb_state_path)"
 }
 

@@ -254,6 +254,17 @@ ow_check_bad_value() {
     fi
     ! grep -q "open_instance udp" "$OPS_DIR/procd.log" || ops_fail "instance opened despite a bad port"
     grep -q '12x5' "$OPS_DIR/init.log" || ops_fail "no error naming the bad value"
+    # The box config refuses what would go into its JSON unquoted or be evaluated.
+    ow_uci "s/option port '1235'/option port '1235, \"x\": 1'/"
+    if ow_init otb-redir.init "config_load otb" otb_uci_write_redir; then
+        ops_fail "redir.json written with tunnel port '1235, \"x\": 1'"
+    fi
+    grep -q 'tunnel udp: port' "$OPS_DIR/init.log" || ops_fail "no error naming the tunnel port"
+    ow_uci "s/option interface 'eth2'/option interface 'eth2'\n\toption mark '0x10 + 1'/"
+    if ow_init otb-redir.init "config_load otb" otb_uci_write_redir; then
+        ops_fail "redir.json written with mark '0x10 + 1' (evaluated)"
+    fi
+    grep -q 'wan adsl: mark' "$OPS_DIR/init.log" || ops_fail "no error naming the bad mark"
 }
 
 main() {

@@ -344,6 +344,138 @@ snapshot "$NS_RULES" "$WORK/errors.after"
 same_snapshot "$WORK/errors.before" "$WORK/errors.after" "a failed up left something behind"
 pass "bad configs and usage exit 2 naming the key, system failure exits 1, one line each, nothing installed"
 
+# --- 2b. the state file: only its items are undone, whatever the config or the file say ---------
+
+state_file() {
+	local f
+	for f in "$OTB_FW_STATE_DIR"/firewall.otb.netns*.state; do echo "$f"; return 0; done
+	fail "no state file in $OTB_FW_STATE_DIR"
+}
+
+# A name from the config can never become an item: a line like an item above the items line
+# (a setting) is not undone.
+state_items_pass() {
+	local st
+	bad_config 'bad WAN name' "\"local_port\": $RP" "$LAN0" \
+		'"wans": {"a\nip -4 rule add pref 7777 blackhole": {"interface": "wan1"}}'
+	bad_config '"interface"' "\"local_port\": $RP" "$LAN0" '"wans": {"a": {"interface": "wan1\nip"}}'
+	fw "$NS_RULES" up "${UP_ARGS[@]}" >/dev/null
+	st=$(state_file)
+	grep -qx -- '--- items' "$st" || fail "no items line in $st"
+	sed -i '1a ip -4 rule add pref 7777 blackhole' "$st"
+	in_ns "$NS_RULES" ip -4 rule add pref 7777 blackhole
+	fw "$NS_RULES" down "${UP_ARGS[@]}"
+	contains "$(in_ns "$NS_RULES" ip -4 rule)" "7777:" "a setting line undone as an item"
+	in_ns "$NS_RULES" ip -4 rule del pref 7777
+	pass "WAN names and interfaces are checked; only lines after the items line are undone"
+}
+
+# down needs neither a config that still parses nor the same "table": the state file that
+# records the config is found; without a state file the table goes by name.
+down_broken_pass() {
+	local s=$WORK/down_broken
+	snapshot "$NS_RULES" "$s.before"
+	cp "$WORK/up.json" "$WORK/edit.json"
+	fw "$NS_RULES" up --config "$WORK/edit.json" >/dev/null
+	echo '{"wans": ' >"$WORK/edit.json"
+	expect_exit 2 up --config "$WORK/edit.json"
+	fw "$NS_RULES" down --config "$WORK/edit.json"
+	snapshot "$NS_RULES" "$s.after"
+	same_snapshot "$s.before" "$s.after" "down after the config was broken"
+	cp "$WORK/up.json" "$WORK/edit.json"
+	fw "$NS_RULES" up --config "$WORK/edit.json" >/dev/null
+	box_config "$WORK/edit.json" "${UP_JSON[@]}" "$UP_FW, \"table\": \"other\"}"
+	fw "$NS_RULES" down --config "$WORK/edit.json"
+	snapshot "$NS_RULES" "$s.after"
+	same_snapshot "$s.before" "$s.after" "down after \"table\" was changed"
+	box_config "$WORK/tcp.json" "\"local_port\": $RP" '"firewall": {"lan": "lan0"}'
+	fw "$NS_RULES" up --config "$WORK/tcp.json" >/dev/null
+	rm -f "$(state_file)"
+	fw "$NS_RULES" down --config "$WORK/tcp.json"
+	in_ns "$NS_RULES" nft list table inet otb >/dev/null 2>&1 && fail "table left without a state file"
+	pass "down works after the config was broken or its table changed, and without a state file"
+}
+
+# A plan nft rejects is refused before anything is touched: the previous setup stays whole.
+nft_check_pass() {
+	local s=$WORK/nft_check
+	cat >"$WORK/badboxconf" <<EOF
+#!/bin/bash
+"${OTB_BOXCONF:-$OTB_BUILD/otb-redir/otb-boxconf}" "\$@" || exit
+while [[ \$# -gt 1 ]]; do [[ \$1 == --out ]] && echo 'add frobnicate' >>"\$2/firewall.nft"; shift; done
+exit 0
+EOF
+	chmod +x "$WORK/badboxconf"
+	fw "$NS_RULES" up "${UP_ARGS[@]}" >/dev/null
+	snapshot "$NS_RULES" "$s.before"
+	expect_exit 1 OTB_BOXCONF="$WORK/badboxconf" up "${UP_ARGS[@]}"
+	grep -qF "nothing changed" "$WORK/err" || fail "nft rejection: $(cat "$WORK/err")"
+	snapshot "$NS_RULES" "$s.after"
+	same_snapshot "$s.before" "$s.after" "up with a plan nft rejects changed the setup"
+	fw "$NS_RULES" down "${UP_ARGS[@]}"
+	pass "a plan nft rejects leaves the previous setup intact"
+}
+
+# A state file that cannot be written undoes the up: nothing is left that no state records.
+state_write_pass() {
+	local s=$WORK/state_write st=$OTB_FW_STATE_DIR/firewall.otb.netns-$NS_RULES.state
+	snapshot "$NS_RULES" "$s.before"
+	mkdir -p "$st.tmp"
+	expect_exit 1 up "${UP_ARGS[@]}"
+	grep -qF "cannot write state file" "$WORK/err" || fail "state write: $(cat "$WORK/err")"
+	rmdir "$st.tmp"
+	snapshot "$NS_RULES" "$s.after"
+	same_snapshot "$s.before" "$s.after" "up that could not write its state left objects"
+	pass "up that cannot write its state file removes what it added"
+}
+
+# A bypass file line longer than any buffer (a comment) is one line, not a false "bad CIDR".
+long_line_pass() {
+	{ printf '198.18.206.0/24 # %0300d\n' 0; echo 198.18.209.0/24; } >"$WORK/long.list"
+	box_config "$WORK/long.json" "\"local_port\": $RP" \
+		'"firewall": {"lan": "lan0", "bypass_files": ["'"$WORK/long.list"'"]}'
+	fw "$NS_RULES" up --config "$WORK/long.json" >/dev/null
+	contains "$(in_ns "$NS_RULES" nft list set inet otb bypass4)" "198.18.209.0/24" "long line"
+	fw "$NS_RULES" down --config "$WORK/long.json"
+	pass "a bypass file line of 300 characters is read whole"
+}
+
+# --table is part of a path; a state directory others may write to is refused.
+state_dir_pass() {
+	expect_exit 2 down --table '../x'
+	grep -qF -- "--table" "$WORK/err" || fail "bad --table: $(cat "$WORK/err")"
+	mkdir -p "$WORK/opendir"
+	chmod 777 "$WORK/opendir"
+	expect_exit 1 OTB_FW_STATE_DIR="$WORK/opendir" up "${UP_ARGS[@]}"
+	grep -qF "writable by no one else" "$WORK/err" || fail "open state dir: $(cat "$WORK/err")"
+	pass "a bad --table and a state directory writable by others are refused"
+}
+
+# A state file of the version 1 script is refused, by up and down alike, naming what to do.
+state_v1_pass() {
+	local s=$WORK/state_v1 st=$OTB_FW_STATE_DIR/firewall.otb.netns-$NS_RULES.state
+	snapshot "$NS_RULES" "$s.before"
+	printf '%s\n' "# otb-firewall state" "version 1" "backend nft" "lan lan0" \
+		"rule 4 fwmark 0x1 lookup 100 pref 9000" "nft_created inet otb" >"$st"
+	expect_exit 1 down --table otb
+	grep -qF "version 1" "$WORK/err" || fail "version 1 state: $(cat "$WORK/err")"
+	expect_exit 1 up "${UP_ARGS[@]}"
+	grep -qF "version 1" "$WORK/err" || fail "version 1 state on up: $(cat "$WORK/err")"
+	[[ -f $st ]] || fail "the version 1 state file was removed"
+	rm -f "$st"
+	snapshot "$NS_RULES" "$s.after"
+	same_snapshot "$s.before" "$s.after" "a version 1 state file was acted on"
+	pass "a version 1 state file is refused with a message, nothing touched"
+}
+
+state_items_pass
+down_broken_pass
+state_v1_pass
+state_dir_pass
+long_line_pass
+nft_check_pass
+state_write_pass
+
 # --- 3. end to end: lan <-> box <-> wan --------------------------------------------------------
 
 # Replies a word to every TCP connection / UDP datagram, or asks for one (client modes).

@@ -296,6 +296,37 @@ static void test_bad_configs(void **state)
     expect_refused("{" FW_LAN ", " TWO_WANS ", \"pins\": [{\"host\": \"10.0.0.1\", "
                    "\"wan\": \"a\", \"mode\": \"direct\", \"fallback\": \"a\"}]}",
                    "the fallback is the pinned WAN");
+    expect_refused("{" FW_LAN ", \"wans\": {\"a\\nip route flush table main\": "
+                   "{\"interface\": \"wan1\"}}}", "config key \"wans\": bad WAN name");
+    expect_refused("{" FW_LAN ", \"wans\": {\"a\": {\"interface\": \"wan1\\nip\"}}}",
+                   "\"interface\"");
+    expect_refused("{" FW_LAN ", \"wans\": {\"a\": {\"interface\": \"wan\\\"1\"}}}",
+                   "\"interface\"");
+}
+
+/* Pair k's table is 216 + k: the 38th pair would fill the kernel's table 253. */
+static void test_pair_tables_not_kernel_tables(void **state)
+{
+    static char json[8192];
+    size_t n = 0, pins = 0;
+
+    (void)state;
+    n += (size_t)snprintf(json + n, sizeof(json) - n, "{" FW_LAN ", \"wans\": {");
+    for (int w = 0; w < 8; w++)
+        n += (size_t)snprintf(json + n, sizeof(json) - n, "%s\"w%d\": {\"interface\": "
+                              "\"wan%d\"}", w ? ", " : "", w, w);
+    n += (size_t)snprintf(json + n, sizeof(json) - n, "}, \"pins\": [");
+    for (int a = 0; a < 8 && pins < 38; a++)
+        for (int b = 0; b < 8 && pins < 38; b++)
+            if (a != b) {
+                n += (size_t)snprintf(json + n, sizeof(json) - n, "%s{\"host\": \"10.0.%zu.1\", "
+                                      "\"wan\": \"w%d\", \"mode\": \"direct\", "
+                                      "\"fallback\": \"w%d\"}", pins ? ", " : "", pins, a, b);
+                pins++;
+            }
+    snprintf(json + n, sizeof(json) - n, "]}");
+    assert_true(n < sizeof(json) - 4);
+    expect_refused(json, "table 253 is a kernel table");
 }
 
 static void test_bad_template(void **state)
@@ -324,6 +355,7 @@ int main(void)
         cmocka_unit_test(test_routes_and_endpoints),
         cmocka_unit_test(test_summary),
         cmocka_unit_test(test_bad_configs),
+        cmocka_unit_test(test_pair_tables_not_kernel_tables),
         cmocka_unit_test(test_bad_template),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

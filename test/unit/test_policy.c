@@ -80,6 +80,23 @@ static void test_errors_name_the_key(void **state)
     expect_error("{\"wans\": {\"a\": {\"interface\": \"eth1\"}}, \"pins\": [{\"host\": "
                  "\"10.0.0.1\", \"wan\": \"a\", \"mode\": \"sideways\"}]}", "mode");
     expect_error("{\"pins\": {}}", "\"pins\"");
+    /* The whole host is checked: 64 characters or more were once cut to a /0. */
+    expect_error("{\"wans\": {\"a\": {\"interface\": \"eth1\"}}, \"pins\": [{\"host\": "
+                 "\"10.0.0.0/00000000000000000000000000000000000000000000000000000024\", "
+                 "\"wan\": \"a\"}]}", "config key \"pins\"");
+    expect_error("{\"wans\": {\"a\": {\"interface\": \"eth1\"}}, \"pins\": [{\"host\": "
+                 "\"10.0.0.0/024\", \"wan\": \"a\"}]}", "config key \"pins\"");
+    expect_error("{\"wans\": {\"a\": {\"interface\": \"eth1\"}}, \"pins\": [{\"host\": "
+                 "\"10.0.0.1/24\", \"wan\": \"a\"}]}", "no host bits");
+    /* Names and interfaces end up as words of root's state file and commands. */
+    expect_error("{\"wans\": {\"x\\nip route flush table main\": {\"interface\": \"eth1\"}}}",
+                 "config key \"wans\": bad WAN name");
+    expect_error("{\"wans\": {\"a b\": {\"interface\": \"eth1\"}}}", "bad WAN name");
+    expect_error("{\"wans\": {\"a\\\"\": {\"interface\": \"eth1\"}}}", "bad WAN name");
+    expect_error("{\"wans\": {\"a\": {\"interface\": \"eth1\\nip rule flush\"}}}",
+                 "WAN \"a\" needs an \"interface\"");
+    expect_error("{\"wans\": {\"a\": {\"interface\": \"eth 1\"}}}", "\"interface\"");
+    expect_error("{\"wans\": {\"a\": {\"interface\": \"eth1\\\"\"}}}", "\"interface\"");
 }
 
 static void test_parse_host(void **state)

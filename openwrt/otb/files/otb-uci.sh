@@ -120,7 +120,17 @@ otb_uci_wan_cb() {
 	[ -n "$iface" ] || { otb_uci_error "wan $1: no interface"; return 1; }
 	item="\"interface\": $(otb_json_quote "$iface")"
 	# UCI writes marks in hex like the firewall does; JSON wants a number.
-	[ -n "$mark" ] && item="$item, \"mark\": $((mark))"
+	# Checked first: $((...)) would evaluate any text as an expression.
+	case $mark in
+	'') ;;
+	0[xX]*)
+		case ${mark#0[xX]} in
+		'' | *[!0-9a-fA-F]*) otb_uci_error "wan $1: mark \"$mark\" is not a number"; return 1 ;;
+		esac
+		item="$item, \"mark\": $((mark))" ;;
+	*[!0-9]*) otb_uci_error "wan $1: mark \"$mark\" is not a number"; return 1 ;;
+	*) item="$item, \"mark\": $((mark))" ;;
+	esac
 	[ "$backup" = 1 ] && item="$item, \"backup\": true"
 	case $upload in
 	'') ;;
@@ -193,8 +203,12 @@ otb_uci_tunnel_port_cb() {
 	config_get_bool enabled "$1" enabled 0
 	config_get destination "$1" destination
 	config_get port "$1" port
-	[ "$enabled" = 1 ] && [ -z "$destination" ] && OTB_TUNNEL_PORT=$port
-	return 0
+	[ "$enabled" = 1 ] && [ -z "$destination" ] || return 0
+	# Digits only, as otb_json_uint: the value goes into the JSON unquoted.
+	case $port in
+	'' | *[!0-9]*) otb_uci_error "tunnel $1: port \"$port\" is not a number"; return 1 ;;
+	esac
+	OTB_TUNNEL_PORT=$port
 }
 
 otb_uci_list_cb() { otb_list_add "$(otb_json_quote "$1")"; }
@@ -213,6 +227,7 @@ otb_uci_firewall_json() {
 	item="\"lan\": [$OTB_LIST]"
 	OTB_TUNNEL_PORT=""
 	config_foreach otb_uci_tunnel_port_cb tunnel
+	[ -z "$OTB_UCI_FAILED" ] || return 1
 	[ -n "$OTB_TUNNEL_PORT" ] && item="$item, \"tunnel_port\": $OTB_TUNNEL_PORT"
 	otb_uci_list redir bypass
 	[ -n "$OTB_LIST" ] && item="$item, \"bypass\": [$OTB_LIST]"
