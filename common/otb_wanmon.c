@@ -10,6 +10,7 @@
 
 #include <linux/mptcp.h>
 
+#include "otb_addr.h"
 #include "otb_common.h"
 #include "otb_netlink.h"
 #include "otb_probe.h"
