@@ -95,7 +95,7 @@ void otb_config_defaults(struct otb_config *cfg, enum otb_prog prog)
     cfg->udp_max_assoc = 4096;
     cfg->wan_health = true;
     cfg->wan_probe_ms = 1000;
-    cfg->wan_down_ms = 1500;
+    cfg->wan_down_ms = 800;
 }
 
 int otb_config_load(struct otb_config *cfg, enum otb_prog prog, int argc, char **argv,

@@ -113,7 +113,7 @@ static const struct otb_config_opt otb_config_opts[] = {
       .help = "probe interval of a healthy WAN (default 1000)" },
     { .long_name = "wan-down-ms", .act = OTB_ACT_SET, .key = "wan_down_ms", .arg = "MS",
       .progs = OTB_PROG_BIT(OTB_PROG_REDIR) | OTB_PROG_BIT(OTB_PROG_TUNNEL),
-      .help = "a WAN silent this long is down (default 1500)" },
+      .help = "a WAN silent this long is down (default 800)" },
     { .long_name = "wan-hook", .act = OTB_ACT_SET, .key = "wan_hook", .arg = "PATH",
       .progs = OTB_PROG_BIT(OTB_PROG_REDIR) | OTB_PROG_BIT(OTB_PROG_TUNNEL),
       .help = "run PATH WAN IFACE up|down on each WAN transition" },

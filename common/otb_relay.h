@@ -133,6 +133,9 @@ struct otb_upstream_ops {
                   socklen_t *len, ev_tstamp *delay);
     /* A connect through WAN wan went unanswered. */
     void (*suspect)(void *arg, int wan);
+    /* Data sent through WAN wan (heard false), or an answer received
+     * (true): replies that stop coming make the WAN suspect at once. */
+    void (*traffic)(void *arg, int wan, bool heard);
     void *arg;
 };
 

@@ -97,7 +97,11 @@ static const struct sockaddr *otb_udp_client_wan(struct otb_udp_assoc *a,
     a->wan = r->upstream.source ? r->upstream.source(r->upstream.arg, a->server.ss_family, 0,
                                                      src, &len, NULL)
                                 : -1;
-    return a->wan >= 0 ? (const struct sockaddr *)src : NULL;
+    if (a->wan < 0)
+        return NULL;
+    if (r->upstream.traffic)
+        r->upstream.traffic(r->upstream.arg, a->wan, false);
+    return (const struct sockaddr *)src;
 }
 
 /* Associations whose datagrams left by WAN wan, which just went down: they
@@ -212,5 +216,7 @@ void otb_udp_client_deliver(void *ctx, uint8_t *data, size_t n,
     }
     otb_udp_tx_queue(r, fd, r->plain + off, len, (const struct sockaddr *)&a->peer, OTB_UDP_DOWN);
     otb_udp_assoc_touch(a);
+    if (a->wan >= 0 && r->upstream.traffic)
+        r->upstream.traffic(r->upstream.arg, a->wan, true);
 }
 

@@ -233,12 +233,21 @@ static void otb_upstreams_suspect_cb(void *arg, int wan)
         otb_wanmon_suspect(&u->wanmon, wan);
 }
 
+static void otb_upstreams_traffic_cb(void *arg, int wan, bool heard)
+{
+    struct otb_upstreams *u = arg;
+
+    if (u->wanmon.loop)
+        otb_wanmon_traffic(&u->wanmon, wan, heard);
+}
+
 void otb_upstreams_bind(struct otb_upstreams *u, struct otb_upstream_ops *ops)
 {
     ops->pick = otb_upstreams_pick_cb;
     ops->report = otb_upstreams_report_cb;
     ops->source = otb_upstreams_source_cb;
     ops->suspect = otb_upstreams_suspect_cb;
+    ops->traffic = otb_upstreams_traffic_cb;
     ops->arg = u;
 }
 

@@ -28,7 +28,7 @@ extern char **environ;
 #define OTB_WANMON_RTO_MIN 0.25
 #define OTB_WANMON_RTO_MAX 1.0
 /* Probes lost in a row before silence can mean down; answers in a row to be up again. */
-#define OTB_WANMON_LOST_FOR_DOWN 2
+#define OTB_WANMON_LOST_FOR_DOWN 3
 #define OTB_WANMON_ANSWERS_FOR_UP 3
 /* A reply this many sequence numbers late still proves the WAN alive. */
 #define OTB_WANMON_LATE_WINDOW 64
@@ -257,11 +257,29 @@ static void otb_wanmon_send(struct otb_wanmon_wan *w)
     w->probes_sent++;
 }
 
+/* How long data may go unanswered before the WAN is suspect: a few RTTs. */
+static ev_tstamp otb_wanmon_quiet_limit(const struct otb_wanmon_wan *w)
+{
+    ev_tstamp q = 2 * w->srtt + 0.05;
+
+    return q < 0.2 ? 0.2 : q;
+}
+
+/* Only flows that were being answered until just before count: a one-way
+ * stream (or a destination that never replies) says nothing of the WAN. */
+static bool otb_wanmon_data_unanswered(const struct otb_wanmon_wan *w, ev_tstamp now)
+{
+    return w->unanswered_since > 0 && w->last_heard > 0 &&
+           w->unanswered_since - w->last_heard < 5. &&
+           now - w->unanswered_since >= otb_wanmon_quiet_limit(w);
+}
+
 static ev_tstamp otb_wanmon_interval(const struct otb_wanmon_wan *w)
 {
     if (w->state == OTB_WAN_DOWN)
         return OTB_WANMON_DOWN_INTERVAL;
-    if (w->state == OTB_WAN_UNKNOWN || w->lost_in_row > 0)
+    if (w->state == OTB_WAN_UNKNOWN || w->lost_in_row > 0 ||
+        otb_wanmon_data_unanswered(w, ev_now(w->mon->loop)))
         return OTB_WANMON_SUSPECT_INTERVAL;
     return w->mon->probe_interval;
 }
@@ -273,6 +291,9 @@ static void otb_wanmon_tick(struct otb_wanmon_wan *w)
     struct otb_wanmon *m = w->mon;
     ev_tstamp now = ev_now(m->loop), rto = otb_wanmon_rto(w), next;
     ev_tstamp silent_since = w->last_answer > w->last_change ? w->last_answer : w->last_change;
+
+    if (w->last_heard > silent_since)
+        silent_since = w->last_heard;
 
     for (int i = 0; i < OTB_WANMON_INFLIGHT; i++)
         if (w->inflight[i].sent > 0 && now - w->inflight[i].sent >= rto) {
@@ -542,6 +563,27 @@ void otb_wanmon_suspect(struct otb_wanmon *m, int i)
         otb_wanmon_send(w);
         otb_wanmon_tick(w);
     }
+}
+
+void otb_wanmon_traffic(struct otb_wanmon *m, int i, bool heard)
+{
+    struct otb_wanmon_wan *w;
+    ev_tstamp now;
+
+    if (i < 0 || (size_t)i >= m->n)
+        return;
+    w = &m->wans[i];
+    now = ev_now(m->loop);
+    if (heard) {
+        w->last_heard = now;
+        w->unanswered_since = 0;
+        return;
+    }
+    if (w->unanswered_since == 0)
+        w->unanswered_since = now;
+    else if (otb_wanmon_data_unanswered(w, now) && w->state != OTB_WAN_DOWN &&
+             now - w->last_sent >= OTB_WANMON_SUSPECT_INTERVAL)
+        otb_wanmon_tick(w); /* probes faster from now on */
 }
 
 bool otb_wanmon_is_down(const struct otb_wanmon *m, int i)

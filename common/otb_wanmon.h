@@ -62,6 +62,8 @@ struct otb_wanmon_wan {
         ev_tstamp sent; /* 0 = free */
     } inflight[OTB_WANMON_INFLIGHT];
     ev_tstamp last_sent, last_answer, last_change;
+    ev_tstamp last_heard;      /* data answered through this WAN (otb_wanmon_traffic) */
+    ev_tstamp unanswered_since; /* data sent since the last answer, 0 = none */
     ev_tstamp srtt, rttvar; /* seconds; srtt 0 = no sample yet */
     unsigned lost_in_row;   /* probes lost since the last answer */
     unsigned answers_in_row;
@@ -130,6 +132,11 @@ bool otb_wanmon_source(const struct otb_wanmon *m, int i, int family,
 ev_tstamp otb_wanmon_attempt_delay(const struct otb_wanmon *m, int i);
 /* A connect through WAN i got no answer: probe it now. */
 void otb_wanmon_suspect(struct otb_wanmon *m, int i);
+/* Data sent through WAN i (heard false) or an answer from the server
+ * through it (true). Sent data that stays unanswered for a few RTTs makes
+ * the WAN suspect (fast probes) without waiting for the next probe; answers
+ * count as signs of life. Called per datagram: cheap. */
+void otb_wanmon_traffic(struct otb_wanmon *m, int i, bool heard);
 bool otb_wanmon_is_down(const struct otb_wanmon *m, int i);
 /* Index of the WAN named (or whose interface is) name, or -1. */
 int otb_wanmon_find(const struct otb_wanmon *m, const char *name);
