@@ -8,6 +8,7 @@
  * together: defaults, the order of sources, the checks across keys. */
 #include "otb_config.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -41,6 +42,14 @@ static int otb_config_error_key(enum otb_method method, char *err, size_t errlen
                           info->key_len, info->name);
 }
 
+/* The HTTP listener binds one address, never a name to resolve. */
+static bool otb_config_numeric_ip(const char *host)
+{
+    struct in6_addr a;
+
+    return inet_pton(AF_INET, host, &a) == 1 || inet_pton(AF_INET6, host, &a) == 1;
+}
+
 /* Required keys and the checks that need several keys at once. */
 static int otb_config_check(struct otb_config_ctx *ctx)
 {
@@ -57,6 +66,9 @@ static int otb_config_check(struct otb_config_ctx *ctx)
         return otb_config_fail(ctx, "socks5_user is set but socks5_password is missing");
     if (cfg->socks5_port != 0 && cfg->socks5_port == cfg->local_port)
         return otb_config_fail(ctx, "socks5_port must differ from local_port (-l)");
+    if (cfg->metrics.port != 0 && !otb_config_numeric_ip(cfg->metrics.host))
+        return otb_config_fail(ctx, "metrics_address: expected IP:PORT, got host \"%.80s\"",
+                               cfg->metrics.host);
     int method = otb_method_from_name(cfg->method);
     if (method < 0)
         return otb_config_error_method(cfg->method, ctx->err, ctx->errlen);

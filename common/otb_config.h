@@ -58,6 +58,8 @@ struct otb_config {
     int verbose;                   /* -v (repeatable) / "verbose": 0 info, 1+ debug */
     bool use_syslog;               /* --syslog / "syslog" */
     char status_socket[108];       /* --status-socket / "status_socket": JSON status, unix socket */
+    struct otb_hostport metrics;   /* --metrics / "metrics_address": HTTP metrics and status
+                                      page on IP:PORT; port 0 = off */
     long max_conns;                /* --max-conns / "max_connections": 0 = from RLIMIT_NOFILE */
     long nofile;                   /* -n / "nofile": raise RLIMIT_NOFILE to this, 0 = leave */
     int shutdown_timeout;          /* --shutdown-timeout / "shutdown_timeout", seconds, default 10 */

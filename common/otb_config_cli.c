@@ -126,6 +126,8 @@ static const struct otb_config_opt otb_config_opts[] = {
     OTB_OPT_FLAG(0, "syslog", "syslog", "true", "log to syslog"),
     OTB_OPT_ARG(0, "status-socket", "status_socket", "PATH",
                 "serve the counters as JSON on this unix socket"),
+    OTB_OPT_ARG(0, "metrics", "metrics_address", "IP:PORT",
+                "serve /metrics (Prometheus) and the status page over HTTP"),
     { .letter = 'h', .long_name = "help", .act = OTB_ACT_HELP, .progs = OTB_PROGS_ALL,
       .help = "show this help" },
     { .letter = 'V', .long_name = "version", .act = OTB_ACT_VERSION, .progs = OTB_PROGS_ALL,

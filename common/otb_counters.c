@@ -21,12 +21,17 @@ const struct otb_counter_table otb_udp_counter_table = {
     otb_udp_counter_desc, sizeof(otb_udp_counter_desc) / sizeof(otb_udp_counter_desc[0])
 };
 
-static unsigned long long otb_counter_value(const struct otb_counter_desc *d, const void *c)
+uint64_t otb_counter_get(const struct otb_counter_desc *d, const void *c)
 {
     uint64_t v;
 
     memcpy(&v, (const char *)c + d->offset, sizeof(v));
-    return (unsigned long long)v;
+    return v;
+}
+
+static unsigned long long otb_counter_value(const struct otb_counter_desc *d, const void *c)
+{
+    return (unsigned long long)otb_counter_get(d, c);
 }
 
 void otb_counters_write_json(const struct otb_counter_table *t, const void *c, FILE *out)

@@ -43,6 +43,8 @@
     X(assoc_expired, "associations", "expired", "assoc_expired")                 \
     /* the table's size, filled when the document is written */                  \
     X(assoc_max, "associations", "max", NULL)                                    \
+    /* active ones classed voice (otb_qos), counted when the document is written */ \
+    X(assoc_voice, "associations", "voice", NULL)                                \
     /* payloads sent toward the Internet (client: to the server) */              \
     X(up_packets, "up", "packets", "up_packets")                                 \
     X(up_bytes, "up", "bytes", "up_bytes")                                       \
@@ -95,6 +97,8 @@ extern const struct otb_counter_table otb_udp_counter_table;
 /* Room for any group's log line. */
 #define OTB_COUNTERS_LINE_LEN 1024
 
+/* The value of counter d in the counters c. */
+uint64_t otb_counter_get(const struct otb_counter_desc *d, const void *c);
 /* "group":{"key":n,...},... for the counters c of table t (no braces around). */
 void otb_counters_write_json(const struct otb_counter_table *t, const void *c, FILE *out);
 /* "name n name n ..." into line (truncated to len). */

@@ -102,7 +102,7 @@ static void otb_program_signals_stop(struct otb_program *p)
 
 /* ------------------------------------------------------------------- run */
 
-/* Pid file, privileges and status socket, once the program's sockets are
+/* Pid file, metrics listener, privileges and status socket, once the program's sockets are
  * bound (privileged ports need root). -1 after logging why. */
 static int otb_program_daemonize(struct otb_program *p)
 {
@@ -111,12 +111,16 @@ static int otb_program_daemonize(struct otb_program *p)
 
     if (cfg->pidfile[0] && otb_daemon_write_pidfile(cfg->pidfile, err, sizeof(err)) < 0)
         goto fail;
-    if (cfg->user[0] && otb_daemon_drop_privileges(cfg->user, err, sizeof(err)) < 0)
-        goto fail;
     p->status = (struct otb_status){ .fd = -1, .loop = p->loop, .log = p->log,
                                      .program = p->name, .started = ev_now(p->loop),
                                      .tcp = p->tcp, .udp = p->udp, .upstreams = p->upstreams,
                                      .extra = p->ops->status_extra, .extra_arg = p->arg };
+    /* Bound before privileges go, like the program's own sockets. */
+    if (cfg->metrics.port && otb_web_start(&p->web, &p->status, cfg->metrics.host,
+                                           cfg->metrics.port, err, sizeof(err)) < 0)
+        goto fail;
+    if (cfg->user[0] && otb_daemon_drop_privileges(cfg->user, err, sizeof(err)) < 0)
+        goto fail;
     if (cfg->status_socket[0] &&
         otb_status_start(&p->status, cfg->status_socket, err, sizeof(err)) < 0)
         goto fail;
@@ -152,6 +156,7 @@ static int otb_program_run(struct otb_program *p, int argc, char **argv)
     otb_status_log_counters(&p->status);
     rc = 0;
 out:
+    otb_web_stop(&p->web);
     otb_status_stop(&p->status);
     otb_program_stop_parts(p);
     if (p->ops->teardown)

@@ -1,6 +1,6 @@
 /* One program's life, written once for otb-server, otb-redir and
  * otb-tunnel: configuration (exit 2 when bad), logger, key, the program's
- * own setup, pid file, privileges, status socket, signals (SIGTERM/SIGINT
+ * own setup, pid file, privileges, status socket, metrics listener, signals (SIGTERM/SIGINT
  * graceful stop, SIGUSR1 counters, SIGHUP reload), the loop, counters at
  * exit and teardown. A main fills a struct otb_program with its parts and
  * hooks and returns otb_program_main(). */
@@ -16,6 +16,7 @@
 #include "otb_status.h"
 #include "otb_udprelay.h"
 #include "otb_upstream.h"
+#include "otb_web.h"
 
 /* What a program adds to the skeleton; arg is otb_program.arg. Only setup is
  * required. */
@@ -55,6 +56,7 @@ struct otb_program {
     /* The skeleton's own. */
     struct ev_loop *loop;
     struct otb_status status;
+    struct otb_web web; /* --metrics: HTTP metrics and status page */
     struct otb_reload reload;
     ev_signal term, intr, usr1, hup;
     ev_timer deadline;

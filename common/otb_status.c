@@ -33,9 +33,10 @@ static void otb_status_write_servers(const struct otb_upstreams *u, FILE *out)
 
     fputs(",\"servers\":[", out);
     for (size_t i = 0; i < u->n; i++)
-        fprintf(out, "%s{\"address\":\"%s\",\"health\":\"%s\",\"failures\":%llu}",
+        fprintf(out,
+                "%s{\"address\":\"%s\",\"health\":\"%s\",\"in_use\":%s,\"failures\":%llu}",
                 i ? "," : "", u->srv[i].name, health[u->srv[i].health],
-                (unsigned long long)u->srv[i].failures);
+                u->current == (int)i ? "true" : "false", (unsigned long long)u->srv[i].failures);
     fputc(']', out);
 }
 

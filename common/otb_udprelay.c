@@ -321,11 +321,22 @@ void otb_udprelay_destroy(struct otb_udprelay *r)
     r->plain = NULL;
 }
 
+void otb_udprelay_snapshot(const struct otb_udprelay *r, struct otb_udp_counters *s)
+{
+    *s = r->stats;
+    s->assoc_max = r->max_assoc;
+    s->assoc_voice = 0;
+    for (const struct otb_udp_link *l = r->table.lru.next; l != &r->table.lru; l = l->next) {
+        const struct otb_udp_assoc *a = (const struct otb_udp_assoc *)l;
+        s->assoc_voice += a->voice || a->qclass == OTB_QOS_VOICE;
+    }
+}
+
 void otb_udprelay_write_json(const struct otb_udprelay *r, FILE *out)
 {
-    struct otb_udp_counters s = r->stats;
+    struct otb_udp_counters s;
 
-    s.assoc_max = r->max_assoc;
+    otb_udprelay_snapshot(r, &s);
     fputs(",\"udp\":{", out);
     otb_counters_write_json(&otb_udp_counter_table, &s, out);
     fputc('}', out);

@@ -255,6 +255,9 @@ void otb_udprelay_stop(struct otb_udprelay *r);
 /* Client: associations whose latest datagram left by WAN wan. */
 unsigned otb_udprelay_count_wan(const struct otb_udprelay *r, int wan);
 void otb_udprelay_log_stats(const struct otb_udprelay *r);
+/* The counters with the values filled when read (table size, voice
+ * associations). */
+void otb_udprelay_snapshot(const struct otb_udprelay *r, struct otb_udp_counters *s);
 /* The counters as ',"udp":{...}' for the status document (otb_status_extra). */
 void otb_udprelay_write_json(const struct otb_udprelay *r, FILE *out);
 

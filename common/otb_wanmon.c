@@ -175,7 +175,7 @@ static void otb_wanmon_note(struct otb_wanmon_wan *w, bool lost)
         w->recent_n++;
 }
 
-static unsigned otb_wanmon_loss_pct(const struct otb_wanmon_wan *w)
+unsigned otb_wanmon_loss_pct(const struct otb_wanmon_wan *w)
 {
     uint32_t mask = w->recent_n >= 32 ? 0xffffffffu : (1u << w->recent_n) - 1;
 
@@ -601,7 +601,7 @@ int otb_wanmon_find(const struct otb_wanmon *m, const char *name)
 
 /* ----------------------------------------------------------------- JSON */
 
-static uint64_t otb_wanmon_ifstat(const char *iface, const char *what)
+uint64_t otb_wanmon_ifstat(const char *iface, const char *what)
 {
     char path[128];
     unsigned long long v = 0;

@@ -144,6 +144,10 @@ int otb_wanmon_find(const struct otb_wanmon *m, const char *name);
 /* Pure: the state after an event, for unit tests and the timer. */
 const char *otb_wanmon_state_name(enum otb_wan_state s);
 
+/* Share of WAN w's recent probes lost, percent. */
+unsigned otb_wanmon_loss_pct(const struct otb_wanmon_wan *w);
+/* A counter of the interface (/sys/class/net/IFACE/statistics/WHAT), 0 if unknown. */
+uint64_t otb_wanmon_ifstat(const char *iface, const char *what);
 /* ,"wans":[{...},...] */
 void otb_wanmon_write_json(const struct otb_wanmon *m, FILE *out);
 

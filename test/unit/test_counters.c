@@ -29,7 +29,7 @@ static struct otb_udp_counters udp_sample(void)
                                       .down_bytes = 9, .bad = 10, .replay = 11,
                                       .acl_refused = 12, .dns_fail = 13, .dns_dropped = 14,
                                       .send_errors = 15, .errors = 16, .no_server = 17,
-                                      .probes = 18 };
+                                      .probes = 18, .assoc_voice = 19 };
 }
 
 static char *json_of(const struct otb_counter_table *t, const void *c)
@@ -80,7 +80,7 @@ static void test_udp_json(void **state)
     (void)state;
     assert_string_equal(text,
                         "\"associations\":{\"active\":1,\"created\":2,\"evicted\":3,"
-                        "\"expired\":4,\"max\":5},"
+                        "\"expired\":4,\"max\":5,\"voice\":19},"
                         "\"up\":{\"packets\":6,\"bytes\":7},"
                         "\"down\":{\"packets\":8,\"bytes\":9},"
                         "\"refused\":{\"bad\":10,\"replay\":11,\"acl\":12},"
