@@ -72,6 +72,9 @@ static enum MHD_Result otb_http_request(void *cls, struct MHD_Connection *c, con
     /* Answered at the first call, before any body: nothing we serve reads one. */
     if (status)
         otb_http_text(&rep, status, "method not allowed\n");
+    else if (strcmp(version, MHD_HTTP_VERSION_1_1) == 0 &&
+             !MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST))
+        otb_http_text(&rep, 400, "no Host header\n"); /* RFC 9112, 3.2 */
     else if (*upload_len)
         otb_http_text(&rep, 413, "no body expected\n");
     else {
@@ -84,6 +87,12 @@ static enum MHD_Result otb_http_request(void *cls, struct MHD_Connection *c, con
     if (!rep.body)
         return MHD_NO; /* out of memory: the library closes the connection */
     return otb_http_queue(c, &rep);
+}
+
+/* Paths are compared as sent: "/%00" is not "/" (nothing we serve is escaped). */
+static size_t otb_http_no_unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    return strlen(s);
 }
 
 /* After any event: let the library work, then wait for what it waits for. */
@@ -148,10 +157,11 @@ int otb_http_start(struct otb_http *h, struct ev_loop *loop, const struct otb_lo
     /* No thread flag: the library is driven by MHD_run from our loop. */
     h->daemon = MHD_start_daemon(
         MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, otb_http_request, h,
+        MHD_OPTION_EXTERNAL_LOGGER, otb_http_logger, h, /* first: it applies to what follows */
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)OTB_HTTP_MAX_CONNS, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)OTB_HTTP_TIMEOUT_S,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)OTB_HTTP_MEMORY,
-        MHD_OPTION_EXTERNAL_LOGGER, otb_http_logger, h, MHD_OPTION_END);
+        MHD_OPTION_UNESCAPE_CALLBACK, otb_http_no_unescape, NULL, MHD_OPTION_END);
     info = h->daemon ? MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_EPOLL_FD) : NULL;
     if (!info) {
         snprintf(err, errlen, "metrics_address %s:%u: cannot start the HTTP listener", host,

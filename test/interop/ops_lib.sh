@@ -113,8 +113,8 @@ ops_ss_fetch() {
 ops_config_keys() {
     local keys
     keys=$(awk '/otb_config_keys\[\] = \{/ { on = 1; next } on && /^\};/ { exit } on' \
-        "$(ops_src)/common/otb_config.c" | grep -o '^[^"]*"[a-z0-9_]*"' | sed 's/.*"\(.*\)"$/\1/')
-    (($(wc -l <<<"$keys") >= 20)) || ops_fail "cannot read the config key table of common/otb_config.c"
+        "$(ops_src)/common/otb_config_keys.c" | grep -o '^[^"]*"[a-z0-9_]*"' | sed 's/.*"\(.*\)"$/\1/')
+    (($(wc -l <<<"$keys") >= 20)) || ops_fail "cannot read the config key table of common/otb_config_keys.c"
     printf '%s\n' "$keys"
 }
 
