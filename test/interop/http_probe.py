@@ -9,10 +9,18 @@
                                methods, bodies): every one must be answered
                                4xx (random bytes may also be closed without
                                an answer); prints "answered N by status"
+  page DOM BEFORE AFTER HISTORY CUT
+                               the status page's DOM (chromium --dump-dom)
+                               against the status documents read just before
+                               and after it (its numbers are those of one of
+                               its refreshes in between) and the history: WAN
+                               CUT is down, its download at 0, another WAN's
+                               not; prints what was checked
   stall HOST PORT N SECONDS    N slow scrapers for SECONDS: half ask for pages
                                (many pipelined requests) and never read, half
                                connect and send nothing; prints "held N"
 """
+import html.parser
 import json
 import os
 import random
@@ -170,6 +178,78 @@ def stall(host, port, n, seconds):
         s.close()
 
 
+class PageValues(html.parser.HTMLParser):
+    """Text of the elements with an id (ids) and, per WAN block, of its
+    data-k elements (wans[name][k])."""
+
+    def __init__(self):
+        super().__init__()
+        self.ids, self.wans, self.stack, self.wan = {}, {}, [], None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if "data-wan" in a:
+            self.wan = a["data-wan"]
+            self.wans[self.wan] = {}
+        key = ("id", a["id"]) if "id" in a else ("k", a["data-k"]) if "data-k" in a else None
+        self.stack.append((tag, key))
+
+    def handle_endtag(self, tag):
+        while self.stack and self.stack.pop()[0] != tag:
+            pass
+
+    def handle_data(self, data):
+        if not self.stack or not self.stack[-1][1]:
+            return
+        kind, name = self.stack[-1][1]
+        if kind == "id":
+            self.ids[name] = self.ids.get(name, "") + data
+        elif self.wan is not None:
+            self.wans[self.wan][name] = self.wans[self.wan].get(name, "") + data
+
+
+def between(what, v, a, b, slack=0.0):
+    lo, hi = min(a, b) - slack, max(a, b) + slack
+    if not lo <= v <= hi:
+        sys.exit("page %s = %s, the status documents say %s then %s" % (what, v, a, b))
+
+
+def page(dom, before, after, history, cut):
+    p = PageValues()
+    p.feed(open(dom).read())
+    b, a = json.load(open(before)), json.load(open(after))
+    between("uptime", float(p.ids["uptime"]), b["uptime_s"], a["uptime_s"])
+    between("connections", float(p.ids["conns"]), b["connections"]["active"],
+            a["connections"]["active"])
+    in_use = [s["address"] for s in a["servers"] if s["in_use"]]
+    if not in_use or not p.ids["server"].startswith(in_use[0]):
+        sys.exit("page server %r, in use: %s" % (p.ids["server"], in_use))
+    wb = {w["name"]: w for w in b["wans"]}
+    for w in a["wans"]:
+        v = p.wans.get(w["name"])
+        if v is None:
+            sys.exit("WAN %s not on the page" % w["name"])
+        if v["state"] not in (w["state"], wb[w["name"]]["state"]):
+            sys.exit("WAN %s: page says %s, status %s" % (w["name"], v["state"], w["state"]))
+        between(w["name"] + " loss", float(v["loss"]), wb[w["name"]]["loss_pct"], w["loss_pct"])
+        # RTT moves with every probe: one refresh may see another sample.
+        rb, ra = wb[w["name"]]["rtt_ms"], w["rtt_ms"]
+        between(w["name"] + " RTT", float(v["rtt"]), rb, ra, slack=5 + max(rb, ra) / 2)
+    if p.wans[cut]["state"] != "down" or not p.wans[cut]["down"].startswith("0 "):
+        sys.exit("cut WAN %s on the page: %s" % (cut, p.wans[cut]))
+    others = [n for n in p.wans if n != cut and not p.wans[n]["down"].startswith("0 ")]
+    if not others:
+        sys.exit("no WAN carries the download on the page: %s" % p.wans)
+    h = {w["name"]: w for w in json.load(open(history))["wans"]}
+    down = h[cut]["down"]
+    if max(down[-3:]) != 0 or max(down) == 0:
+        sys.exit("history of %s: not a download going to zero: %s" % (cut, down))
+    print("page: uptime %s, %s connections, server %s, WANs %s; %s went to 0 after %d B/s"
+          % (p.ids["uptime"], p.ids["conns"], p.ids["server"],
+             ", ".join("%s %s %s ms down %s" % (n, x["state"], x["rtt"], x["down"])
+                       for n, x in sorted(p.wans.items())), cut, max(down)))
+
+
 def main(argv):
     if argv[0] == "get":
         sys.stdout.write(get(argv[1]))
@@ -177,6 +257,8 @@ def main(argv):
         compare(argv[1], argv[2])
     elif argv[0] == "hostile":
         hostile(argv[1], int(argv[2]), int(argv[3]))
+    elif argv[0] == "page":
+        page(*argv[1:6])
     elif argv[0] == "stall":
         stall(argv[1], int(argv[2]), int(argv[3]), float(argv[4]))
     else:

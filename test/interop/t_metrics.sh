@@ -26,6 +26,7 @@ OTB_REDIR_BIN="$OTB_BUILD/otb-redir/otb-redir"
 need_file "$OTB_REDIR_BIN"
 HTTP_PROBE="$(dirname "$0")/http_probe.py"
 http_probe() { timeout 300 python3 "$HTTP_PROBE" "$@"; }
+http_get() { curl -sSf --max-time 10 "$1"; }
 
 PASSWORD=$(otb_password)
 ACL=$(otb_loopback_acl)
@@ -34,7 +35,7 @@ declare -A MPORT=([srv]=$M_SRV [redir]=$M_REDIR [tun]=$M_TUN)
 FILE=$OTB_TMP/blob.bin
 BIG=$OTB_TMP/big.bin
 otb_random_file "$FILE" 3
-otb_random_file "$BIG" 64
+otb_random_file "$BIG" 32
 FILE_REF="$(otb_sha256 "$FILE") $(otb_file_size "$FILE")"
 BIG_REF="$(otb_sha256 "$BIG") $(otb_file_size "$BIG")"
 
@@ -56,7 +57,7 @@ done
 check_promtool() {
     local p out
     for p in srv redir tun; do
-        http_probe get "http://127.0.0.1:${MPORT[$p]}/metrics" >"$OTB_TMP/$p.metrics"
+        http_get "http://127.0.0.1:${MPORT[$p]}/metrics" >"$OTB_TMP/$p.metrics"
         out=$(promtool check metrics <"$OTB_TMP/$p.metrics" 2>&1) ||
             otb_fail "promtool check metrics on $p: $out"
         [[ -z $out ]] || otb_fail "promtool check metrics on $p: $out"
@@ -96,7 +97,7 @@ check_counters() {
     got=$(udp_status "$OTB_TMP/redir.sock" bytes.to_plain)
     ((got >= $(otb_file_size "$FILE"))) || otb_fail "redir bytes.to_plain $got: transfer missing"
     grep -q "^otb_tcp_bytes_total{direction=\"to_plain\"} $got\$" \
-        <(http_probe get "http://127.0.0.1:$M_REDIR/metrics") ||
+        <(http_get "http://127.0.0.1:$M_REDIR/metrics") ||
         otb_fail "redir: otb_tcp_bytes_total{direction=\"to_plain\"} is not $got"
     otb_log "ok: redir's bytes to plain: $got in both"
 }
@@ -117,7 +118,7 @@ check_slow_scrapers() {
     otb_wait_for "the slow scrapers" 15 grep -q held "$OTB_TMP/stall.log"
     slow=$(timed_download)
     limit=$(awk -v b="$base" 'BEGIN { printf "%.2f\n", 2 * b + 2 }')
-    otb_log "download of 64 MiB: ${base} s alone, ${slow} s with 48 slow scrapers"
+    otb_log "download of 32 MiB: ${base} s alone, ${slow} s with 48 slow scrapers"
     awk -v s="$slow" -v l="$limit" 'BEGIN { exit !(s < l) }' ||
         otb_fail "slow scrapers slowed the transfer: $slow s (limit $limit s)"
     otb_log "ok: slow scrapers do not slow the relay"
@@ -132,7 +133,7 @@ check_bad_requests() {
     got=$(http_probe hostile 127.0.0.1 "$M_REDIR" 1000 2>&1) || otb_fail "bad requests: $got"
     otb_log "ok: 1000 bad requests: $got"
     otb_alive redir || otb_fail "otb-redir died after the bad requests"
-    http_probe get "http://127.0.0.1:$M_REDIR/metrics" | promtool check metrics ||
+    http_get "http://127.0.0.1:$M_REDIR/metrics" | promtool check metrics ||
         otb_fail "otb-redir's /metrics after the bad requests"
     got=$(otb_peer download --socks5 "$SOCKS" 127.0.0.1 "$PEER_PORT" "$FILE")
     otb_expect_eq "download after the bad requests" "$got" "$FILE_REF"
