@@ -6,7 +6,8 @@
 # a loopback ACL), a file is
 # downloaded byte-exact through SOCKS5 -> otb-redir -> otb-server, the status
 # socket named in the example answers JSON, and SIGTERM ends each with
-# status 0. The box example makes a whole firewall plan. Every config key of the programs
+# status 0; their metrics listeners (moved to loopback) answer and
+# promtool accepts examples/prometheus.yml. The box example makes a whole firewall plan. Every config key of the programs
 # is documented in examples/README.md.
 set -euo pipefail
 # shellcheck source=test/interop/ops_lib.sh
@@ -50,31 +51,44 @@ if not isinstance(doc, dict) or not doc:
 EOF
 }
 
+# ex_metrics_check PORT NAME: the listener of --metrics 127.0.0.1:PORT answers.
+ex_metrics_check() {
+    ops_wait_listen "$1" 10
+    curl -sSf --max-time 10 "http://127.0.0.1:$1/metrics" | grep -q '^otb_build_info' ||
+        ops_fail "$2: no metrics on 127.0.0.1:$1"
+}
+
 ex_run_chain() {
-    local sport rport socks tport server redir tunnel got want
+    local sport rport socks tport server redir tunnel got want m1 m2 m3
     sport=$(ops_free_port)
+    m1=$(ops_free_port)
+    m2=$(ops_free_port)
+    m3=$(ops_free_port)
     ops_bg server "$(ops_bin otb-server)" -c "$EX/server.json" -s 127.0.0.1 -p "$sport" -b 127.0.0.1 \
-        --acl "$OPS_DIR/loopback.acl"
+        --acl "$OPS_DIR/loopback.acl" --metrics "127.0.0.1:$m1"
     server=$OPS_PID
     ops_wait_listen "$sport" 10 "$server"
     ops_wait_udp "$sport" # "mode": "tcp_and_udp"
     ex_status_check "$(ex_status_path "$EX/server.json")" server.json
+    ex_metrics_check "$m1" server.json
 
     rport=$(ops_free_port)
     socks=$(ops_free_port)
     ops_bg redir "$(ops_bin otb-redir)" -c "$EX/box-redir.json" -s 127.0.0.1 -p "$sport" \
-        -b 127.0.0.1 -l "$rport" --socks5-port "$socks"
+        -b 127.0.0.1 -l "$rport" --socks5-port "$socks" --metrics "127.0.0.1:$m2"
     redir=$OPS_PID
     ops_wait_listen "$rport" 10 "$redir"
     ops_wait_listen "$socks" 10 "$redir"
     ex_status_check "$(ex_status_path "$EX/box-redir.json")" box-redir.json
+    ex_metrics_check "$m2" box-redir.json
 
     tport=$(ops_free_port)
     ops_bg tunnel "$(ops_bin otb-tunnel)" -c "$EX/box-tunnel.json" -s 127.0.0.1 -p "$sport" \
-        -b 127.0.0.1 -l "$tport"
+        -b 127.0.0.1 -l "$tport" --metrics "127.0.0.1:$m3"
     tunnel=$OPS_PID
     ops_wait_udp "$tport"
     ex_status_check "$(ex_status_path "$EX/box-tunnel.json")" box-tunnel.json
+    ex_metrics_check "$m3" box-tunnel.json
 
     want=$(sha256sum <"$OPS_DIR/www/blob")
     got=$(curl -sS --max-time 30 --socks5-hostname "127.0.0.1:$socks" \
@@ -121,9 +135,11 @@ ex_keys_documented() {
 main() {
     ops_init examples
     trap ops_cleanup EXIT
-    ops_require ss curl python3 sha256sum
+    ops_require ss curl python3 sha256sum promtool
     ops_require_root # otb-tunnel's transparent listener needs IP_TRANSPARENT
     ex_keys_documented
+    promtool check config "$(ops_src)/examples/prometheus.yml" >"$OPS_DIR/promtool.log" 2>&1 ||
+        ops_fail "examples/prometheus.yml: $(cat "$OPS_DIR/promtool.log")"
     ex_localize
     ops_http_start
     ex_run_chain

@@ -3,6 +3,7 @@
 # --metrics on otb-server, otb-redir and otb-tunnel, on loopback:
 #  (a) promtool check metrics passes on each program's /metrics, which has
 #      the build info, the process start time and, on the box, the servers;
+#      every metric of examples/grafana-dashboard.json is served;
 #  (b) after a known transfer (a download and an upload through SOCKS5 ->
 #      otb-redir -> otb-server, a UDP burst through otb-tunnel) every counter
 #      of each status document equals its sample in /metrics, bytes exact;
@@ -71,6 +72,14 @@ check_promtool() {
         "$OTB_TMP/redir.metrics" || otb_fail "redir: no server health"
     grep -q '^otb_udp_bytes_total{direction="up"}' "$OTB_TMP/tun.metrics" ||
         otb_fail "tun: no UDP bytes"
+    # Every metric the example Grafana dashboard draws exists.
+    local name
+    for name in $(grep -o 'otb_[a-z_]*\|process_[a-z_]*' "$(otb_src)/examples/grafana-dashboard.json" |
+        sort -u); do
+        grep -q "^# TYPE $name " "$OTB_TMP"/*.metrics ||
+            otb_fail "examples/grafana-dashboard.json: no $name in any /metrics"
+    done
+    otb_log "ok: every metric of examples/grafana-dashboard.json is served"
 }
 
 # (b) ---------------------------------------------------- counters = JSON
