@@ -33,7 +33,7 @@ demo_install() {
     for p in "${OTB_PACKAGES[@]}"; do
         case $p in
         clang | libclang-* | podman | buildah | debootstrap | uidmap | fuse-overlayfs | \
-            slirp4netns | containernetworking-plugins | groff | man-db | systemd) ;;
+            slirp4netns | containernetworking-plugins | groff | man-db | systemd | chromium | prometheus) ;;
         *) keep+=("$p") ;;
         esac
     done
@@ -129,8 +129,10 @@ main() {
     lab_run box ip mptcp endpoint show | sed 's/^/    /'
 
     step "4. otb-server on the server, otb-redir and its firewall rules on the box"
-    lab_otb_start
+    lab_otb_start --metrics "$LAB_LAN_GW:9100"
     grep -h "MPTCP enabled" "$LAB_DIR/otb-redir.log" | sed 's/^.*INFO: /  otb-redir: /'
+    note "status page: http://$LAB_LAN_GW:9100/ from the LAN host; on this machine, during the demo:"
+    note "  socat TCP-LISTEN:9100,bind=127.0.0.1,fork,reuseaddr 'EXEC:ip netns exec $(lab_ns lan) socat STDIO TCP\\:$LAB_LAN_GW\\:9100' & then open http://127.0.0.1:9100/"
     lab_bg inet iperf3 iperf3 -s -p 5201
     lab_wait_port inet 5201
 
