@@ -407,8 +407,33 @@ static struct otb_wanmon_wan *otb_wanmon_slot(struct otb_wanmon *m, const char *
     return w;
 }
 
+static void otb_wanmon_see(struct otb_wanmon *m, const char *ifname, bool *seen)
+{
+    struct otb_wanmon_wan *w;
+
+    if (!ifname[0] || strcmp(ifname, "lo") == 0)
+        return;
+    w = otb_wanmon_slot(m, ifname, ifname, 0);
+    if (w)
+        seen[otb_wanmon_index(w)] = true;
+}
+
+/* Interfaces with an MPTCP endpoint are WANs too (after the default routes'
+ * ones: a WAN used only for extra subflows has no default route). */
+static void otb_wanmon_scan_endpoints(struct otb_wanmon *m, bool *seen)
+{
+    struct otb_nl_endpoint eps[32];
+    char ifname[IF_NAMESIZE];
+    int n = otb_nl_mptcp_endpoints(eps, OTB_ARRAY_LEN(eps));
+
+    for (int i = 0; i < n; i++)
+        if (eps[i].ifindex > 0 && eps[i].addr.ss_family == m->target.ss_family &&
+            if_indextoname((unsigned)eps[i].ifindex, ifname))
+            otb_wanmon_see(m, ifname, seen);
+}
+
 /* The WANs: configured ones, or one per interface of a main-table default
- * route (in metric order: the routing's own preference). */
+ * route (in metric order: the routing's own preference) or MPTCP endpoint. */
 static void otb_wanmon_scan(struct otb_wanmon *m)
 {
     struct otb_nl_route routes[2 * OTB_MAX_WANS];
@@ -424,14 +449,9 @@ static void otb_wanmon_scan(struct otb_wanmon *m)
         }
     } else if ((n = otb_nl_default_routes(m->target.ss_family, routes,
                                           OTB_ARRAY_LEN(routes))) >= 0) {
-        for (int i = 0; i < n; i++) {
-            struct otb_wanmon_wan *w;
-            if (!routes[i].ifname[0])
-                continue;
-            w = otb_wanmon_slot(m, routes[i].ifname, routes[i].ifname, 0);
-            if (w)
-                seen[otb_wanmon_index(w)] = true;
-        }
+        for (int i = 0; i < n; i++)
+            otb_wanmon_see(m, routes[i].ifname, seen);
+        otb_wanmon_scan_endpoints(m, seen);
     } else {
         return; /* netlink failed: keep what we know */
     }
