@@ -56,6 +56,17 @@ static void otb_wanmon_child_cb(struct ev_loop *loop, ev_child *w, int revents)
                  w->rstatus);
 }
 
+/* The WAN's source address as text ("" when it has none). */
+static void otb_wanmon_addr_text(const struct otb_wanmon_wan *w, char *out, size_t len)
+{
+    out[0] = '\0';
+    if (w->addr.ss_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)&w->addr)->sin_addr, out, len);
+    else if (w->addr.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&w->addr)->sin6_addr, out,
+                  len);
+}
+
 /* The hook gets WAN name, interface and new state as arguments, and the
  * same plus the WAN's source address in OTB_WAN_* variables. */
 static void otb_wanmon_run_hook(struct otb_wanmon *m, const struct otb_wanmon_wan *w)
@@ -63,7 +74,7 @@ static void otb_wanmon_run_hook(struct otb_wanmon *m, const struct otb_wanmon_wa
     const char *state = otb_wanmon_state_name(w->state);
     char *argv[] = { m->hook, (char *)w->name, (char *)w->iface, (char *)state, NULL };
     char e_name[64], e_iface[32], e_state[32], e_addr[80];
-    char addr[OTB_ADDR_FMT_LEN] = "";
+    char addr[INET6_ADDRSTRLEN];
     size_t n = 0;
     char **envp;
     pid_t pid;
@@ -71,8 +82,7 @@ static void otb_wanmon_run_hook(struct otb_wanmon *m, const struct otb_wanmon_wa
 
     if (!m->hook[0])
         return;
-    if (w->addr_len)
-        otb_sockaddr_format((const struct sockaddr *)&w->addr, addr, sizeof(addr));
+    otb_wanmon_addr_text(w, addr, sizeof(addr));
     snprintf(e_name, sizeof(e_name), "OTB_WAN=%s", w->name);
     snprintf(e_iface, sizeof(e_iface), "OTB_WAN_IFACE=%s", w->iface);
     snprintf(e_state, sizeof(e_state), "OTB_WAN_STATE=%s", state);
@@ -642,14 +652,9 @@ void otb_wanmon_write_json(const struct otb_wanmon *m, FILE *out)
     fputs(",\"wans\":[", out);
     for (size_t i = 0; i < m->n; i++) {
         const struct otb_wanmon_wan *w = &m->wans[i];
-        char addr[INET6_ADDRSTRLEN] = "";
+        char addr[INET6_ADDRSTRLEN];
 
-        if (w->addr.ss_family == AF_INET)
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)&w->addr)->sin_addr, addr,
-                      sizeof(addr));
-        else if (w->addr.ss_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&w->addr)->sin6_addr, addr,
-                      sizeof(addr));
+        otb_wanmon_addr_text(w, addr, sizeof(addr));
         fprintf(out,
                 "%s{\"name\":\"%s\",\"iface\":\"%s\",\"address\":\"%s\",\"state\":\"%s\","
                 "\"rtt_ms\":%.1f,\"loss_pct\":%u,\"last_change\":%.0f,\"tx_bytes\":%llu,"
