@@ -87,8 +87,9 @@ static void test_capacity_rounding(void **state)
         struct otb_replay r;
         assert_int_equal(otb_replay_init(&r, asked[i]), 0);
         assert_true(r.capacity >= asked[i]);
-        assert_int_equal(r.slots, 2 * r.capacity);
-        assert_int_equal(r.slots & (r.slots - 1), 0);
+        assert_int_equal(r.slots, r.capacity + r.capacity / 2);
+        assert_int_equal(r.capacity & (r.capacity - 1), 0);
+        assert_int_equal(otb_replay_bytes(&r), 2 * r.slots * sizeof(uint32_t));
         assert_true(r.capacity < 2 * asked[i] || r.capacity == 8);
         otb_replay_free(&r);
     }
