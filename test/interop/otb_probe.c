@@ -49,6 +49,7 @@ enum otb_probe_mode {
     OTB_PROBE_STORM,     /* N connections opened and dropped */
     OTB_PROBE_TRICKLE,   /* N connections held open without the key, a byte at a time */
     OTB_PROBE_JUNK,      /* N connections, each a salt's worth of junk then closed */
+    OTB_PROBE_FLIGHT,    /* the bytes of a file (a saved flight or reply), as they are */
 };
 
 struct otb_probe {
@@ -67,6 +68,9 @@ struct otb_probe {
     double every;      /* --every S (trickle): seconds between bytes */
     bool have_from;
     struct sockaddr_storage from; /* --from IP: source address of the connections */
+    const char *save;       /* --save FILE: the flight sent (valid modes) */
+    const char *save_reply; /* --save-reply FILE: the raw bytes the server sent back */
+    const char *flight;     /* --flight FILE */
 };
 
 /* What one connection got back. */
@@ -108,11 +112,14 @@ static void otb_probe_usage(FILE *out)
           "  --replay              with --valid-to: the same first flight on two connections\n"
           "  --storm N             N connections opened and dropped, --parallel P at a time\n"
           "  --junk N              N connections, each sends a salt's length of random bytes\n"
-          "                        plus a length block, then is dropped, --parallel P at a time\n"
+          "                        and 2 more, then is dropped, --parallel P at a time\n"
           "  --trickle N           N connections held open: a few zero bytes, then one byte\n"
           "                        every --every S seconds; any the server closes is opened\n"
           "                        again 0.5 s later; runs --wait S in all\n"
-          "options: --from IP      source address of the connections (storm, junk, trickle)\n",
+          "  --flight FILE         the bytes of FILE as a first flight (a saved one, a reply)\n"
+          "options: --from IP      source address of the connections (storm, junk, trickle)\n"
+          "         --save FILE    --valid-to: keep the flight sent in FILE\n"
+          "         --save-reply FILE  keep the raw bytes the server sent back in FILE\n",
           out);
 }
 
@@ -202,7 +209,8 @@ static int otb_probe_make_master(struct otb_probe *p, const struct otb_probe_sec
 enum {
     OPT_KEY = 256, OPT_RANDOM, OPT_TRUNCATED, OPT_BAD_TAG, OPT_BIG_LENGTH, OPT_LENGTH,
     OPT_ATYP9, OPT_ATYP, OPT_VALID_TO, OPT_PAYLOAD, OPT_REPLAY, OPT_STORM, OPT_PARALLEL,
-    OPT_WAIT, OPT_HELP, OPT_TRICKLE, OPT_JUNK, OPT_EVERY, OPT_FROM,
+    OPT_WAIT, OPT_HELP, OPT_TRICKLE, OPT_JUNK, OPT_EVERY, OPT_FROM, OPT_SAVE, OPT_SAVE_REPLY,
+    OPT_FLIGHT,
 };
 
 static const struct option otb_probe_options[] = {
@@ -224,6 +232,9 @@ static const struct option otb_probe_options[] = {
     { "junk", required_argument, NULL, OPT_JUNK },
     { "every", required_argument, NULL, OPT_EVERY },
     { "from", required_argument, NULL, OPT_FROM },
+    { "save", required_argument, NULL, OPT_SAVE },
+    { "save-reply", required_argument, NULL, OPT_SAVE_REPLY },
+    { "flight", required_argument, NULL, OPT_FLIGHT },
     { "help", no_argument, NULL, OPT_HELP },
     { NULL, 0, NULL, 0 },
 };
@@ -325,6 +336,17 @@ static int otb_probe_parse_args(struct otb_probe *p, int argc, char **argv)
         case OPT_EVERY:
             p->every = atof(optarg);
             break;
+        case OPT_SAVE:
+            p->save = optarg;
+            break;
+        case OPT_SAVE_REPLY:
+            p->save_reply = optarg;
+            break;
+        case OPT_FLIGHT:
+            p->flight = optarg;
+            if (otb_probe_set_mode(p, OTB_PROBE_FLIGHT) < 0)
+                return 2;
+            break;
         case OPT_FROM: {
             socklen_t len;
             if (otb_sock_parse_ip(optarg, 0, &p->from, &len) < 0) {
@@ -420,9 +442,40 @@ static size_t otb_probe_build_flight(struct otb_probe *p, uint8_t *out)
     case OTB_PROBE_STORM:
     case OTB_PROBE_JUNK:
     case OTB_PROBE_TRICKLE:
+    case OTB_PROBE_FLIGHT:
         break;
     }
     otb_stream_enc_end(&enc);
+    return n;
+}
+
+/* ------------------------------------------------------------------ files */
+
+static int otb_probe_write_file(const char *path, const uint8_t *buf, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+
+    if (!f || fwrite(buf, 1, len, f) != len || fclose(f) != 0) {
+        perror(path);
+        return -1;
+    }
+    return 0;
+}
+
+/* The flight of --flight FILE: at most cap bytes. Its length, or 0 on error. */
+static size_t otb_probe_read_file(const char *path, uint8_t *buf, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    size_t n;
+
+    if (!f) {
+        perror(path);
+        return 0;
+    }
+    n = fread(buf, 1, cap, f);
+    fclose(f);
+    if (n == 0)
+        fprintf(stderr, "otb_probe: %s is empty\n", path);
     return n;
 }
 
@@ -488,6 +541,10 @@ static bool otb_probe_read_reply(struct otb_probe_reader *rd, struct otb_probe_r
     return true;
 }
 
+/* --save-reply: the raw bytes of the first connection's reply. */
+static uint8_t otb_probe_reply_kept[OTB_PROBE_READ_SIZE];
+static size_t otb_probe_reply_len;
+
 /* Watches fd until it closes or wait seconds pass; with a reader, also until
  * the expected echo is complete. */
 static void otb_probe_watch(const struct otb_probe *p, int fd, struct otb_probe_reader *rd,
@@ -515,6 +572,10 @@ static void otb_probe_watch(const struct otb_probe *p, int fd, struct otb_probe_
         }
         if (n < 0)
             continue;
+        if (p->save_reply && res->reply + (size_t)n <= sizeof(otb_probe_reply_kept)) {
+            memcpy(otb_probe_reply_kept + res->reply, buf, (size_t)n);
+            otb_probe_reply_len = res->reply + (size_t)n;
+        }
         res->reply += (size_t)n;
         if (rd && otb_probe_read_reply(rd, res, buf, (size_t)n, p->payload))
             break;
@@ -579,13 +640,14 @@ static int otb_probe_connect_nb(const struct otb_probe *p)
 /* ------------------------------------------------------------------ storm */
 
 /* How a storm connection ends: a FIN, a reset, or one stray byte then a FIN.
- * A junk connection sends what looks like a salt and a length block (random
- * bytes, so it never authenticates), then ends with a FIN. */
+ * A junk connection sends random bytes, a salt's length and 2 more (less than
+ * a length block: the server has a salt and waits for the rest, which never
+ * comes), then ends with a FIN. */
 static void otb_probe_drop(const struct otb_probe *p, int fd, size_t i)
 {
     if (p->mode == OTB_PROBE_JUNK) {
-        uint8_t junk[OTB_MAX_SALT_LEN + 2 + OTB_TAG_LEN];
-        size_t len = p->master.key_len + 2 + OTB_TAG_LEN;
+        uint8_t junk[OTB_MAX_SALT_LEN + 2];
+        size_t len = p->master.key_len + 2;
         randombytes_buf(junk, len);
         (void)!send(fd, junk, len, MSG_NOSIGNAL | MSG_DONTWAIT);
     } else if (i % 3 == 1) {
@@ -743,8 +805,18 @@ static int otb_probe_run(struct otb_probe *p)
         return otb_probe_storm(p);
     if (p->mode == OTB_PROBE_TRICKLE)
         return otb_probe_trickle(p);
-    len = otb_probe_build_flight(p, flight);
+    if (p->mode == OTB_PROBE_FLIGHT) {
+        if ((len = otb_probe_read_file(p->flight, flight, sizeof(flight))) == 0)
+            return 1;
+    } else {
+        len = otb_probe_build_flight(p, flight);
+    }
+    if (p->save && otb_probe_write_file(p->save, flight, len) < 0)
+        return 1;
     rc = otb_probe_one(p, 1, flight, len);
+    if (rc == 0 && p->save_reply &&
+        otb_probe_write_file(p->save_reply, otb_probe_reply_kept, otb_probe_reply_len) < 0)
+        return 1;
     /* The identical bytes again: a replay filter must recognise the salt. */
     if (rc == 0 && p->mode == OTB_PROBE_REPLAY)
         rc = otb_probe_one(p, 2, flight, len);
