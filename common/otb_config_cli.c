@@ -110,7 +110,7 @@ static const struct otb_config_opt otb_config_opts[] = {
       .help = "forward to this destination (default: transparent, TPROXY)" },
     { .long_name = "udp-max-assoc", .act = OTB_ACT_SET, .key = "udp_max_associations",
       .arg = "N", .progs = OTB_PROG_BIT(OTB_PROG_SERVER) | OTB_PROG_BIT(OTB_PROG_TUNNEL),
-      .help = "UDP associations kept; beyond, the least recently active goes" },
+      .help = "UDP associations kept; when full, the heaviest client's oldest non-voice one goes" },
     { .letter = 'v', .act = OTB_ACT_MORE, .key = "verbose", .progs = OTB_PROGS_ALL,
       .help = "more logging; repeatable" },
     OTB_OPT_ARG(0, "voice-ports", "voice_ports", "P[-Q],...",
