@@ -30,7 +30,7 @@ static struct otb_udp_counters udp_sample(void)
                                       .down_bytes = 9, .bad = 10, .replay = 11,
                                       .acl_refused = 12, .dns_fail = 13, .dns_dropped = 14,
                                       .send_errors = 15, .errors = 16, .no_server = 17,
-                                      .assoc_refused = 18 };
+                                      .probes = 18, .assoc_refused = 19 };
 }
 
 static char *json_of(const struct otb_counter_table *t, const void *c)
@@ -84,12 +84,12 @@ static void test_udp_json(void **state)
     (void)state;
     assert_string_equal(text,
                         "\"associations\":{\"active\":1,\"created\":2,\"evicted\":3,"
-                        "\"refused\":18,\"expired\":4,\"max\":5},"
+                        "\"refused\":19,\"expired\":4,\"max\":5},"
                         "\"up\":{\"packets\":6,\"bytes\":7},"
                         "\"down\":{\"packets\":8,\"bytes\":9},"
                         "\"refused\":{\"bad\":10,\"replay\":11,\"acl\":12},"
                         "\"failures\":{\"dns\":13,\"dns_dropped\":14,\"send\":15,\"errors\":16,"
-                        "\"no_server\":17}");
+                        "\"no_server\":17},\"probes\":{\"answered\":18}");
     free(text);
 }
 
@@ -100,11 +100,11 @@ static void test_udp_line(void **state)
 
     (void)state;
     otb_counters_format_line(&otb_udp_counter_table, &c, line, sizeof(line));
-    assert_string_equal(line, "assoc_active 1 assoc_created 2 assoc_evicted 3 assoc_refused 18 "
+    assert_string_equal(line, "assoc_active 1 assoc_created 2 assoc_evicted 3 assoc_refused 19 "
                               "assoc_expired 4 "
                               "up_packets 6 up_bytes 7 down_packets 8 down_bytes 9 bad 10 "
                               "replay 11 acl_refused 12 dns_fail 13 dns_dropped 14 "
-                              "send_errors 15 errors 16 no_server 17");
+                              "send_errors 15 errors 16 no_server 17 probes_answered 18");
 }
 
 /* A short buffer cuts the line; it stays a terminated string. */
