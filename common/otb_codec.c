@@ -23,6 +23,10 @@ static void otb_sip004_start(struct otb_conn *c, struct otb_buf *b)
     if (s->enc_started)
         return;
     randombytes_buf(salt, c->key->master.key_len);
+    /* Server: our own salts are recorded too. A response stream read back
+     * to us would otherwise open as a request under the same key. */
+    if (c->relay->replay)
+        otb_replay_check_add(c->relay->replay, salt, c->key->master.key_len);
     b->end += (uint32_t)otb_stream_enc_start(&s->enc, &c->key->master, salt, b->data + b->end);
     s->enc_started = true;
 }
@@ -123,7 +127,9 @@ static const uint8_t *otb_sip004_request_salt(const struct otb_conn *c, size_t *
 {
     const struct otb_stream_dec *d = &c->codec_state.aead.dec;
 
-    if (d->state == OTB_DEC_SALT)
+    /* Only once the first chunk has authenticated: junk that merely looks
+     * like a salt must not enter (and so cannot flush) the replay filter. */
+    if (d->chunks == 0)
         return NULL;
     *len = c->key->master.key_len;
     return d->salt;

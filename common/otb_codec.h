@@ -46,8 +46,8 @@ struct otb_codec {
     /* Client: the first flight in seal.out (request header for c->target,
      * then c->early). 0 or -ENOMEM. */
     int (*request)(struct otb_conn *c);
-    /* Server: what identifies the request for the replay filter, once
-     * received (NULL before, or when the codec has none). */
+    /* Server: what identifies the request for the replay filter, once its
+     * first chunk has authenticated (NULL before, or when the codec has none). */
     const uint8_t *(*request_salt)(const struct otb_conn *c, size_t *len);
     /* Client: forgets the sending side (a retry to another server starts
      * a fresh stream). */

@@ -97,6 +97,8 @@ void otb_config_defaults(struct otb_config *cfg, enum otb_prog prog)
     snprintf(cfg->method, sizeof(cfg->method), "%s", OTB_DEFAULT_METHOD);
     cfg->timeout = 60;
     cfg->connect_timeout = 10;
+    cfg->preauth_timeout = 10;
+    cfg->max_preauth_per_source = 64;
     cfg->mptcp = true;
     /* Loss-based cubic keeps every MPTCP subflow's window matched to its own
      * link; with BBR the lab measured 70-80% of the links' sum and large

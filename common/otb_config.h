@@ -41,6 +41,10 @@ struct otb_config {
     char method[40];               /* -m / "method", default chacha20-ietf-poly1305 */
     int timeout;                   /* -t / "timeout": idle timeout, seconds, default 60 */
     int connect_timeout;           /* --connect-timeout / "connect_timeout", seconds, default 10 */
+    int preauth_timeout;           /* --preauth-timeout / "preauth_timeout" (server): seconds from
+                                      the accept for the first chunk to authenticate, default 10 */
+    long max_preauth_per_source;   /* --max-preauth-per-source / "max_preauth_per_source" (server):
+                                      unauthenticated connections per source, default 64, 0 = no cap */
     enum otb_mode mode;            /* -u, -U / "mode" */
     bool mptcp;                    /* --mptcp, --no-mptcp / "mptcp"; default true */
     bool fast_open;                /* --fast-open / "fast_open" */

@@ -39,6 +39,8 @@ static const struct otb_config_key otb_config_keys[] = {
     OTB_KEY("method", OTB_CFG_METHOD, method),
     OTB_KEY_UINT("timeout", timeout, 1, OTB_TIMEOUT_MAX),
     OTB_KEY_UINT("connect_timeout", connect_timeout, 1, OTB_TIMEOUT_MAX),
+    OTB_KEY_UINT("preauth_timeout", preauth_timeout, 1, OTB_TIMEOUT_MAX),
+    OTB_KEY_UINT("max_preauth_per_source", max_preauth_per_source, 0, OTB_NOFILE_MAX),
     OTB_KEY("mode", OTB_CFG_MODE, mode),
     OTB_KEY("mptcp", OTB_CFG_BOOL, mptcp),
     OTB_KEY("fast_open", OTB_CFG_BOOL, fast_open),

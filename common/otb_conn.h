@@ -51,11 +51,16 @@ void otb_conn_header_progress(struct otb_conn *c);
 /* A peer that failed authentication: read and discard until the timeout. */
 void otb_conn_drain(struct otb_conn *c, const char *why, uint64_t *counter);
 void otb_conn_drain_read(struct otb_conn *c);
+/* Leaves the pre-authentication list (authenticated, or closed). */
+void otb_conn_preauth_leave(struct otb_conn *c);
 /* Connects to c->target, resolving a name first (server and direct). */
 void otb_conn_begin_target(struct otb_conn *c);
 
 /* otb_listener.c */
 void otb_relay_resume_accept(struct otb_relay *r);
+/* Pauses the listeners at the connection cap when no connection waiting
+ * for authentication could make room. */
+void otb_relay_check_cap(struct otb_relay *r);
 
 /* Frees the connections closed during the last loop iteration. */
 void otb_relay_reap_cb(struct ev_loop *loop, ev_check *w, int revents);

@@ -71,6 +71,8 @@ void otb_conn_header_progress(struct otb_conn *c)
             otb_conn_drain(c, "replayed salt", &r->stats.replay);
             return;
         }
+        otb_conn_preauth_leave(c);
+        otb_relay_check_cap(r);
     }
     if (!out)
         return;
@@ -174,16 +176,96 @@ const struct otb_conn_side otb_conn_side_server = {
     .policed = true,
 };
 
+/* ------------------------------------------------------ pre-authentication */
+
+int otb_relay_set_preauth(struct otb_relay *r, ev_tstamp timeout, size_t per_source)
+{
+    r->preauth_timeout = timeout;
+    r->max_preauth_per_source = per_source;
+    otb_srccount_free(&r->sources);
+    /* At most one unauthenticated connection per slot of the cap. */
+    return otb_srccount_init(&r->sources, r->max_conns ? r->max_conns : 1024);
+}
+
+/* Whether peer's source may open one more unauthenticated connection;
+ * if not, counted (refused). */
+static bool otb_relay_preauth_admits(struct otb_relay *r, const struct otb_src *src)
+{
+    uint32_t n;
+
+    if (!r->sources.slots)
+        return true;
+    n = otb_srccount_get(&r->sources, src);
+    if ((r->max_preauth_per_source && n >= r->max_preauth_per_source) ||
+        (n == 0 && r->sources.used >= r->sources.limit)) {
+        r->stats.preauth_source_cap++;
+        return false;
+    }
+    return true;
+}
+
+/* A new connection joins the newest end of the list (admitted above). */
+static void otb_conn_preauth_join(struct otb_conn *c, const struct otb_src *src)
+{
+    struct otb_relay *r = c->relay;
+
+    c->src = *src;
+    if (r->sources.slots)
+        otb_srccount_add(&r->sources, src);
+    c->preauth = true;
+    c->accepted = ev_now(r->loop);
+    c->pprev = r->preauth_newest;
+    if (r->preauth_newest)
+        r->preauth_newest->pnext = c;
+    else
+        r->preauth_oldest = c;
+    r->preauth_newest = c;
+}
+
+void otb_conn_preauth_leave(struct otb_conn *c)
+{
+    struct otb_relay *r = c->relay;
+
+    if (!c->preauth)
+        return;
+    c->preauth = false;
+    if (c->pprev)
+        c->pprev->pnext = c->pnext;
+    else
+        r->preauth_oldest = c->pnext;
+    if (c->pnext)
+        c->pnext->pprev = c->pprev;
+    else
+        r->preauth_newest = c->pprev;
+    c->pprev = c->pnext = NULL;
+    if (r->sources.slots)
+        otb_srccount_del(&r->sources, &c->src);
+}
+
 /* ---------------------------------------------------------------- accept */
 
 void otb_relay_accept_cipher(struct otb_relay *r, int fd, const struct sockaddr *peer)
 {
-    struct otb_conn *c = otb_conn_new(r, &otb_codec_aead, &otb_conn_side_server);
+    struct otb_conn *c;
+    struct otb_src src;
 
+    otb_src_from_sockaddr(&src, peer);
+    if (!otb_relay_preauth_admits(r, &src)) {
+        close(fd);
+        return;
+    }
+    /* At the cap, a new connection takes the place of the oldest one that
+     * has not authenticated: holding slots without the key locks nobody out. */
+    if (r->max_conns && r->nconns >= r->max_conns && r->preauth_oldest) {
+        r->stats.preauth_evicted++;
+        otb_conn_close(r->preauth_oldest, "connection limit: oldest unauthenticated closed");
+    }
+    c = otb_conn_new(r, &otb_codec_aead, &otb_conn_side_server);
     if (!c) {
         close(fd);
         return;
     }
+    otb_conn_preauth_join(c, &src);
     if (otb_log_enabled(r->log, OTB_LOG_DEBUG)) {
         char from[OTB_ADDR_FMT_LEN];
         otb_sockaddr_format(peer, from, sizeof(from));
@@ -195,6 +277,8 @@ void otb_relay_accept_cipher(struct otb_relay *r, int fd, const struct sockaddr 
     c->outbound = &c->open;
     ev_io_set(&c->open.rio, fd, EV_READ);
     ev_io_start(r->loop, &c->open.rio);
-    /* The header must come within the idle timeout, like any traffic. */
-    otb_conn_arm_timer(c, r->idle_timeout);
+    /* The first chunk must authenticate before the fixed pre-authentication
+     * deadline (and the idle timeout, if shorter). */
+    otb_conn_arm_timer(c, r->preauth_timeout > 0 ? OTB_MIN(r->preauth_timeout, r->idle_timeout)
+                                                 : r->idle_timeout);
 }

@@ -20,6 +20,11 @@
     X(closed, "connections", "closed", "closed")                                 \
     /* times the connection cap paused accepting */                              \
     X(limit_pauses, "connections", "limit_pauses", "limit_pauses")               \
+    /* server, before authentication: past the fixed deadline, refused by the \
+     * per-source cap, closed to make room at the connection cap */            \
+    X(preauth_timeouts, "preauth", "timeouts", "preauth_timeouts")               \
+    X(preauth_source_cap, "preauth", "source_cap", "preauth_source_cap")         \
+    X(preauth_evicted, "preauth", "evicted", "preauth_evicted")                  \
     /* bytes written to plain sockets, to cipher sockets */                      \
     X(bytes_plain_out, "bytes", "to_plain", "bytes_to_plain")                    \
     X(bytes_cipher_out, "bytes", "to_cipher", "bytes_to_cipher")                 \
@@ -40,6 +45,8 @@
     X(assoc_active, "associations", "active", "assoc_active")                    \
     X(assoc_created, "associations", "created", "assoc_created")                 \
     X(assoc_evicted, "associations", "evicted", "assoc_evicted")                 \
+    /* table full and nothing another client may take: the new one refused */ \
+    X(assoc_refused, "associations", "refused", "assoc_refused")                 \
     X(assoc_expired, "associations", "expired", "assoc_expired")                 \
     /* the table's size, filled when the document is written */                  \
     X(assoc_max, "associations", "max", NULL)                                    \

@@ -1,6 +1,7 @@
 /* Listening sockets of the TCP relay: accept in bounded bursts, pause a
  * listener for a second when descriptors run out (EMFILE...), pause them
- * all at the connection cap and resume below it. */
+ * all at the connection cap (when no unauthenticated connection can make
+ * room, see otb_relay_accept_cipher) and resume below it. */
 #include "otb_conn.h"
 
 #include <errno.h>
@@ -73,6 +74,17 @@ void otb_relay_stop_listeners(struct otb_relay *r)
 {
     for (struct otb_listener *l = r->listeners; l; l = l->next)
         otb_listener_stop(l);
+}
+
+void otb_relay_check_cap(struct otb_relay *r)
+{
+    if (!r->max_conns || r->nconns < r->max_conns || r->accept_paused || r->preauth_oldest)
+        return;
+    OTB_WARN(r->log, "connection limit %zu reached: accepting paused until one closes",
+             r->max_conns);
+    r->stats.limit_pauses++;
+    otb_relay_stop_listeners(r);
+    r->accept_paused = true;
 }
 
 void otb_relay_resume_accept(struct otb_relay *r)

@@ -92,13 +92,10 @@ struct otb_conn *otb_conn_new(struct otb_relay *r, const struct otb_codec *codec
     r->nconns++;
     r->stats.accepted++;
     r->stats.active = r->nconns;
-    if (r->max_conns && r->nconns >= r->max_conns && !r->accept_paused) {
-        OTB_WARN(r->log, "connection limit %zu reached: accepting paused until one closes",
-                 r->max_conns);
-        r->stats.limit_pauses++;
-        otb_relay_stop_listeners(r);
-        r->accept_paused = true;
-    }
+    /* A server connection joins the pre-authentication list first, which
+     * can make room at the cap: it checks once it has authenticated. */
+    if (side != &otb_conn_side_server)
+        otb_relay_check_cap(r);
     return c;
 }
 
@@ -152,6 +149,7 @@ void otb_conn_close(struct otb_conn *c, const char *reason)
         close(c->cipher_fd);
     c->plain_fd = c->cipher_fd = -1;
     c->codec->end(c);
+    otb_conn_preauth_leave(c);
     otb_conn_unlink(r, c);
     r->nconns--;
     r->stats.active = r->nconns;
@@ -370,6 +368,16 @@ static void otb_conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
     }
     /* Idle timer: re-armed lazily from last_active instead of on every byte. */
     left = c->last_active + r->idle_timeout - ev_now(loop);
+    if (c->preauth && r->preauth_timeout > 0) {
+        /* Fixed from the accept: bytes that do not authenticate buy no time. */
+        ev_tstamp pre = c->accepted + r->preauth_timeout - ev_now(loop);
+        if (pre <= 0.01 && pre <= left) {
+            r->stats.preauth_timeouts++;
+            otb_conn_close(c, "no authenticated request before the deadline");
+            return;
+        }
+        left = OTB_MIN(left, pre);
+    }
     if (left > 0.01) {
         otb_conn_arm_timer(c, left);
         return;

@@ -70,6 +70,7 @@ void otb_relay_destroy(struct otb_relay *r)
     otb_relay_close_all(r, "shutting down");
     otb_relay_reap_cb(r->loop, &r->reaper, 0);
     otb_pool_destroy(&r->pool);
+    otb_srccount_free(&r->sources);
     free(r->scratch);
     r->scratch = NULL;
     otb_relay_key_put(r->key);

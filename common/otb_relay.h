@@ -34,6 +34,7 @@
 #include "otb_qos.h"
 #include "otb_replay.h"
 #include "otb_sock.h"
+#include "otb_srccount.h"
 #include "otb_stream.h"
 
 #define OTB_RELAY_MAX_PATHS 16
@@ -102,6 +103,12 @@ struct otb_conn {
      * outbound connect succeeds or fails, how to reach a destination. */
     const struct otb_conn_side *side;
     bool salt_checked;
+    /* Server: not authenticated yet (or draining): on the relay's preauth
+     * list, oldest first, counted for its source, under a fixed deadline. */
+    bool preauth;
+    struct otb_conn *pprev, *pnext;
+    ev_tstamp accepted;
+    struct otb_src src;
     bool cipher_mptcp; /* cipher socket may carry MPTCP subflows: count per-path bytes */
     const struct otb_route *route; /* client: NULL = the relay's out_opts */
     int server_index; /* client: which server this connection uses */
@@ -161,6 +168,15 @@ struct otb_relay {
     ev_tstamp idle_timeout, connect_timeout;
     size_t nconns, max_conns;
     struct otb_conn *live, *dead;
+    /* Server: connections whose first chunk has not authenticated, and the
+     * draining ones. They must authenticate within preauth_timeout of the
+     * accept (bytes do not push it back); one source holds at most
+     * max_preauth_per_source of them; at max_conns the oldest is closed
+     * for a new one instead of pausing the listeners. */
+    ev_tstamp preauth_timeout;
+    size_t max_preauth_per_source; /* 0 = no cap */
+    struct otb_conn *preauth_oldest, *preauth_newest;
+    struct otb_srccount sources;
     ev_check reaper;
     /* Bytes of finished connections per box-side address (one per WAN). */
     struct otb_mptcp_path paths[OTB_RELAY_MAX_PATHS];
@@ -194,6 +210,8 @@ int otb_relay_init(struct otb_relay *r, struct ev_loop *loop, const struct otb_l
  * open finish with the key they started with. 0 or -ENOMEM. */
 int otb_relay_set_master(struct otb_relay *r, const struct otb_master *master);
 const struct otb_master *otb_relay_master(const struct otb_relay *r);
+/* Server: the pre-authentication limits (after max_conns is set). 0 or -ENOMEM. */
+int otb_relay_set_preauth(struct otb_relay *r, ev_tstamp timeout, size_t per_source);
 /* Closes every connection and frees what the relay owns (not egress/replay). */
 void otb_relay_destroy(struct otb_relay *r);
 

@@ -6,17 +6,17 @@
 
 int otb_replay_init(struct otb_replay *r, size_t capacity)
 {
-    size_t slots = 16;
+    size_t cap = 8;
 
     memset(r, 0, sizeof(*r));
-    if (capacity > ((size_t)1 << 28)) /* 2 GiB of tables is already absurd */
+    if (capacity > ((size_t)1 << 28)) /* 3 GiB of tables is already absurd */
         return -ENOMEM;
-    while (slots < capacity * 2)
-        slots <<= 1;
-    r->slots = slots;
-    r->capacity = slots / 2;
-    r->gen[0] = calloc(slots, sizeof(uint64_t));
-    r->gen[1] = calloc(slots, sizeof(uint64_t));
+    while (cap < capacity)
+        cap <<= 1;
+    r->capacity = cap;
+    r->slots = cap + cap / 2; /* load at most 2/3: short probe sequences */
+    r->gen[0] = calloc(r->slots, sizeof(uint32_t));
+    r->gen[1] = calloc(r->slots, sizeof(uint32_t));
     if (!r->gen[0] || !r->gen[1]) {
         otb_replay_free(r);
         return -ENOMEM;
@@ -32,6 +32,11 @@ void otb_replay_free(struct otb_replay *r)
     memset(r, 0, sizeof(*r));
 }
 
+size_t otb_replay_bytes(const struct otb_replay *r)
+{
+    return 2 * r->slots * sizeof(uint32_t);
+}
+
 static uint64_t otb_replay_hash(const struct otb_replay *r, const uint8_t *salt, size_t len)
 {
     uint8_t out[crypto_shorthash_BYTES];
@@ -39,37 +44,40 @@ static uint64_t otb_replay_hash(const struct otb_replay *r, const uint8_t *salt,
 
     crypto_shorthash(out, salt, len, r->key);
     memcpy(&h, out, sizeof(h));
-    return h ? h : 1; /* 0 marks an empty slot */
+    return h;
 }
 
-/* Returns the slot holding h, or the empty slot where it belongs. */
-static uint64_t *otb_replay_slot(uint64_t *table, size_t slots, uint64_t h)
+/* The slot holding fp, or the empty slot where it belongs: the probe starts
+ * at the high half of the hash scaled to the table (no power of two needed). */
+static uint32_t *otb_replay_slot(uint32_t *table, size_t slots, uint64_t h, uint32_t fp)
 {
-    size_t i = (size_t)h & (slots - 1);
-    while (table[i] != 0 && table[i] != h)
-        i = (i + 1) & (slots - 1);
+    size_t i = (size_t)(((h >> 32) * (uint64_t)slots) >> 32);
+
+    while (table[i] != 0 && table[i] != fp)
+        i = i + 1 == slots ? 0 : i + 1;
     return &table[i];
 }
 
 bool otb_replay_check_add(struct otb_replay *r, const uint8_t *salt, size_t len)
 {
     uint64_t h = otb_replay_hash(r, salt, len);
-    uint64_t *slot;
+    uint32_t fp = (uint32_t)h ? (uint32_t)h : 1; /* 0 marks an empty slot */
+    uint32_t *slot;
 
-    if (*otb_replay_slot(r->gen[1], r->slots, h) == h)
+    if (*otb_replay_slot(r->gen[1], r->slots, h, fp) == fp)
         return true;
-    slot = otb_replay_slot(r->gen[0], r->slots, h);
-    if (*slot == h)
+    slot = otb_replay_slot(r->gen[0], r->slots, h, fp);
+    if (*slot == fp)
         return true;
     if (r->count >= r->capacity) {
-        uint64_t *old = r->gen[1];
-        memset(old, 0, r->slots * sizeof(uint64_t));
+        uint32_t *old = r->gen[1];
+        memset(old, 0, r->slots * sizeof(uint32_t));
         r->gen[1] = r->gen[0];
         r->gen[0] = old;
         r->count = 0;
-        slot = otb_replay_slot(r->gen[0], r->slots, h);
+        slot = otb_replay_slot(r->gen[0], r->slots, h, fp);
     }
-    *slot = h;
+    *slot = fp;
     r->count++;
     return false;
 }

@@ -187,12 +187,16 @@ void otb_udp_server_reply(void *ctx, uint8_t *data, size_t n, const struct socka
     struct otb_udprelay *r = a->relay;
     struct otb_addr src;
     uint8_t *out;
+    size_t len;
 
     if (otb_addr_from_sockaddr(&src, from) < 0)
         return;
     out = otb_udp_tx_slot(r, a->via->fd);
-    otb_udp_tx_commit(r, otb_udp_seal_with(r, &src, data, n, out),
-                      (const struct sockaddr *)&a->peer, OTB_UDP_DOWN, n, a->tos);
+    len = otb_udp_seal_with(r, &src, data, n, out);
+    /* Our own salt recorded: this datagram, sent back to us from any
+     * source, would open as a box's request (a reflector) under the same key. */
+    otb_replay_check_add(&r->replay, out, r->master->key_len);
+    otb_udp_tx_commit(r, len, (const struct sockaddr *)&a->peer, OTB_UDP_DOWN, n, a->tos);
     otb_udp_assoc_touch(a);
     otb_udp_assoc_note_port(a, src.port);
 }

@@ -107,16 +107,51 @@ void otb_udp_sock_start(struct otb_udprelay *r, struct otb_udp_sock *s, int fd)
     ev_io_start(r->loop, &s->io);
 }
 
+/* Voice by any classification the relay has: a voice signalling port seen
+ * (a->voice), the box's class (client), the DSCP the box marked (server). */
+static bool otb_udp_assoc_is_voice(const struct otb_udp_assoc *a)
+{
+    return a->voice || a->qclass == OTB_QOS_VOICE ||
+           (a->tos >= 0 && otb_qos_from_tos((uint8_t)a->tos) == OTB_QOS_VOICE);
+}
+
+/* A full table may take a non-voice association, or a voice one whose
+ * timer has expired (not yet reaped: the timer is re-armed lazily). */
+static bool otb_udp_assoc_evictable(const struct otb_udp_link *l, void *arg)
+{
+    const struct otb_udp_assoc *a = (const struct otb_udp_assoc *)l;
+    struct otb_udprelay *r = arg;
+
+    return !otb_udp_assoc_is_voice(a) ||
+           ev_now(r->loop) >= a->last_active + otb_udp_assoc_idle(a);
+}
+
+/* Room for a new association of k's client: 0, or -1 when the table is
+ * full and nothing may go (counted: refused). */
+static int otb_udp_assoc_make_room(struct otb_udprelay *r, const struct otb_udp_key *k)
+{
+    struct otb_udp_link *victim;
+
+    if (r->table.count < r->max_assoc)
+        return 0;
+    victim = otb_udp_table_victim(&r->table, k, otb_udp_assoc_evictable, r);
+    if (!victim) {
+        r->stats.assoc_refused++;
+        return -1;
+    }
+    otb_udp_assoc_close((struct otb_udp_assoc *)victim, &r->stats.assoc_evicted);
+    return 0;
+}
+
 static struct otb_udp_assoc *otb_udp_assoc_new(struct otb_udprelay *r,
                                                struct otb_udp_listener *via,
                                                const struct sockaddr *peer,
                                                const struct otb_udp_key *k, uint64_t hash)
 {
-    struct otb_udp_link *oldest;
     struct otb_udp_assoc *a;
 
-    if (r->table.count >= r->max_assoc && (oldest = otb_udp_table_oldest(&r->table)))
-        otb_udp_assoc_close((struct otb_udp_assoc *)oldest, &r->stats.assoc_evicted);
+    if (otb_udp_assoc_make_room(r, k) < 0)
+        return NULL;
     a = calloc(1, otb_udp_assoc_size(r));
     if (!a) {
         r->stats.errors++;
@@ -134,9 +169,13 @@ static struct otb_udp_assoc *otb_udp_assoc_new(struct otb_udprelay *r,
     a->wan = -1;
     a->tos = -1;
     a->last_active = ev_now(r->loop);
+    if (otb_udp_table_insert(&r->table, &a->link) < 0) {
+        r->stats.errors++;
+        free(a);
+        return NULL;
+    }
     ev_timer_init(&a->timer, otb_udp_assoc_timer_cb, r->idle_timeout, 0.);
     ev_timer_start(r->loop, &a->timer);
-    otb_udp_table_insert(&r->table, &a->link);
     r->stats.assoc_created++;
     r->stats.assoc_active = r->table.count;
     return a;

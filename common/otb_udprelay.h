@@ -23,7 +23,11 @@
  *
  * Associations live in a hash table (keyed SipHash: peers choose their
  * ports, so they must not be able to aim collisions) threaded on an LRU
- * list; when the table is full the least recently active one is evicted.
+ * list, and per client (peer address) on the client's own LRU list; when
+ * the table is full a new association takes the least recently active one
+ * of the heaviest client (its own client's first), never one of a lighter
+ * client, and never a voice association before its timer has expired: if
+ * nothing may go, the new one is refused (otb_udp_table_victim).
  * Each has an idle timer re-armed lazily from its last activity (longer for
  * associations that carried voice signalling). This module allocates
  * nothing per datagram: datagrams are read 16 at a time (recvmmsg) into slots owned by the
@@ -85,18 +89,36 @@ struct otb_udp_key {
     uint8_t sub;      /* client: family of the destination; server: 0 */
 };
 
+struct otb_udp_client;
+
 struct otb_udp_link {
     struct otb_udp_link *hnext;      /* hash chain */
     struct otb_udp_link *prev, *next; /* LRU list, most recent first */
+    struct otb_udp_link *cprev, *cnext; /* its client's LRU list, most recent first */
+    struct otb_udp_client *client;
     struct otb_udp_key key;
     uint64_t hash;
 };
 
+/* A peer address (any port): a box on the server, a LAN host on the box.
+ * Its associations are listed so a full table takes from the heaviest
+ * client, never from a lighter one. */
+struct otb_udp_client {
+    struct otb_udp_client *hnext; /* hash chain */
+    struct otb_udp_client *prev, *next; /* every client */
+    struct otb_udp_key key;       /* the address, port and sub zero */
+    uint64_t hash;
+    size_t count;                 /* associations */
+    struct otb_udp_link lru;      /* sentinel of cprev/cnext */
+};
+
 struct otb_udp_table {
     struct otb_udp_link **buckets;
+    struct otb_udp_client **cbuckets; /* clients, as many buckets */
     size_t mask; /* bucket count - 1, a power of two minus one */
     size_t count;
     struct otb_udp_link lru; /* sentinel: lru.next newest, lru.prev oldest */
+    struct otb_udp_client *clients;
     uint8_t hkey[crypto_shorthash_KEYBYTES];
 };
 
@@ -108,13 +130,27 @@ int otb_udp_key_set(struct otb_udp_key *k, const struct sockaddr *sa, uint8_t su
 uint64_t otb_udp_table_hash(const struct otb_udp_table *t, const struct otb_udp_key *k);
 struct otb_udp_link *otb_udp_table_find(const struct otb_udp_table *t,
                                         const struct otb_udp_key *k, uint64_t hash);
-/* l->key and l->hash set by the caller, key not present; l becomes the newest. */
-void otb_udp_table_insert(struct otb_udp_table *t, struct otb_udp_link *l);
+/* l->key and l->hash set by the caller, key not present; l becomes the
+ * newest. 0, or -ENOMEM (a new client could not be made; l not inserted). */
+int otb_udp_table_insert(struct otb_udp_table *t, struct otb_udp_link *l);
 void otb_udp_table_remove(struct otb_udp_table *t, struct otb_udp_link *l);
 /* Marks l as the most recently active. */
 void otb_udp_table_touch(struct otb_udp_table *t, struct otb_udp_link *l);
 /* Least recently active, or NULL if empty. */
 struct otb_udp_link *otb_udp_table_oldest(const struct otb_udp_table *t);
+/* Associations of the client (address) of k. */
+size_t otb_udp_table_client_count(const struct otb_udp_table *t, const struct otb_udp_key *k);
+/* Whether an association may be evicted (e.g. not voice before its timer). */
+typedef bool (*otb_udp_evictable_fn)(const struct otb_udp_link *l, void *arg);
+/* What a full table gives up for a new association of k's client: the
+ * least recently active evictable association of the client holding the
+ * most, among k's own client and those holding more than it; k's own
+ * client first on a tie. So a client cycling ports only replaces its own
+ * associations once it is the heaviest, and takes nothing from a lighter
+ * one. NULL: nothing may go (refuse the new association). */
+struct otb_udp_link *otb_udp_table_victim(const struct otb_udp_table *t,
+                                          const struct otb_udp_key *k,
+                                          otb_udp_evictable_fn evictable, void *arg);
 
 /* Server: a name resolved lately. */
 struct otb_udp_name {

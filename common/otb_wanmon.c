@@ -56,6 +56,17 @@ static void otb_wanmon_child_cb(struct ev_loop *loop, ev_child *w, int revents)
                  w->rstatus);
 }
 
+/* The WAN's source address as text ("" when it has none). */
+static void otb_wanmon_addr_text(const struct otb_wanmon_wan *w, char *out, size_t len)
+{
+    out[0] = '\0';
+    if (w->addr.ss_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)&w->addr)->sin_addr, out, len);
+    else if (w->addr.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&w->addr)->sin6_addr, out,
+                  len);
+}
+
 /* The hook gets WAN name, interface and new state as arguments, and the
  * same plus the WAN's source address in OTB_WAN_* variables. */
 static void otb_wanmon_run_hook(struct otb_wanmon *m, const struct otb_wanmon_wan *w)
@@ -63,7 +74,7 @@ static void otb_wanmon_run_hook(struct otb_wanmon *m, const struct otb_wanmon_wa
     const char *state = otb_wanmon_state_name(w->state);
     char *argv[] = { m->hook, (char *)w->name, (char *)w->iface, (char *)state, NULL };
     char e_name[64], e_iface[32], e_state[32], e_addr[80];
-    char addr[OTB_ADDR_FMT_LEN] = "";
+    char addr[INET6_ADDRSTRLEN];
     size_t n = 0;
     char **envp;
     pid_t pid;
@@ -71,8 +82,7 @@ static void otb_wanmon_run_hook(struct otb_wanmon *m, const struct otb_wanmon_wa
 
     if (!m->hook[0])
         return;
-    if (w->addr_len)
-        otb_sockaddr_format((const struct sockaddr *)&w->addr, addr, sizeof(addr));
+    otb_wanmon_addr_text(w, addr, sizeof(addr));
     snprintf(e_name, sizeof(e_name), "OTB_WAN=%s", w->name);
     snprintf(e_iface, sizeof(e_iface), "OTB_WAN_IFACE=%s", w->iface);
     snprintf(e_state, sizeof(e_state), "OTB_WAN_STATE=%s", state);
@@ -407,8 +417,33 @@ static struct otb_wanmon_wan *otb_wanmon_slot(struct otb_wanmon *m, const char *
     return w;
 }
 
+static void otb_wanmon_see(struct otb_wanmon *m, const char *ifname, bool *seen)
+{
+    struct otb_wanmon_wan *w;
+
+    if (!ifname[0] || strcmp(ifname, "lo") == 0)
+        return;
+    w = otb_wanmon_slot(m, ifname, ifname, 0);
+    if (w)
+        seen[otb_wanmon_index(w)] = true;
+}
+
+/* Interfaces with an MPTCP endpoint are WANs too (after the default routes'
+ * ones: a WAN used only for extra subflows has no default route). */
+static void otb_wanmon_scan_endpoints(struct otb_wanmon *m, bool *seen)
+{
+    struct otb_nl_endpoint eps[32];
+    char ifname[IF_NAMESIZE];
+    int n = otb_nl_mptcp_endpoints(eps, OTB_ARRAY_LEN(eps));
+
+    for (int i = 0; i < n; i++)
+        if (eps[i].ifindex > 0 && eps[i].addr.ss_family == m->target.ss_family &&
+            if_indextoname((unsigned)eps[i].ifindex, ifname))
+            otb_wanmon_see(m, ifname, seen);
+}
+
 /* The WANs: configured ones, or one per interface of a main-table default
- * route (in metric order: the routing's own preference). */
+ * route (in metric order: the routing's own preference) or MPTCP endpoint. */
 static void otb_wanmon_scan(struct otb_wanmon *m)
 {
     struct otb_nl_route routes[2 * OTB_MAX_WANS];
@@ -424,14 +459,9 @@ static void otb_wanmon_scan(struct otb_wanmon *m)
         }
     } else if ((n = otb_nl_default_routes(m->target.ss_family, routes,
                                           OTB_ARRAY_LEN(routes))) >= 0) {
-        for (int i = 0; i < n; i++) {
-            struct otb_wanmon_wan *w;
-            if (!routes[i].ifname[0])
-                continue;
-            w = otb_wanmon_slot(m, routes[i].ifname, routes[i].ifname, 0);
-            if (w)
-                seen[otb_wanmon_index(w)] = true;
-        }
+        for (int i = 0; i < n; i++)
+            otb_wanmon_see(m, routes[i].ifname, seen);
+        otb_wanmon_scan_endpoints(m, seen);
     } else {
         return; /* netlink failed: keep what we know */
     }
@@ -622,14 +652,9 @@ void otb_wanmon_write_json(const struct otb_wanmon *m, FILE *out)
     fputs(",\"wans\":[", out);
     for (size_t i = 0; i < m->n; i++) {
         const struct otb_wanmon_wan *w = &m->wans[i];
-        char addr[INET6_ADDRSTRLEN] = "";
+        char addr[INET6_ADDRSTRLEN];
 
-        if (w->addr.ss_family == AF_INET)
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)&w->addr)->sin_addr, addr,
-                      sizeof(addr));
-        else if (w->addr.ss_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&w->addr)->sin6_addr, addr,
-                      sizeof(addr));
+        otb_wanmon_addr_text(w, addr, sizeof(addr));
         fprintf(out,
                 "%s{\"name\":\"%s\",\"iface\":\"%s\",\"address\":\"%s\",\"state\":\"%s\","
                 "\"rtt_ms\":%.1f,\"loss_pct\":%u,\"last_change\":%.0f,\"tx_bytes\":%llu,"

@@ -39,6 +39,14 @@ static void otb_server_on_accept(struct otb_listener *l, int fd, const struct so
     otb_relay_accept_cipher(l->relay, fd, peer);
 }
 
+/* The replay filter's size and memory, stated once at start. */
+static void otb_server_log_replay(struct otb_server *s, const char *what,
+                                  const struct otb_replay *r)
+{
+    OTB_INFO(&s->log, "%s replay filter: 2 generations of %zu salts, %.1f MiB", what,
+             r->capacity, (double)otb_replay_bytes(r) / (1024. * 1024.));
+}
+
 /* ----------------------------------------------------- UDP relay (-u, -U) */
 
 /* After the TCP relay's setup: shares its egress, listens on the same
@@ -62,6 +70,7 @@ static int otb_server_setup_udp(struct otb_server *s, struct ev_loop *loop)
             return -1;
     }
     OTB_INFO(&s->log, "UDP relay: up to %zu associations", s->udp.max_assoc);
+    otb_server_log_replay(s, "UDP", &s->udp.replay);
     return 0;
 }
 
@@ -118,6 +127,11 @@ static int otb_server_setup(void *arg, struct ev_loop *loop)
     s->relay.idle_timeout = s->cfg.timeout;
     s->relay.connect_timeout = s->cfg.connect_timeout;
     s->relay.max_conns = s->prog.max_conns;
+    if (otb_relay_set_preauth(&s->relay, s->cfg.preauth_timeout,
+                              (size_t)s->cfg.max_preauth_per_source) < 0) {
+        OTB_ERR(&s->log, "out of memory");
+        return -1;
+    }
     /* To the Internet: plain TCP (its servers do not speak MPTCP). */
     s->egress.opts = (struct otb_sock_opts){ .no_delay = s->cfg.no_delay,
                                              .fast_open = s->cfg.fast_open,
@@ -155,6 +169,9 @@ static int otb_server_setup(void *arg, struct ev_loop *loop)
         return -1;
     OTB_INFO(&s->log, "method %s, idle timeout %d s, up to %zu connections",
              otb_method_info(s->master.method)->name, s->cfg.timeout, s->relay.max_conns);
+    OTB_INFO(&s->log, "before authentication: %d s from the accept, at most %ld per source",
+             s->cfg.preauth_timeout, s->cfg.max_preauth_per_source);
+    otb_server_log_replay(s, "TCP", &s->replay);
     s->prog.tcp = &s->relay;
     s->prog.udp = s->udp_on ? &s->udp : NULL;
     s->prog.acl = &s->egress.acl;

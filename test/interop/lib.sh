@@ -137,13 +137,14 @@ otb_lines_above() {
 # The TCP counters' log line (the UDP relay's is "udp stats: ").
 OTB_TCP_STATS='INFO: stats: '
 
-# otb_server_stats NAME: asks for the TCP stats line (SIGUSR1) and prints it.
+# otb_server_stats NAME [STATS]: asks for the stats lines (SIGUSR1) and
+# prints the STATS one (default: the TCP counters; 'udp stats: ' the UDP ones).
 otb_server_stats() {
-    local name=$1 log="$OTB_TMP/$1.log" before
-    before=$(otb_count_lines "$log" "$OTB_TCP_STATS")
+    local name=$1 stats=${2:-$OTB_TCP_STATS} log="$OTB_TMP/$1.log" before
+    before=$(otb_count_lines "$log" "$stats")
     kill -USR1 "${OTB_PID[$name]}"
-    otb_wait_for "the stats line of $name" 10 otb_lines_above "$log" "$OTB_TCP_STATS" "$before"
-    grep -F "$OTB_TCP_STATS" "$log" | tail -n 1
+    otb_wait_for "the stats line of $name" 10 otb_lines_above "$log" "$stats" "$before"
+    grep -F "$stats" "$log" | tail -n 1
 }
 
 # otb_stat LINE FIELD: the number after FIELD in a stats line.

@@ -6,7 +6,7 @@
  * One line per connection on stdout:
  *   conn=<n> reply=<bytes received> plain=<bytes opened> echo=<yes|no|bad|->
  *   closed=<eof|rst|no> elapsed=<seconds from the last byte sent to the close>
- * and for --storm one summary line. Exit 0 when the probe could do its job
+ * and for --storm and --trickle one summary line. Exit 0 when the probe could do its job
  * (what the server answered is for the caller to judge), 1 on a local error
  * or a refused TCP connection, 2 on a usage error. */
 #include <errno.h>
@@ -47,6 +47,9 @@ enum otb_probe_mode {
     OTB_PROBE_VALID,     /* a correct stream to --valid-to carrying --payload */
     OTB_PROBE_REPLAY,    /* the --valid-to flight, byte for byte, on two connections */
     OTB_PROBE_STORM,     /* N connections opened and dropped */
+    OTB_PROBE_TRICKLE,   /* N connections held open without the key, a byte at a time */
+    OTB_PROBE_JUNK,      /* N connections, each a salt's worth of junk then closed */
+    OTB_PROBE_FLIGHT,    /* the bytes of a file (a saved flight or reply), as they are */
 };
 
 struct otb_probe {
@@ -61,7 +64,13 @@ struct otb_probe {
     unsigned length;   /* --length V */
     unsigned atyp;     /* --atyp V */
     unsigned parallel; /* --parallel P (storm) */
-    double wait;       /* --wait S: how long to watch a connection */
+    double wait;       /* --wait S: how long to watch a connection (trickle: to run) */
+    double every;      /* --every S (trickle): seconds between bytes */
+    bool have_from;
+    struct sockaddr_storage from; /* --from IP: source address of the connections */
+    const char *save;       /* --save FILE: the flight sent (valid modes) */
+    const char *save_reply; /* --save-reply FILE: the raw bytes the server sent back */
+    const char *flight;     /* --flight FILE */
 };
 
 /* What one connection got back. */
@@ -101,7 +110,16 @@ static void otb_probe_usage(FILE *out)
           "  --atyp9 | --atyp V    salt + sealed address header with ATYP 9 (or V)\n"
           "  --valid-to HOST:PORT  a correct stream carrying --payload TEXT (echo checked)\n"
           "  --replay              with --valid-to: the same first flight on two connections\n"
-          "  --storm N             N connections opened and dropped, --parallel P at a time\n",
+          "  --storm N             N connections opened and dropped, --parallel P at a time\n"
+          "  --junk N              N connections, each sends a salt's length of random bytes\n"
+          "                        and 2 more, then is dropped, --parallel P at a time\n"
+          "  --trickle N           N connections held open: a few zero bytes, then one byte\n"
+          "                        every --every S seconds; any the server closes is opened\n"
+          "                        again 0.5 s later; runs --wait S in all\n"
+          "  --flight FILE         the bytes of FILE as a first flight (a saved one, a reply)\n"
+          "options: --from IP      source address of the connections (storm, junk, trickle)\n"
+          "         --save FILE    --valid-to: keep the flight sent in FILE\n"
+          "         --save-reply FILE  keep the raw bytes the server sent back in FILE\n",
           out);
 }
 
@@ -191,7 +209,8 @@ static int otb_probe_make_master(struct otb_probe *p, const struct otb_probe_sec
 enum {
     OPT_KEY = 256, OPT_RANDOM, OPT_TRUNCATED, OPT_BAD_TAG, OPT_BIG_LENGTH, OPT_LENGTH,
     OPT_ATYP9, OPT_ATYP, OPT_VALID_TO, OPT_PAYLOAD, OPT_REPLAY, OPT_STORM, OPT_PARALLEL,
-    OPT_WAIT, OPT_HELP,
+    OPT_WAIT, OPT_HELP, OPT_TRICKLE, OPT_JUNK, OPT_EVERY, OPT_FROM, OPT_SAVE, OPT_SAVE_REPLY,
+    OPT_FLIGHT,
 };
 
 static const struct option otb_probe_options[] = {
@@ -209,6 +228,13 @@ static const struct option otb_probe_options[] = {
     { "storm", required_argument, NULL, OPT_STORM },
     { "parallel", required_argument, NULL, OPT_PARALLEL },
     { "wait", required_argument, NULL, OPT_WAIT },
+    { "trickle", required_argument, NULL, OPT_TRICKLE },
+    { "junk", required_argument, NULL, OPT_JUNK },
+    { "every", required_argument, NULL, OPT_EVERY },
+    { "from", required_argument, NULL, OPT_FROM },
+    { "save", required_argument, NULL, OPT_SAVE },
+    { "save-reply", required_argument, NULL, OPT_SAVE_REPLY },
+    { "flight", required_argument, NULL, OPT_FLIGHT },
     { "help", no_argument, NULL, OPT_HELP },
     { NULL, 0, NULL, 0 },
 };
@@ -257,10 +283,14 @@ static int otb_probe_mode_option(struct otb_probe *p, int opt, const char *arg)
     case OPT_REPLAY:
         return otb_probe_set_mode(p, OTB_PROBE_REPLAY);
     case OPT_STORM:
+    case OPT_JUNK:
+    case OPT_TRICKLE:
         if (otb_probe_parse_number(arg, 10000000, &v) < 0 || v == 0)
             return -1;
         p->count = v;
-        return otb_probe_set_mode(p, OTB_PROBE_STORM);
+        return otb_probe_set_mode(p, opt == OPT_STORM  ? OTB_PROBE_STORM
+                                     : opt == OPT_JUNK ? OTB_PROBE_JUNK
+                                                       : OTB_PROBE_TRICKLE);
     case OPT_PARALLEL:
         if (otb_probe_parse_number(arg, OTB_PROBE_STORM_BATCH_MAX, &v) < 0 || v == 0)
             return -1;
@@ -280,6 +310,7 @@ static int otb_probe_parse_args(struct otb_probe *p, int argc, char **argv)
     p->payload = "otb-probe";
     p->parallel = 256;
     p->wait = 8.;
+    p->every = 3.;
     while ((opt = getopt_long(argc, argv, "s:m:k:h", otb_probe_options, NULL)) != -1) {
         switch (opt) {
         case 's':
@@ -302,6 +333,29 @@ static int otb_probe_parse_args(struct otb_probe *p, int argc, char **argv)
         case OPT_WAIT:
             p->wait = atof(optarg);
             break;
+        case OPT_EVERY:
+            p->every = atof(optarg);
+            break;
+        case OPT_SAVE:
+            p->save = optarg;
+            break;
+        case OPT_SAVE_REPLY:
+            p->save_reply = optarg;
+            break;
+        case OPT_FLIGHT:
+            p->flight = optarg;
+            if (otb_probe_set_mode(p, OTB_PROBE_FLIGHT) < 0)
+                return 2;
+            break;
+        case OPT_FROM: {
+            socklen_t len;
+            if (otb_sock_parse_ip(optarg, 0, &p->from, &len) < 0) {
+                fprintf(stderr, "otb_probe: --from wants an IP address, got \"%s\"\n", optarg);
+                return 2;
+            }
+            p->have_from = true;
+            break;
+        }
         case 'h':
         case OPT_HELP:
             otb_probe_usage(stdout);
@@ -312,7 +366,7 @@ static int otb_probe_parse_args(struct otb_probe *p, int argc, char **argv)
         }
     }
     if (optind != argc || !have_server || p->mode == OTB_PROBE_NONE ||
-        (p->mode == OTB_PROBE_REPLAY && !p->have_target) || p->wait <= 0 ||
+        (p->mode == OTB_PROBE_REPLAY && !p->have_target) || p->wait <= 0 || p->every <= 0 ||
         strlen(p->payload) == 0 || strlen(p->payload) > OTB_CHUNK_MAX) {
         otb_probe_usage(stderr);
         return 2;
@@ -386,9 +440,42 @@ static size_t otb_probe_build_flight(struct otb_probe *p, uint8_t *out)
         break;
     case OTB_PROBE_NONE:
     case OTB_PROBE_STORM:
+    case OTB_PROBE_JUNK:
+    case OTB_PROBE_TRICKLE:
+    case OTB_PROBE_FLIGHT:
         break;
     }
     otb_stream_enc_end(&enc);
+    return n;
+}
+
+/* ------------------------------------------------------------------ files */
+
+static int otb_probe_write_file(const char *path, const uint8_t *buf, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+
+    if (!f || fwrite(buf, 1, len, f) != len || fclose(f) != 0) {
+        perror(path);
+        return -1;
+    }
+    return 0;
+}
+
+/* The flight of --flight FILE: at most cap bytes. Its length, or 0 on error. */
+static size_t otb_probe_read_file(const char *path, uint8_t *buf, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    size_t n;
+
+    if (!f) {
+        perror(path);
+        return 0;
+    }
+    n = fread(buf, 1, cap, f);
+    fclose(f);
+    if (n == 0)
+        fprintf(stderr, "otb_probe: %s is empty\n", path);
     return n;
 }
 
@@ -454,6 +541,10 @@ static bool otb_probe_read_reply(struct otb_probe_reader *rd, struct otb_probe_r
     return true;
 }
 
+/* --save-reply: the raw bytes of the first connection's reply. */
+static uint8_t otb_probe_reply_kept[OTB_PROBE_READ_SIZE];
+static size_t otb_probe_reply_len;
+
 /* Watches fd until it closes or wait seconds pass; with a reader, also until
  * the expected echo is complete. */
 static void otb_probe_watch(const struct otb_probe *p, int fd, struct otb_probe_reader *rd,
@@ -481,6 +572,10 @@ static void otb_probe_watch(const struct otb_probe *p, int fd, struct otb_probe_
         }
         if (n < 0)
             continue;
+        if (p->save_reply && res->reply + (size_t)n <= sizeof(otb_probe_reply_kept)) {
+            memcpy(otb_probe_reply_kept + res->reply, buf, (size_t)n);
+            otb_probe_reply_len = res->reply + (size_t)n;
+        }
         res->reply += (size_t)n;
         if (rd && otb_probe_read_reply(rd, res, buf, (size_t)n, p->payload))
             break;
@@ -524,12 +619,38 @@ static int otb_probe_one(const struct otb_probe *p, int conn, const uint8_t *fli
     return 0;
 }
 
+/* A non-blocking connection to the server from --from (if given), its
+ * connect in progress. fd or -1. */
+static int otb_probe_connect_nb(const struct otb_probe *p)
+{
+    int fd = socket(p->server.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+    if (fd < 0)
+        return -1;
+    if ((p->have_from && bind(fd, (const struct sockaddr *)&p->from,
+                              otb_sockaddr_len((const struct sockaddr *)&p->from)) < 0) ||
+        (connect(fd, (const struct sockaddr *)&p->server, p->server_len) < 0 &&
+         errno != EINPROGRESS)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 /* ------------------------------------------------------------------ storm */
 
-/* How a storm connection ends: a FIN, a reset, or one stray byte then a FIN. */
-static void otb_probe_drop(int fd, size_t i)
+/* How a storm connection ends: a FIN, a reset, or one stray byte then a FIN.
+ * A junk connection sends random bytes, a salt's length and 2 more (less than
+ * a length block: the server has a salt and waits for the rest, which never
+ * comes), then ends with a FIN. */
+static void otb_probe_drop(const struct otb_probe *p, int fd, size_t i)
 {
-    if (i % 3 == 1) {
+    if (p->mode == OTB_PROBE_JUNK) {
+        uint8_t junk[OTB_MAX_SALT_LEN + 2];
+        size_t len = p->master.key_len + 2;
+        randombytes_buf(junk, len);
+        (void)!send(fd, junk, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    } else if (i % 3 == 1) {
         struct linger lg = { .l_onoff = 1, .l_linger = 0 };
         setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
     } else if (i % 3 == 2) {
@@ -549,13 +670,7 @@ static size_t otb_probe_storm_batch(const struct otb_probe *p, size_t first, siz
     double deadline = otb_probe_now() + p->wait;
 
     for (size_t i = 0; i < n; i++) {
-        int fd = socket(p->server.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        pfd[i] = (struct pollfd){ .fd = fd, .events = POLLOUT };
-        if (fd >= 0 && connect(fd, (const struct sockaddr *)&p->server, p->server_len) < 0 &&
-            errno != EINPROGRESS) {
-            close(fd);
-            pfd[i].fd = -1;
-        }
+        pfd[i] = (struct pollfd){ .fd = otb_probe_connect_nb(p), .events = POLLOUT };
         pending += pfd[i].fd >= 0;
     }
     while (pending > 0 && otb_probe_now() < deadline) {
@@ -565,7 +680,7 @@ static size_t otb_probe_storm_batch(const struct otb_probe *p, size_t first, siz
             if (pfd[i].fd < 0 || !pfd[i].revents)
                 continue;
             ok += otb_sock_error(pfd[i].fd) == 0;
-            otb_probe_drop(pfd[i].fd, first + i);
+            otb_probe_drop(p, pfd[i].fd, first + i);
             pfd[i].fd = -1;
             pending--;
         }
@@ -586,8 +701,94 @@ static int otb_probe_storm(const struct otb_probe *p)
         ok += otb_probe_storm_batch(p, done, n);
         done += n;
     }
-    printf("storm=%zu established=%zu failed=%zu elapsed=%.2f\n", p->count, ok, p->count - ok,
+    printf("%s=%zu established=%zu failed=%zu elapsed=%.2f\n",
+           p->mode == OTB_PROBE_JUNK ? "junk" : "storm", p->count, ok, p->count - ok,
            otb_probe_now() - start);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- trickle */
+
+struct otb_probe_slot {
+    int fd;
+    double next;    /* when to send the next byte, or to reopen (fd < 0) */
+    bool connected;
+};
+
+/* One step of a held connection: completes its connect, sends its bytes
+ * when due, notices the server's close. Counts into opened and closed. */
+static void otb_probe_trickle_step(const struct otb_probe *p, struct otb_probe_slot *sl,
+                                   short revents, double now, size_t *opened, size_t *closed)
+{
+    static const uint8_t zeros[4];
+    uint8_t buf[256];
+
+    if (sl->fd < 0) {
+        if (now >= sl->next && (sl->fd = otb_probe_connect_nb(p)) >= 0) {
+            sl->connected = false;
+            sl->next = now;
+        }
+        return;
+    }
+    if (!sl->connected && (revents & (POLLOUT | POLLERR | POLLHUP))) {
+        if (otb_sock_error(sl->fd) != 0)
+            goto gone;
+        sl->connected = true;
+        (*opened)++;
+        (void)!send(sl->fd, zeros, sizeof(zeros), MSG_NOSIGNAL | MSG_DONTWAIT);
+        sl->next = now + p->every;
+        return;
+    }
+    if (sl->connected && (revents & (POLLIN | POLLERR | POLLHUP))) {
+        ssize_t n = recv(sl->fd, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+            goto gone;
+    }
+    if (sl->connected && now >= sl->next) {
+        if (send(sl->fd, zeros, 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno != EAGAIN)
+            goto gone;
+        sl->next = now + p->every;
+    }
+    return;
+gone:
+    (*closed)++;
+    close(sl->fd);
+    sl->fd = -1;
+    sl->next = now + 0.5;
+}
+
+static int otb_probe_trickle(const struct otb_probe *p)
+{
+    struct otb_probe_slot *slots = calloc(p->count, sizeof(*slots));
+    struct pollfd *pfd = calloc(p->count, sizeof(*pfd));
+    double start = otb_probe_now(), now = start;
+    size_t opened = 0, closed = 0;
+
+    if (!slots || !pfd) {
+        free(slots);
+        free(pfd);
+        return 1;
+    }
+    for (size_t i = 0; i < p->count; i++)
+        slots[i] = (struct otb_probe_slot){ .fd = -1, .next = start };
+    while (now - start < p->wait) {
+        for (size_t i = 0; i < p->count; i++) {
+            short ev = slots[i].fd < 0 ? 0 : slots[i].connected ? POLLIN : POLLOUT;
+            pfd[i] = (struct pollfd){ .fd = slots[i].fd, .events = ev };
+        }
+        if (poll(pfd, p->count, 100) < 0 && errno != EINTR)
+            break;
+        now = otb_probe_now();
+        for (size_t i = 0; i < p->count; i++)
+            otb_probe_trickle_step(p, &slots[i], pfd[i].revents, now, &opened, &closed);
+    }
+    for (size_t i = 0; i < p->count; i++)
+        if (slots[i].fd >= 0)
+            close(slots[i].fd);
+    printf("trickle=%zu opened=%zu closed_by_server=%zu elapsed=%.2f\n", p->count, opened,
+           closed, otb_probe_now() - start);
+    free(slots);
+    free(pfd);
     return 0;
 }
 
@@ -600,10 +801,22 @@ static int otb_probe_run(struct otb_probe *p)
     size_t len;
     int rc;
 
-    if (p->mode == OTB_PROBE_STORM)
+    if (p->mode == OTB_PROBE_STORM || p->mode == OTB_PROBE_JUNK)
         return otb_probe_storm(p);
-    len = otb_probe_build_flight(p, flight);
+    if (p->mode == OTB_PROBE_TRICKLE)
+        return otb_probe_trickle(p);
+    if (p->mode == OTB_PROBE_FLIGHT) {
+        if ((len = otb_probe_read_file(p->flight, flight, sizeof(flight))) == 0)
+            return 1;
+    } else {
+        len = otb_probe_build_flight(p, flight);
+    }
+    if (p->save && otb_probe_write_file(p->save, flight, len) < 0)
+        return 1;
     rc = otb_probe_one(p, 1, flight, len);
+    if (rc == 0 && p->save_reply &&
+        otb_probe_write_file(p->save_reply, otb_probe_reply_kept, otb_probe_reply_len) < 0)
+        return 1;
     /* The identical bytes again: a replay filter must recognise the salt. */
     if (rc == 0 && p->mode == OTB_PROBE_REPLAY)
         rc = otb_probe_one(p, 2, flight, len);

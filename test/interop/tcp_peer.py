@@ -9,6 +9,10 @@
   download [--socks5 P] HOST PORT FILE        client of "source": prints "sha256 length"
   echo     [--socks5 P] [--rate B/S] HOST PORT FILE   client of "echo": prints
                                               "sha256 length" of what came back
+  conns    [--socks5 P] HOST PORT N               N connections one after the
+                                              other, each a short echo bounded by
+                                              --timeout: prints "served K of N max T"
+                                              (T: the slowest served one, seconds)
 --socks5 P reaches HOST:PORT through a SOCKS5 proxy on 127.0.0.1:P (an IPv4
 literal is sent as such, anything else as a name, as curl --socks5-hostname
 does); --timeout S bounds each read (default 120 s).
@@ -18,6 +22,7 @@ import os
 import socket
 import sys
 import threading
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import otbpeer  # noqa: E402
@@ -106,6 +111,24 @@ def echo_client(s, path, rate, h):
     return n
 
 
+def conns(host, port, socks5, n, wait):
+    served, slowest = 0, 0.0
+    for i in range(n):
+        start = time.monotonic()
+        msg = b"conn %d\n" % i
+        try:
+            s = connect(host, port, socks5)
+            s.settimeout(wait)
+            s.sendall(b"echo\n" + msg)
+            if otbpeer.recv_exact(s, len(msg)) == msg:
+                served += 1
+                slowest = max(slowest, time.monotonic() - start)
+            s.close()
+        except (OSError, EOFError):
+            pass
+    print("served %d of %d max %.3f" % (served, n, slowest))
+
+
 def client(argv):
     socks5 = rate = None
     wait = 120
@@ -118,6 +141,9 @@ def client(argv):
             wait = float(argv[2])
         del argv[1:3]
     what, host, port = argv[0], argv[1], int(argv[2])
+    if what == "conns":
+        conns(host, port, socks5, int(argv[3]), wait)
+        return
     s = connect(host, port, socks5)
     s.settimeout(wait)
     if what == "upload":

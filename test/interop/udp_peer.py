@@ -13,10 +13,13 @@
                          and its datagram must come from its own address
                          (TPROXY: the LAN host sees the real peer)
   tap PORT SPORT DIR     relays one client on 127.0.0.1:PORT to 127.0.0.1:SPORT,
-                         keeping its first datagrams in DIR/captured.N
+                         keeping its first datagrams in DIR/captured.N and the
+                         server's first replies in DIR/reply.N
   hostile HOST PORT DIR  random, truncated, bit-flipped and replayed (from
                          DIR/captured.1) datagrams, each from a fresh socket;
                          prints "random N truncated N flipped N replayed N answered N"
+  resend HOST PORT FILE  the datagram kept in FILE, from a fresh socket; counts
+                         what comes back within half a second: prints "answered N"
   send HOST PORT N       N small datagrams from one socket, then counts the
                          answers of the next second: prints "answered N"
   pings HOST PORT N      N sockets one after the other, each sends one datagram
@@ -193,7 +196,7 @@ def tap(port, sport, outdir):
     back = udp()
     back.connect(("127.0.0.1", sport))
     client = None
-    captured = 0
+    captured = replies = 0
     while True:
         r, _, _ = select.select([front, back], [], [])
         if front in r:
@@ -204,6 +207,9 @@ def tap(port, sport, outdir):
             back.send(data)
         if back in r:
             data = back.recv(65535)
+            if replies < 3:
+                replies += 1
+                otbpeer.write_atomic(os.path.join(outdir, "reply.%d" % replies), data, "wb")
             if client:
                 front.sendto(data, client)
 
@@ -238,6 +244,10 @@ def hostile(host, port, indir):
     answered = fire(host, port, rnd + trunc + flipped + replayed)
     print("random %d truncated %d flipped %d replayed %d answered %d"
           % (len(rnd), len(trunc), len(flipped), len(replayed), answered))
+
+def resend(host, port, path):
+    with open(path, "rb") as f:
+        print("answered %d" % fire(host, port, [f.read()]))
 
 def send(host, port, n):
     s = udp()
@@ -306,6 +316,8 @@ def main(argv):
         tap(int(args[1]), int(args[2]), args[3])
     elif cmd == "hostile":
         hostile(args[1], int(args[2]), args[3])
+    elif cmd == "resend":
+        resend(args[1], int(args[2]), args[3])
     elif cmd == "send":
         send(args[1], int(args[2]), int(args[3]))
     elif cmd == "pings":

@@ -18,7 +18,8 @@ static struct otb_counters tcp_sample(void)
                                   .bytes_plain_out = 5, .bytes_cipher_out = 6, .auth_fail = 7,
                                   .replay = 8, .bad_header = 9, .acl_refused = 10,
                                   .dns_fail = 11, .connect_fail = 12, .timeouts = 13,
-                                  .errors = 14, .buffers_in_use = 15 };
+                                  .errors = 14, .buffers_in_use = 15, .preauth_timeouts = 16,
+                                  .preauth_source_cap = 17, .preauth_evicted = 18 };
 }
 
 static struct otb_udp_counters udp_sample(void)
@@ -29,7 +30,7 @@ static struct otb_udp_counters udp_sample(void)
                                       .down_bytes = 9, .bad = 10, .replay = 11,
                                       .acl_refused = 12, .dns_fail = 13, .dns_dropped = 14,
                                       .send_errors = 15, .errors = 16, .no_server = 17,
-                                      .probes = 18, .assoc_voice = 19 };
+                                      .probes = 18, .assoc_refused = 19, .assoc_voice = 20 };
 }
 
 static char *json_of(const struct otb_counter_table *t, const void *c)
@@ -53,6 +54,7 @@ static void test_tcp_json(void **state)
     assert_string_equal(text,
                         "\"connections\":{\"active\":1,\"accepted\":2,\"closed\":3,"
                         "\"limit_pauses\":4},"
+                        "\"preauth\":{\"timeouts\":16,\"source_cap\":17,\"evicted\":18},"
                         "\"bytes\":{\"to_plain\":5,\"to_cipher\":6},"
                         "\"refused\":{\"auth_fail\":7,\"replay\":8,\"bad_header\":9,\"acl\":10},"
                         "\"failures\":{\"dns\":11,\"connect\":12,\"timeouts\":13,\"errors\":14}");
@@ -66,7 +68,9 @@ static void test_tcp_line(void **state)
 
     (void)state;
     otb_counters_format_line(&otb_tcp_counter_table, &c, line, sizeof(line));
-    assert_string_equal(line, "active 1 accepted 2 closed 3 limit_pauses 4 bytes_to_plain 5 "
+    assert_string_equal(line, "active 1 accepted 2 closed 3 limit_pauses 4 "
+                              "preauth_timeouts 16 preauth_source_cap 17 preauth_evicted 18 "
+                              "bytes_to_plain 5 "
                               "bytes_to_cipher 6 auth_fail 7 replay 8 bad_header 9 "
                               "acl_refused 10 dns_fail 11 connect_fail 12 timeouts 13 "
                               "errors 14 buffers_in_use 15");
@@ -80,7 +84,7 @@ static void test_udp_json(void **state)
     (void)state;
     assert_string_equal(text,
                         "\"associations\":{\"active\":1,\"created\":2,\"evicted\":3,"
-                        "\"expired\":4,\"max\":5,\"voice\":19},"
+                        "\"refused\":19,\"expired\":4,\"max\":5,\"voice\":20},"
                         "\"up\":{\"packets\":6,\"bytes\":7},"
                         "\"down\":{\"packets\":8,\"bytes\":9},"
                         "\"refused\":{\"bad\":10,\"replay\":11,\"acl\":12},"
@@ -96,7 +100,8 @@ static void test_udp_line(void **state)
 
     (void)state;
     otb_counters_format_line(&otb_udp_counter_table, &c, line, sizeof(line));
-    assert_string_equal(line, "assoc_active 1 assoc_created 2 assoc_evicted 3 assoc_expired 4 "
+    assert_string_equal(line, "assoc_active 1 assoc_created 2 assoc_evicted 3 assoc_refused 19 "
+                              "assoc_expired 4 "
                               "up_packets 6 up_bytes 7 down_packets 8 down_bytes 9 bad 10 "
                               "replay 11 acl_refused 12 dns_fail 13 dns_dropped 14 "
                               "send_errors 15 errors 16 no_server 17 probes_answered 18");

@@ -78,6 +78,19 @@ static void test_distinct_accepted(void **state)
     otb_replay_free(&r);
 }
 
+/* Sized like shadowsocks-libev's ppbloom: at least 1 M salts per
+ * generation, in 6 bytes a salt (12 MiB for the two generations). */
+static void test_default_size(void **state)
+{
+    struct otb_replay r;
+
+    (void)state;
+    assert_int_equal(otb_replay_init(&r, OTB_REPLAY_DEFAULT_CAPACITY), 0);
+    assert_true(r.capacity >= (1u << 20));
+    assert_int_equal(otb_replay_bytes(&r), 12u << 20);
+    otb_replay_free(&r);
+}
+
 static void test_capacity_rounding(void **state)
 {
     static const size_t asked[] = { 0, 1, 8, 9, 1000, 1024, 1025, OTB_REPLAY_DEFAULT_CAPACITY };
@@ -87,8 +100,9 @@ static void test_capacity_rounding(void **state)
         struct otb_replay r;
         assert_int_equal(otb_replay_init(&r, asked[i]), 0);
         assert_true(r.capacity >= asked[i]);
-        assert_int_equal(r.slots, 2 * r.capacity);
-        assert_int_equal(r.slots & (r.slots - 1), 0);
+        assert_int_equal(r.slots, r.capacity + r.capacity / 2);
+        assert_int_equal(r.capacity & (r.capacity - 1), 0);
+        assert_int_equal(otb_replay_bytes(&r), 2 * r.slots * sizeof(uint32_t));
         assert_true(r.capacity < 2 * asked[i] || r.capacity == 8);
         otb_replay_free(&r);
     }
@@ -208,6 +222,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_duplicate),
         cmocka_unit_test(test_distinct_accepted),
+        cmocka_unit_test(test_default_size),
         cmocka_unit_test(test_capacity_rounding),
         cmocka_unit_test(test_rotation),
         cmocka_unit_test(test_rotation_exact),

@@ -513,6 +513,115 @@ static void test_server_eviction(void **state)
     env_stop(&e);
 }
 
+/* A UDP socket bound to ip (any port): another box or LAN host on loopback. */
+static int udp_socket_at(const char *ip)
+{
+    struct sockaddr_in at = v4(ip, 0);
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&at, sizeof(at)), 0);
+    return fd;
+}
+
+static bool relay_has(struct env *e, int fd)
+{
+    struct otb_udp_key k;
+    struct sockaddr_in a = sock_addr(fd);
+
+    otb_udp_key_set(&k, (struct sockaddr *)&a, 0);
+    return otb_udp_table_find(&e->relay.table, &k, otb_udp_table_hash(&e->relay.table, &k));
+}
+
+/* One datagram from a new socket of ip to `to`, run through the relay; the
+ * socket stays open (its association's key). */
+static int send_new(struct env *e, const char *ip, const struct sockaddr_in *to)
+{
+    uint8_t pkt[256];
+    int fd = udp_socket_at(ip);
+    uint64_t before = e->relay.stats.assoc_created + e->relay.stats.assoc_refused;
+
+    send_to(fd, pkt, seal_to(e, to, "x", pkt), &e->relay_addr);
+    /* Until the relay has created (or refused) its association. */
+    for (int i = 0; i < 2000; i++) {
+        ev_run(e->loop, EVRUN_NOWAIT);
+        if (e->relay.stats.assoc_created + e->relay.stats.assoc_refused > before)
+            break;
+        nanosleep(&(struct timespec){ .tv_nsec = 100000 }, NULL);
+    }
+    return fd;
+}
+
+/* A full table: a box cycling source ports replaces its own associations,
+ * never the one of another box (least recently active though it is). */
+static void test_server_eviction_per_client(void **state)
+{
+    enum { CAP = 16, FLOOD = 40 };
+    struct env e;
+    int other, flood[FLOOD], target;
+    (void)state;
+
+    env_start(&e, OTB_UDP_SERVER, CAP);
+    target = udp_socket();
+    struct sockaddr_in target_addr = sock_addr(target);
+    other = send_new(&e, "127.0.0.2", &target_addr);
+    for (int i = 0; i < FLOOD; i++)
+        flood[i] = send_new(&e, "127.0.0.1", &target_addr);
+    assert_int_equal(e.relay.stats.assoc_created, FLOOD + 1);
+    assert_int_equal(e.relay.stats.assoc_active, CAP);
+    assert_true(relay_has(&e, other));
+    assert_int_equal(e.relay.stats.assoc_evicted, FLOOD + 1 - CAP);
+    /* The flood keeps its newest associations. */
+    assert_true(relay_has(&e, flood[FLOOD - 1]));
+    assert_false(relay_has(&e, flood[0]));
+    for (int i = 0; i < FLOOD; i++)
+        close(flood[i]);
+    close(other);
+    close(target);
+    env_stop(&e);
+}
+
+/* A voice association (SIP) survives a flood of new non-voice ones, from
+ * its own box as from another; when only voice is left, a new association
+ * is refused, not the voice one evicted. */
+static void test_server_eviction_voice(void **state)
+{
+    enum { CAP = 16, FLOOD = 40 };
+    struct env e;
+    struct sockaddr_in sip = v4("127.0.0.1", 5060);
+    int phone, flood[FLOOD], voice[CAP], target, late;
+    (void)state;
+
+    env_start(&e, OTB_UDP_SERVER, CAP);
+    target = udp_socket();
+    struct sockaddr_in target_addr = sock_addr(target);
+    phone = send_new(&e, "127.0.0.1", &sip);
+    for (int i = 0; i < FLOOD; i++)
+        flood[i] = send_new(&e, i % 2 ? "127.0.0.1" : "127.0.0.3", &target_addr);
+    assert_true(relay_has(&e, phone));
+    assert_int_equal(e.relay.stats.assoc_active, CAP);
+    assert_int_equal(e.relay.stats.assoc_refused, 0);
+    for (int i = 0; i < FLOOD; i++)
+        close(flood[i]);
+    close(phone);
+    env_stop(&e);
+
+    env_start(&e, OTB_UDP_SERVER, CAP);
+    for (int i = 0; i < CAP; i++)
+        voice[i] = send_new(&e, "127.0.0.1", &sip);
+    late = send_new(&e, "127.0.0.4", &target_addr);
+    assert_false(relay_has(&e, late));
+    assert_int_equal(e.relay.stats.assoc_refused, 1);
+    assert_int_equal(e.relay.stats.assoc_evicted, 0);
+    for (int i = 0; i < CAP; i++) {
+        assert_true(relay_has(&e, voice[i]));
+        close(voice[i]);
+    }
+    close(late);
+    close(target);
+    env_stop(&e);
+}
+
 static struct sockaddr_in fake_server;
 
 static int pick_fake(void *arg, uint32_t exclude, struct sockaddr_storage *sa, socklen_t *len)
@@ -592,6 +701,8 @@ int main(void)
         cmocka_unit_test(test_server_full_cone),
         cmocka_unit_test(test_server_refuses),
         cmocka_unit_test(test_server_eviction),
+        cmocka_unit_test(test_server_eviction_per_client),
+        cmocka_unit_test(test_server_eviction_voice),
         cmocka_unit_test(test_client_forward),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
