@@ -73,10 +73,13 @@ def metric_of(scope, group, key):
 
 def counters(doc):
     """(scope, group, key, value) of every counter in the document."""
-    tcp_groups = ("connections", "bytes", "refused", "failures")
-    for group in tcp_groups:
-        for key, v in doc.get(group, {}).items():
-            yield "tcp", group, key, v
+    # The TCP relay's groups are the top-level objects of numbers.
+    for group, keys in doc.items():
+        if group == "udp" or not isinstance(keys, dict):
+            continue
+        if all(isinstance(v, int) for v in keys.values()):
+            for key, v in keys.items():
+                yield "tcp", group, key, v
     for group, keys in doc.get("udp", {}).items():
         for key, v in keys.items():
             yield "udp", group, key, v

@@ -74,11 +74,11 @@ check_promtool() {
         otb_fail "tun: no UDP bytes"
     # Every metric the example Grafana dashboard draws exists.
     local name
-    for name in $(grep -o 'otb_[a-z_]*\|process_[a-z_]*' "$(otb_src)/examples/grafana-dashboard.json" |
-        sort -u); do
+    while read -r name; do
         grep -q "^# TYPE $name " "$OTB_TMP"/*.metrics ||
             otb_fail "examples/grafana-dashboard.json: no $name in any /metrics"
-    done
+    done < <(grep -o 'otb_[a-z_]*\|process_[a-z_]*' "$(otb_src)/examples/grafana-dashboard.json" |
+        sort -u)
     otb_log "ok: every metric of examples/grafana-dashboard.json is served"
 }
 
