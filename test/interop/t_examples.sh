@@ -53,9 +53,10 @@ EOF
 
 # ex_metrics_check PORT NAME: the listener of --metrics 127.0.0.1:PORT answers.
 ex_metrics_check() {
+    local text
     ops_wait_listen "$1" 10
-    curl -sSf --max-time 10 "http://127.0.0.1:$1/metrics" | grep -q '^otb_build_info' ||
-        ops_fail "$2: no metrics on 127.0.0.1:$1"
+    text=$(curl -sSf --max-time 10 "http://127.0.0.1:$1/metrics") &&
+        grep -q '^otb_build_info' <<<"$text" || ops_fail "$2: no metrics on 127.0.0.1:$1"
 }
 
 ex_run_chain() {

@@ -3,7 +3,8 @@
 # --metrics on otb-server, otb-redir and otb-tunnel, on loopback:
 #  (a) promtool check metrics passes on each program's /metrics, which has
 #      the build info, the process start time and, on the box, the servers;
-#      every metric of examples/grafana-dashboard.json is served;
+#      every metric of examples/grafana-dashboard.json is served; the box
+#      serves its status page, /status.json and /history.json;
 #  (b) after a known transfer (a download and an upload through SOCKS5 ->
 #      otb-redir -> otb-server, a UDP burst through otb-tunnel) every counter
 #      of each status document equals its sample in /metrics, bytes exact;
@@ -80,6 +81,14 @@ check_promtool() {
     done < <(grep -o 'otb_[a-z_]*\|process_[a-z_]*' "$(otb_src)/examples/grafana-dashboard.json" |
         sort -u)
     otb_log "ok: every metric of examples/grafana-dashboard.json is served"
+    # The page and its data, from the box.
+    http_get "http://127.0.0.1:$M_REDIR/" >"$OTB_TMP/page.html"
+    grep -q '<title>otb status</title>' "$OTB_TMP/page.html" || otb_fail "redir: no status page"
+    for p in status.json history.json; do
+        http_get "http://127.0.0.1:$M_REDIR/$p" | python3 -m json.tool >/dev/null ||
+            otb_fail "redir: /$p is not JSON"
+    done
+    otb_log "ok: the status page, /status.json and /history.json are served"
 }
 
 # (b) ---------------------------------------------------- counters = JSON
