@@ -17,7 +17,8 @@ unsigned otb_http_method_status(const char *method)
     return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ? 0 : 405;
 }
 
-static void otb_http_logger(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void otb_http_logger(void *cls, const char *fmt,
+                                                                   va_list ap)
 {
     struct otb_http *h = cls;
     char line[256];
