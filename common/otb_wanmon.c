@@ -550,13 +550,15 @@ static bool otb_wanmon_is_backup(const struct otb_wanmon *m, size_t i)
 int otb_wanmon_pick(const struct otb_wanmon *m, int family, uint32_t tried)
 {
     /* up, up but "backup", unknown (not probed yet, or the server does not
-     * answer probes) */
-    for (int pass = 0; pass < 3; pass++)
+     * answer probes), and last down ones: when every WAN is down, trying
+     * each in turn finds the one that came back before its probes say so */
+    for (int pass = 0; pass < 4; pass++)
         for (size_t i = 0; i < m->n; i++) {
             const struct otb_wanmon_wan *w = &m->wans[i];
-            bool want = pass == 2 ? w->state == OTB_WAN_UNKNOWN
-                                  : w->state == OTB_WAN_UP &&
-                                        otb_wanmon_is_backup(m, i) == (pass == 1);
+            bool want = pass == 3   ? w->state == OTB_WAN_DOWN
+                        : pass == 2 ? w->state == OTB_WAN_UNKNOWN
+                                    : w->state == OTB_WAN_UP &&
+                                          otb_wanmon_is_backup(m, i) == (pass == 1);
             if (want && !(tried & (1u << i)) && otb_wanmon_usable(w, family))
                 return (int)i;
         }

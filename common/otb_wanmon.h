@@ -118,11 +118,10 @@ void otb_wanmon_set_target(struct otb_wanmon *m, const struct sockaddr *target,
 /* Stops probing, restores the MPTCP endpoints it flagged. */
 void otb_wanmon_stop(struct otb_wanmon *m);
 
-/* The k-th WAN (0 = best) to use, skipping the WANs in the tried bit mask:
- * up ones first (in order, "backup" WANs last), then unknown ones; down ones
- * only when no WAN answers at all (the probes then say nothing useful).
- * Its index, or -1 when there is no candidate left (or no WAN known: the
- * routing decides). */
+/* The WAN to use, skipping the WANs in the tried bit mask: up ones first
+ * (in order, "backup" WANs last), then unknown ones, down ones last (a
+ * connection tries each in turn). Its index, or -1 when there is no
+ * candidate left (or no WAN known: the routing decides). */
 int otb_wanmon_pick(const struct otb_wanmon *m, int family, uint32_t tried);
 /* Source address of WAN i for family; false when it has none. */
 bool otb_wanmon_source(const struct otb_wanmon *m, int i, int family,
