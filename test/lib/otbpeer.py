@@ -14,6 +14,7 @@ them needs lives here:
   timing        paced (a flow of datagrams at a rate, with answers drained
                 in between), percentile
   status        status_doc (the JSON document of a program's status socket)
+  DNS           dns_query (an A query), dns_answers (the A records of a response)
 
 A script finds this module with:
 
@@ -27,6 +28,7 @@ import json
 import os
 import select
 import socket
+import struct
 import threading
 import time
 
@@ -204,3 +206,36 @@ def status_doc(path, timeout=None):
         s.settimeout(timeout)
     s.connect(path)
     return json.loads(read_to_eof(s))
+
+
+def dns_query(name, qid=0x4F54):
+    """A recursive query for NAME's A records, with id QID."""
+    q = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
+    for label in name.split("."):
+        q += bytes([len(label)]) + label.encode()
+    return q + b"\x00" + struct.pack(">HH", 1, 1)
+
+
+def dns_answers(msg):
+    """The IPv4 addresses in the answer section of the response MSG."""
+    qd, an = struct.unpack(">HH", msg[4:8])
+    pos = 12
+
+    def skip_name(p):
+        while msg[p] != 0:
+            if msg[p] & 0xC0 == 0xC0:
+                return p + 2
+            p += msg[p] + 1
+        return p + 1
+
+    for _ in range(qd):
+        pos = skip_name(pos) + 4
+    out = []
+    for _ in range(an):
+        pos = skip_name(pos)
+        rtype, _, _, rdlen = struct.unpack(">HHIH", msg[pos:pos + 10])
+        pos += 10
+        if rtype == 1 and rdlen == 4:
+            out.append(socket.inet_ntoa(msg[pos:pos + 4]))
+        pos += rdlen
+    return out
