@@ -218,13 +218,18 @@ def cmd_http_series(a):
     """N requests, each on its own connection, the i-th started i * INTERVAL
     seconds in, whatever became of the others: how new connections fare while
     a WAN fails. Prints "ok N failed N max_ms M p50_ms P first_ok_s F
-    last_fail_s L": the longest and median time to a full answer (a failure
-    counts as the time it took to fail), the start of the first request that
-    succeeded and of the last one that failed (-1: none). With --log, one line
-    per request: "index start_s ok|fail ms error"."""
+    last_fail_s L recovered_s R": the longest and median time to a full
+    answer (a failure counts as the time it took to fail), the start of the
+    first request that succeeded and of the last one that failed (-1: none),
+    and the end of the first success started after the last failure, when new
+    connections were back for good (-1: never); times in seconds from the
+    start of the series (--start-at: a Unix time to start at). With --log, one line per request: "index start_s
+    ok|fail ms error"."""
 
     async def run():
-        t0 = time.monotonic()
+        # --start-at: the series starts at this wall-clock time, so that the
+        # caller can make it start with a cut whatever Python's start-up took.
+        t0 = time.monotonic() + max(0.0, (a.start_at or 0) - time.time())
         results = []
 
         async def one(i):
@@ -244,9 +249,12 @@ def cmd_http_series(a):
         with open(a.log, "w") as f:
             for i, start, err, secs in results:
                 f.write(f"{i} {start:.2f} {'fail' if err else 'ok'} {secs * 1000:.0f} {err or ''}\n")
+    # Back for good: the end of the first success started after the last failure.
+    after = [r for r in ok if not failed or r[0] > failed[-1][0]]
     print(f"ok {len(ok)} failed {len(failed)} max_ms {times[-1]:.0f} "
           f"p50_ms {otbpeer.percentile(times, 50):.0f} "
-          f"first_ok_s {ok[0][1] if ok else -1:.2f} last_fail_s {failed[-1][1] if failed else -1:.2f}")
+          f"first_ok_s {ok[0][1] if ok else -1:.2f} last_fail_s {failed[-1][1] if failed else -1:.2f} "
+          f"recovered_s {after[0][1] + after[0][3] if after else -1:.2f}")
 
 
 def cmd_wans(a):
@@ -320,6 +328,7 @@ COMMANDS = (
     ("http-series", cmd_http_series, HOST_PORT + (("count", {"type": int}),
                                                   ("interval", {"type": float}),
                                                   ("--timeout", {"type": float, "default": 8}),
+                                                  ("--start-at", {"type": float}),
                                                   ("--log", {}))),
     ("wans", cmd_wans, (("socket", {}),)),
     ("socks5-cmd", cmd_socks5_cmd, HOST_PORT + (("cmd", {"type": int}), ("dst_host", {}),

@@ -41,6 +41,12 @@ LAB_METHOD=chacha20-ietf-poly1305
 # turning a slow WAN into a multi-second buffer that stalls MPTCP reordering.
 LAB_TBF_LATENCY_MS=${LAB_TBF_LATENCY_MS:-50}
 
+# The Python interpreter itself, found once: a version manager's "python3"
+# shim can take seconds to start on a loaded machine, too long for the clients
+# and status polls whose timing the tests measure (lab_require checks that
+# python3 is there).
+LAB_PY=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null) || LAB_PY=python3
+
 LAB=""
 LAB_DIR=""
 LAB_RATES=()
@@ -355,13 +361,13 @@ lab_otb_start() {
 # with mptcpize, same addresses, ports, password and method. mptcpize replaces
 # LD_PRELOAD, so with LAB_PRELOAD (more libraries to preload) its library is
 # preloaded directly instead, after them: its socket() does not pass the call
-# on to a later library.
+# on to a later library. ARGS go to ss-server (e.g. -u).
 lab_ss_start() {
     local -a wrap=(mptcpize run)
     [[ -z ${LAB_PRELOAD:-} ]] ||
         wrap=(env "LD_PRELOAD=$LAB_PRELOAD:$(mptcpize run printenv LD_PRELOAD)")
     lab_bg srv ss-server "${wrap[@]}" ss-server -s "$LAB_SRV_ADDR" -p "$LAB_SRV_PORT" \
-        -k "$LAB_PASSWORD" -m "$LAB_METHOD" -t 60
+        -k "$LAB_PASSWORD" -m "$LAB_METHOD" -t 60 "$@"
     LAB_SERVER_PID=$LAB_PID
     lab_bg box ss-redir "${wrap[@]}" ss-redir -s "$LAB_SRV_ADDR" -p "$LAB_SRV_PORT" \
         -l "$LAB_REDIR_PORT" -b 0.0.0.0 -k "$LAB_PASSWORD" -m "$LAB_METHOD" -t 60
@@ -444,8 +450,8 @@ lab_bulk_servers() {
     local tool
     tool=$(lab_tool)
     : >"$LAB_DIR/sink.results"
-    lab_bg inet source python3 "$tool" source "$LAB_SOURCE_PORT" "$1"
-    lab_bg inet sink python3 "$tool" sink "$LAB_SINK_PORT" "$LAB_DIR/sink.results" \
+    lab_bg inet source "$LAB_PY" "$tool" source "$LAB_SOURCE_PORT" "$1"
+    lab_bg inet sink "$LAB_PY" "$tool" sink "$LAB_SINK_PORT" "$LAB_DIR/sink.results" \
         --trace "$LAB_DIR/trace.up"
     lab_wait_port inet "$LAB_SOURCE_PORT"
     lab_wait_port inet "$LAB_SINK_PORT"
@@ -453,7 +459,7 @@ lab_bulk_servers() {
 
 # lab_http_server: the HTTP server of the "Internet" (peers in http.peers).
 lab_http_server() {
-    lab_bg inet http python3 "$(lab_tool)" http-serve "$LAB_HTTP_PORT" "$LAB_DIR/http.peers"
+    lab_bg inet http "$LAB_PY" "$(lab_tool)" http-serve "$LAB_HTTP_PORT" "$LAB_DIR/http.peers"
     lab_wait_port inet "$LAB_HTTP_PORT" "$LAB_PID"
 }
 
@@ -475,11 +481,11 @@ lab_transfer() {
     : >"$LAB_DIR/sink.results"
     if [[ $dir == down ]]; then
         LAB_XFER_TRACE="$LAB_DIR/trace.down"
-        lab_run lan python3 "$tool" fetch "$LAB_INET_ADDR" "$LAB_SOURCE_PORT" \
+        lab_run lan "$LAB_PY" "$tool" fetch "$LAB_INET_ADDR" "$LAB_SOURCE_PORT" \
             --trace "$LAB_XFER_TRACE" --timeout "$timeout" >"$out" 2>&1 &
     else
         LAB_XFER_TRACE="$LAB_DIR/trace.up"
-        lab_run lan python3 "$tool" send "$LAB_INET_ADDR" "$LAB_SINK_PORT" "$file" \
+        lab_run lan "$LAB_PY" "$tool" send "$LAB_INET_ADDR" "$LAB_SINK_PORT" "$file" \
             --timeout "$timeout" >"$out" 2>&1 &
     fi
     pid=$!
@@ -604,7 +610,7 @@ lab_flap() {
 # lab_wans SOCKET: the WANs of a program's status document, one line each:
 # "name state rtt_ms loss_pct probes_sent probes_lost tx_bytes rx_bytes".
 # Fails (status 1, the reason on stderr) when the program has no WAN tracking.
-lab_wans() { python3 "$(lab_tool)" wans "$1"; }
+lab_wans() { "$LAB_PY" "$(lab_tool)" wans "$1"; }
 
 # lab_wan_state SOCKET N: up, down or unknown ("none" without WAN tracking,
 # "absent" when the program does not list wanN).
@@ -633,21 +639,33 @@ lab_wait_wan_state() {
     done
 }
 
-# lab_conn_series OUT COUNT INTERVAL [TIMEOUT]: in the background, COUNT new
+# lab_conn_series OUT COUNT INTERVAL [ARGS...]: in the background, COUNT new
 # connections from the LAN host to the Internet host's HTTP server
 # (lab_http_server), one every INTERVAL s; labtool's http-series line in OUT,
-# one line per connection in OUT.log. Its pid is left in LAB_PID.
+# one line per connection in OUT.log; ARGS go to http-series (--timeout S,
+# --start-at TIME: see lab_time_in). Its pid is left in LAB_PID.
 lab_conn_series() {
-    lab_run lan python3 "$(lab_tool)" http-series "$LAB_INET_ADDR" "$LAB_HTTP_PORT" "$2" "$3" \
-        --timeout "${4:-8}" --log "$1.log" >"$1" 2>&1 &
+    local out=$1 count=$2 interval=$3
+    shift 3
+    lab_run lan "$LAB_PY" "$(lab_tool)" http-series "$LAB_INET_ADDR" "$LAB_HTTP_PORT" "$count" \
+        "$interval" --log "$out.log" "$@" >"$out" 2>&1 &
     LAB_PID=$!
+}
+
+# lab_time_in SECS: the Unix time SECS seconds from now (a start time that a
+# client started now will meet however long its start-up takes).
+lab_time_in() { awk -v n="$(date +%s.%N)" -v d="$1" 'BEGIN { printf "%.3f\n", n + d }'; }
+
+# lab_sleep_until TIME: sleep until the Unix time TIME (at once if past).
+lab_sleep_until() {
+    sleep "$(awk -v n="$(date +%s.%N)" -v t="$1" 'BEGIN { d = t - n; printf "%.3f\n", (d > 0 ? d : 0) }')"
 }
 
 # lab_udp_peer ROLE ARGS...: test/lab/udp_peer.py in ROLE, bounded.
 lab_udp_peer() {
     local role=$1
     shift
-    lab_run "$role" timeout 120 python3 -I -S "$(lab_src)/test/lab/udp_peer.py" "$@"
+    lab_run "$role" timeout 120 "$LAB_PY" -I -S "$(lab_src)/test/lab/udp_peer.py" "$@"
 }
 
 # lab_flow_ok OUTPUT RATE MAX_GAP_MS: a udp_peer flow or dns line shows a

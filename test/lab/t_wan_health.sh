@@ -37,7 +37,7 @@ DNS_PORT=5353
 REFLECT_PORT=7100
 DNS_NAME=voip.otb.test
 ROUND_SECONDS=14   # length of the UDP flow and the DNS series of a round
-CUT_AT=1           # seconds after every flow of a round is under way, the WAN goes silent
+CUT_AT=1.5         # seconds after every flow of a round is under way, the WAN goes silent
 FLOW_RATE=50
 DNS_RATE=5
 SERIES_COUNT=20
@@ -56,7 +56,7 @@ TUNNEL_SOCK=$LAB_DIR/tunnel.sock
 DNS_SOCK=$LAB_DIR/dns.sock
 
 pol_dns "$DNS_NAME=198.18.0.9"
-lab_bg inet reflect python3 -I -S "$(lab_src)/test/lab/udp_peer.py" reflect "$REFLECT_PORT"
+lab_bg inet reflect "$LAB_PY" -I -S "$(lab_src)/test/lab/udp_peer.py" reflect "$REFLECT_PORT"
 lab_wait_udp inet "$REFLECT_PORT"
 lab_http_server
 file=$(lab_random_file 24)
@@ -111,42 +111,43 @@ flow_ok() {
 }
 
 # udp_answers SOCKET: the datagrams an otb-tunnel has brought back so far.
-udp_answers() { python3 "$(lab_src)/test/interop/udp_peer.py" status "$1" udp.down.packets; }
+udp_answers() { "$LAB_PY" -I -S "$(lab_src)/test/interop/udp_peer.py" status "$1" udp.down.packets; }
 
-# flowing FLOW0 DNS0: the download is connected and both tunnels brought
-# answers back since their counts were FLOW0 and DNS0.
-flowing() {
-    lab_initial_wan >/dev/null && (($(udp_answers "$TUNNEL_SOCK") > $1)) &&
-        (($(udp_answers "$DNS_SOCK") > $2))
-}
+# flowing FLOW0 DNS0: both tunnels brought answers back since their counts
+# were FLOW0 and DNS0.
+flowing() { (($(udp_answers "$TUNNEL_SOCK") > $1)) && (($(udp_answers "$DNS_SOCK") > $2)); }
+
+download_started() { lab_initial_wan >/dev/null; }
 
 # --- 1. each WAN black-holed in turn under traffic ------------------------------------------
 round() {
     local n=$1 dl flow dns series dl_rc=0 down_ms tun down_ep up_ms up_ep logs_before logs_after
-    local sha bytes secs flow0 dns0
+    local sha bytes secs flow0 dns0 at
     local -a before after
     FAILS=()
     logs_before="$(log_count otb-redir "wan$n down") $(log_count otb-tunnel "wan$n down")"
     flow0=$(udp_answers "$TUNNEL_SOCK")
     dns0=$(udp_answers "$DNS_SOCK")
-    lab_run lan python3 "$(lab_tool)" fetch "$LAB_INET_ADDR" "$LAB_SOURCE_PORT" \
-        --trace "$LAB_DIR/trace.$n" --timeout 60 >"$LAB_DIR/xfer.$n" 2>&1 &
-    dl=$!
     lab_udp_peer lan flow "$LAB_LAN_GW" "$FLOW_PORT" "$ROUND_SECONDS" "$FLOW_RATE" \
         >"$LAB_DIR/flow.$n" 2>&1 &
     flow=$!
     lab_udp_peer lan dns "$LAB_LAN_GW" "$DNS_PORT" "$DNS_NAME" "$ROUND_SECONDS" "$DNS_RATE" \
         >"$LAB_DIR/dns.$n" 2>&1 &
     dns=$!
-    # The cut comes once every flow is under way (starting Python can take
-    # seconds on a loaded machine).
-    otb_wait_for "the download, the UDP flow and DNS" 20 flowing "$flow0" "$dns0"
-    sleep "$CUT_AT"
+    otb_wait_for "the UDP flow and DNS" 10 flowing "$flow0" "$dns0"
+    lab_run lan "$LAB_PY" "$(lab_tool)" fetch "$LAB_INET_ADDR" "$LAB_SOURCE_PORT" \
+        --trace "$LAB_DIR/trace.$n" --timeout 60 >"$LAB_DIR/xfer.$n" 2>&1 &
+    dl=$!
+    # The cut comes once the download is under way (the WAN of its initial
+    # subflow is not the point: every WAN carries part of it).
+    otb_wait_for "the download" 10 download_started
+    at=$(lab_time_in "$CUT_AT")
+    lab_conn_series "$LAB_DIR/series.$n" "$SERIES_COUNT" "$SERIES_INTERVAL" --start-at "$at"
+    series=$LAB_PID
+    lab_sleep_until "$at"
     kill -0 "$dl" 2>/dev/null || lab_fail "wan$n: the download ended before the cut: $(cat "$LAB_DIR/xfer.$n")"
     lab_blackhole "$n" on
     lab_say "wan$n black-holed (link up, ARP answered)"
-    lab_conn_series "$LAB_DIR/series.$n" "$SERIES_COUNT" "$SERIES_INTERVAL"
-    series=$LAB_PID
     lab_wait_wan_state "$REDIR_SOCK" "$n" down "$DOWN_WITHIN" || true
     down_ms=$LAB_WAITED_MS
     lab_wait_wan_state "$TUNNEL_SOCK" "$n" down 2 || true
@@ -240,17 +241,19 @@ for n in 1 2 3; do
     lab_wait_wan_state "$REDIR_SOCK" "$n" down "$DOWN_WITHIN" || true
     states+=" wan$n $(lab_wan_state "$REDIR_SOCK" "$n")"
 done
+at=$(lab_time_in 1)
+lab_conn_series "$LAB_DIR/series.revive" 24 0.25 --start-at "$at"
+series=$LAB_PID
+lab_sleep_until "$at"
 lab_blackhole 3 off
 lab_say "wan3 back"
-lab_conn_series "$LAB_DIR/series.revive" 24 0.25
-series=$LAB_PID
 lab_wait_wan_state "$REDIR_SOCK" 3 up "$UP_WITHIN" || true
 up_ms=$LAB_WAITED_MS
 wait "$series" || true
 printf 'every WAN dead (%s), then wan3 back:\n  new connections from its return: %s\n' \
     "${states# }" "$(cat "$LAB_DIR/series.revive")"
 printf '  wan3 up %s ms after its return\n' "$up_ms"
-read -r _ ok _ _ _ _ _ _ _ first_ok _ last_fail <"$LAB_DIR/series.revive"
+read -r _ ok _ _ _ _ _ _ _ first_ok _ last_fail _ <"$LAB_DIR/series.revive"
 [[ $states == *"wan1 down"*"wan2 down"*"wan3 down"* ]] || FAILS+=("not every WAN down:$states")
 [[ $up_ms != never ]] || FAILS+=("wan3 not up within ${UP_WITHIN}s of its return")
 awk -v f="${first_ok:--1}" -v l="${last_fail:-99}" 'BEGIN { exit !(f >= 0 && l <= 4) }' ||
