@@ -20,9 +20,9 @@ RATES="20 10 5"
 DURATION=24
 CUT_AT=9
 BACK_AT=16
-SILENT_DURATION=16
+SILENT_DURATION=18
 SILENT_AT=4
-SILENT_BACK_AT=11
+SILENT_BACK_AT=10
 
 # shellcheck source=test/lab/lib.sh
 source "$SRC/test/lab/lib.sh"
@@ -121,7 +121,7 @@ demo_download() {
 # WAN states as the box sees them, from otb-redir's status JSON: "wan1 up
 # wan2 up ..." ("-" from a build without WAN health tracking).
 demo_wan_states() {
-    lab_wans "$LAB_DIR/redir.sock" 2>/dev/null | awk '{ printf "%s%s %s", NR > 1 ? "  " : "", $1, $2 }
+    lab_wans "$LAB_DIR/redir.sock" 2>/dev/null | awk '{ printf "%s%s %s", (NR > 1 ? "  " : ""), $1, $2 }
         END { if (NR == 0) printf "-" }'
 }
 
