@@ -15,7 +15,7 @@
 #     from the cut until new connections were back for good (the end of the
 #     first success started after the last failure);
 # then WAN1 passes again, and the time until it carries the download again
-# (0.5 Mbit/s over 0.4 s on its counters; the probes are far below) is taken.
+# (a fifth of its rate over a second on its counters) is taken.
 # Finally, with the otb pair, WAN3 is saturated both ways by TCP for 10 s:
 # the "wan3 down" transitions logged by otb-redir and otb-tunnel are false
 # alarms (shadowsocks-libev tracks nothing: "-").
@@ -80,18 +80,19 @@ download_started() { lab_initial_wan >/dev/null; }
 # wan1_rx: bytes received by the box on WAN1.
 wan1_rx() { lab_run box cat /sys/class/net/wan1/statistics/rx_bytes; }
 
-# return_ms: milliseconds from now until the start of the first 0.4 s in
-# which WAN1 received 0.5 Mbit/s (25 000 bytes), sampled every 0.2 s
-# (">RETURN_MAX_S*1000" when it did not).
+# return_ms: milliseconds from now until the start of the first second in
+# which WAN1 received a fifth of its rate (as t_wan_return.sh asks), sampled
+# every 0.2 s (">RETURN_MAX_S*1000" when it did not).
 return_ms() {
-    local t0 i
+    local t0 i want
     local -a t b
+    want=$((LAB_RATES[0] * 1000000 / 8 / 5))
     t0=$(date +%s%N)
-    for ((i = 0; i < RETURN_MAX_S * 5 + 2; i++)); do
+    for ((i = 0; i < RETURN_MAX_S * 5 + 5; i++)); do
         t[i]=$(date +%s%N)
         b[i]=$(wan1_rx)
-        if ((i >= 2 && b[i] - b[i - 2] >= 25000)); then
-            echo $(((t[i - 2] - t0) / 1000000))
+        if ((i >= 5 && b[i] - b[i - 5] >= want)); then
+            echo $(((t[i - 5] - t0) / 1000000))
             return 0
         fi
         sleep 0.2
@@ -103,7 +104,7 @@ return_ms() {
 # series; figures in FIG[IMPL.*].
 cut() {
     local impl=$1 dl flow series ok failed max rec at
-    lab_run lan iperf3 -c "$LAB_INET_ADDR" -p 5201 -R -t 40 >"$LAB_DIR/$impl.iperf3" 2>&1 &
+    lab_run lan iperf3 -c "$LAB_INET_ADDR" -p 5201 -R -t 50 >"$LAB_DIR/$impl.iperf3" 2>&1 &
     dl=$!
     lab_udp_peer lan flow "$LAB_LAN_GW" "$TUNNEL_PORT" "$FLOW_SECONDS" "$FLOW_RATE" \
         >"$LAB_DIR/$impl.flow" 2>&1 &
