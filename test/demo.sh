@@ -137,35 +137,53 @@ demo_new_conn() {
     fi
 }
 
-# Live download, one line per second with a new connection's fate and the
-# WAN states; WAN1 is black-holed (link up, nothing passes) from SILENT_AT to
-# SILENT_BACK_AT.
+# In the background until killed: a new connection and the WAN states every
+# half second, the latest in $LAB_DIR/sample; while $LAB_DIR/silent exists,
+# each connection's fate is also added to $LAB_DIR/silent.conns. Apart from
+# the line loop, so that a slow connection never delays the live lines.
+demo_sampler() {
+    local conn
+    while :; do
+        conn=$(demo_new_conn)
+        printf '%-20s %s\n' "$conn" "$(demo_wan_states)" >"$LAB_DIR/sample.tmp"
+        mv "$LAB_DIR/sample.tmp" "$LAB_DIR/sample"
+        [[ ! -e $LAB_DIR/silent ]] || echo "$conn" >>"$LAB_DIR/silent.conns"
+        sleep 0.5
+    done
+}
+
+# Live download, one line per second with the latest new connection's fate
+# and the WAN states; WAN1 is black-holed (link up, nothing passes) from
+# SILENT_AT to SILENT_BACK_AT.
 demo_silent() {
-    local line t mbps conn ok=0 tried=0
+    local line t mbps sampler tried
     demo_links ""
+    : >"$LAB_DIR/silent.conns"
+    demo_sampler &
+    sampler=$!
     printf '  %5s  %12s  %-36s %-20s %s\n' "time" "received" "" "new connection" "WAN states seen by the box"
     while read -r line; do
         [[ $line =~ ([0-9.]+)-([0-9.]+)\ +sec\ .*\ ([0-9.]+)\ Mbits/sec ]] || continue
         [[ $line == *sender* || $line == *receiver* ]] && continue
         t=${BASH_REMATCH[2]%.*}
         mbps=${BASH_REMATCH[3]}
+        printf '  %4ss  %6s Mbit/s  %-36s %s\n' "$t" "$mbps" "$(demo_bar "$mbps" "$DEMO_BEST" | cut -c1-36)" \
+            "$(cat "$LAB_DIR/sample" 2>/dev/null || echo -)"
         if ((t == SILENT_AT)); then
             lab_blackhole 1 on
+            : >"$LAB_DIR/silent"
             note ">>> WAN1 goes silent: its link stays up, nothing passes (the modem's line is dead)"
         elif ((t == SILENT_BACK_AT)); then
             lab_blackhole 1 off
+            rm -f "$LAB_DIR/silent"
             note ">>> WAN1 passes again"
         fi
-        conn=$(demo_new_conn)
-        if ((t > SILENT_AT && t <= SILENT_BACK_AT)); then
-            tried=$((tried + 1))
-            [[ $conn == "no answer" ]] || ok=$((ok + 1))
-        fi
-        printf '  %4ss  %6s Mbit/s  %-36s %-20s %s\n' "$t" "$mbps" "$(demo_bar "$mbps" "$DEMO_BEST" | cut -c1-36)" \
-            "$conn" "$(demo_wan_states)"
     done < <(lab_run lan iperf3 -c "$LAB_INET_ADDR" -p 5201 -R -t "$SILENT_DURATION" -i 1 \
         --forceflush --format m 2>&1)
-    DEMO_SILENT_OK="$ok of $tried"
+    kill "$sampler" 2>/dev/null || true
+    wait "$sampler" 2>/dev/null || true
+    tried=$(wc -l <"$LAB_DIR/silent.conns")
+    DEMO_SILENT_OK="$((tried - $(grep -c "no answer" "$LAB_DIR/silent.conns" || true))) of $tried"
 }
 
 main() {
