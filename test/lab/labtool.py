@@ -1,8 +1,7 @@
 #!/usr/bin/env python3
 """Traffic ends for the otb lab: bulk sources and sinks with sha256, a tiny
 HTTP server, a bounded-parallelism HTTP load generator, a paced series of new
-connections, a SOCKS5 probe, the summary of an iperf3 JSON report and the
-WANs of a program's status document.
+connections, a SOCKS5 probe and the summary of an iperf3 JSON report.
 
 Every client prints one machine-readable line and exits non-zero on error, so
 the shell tests can assert on it. A "trace" is the received byte count per
@@ -257,22 +256,6 @@ def cmd_http_series(a):
           f"recovered_s {after[0][1] + after[0][3] if after else -1:.2f}")
 
 
-def cmd_wans(a):
-    """The WANs of a program's status document, one line each: "name state
-    rtt_ms loss_pct probes_sent probes_lost tx_bytes rx_bytes". Exits 1 when
-    the document has no "wans" (a program without WAN health tracking)."""
-    try:
-        doc = otbpeer.status_doc(a.socket, timeout=2)
-    except (OSError, ValueError) as e:
-        sys.exit(f"status socket {a.socket}: {e}")
-    if "wans" not in doc:
-        sys.exit(f"no \"wans\" in the status document of {doc.get('program', '?')}")
-    for w in doc["wans"]:
-        print(" ".join(str(w.get(k, "-")) for k in (
-            "name", "state", "rtt_ms", "loss_pct", "probes_sent", "probes_lost",
-            "tx_bytes", "rx_bytes")))
-
-
 def cmd_socks5_cmd(a):
     """Send a SOCKS5 no-auth greeting then a request with command CMD for
     IPv4 HOST:PORT; print the reply code (the second byte of the reply)."""
@@ -330,7 +313,6 @@ COMMANDS = (
                                                   ("--timeout", {"type": float, "default": 8}),
                                                   ("--start-at", {"type": float}),
                                                   ("--log", {}))),
-    ("wans", cmd_wans, (("socket", {}),)),
     ("socks5-cmd", cmd_socks5_cmd, HOST_PORT + (("cmd", {"type": int}), ("dst_host", {}),
                                                 ("dst_port", {"type": int}),
                                                 ("--timeout", {"type": float, "default": 10}))),

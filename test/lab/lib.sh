@@ -610,7 +610,7 @@ lab_flap() {
 # lab_wans SOCKET: the WANs of a program's status document, one line each:
 # "name state rtt_ms loss_pct probes_sent probes_lost tx_bytes rx_bytes".
 # Fails (status 1, the reason on stderr) when the program has no WAN tracking.
-lab_wans() { "$LAB_PY" "$(lab_tool)" wans "$1"; }
+lab_wans() { "$LAB_PY" -I -S "$(lab_src)/test/lib/otbpeer.py" wans "$1"; }
 
 # lab_wan_state SOCKET N: up, down or unknown ("none" without WAN tracking,
 # "absent" when the program does not list wanN).
