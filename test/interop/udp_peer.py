@@ -240,7 +240,7 @@ def hostile(host, port, indir):
           % (len(rnd), len(trunc), len(flipped), len(replayed), answered))
 
 def send(host, port, n):
-    s = udp()
+    s = udp(host)
     for i in range(n):
         s.sendto(b"ping %d" % i, (host, port))
     time.sleep(1)
