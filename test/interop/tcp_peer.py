@@ -9,6 +9,10 @@
   download [--socks5 P] HOST PORT FILE        client of "source": prints "sha256 length"
   echo     [--socks5 P] [--rate B/S] HOST PORT FILE   client of "echo": prints
                                               "sha256 length" of what came back
+  stall    [--source ADDR] HOST PORT N SECONDS   opens N connections (from ADDR),
+                                              sends one byte on each (a SOCKS5
+                                              greeting's first), holds them
+                                              SECONDS; prints how many opened
 --socks5 P reaches HOST:PORT through a SOCKS5 proxy on 127.0.0.1:P (an IPv4
 literal is sent as such, anything else as a name, as curl --socks5-hostname
 does); --timeout S bounds each read (default 120 s).
@@ -18,6 +22,7 @@ import os
 import socket
 import sys
 import threading
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import otbpeer  # noqa: E402
@@ -106,6 +111,25 @@ def echo_client(s, path, rate, h):
     return n
 
 
+def stall(argv):
+    source = None
+    if argv[0] == "--source":
+        source = argv[1]
+        del argv[:2]
+    host, port, n, secs = argv[0], int(argv[1]), int(argv[2]), float(argv[3])
+    held = []
+    for _ in range(n):
+        try:
+            s = socket.create_connection((host, port), timeout=5,
+                                         source_address=(source, 0) if source else None)
+            s.sendall(b"\x05")
+            held.append(s)
+        except OSError:
+            pass
+    print("opened %d" % len(held), flush=True)
+    time.sleep(secs)
+
+
 def client(argv):
     socks5 = rate = None
     wait = 120
@@ -140,5 +164,7 @@ def client(argv):
 if __name__ == "__main__":
     if sys.argv[1] == "serve":
         serve(int(sys.argv[2]), sys.argv[3], sys.argv[4])
+    elif sys.argv[1] == "stall":
+        stall(sys.argv[2:])
     else:
         client(sys.argv[1:])
