@@ -13,7 +13,8 @@
 #  3. end to end, lan <-> box <-> wan: TCP and UDP from the LAN host to a public-like address
 #     reach the box's listeners ("INTERCEPTED"); bypassed destinations, the box's own address
 #     and the box's own traffic reach the real destination ("DIRECT"); a host pinned "direct"
-#     is not intercepted (v4 and v6); after down, all DIRECT.
+#     is not intercepted (v4 and v6); after down, all DIRECT. The proxies' ports (otb-redir's,
+#     its SOCKS5 one, otb-tunnel's) answer the LAN and the box itself but not the WAN side.
 set -Eeuo pipefail
 trap 'echo "FAIL: line $LINENO: \"$BASH_COMMAND\" exited $?" >&2' ERR
 
@@ -45,6 +46,7 @@ PORT_BASE=$((20000 + RANDOM % 20000))
 RP=$PORT_BASE         # otb-redir's port
 TP=$((PORT_BASE + 1)) # otb-tunnel's port
 DP=$((PORT_BASE + 2)) # the real destination's port
+SP=$((PORT_BASE + 3)) # otb-redir's SOCKS5 port
 
 # --- helpers -----------------------------------------------------------------------------------
 
@@ -531,6 +533,8 @@ start_peers() {
 	start_peer "$NS_BOX" tcp "$RP" INTERCEPTED
 	start_peer "$NS_BOX" udp "$TP" INTERCEPTED transparent
 	start_peer "$NS_BOX" tcp "$DP" BOX
+	start_peer "$NS_BOX" tcp "$SP" SOCKS
+	otb_wait_port tcp "$SP" 5 "" "$NS_BOX"
 	otb_wait_port tcp "$DP" 5 "" "$NS_WAN"
 	otb_wait_port udp "$DP" 5 "" "$NS_WAN"
 	otb_wait_port tcp "$RP" 5 "" "$NS_BOX"
@@ -538,12 +542,27 @@ start_peers() {
 	otb_wait_port tcp "$DP" 5 "" "$NS_BOX"
 }
 
-# expect NS PROTO HOST WANT
+# expect NS PROTO HOST WANT [PORT]: WANT "timed out" for a dropped connection or datagram.
 expect() {
-	local ns=$1 proto=$2 host=$3 want=$4 got
-	got=$(in_ns "$ns" timeout 8 "$PYTHON" -I -S "$PEER" "client-$proto" "$host" "$DP" 2>&1 |
+	local ns=$1 proto=$2 host=$3 want=$4 port=${5:-$DP} got
+	got=$(in_ns "$ns" timeout 8 "$PYTHON" -I -S "$PEER" "client-$proto" "$host" "$port" 2>&1 |
 		tail -1) || true
-	[[ $got == "$want" ]] || fail "$proto to $host:$DP from $ns: got '$got', expected '$want' ($context)"
+	[[ $want != "timed out" || $got != *"timed out" ]] || got="timed out"
+	[[ $got == "$want" ]] || fail "$proto to $host:$port from $ns: got '$got', expected '$want' ($context)"
+}
+
+# otb-redir's and otb-tunnel's own ports: from the LAN and the box, not from the WAN side.
+expect_ports_guarded() {
+	expect "$NS_LAN" tcp 10.201.1.1 SOCKS "$SP"
+	expect "$NS_LAN" tcp 2001:db8:201:1::1 SOCKS "$SP"
+	expect "$NS_BOX" tcp 127.0.0.1 SOCKS "$SP"
+	expect "$NS_BOX" tcp 10.201.2.1 SOCKS "$SP"
+	expect "$NS_WAN" tcp 10.201.2.1 "timed out" "$SP"
+	expect "$NS_WAN" tcp 10.201.1.1 "timed out" "$SP" # the LAN address, from the WAN
+	expect "$NS_WAN" tcp 2001:db8:201:2::1 "timed out" "$SP"
+	expect "$NS_WAN" tcp 10.201.2.1 "timed out" "$RP"
+	expect "$NS_WAN" udp 10.201.2.1 "timed out" "$TP"
+	expect "$NS_WAN" tcp 10.201.2.1 BOX # other services of the box are not the firewall's
 }
 
 expect_all_direct() {
@@ -557,7 +576,8 @@ functional_pass() {
 	local backend=nft
 	context="$backend up"
 	box_config "$WORK/e2e.json" "\"local_port\": $RP" '"server": ["198.18.203.2", "2001:db8:202::3"]' \
-		'"firewall": {"lan": "b0", "tunnel_port": '"$TP"', "bypass": ["198.18.202.0/24", "2001:db8:202:1::/64"]}'
+		'"firewall": {"lan": "b0", "tunnel_port": '"$TP"', "bypass": ["198.18.202.0/24", "2001:db8:202:1::/64"]}' \
+		"\"socks5_port\": $SP"
 	fw "$NS_BOX" up --config "$WORK/e2e.json" >/dev/null
 	expect "$NS_LAN" tcp 198.18.201.2 INTERCEPTED
 	expect "$NS_LAN" tcp 2001:db8:202::2 INTERCEPTED
@@ -574,6 +594,8 @@ functional_pass() {
 	expect "$NS_BOX" tcp 198.18.201.2 DIRECT     # the box's own traffic
 	expect "$NS_BOX" udp 198.18.201.2 DIRECT
 	pass "$backend: LAN TCP/UDP v4/v6 intercepted; bypass, server, private, box address and box traffic direct"
+	expect_ports_guarded
+	pass "$backend: SOCKS5, redir and tunnel ports answer the LAN and the box, not the WAN side"
 	# The named set takes new entries live.
 	in_ns "$NS_BOX" nft add element inet otb bypass4 '{ 198.18.201.0/24 }'
 	context="nft, bypass4 extended live"
