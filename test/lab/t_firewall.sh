@@ -422,10 +422,10 @@ EOF
 state_write_pass() {
 	local s=$WORK/state_write st=$OTB_FW_STATE_DIR/firewall.otb.netns-$NS_RULES.state
 	snapshot "$NS_RULES" "$s.before"
-	mkdir -p "$st.tmp"
+	mkdir -p "$st"
 	expect_exit 1 up "${UP_ARGS[@]}"
 	grep -qF "cannot write state file" "$WORK/err" || fail "state write: $(cat "$WORK/err")"
-	rmdir "$st.tmp"
+	rmdir "$st"
 	snapshot "$NS_RULES" "$s.after"
 	same_snapshot "$s.before" "$s.after" "up that could not write its state left objects"
 	pass "up that cannot write its state file removes what it added"
@@ -470,7 +470,57 @@ state_v1_pass() {
 	pass "a version 1 state file is refused with a message, nothing touched"
 }
 
+# Items are checked before anything is undone: an altered state file naming someone else's
+# table, rule or route, or words a shell would expand, is refused whole.
+state_foreign_pass() {
+	local st item
+	in_ns "$NS_RULES" nft add table inet victim
+	in_ns "$NS_RULES" ip -4 rule add pref 7777 blackhole
+	in_ns "$NS_RULES" ip -4 route add blackhole 198.18.250.0/24
+	fw "$NS_RULES" up "${UP_ARGS[@]}" >/dev/null
+	st=$(state_file)
+	cp "$st" "$WORK/state.good"
+	for item in 'nft_table inet victim' 'ip -4 rule add pref 7777 blackhole' \
+		'ip -4 route add blackhole 198.18.250.0/24' 'ip -4 route add blackhole 198.18.250.0/24 table main' \
+		'ip -4 rule add fwmark 0x1 lookup 100 pref 9000 *' 'mptcp_endpoint -h'; do
+		cp "$WORK/state.good" "$st"
+		echo "$item" >>"$st"
+		expect_exit 1 down "${UP_ARGS[@]}"
+		grep -qF "is not an object of otb-firewall" "$WORK/err" || fail "foreign item '$item': $(cat "$WORK/err")"
+	done
+	in_ns "$NS_RULES" nft list table inet victim >/dev/null || fail "a foreign table was deleted"
+	contains "$(in_ns "$NS_RULES" ip -4 rule)" "7777:" "a foreign rule was deleted"
+	contains "$(in_ns "$NS_RULES" ip -4 route)" "198.18.250.0/24" "a foreign route was deleted"
+	in_ns "$NS_RULES" nft list table inet otb >/dev/null || fail "a refused state file was acted on"
+	cp "$WORK/state.good" "$st"
+	fw "$NS_RULES" down "${UP_ARGS[@]}"
+	in_ns "$NS_RULES" nft delete table inet victim
+	in_ns "$NS_RULES" ip -4 rule del pref 7777
+	in_ns "$NS_RULES" ip -4 route del blackhole 198.18.250.0/24
+	pass "a state file naming foreign objects is refused whole; nothing foreign is deleted"
+}
+
+# The lock and temporary files never write through a symbolic link.
+state_link_pass() {
+	local st=$OTB_FW_STATE_DIR/firewall.otb.netns-$NS_RULES
+	echo precious >"$WORK/victim"
+	ln -s "$WORK/victim" "$st.lock"
+	expect_exit 1 up "${UP_ARGS[@]}"
+	[[ $(cat "$WORK/victim") == precious ]] || fail "the lock file wrote through a symbolic link"
+	grep -qF "symbolic link" "$WORK/err" || fail "linked lock: $(cat "$WORK/err")"
+	rm -f "$st.lock"
+	ln -s "$WORK/victim" "$st.state.tmp"
+	fw "$NS_RULES" up "${UP_ARGS[@]}" >/dev/null
+	[[ $(cat "$WORK/victim") == precious ]] || fail "the state file was written through a symbolic link"
+	[[ -f $st.state && ! -L $st.state ]] || fail "the state file is not a plain file"
+	rm -f "$st.state.tmp"
+	fw "$NS_RULES" down "${UP_ARGS[@]}"
+	pass "symbolic links as lock or temporary file are never written through"
+}
+
 state_items_pass
+state_foreign_pass
+state_link_pass
 down_broken_pass
 state_v1_pass
 state_dir_pass
