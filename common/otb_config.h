@@ -73,7 +73,8 @@ struct otb_config {
     char socks5_user[256];         /* --socks5-user / "socks5_user": RFC 1929 auth when set */
     char socks5_password[256];     /* --socks5-password / "socks5_password" */
     /* --socks5-address / "socks5_address" (redir): SOCKS5 listen address;
-     * unset: local_address if set, else loopback only (127.0.0.1 and ::1) */
+     * unset: local_address if one address (not 0.0.0.0 or ::), else loopback
+     * only (127.0.0.1 and ::1) */
     char socks5_addr[OTB_HOST_MAX];
     /* --max-pending / "max_pending" and --max-pending-per-source /
      * "max_pending_per_source" (redir): LAN connections in their SOCKS5

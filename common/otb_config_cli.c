@@ -101,7 +101,7 @@ static const struct otb_config_opt otb_config_opts[] = {
       .help = "SOCKS5 password (prefer the config file: arguments show in ps)" },
     { .long_name = "socks5-address", .act = OTB_ACT_SET, .key = "socks5_address",
       .arg = "ADDR", .progs = OTB_PROG_BIT(OTB_PROG_REDIR),
-      .help = "SOCKS5 listen address (default: -b, else loopback only)" },
+      .help = "SOCKS5 listen address (default: -b if one address, else loopback)" },
     { .long_name = "max-pending", .act = OTB_ACT_SET, .key = "max_pending", .arg = "N",
       .progs = OTB_PROG_BIT(OTB_PROG_REDIR),
       .help = "LAN connections in a SOCKS5 handshake or being sniffed (default 1024)" },

@@ -213,17 +213,26 @@ static int otb_redir_listen_all(struct otb_redir *rd, struct otb_listener_set *s
     return 0;
 }
 
+static bool otb_redir_is_wildcard(const char *host)
+{
+    return strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0 || strcmp(host, "[::]") == 0;
+}
+
 /* The transparent port listens on every address: REDIRECT rewrites the
  * destination to the LAN interface's address and TPROXY looks the socket up
  * by that address, so a loopback socket would never receive anything; the
  * firewall (otb-firewall) keeps WAN input away from it. SOCKS5 has no
- * firewall rule to bring clients to it: it answers on loopback unless told
- * an address (socks5_address, or local_address), never on the WAN. */
+ * firewall rule to bring clients to it: it answers on socks5_address, else
+ * on local_address when that is one address, else on loopback only; never
+ * on every address unless socks5_address says so. */
 static int otb_redir_listen(struct otb_redir *rd)
 {
     static const char *const any[] = { "0.0.0.0", "::" };
     static const char *const loopback[] = { "127.0.0.1", "::1" };
-    const char *socks_host = rd->cfg.socks5_addr[0] ? rd->cfg.socks5_addr : rd->cfg.local_addr;
+    const char *socks_host = rd->cfg.socks5_addr;
+
+    if (!socks_host[0] && !otb_redir_is_wildcard(rd->cfg.local_addr))
+        socks_host = rd->cfg.local_addr;
 
     if (otb_redir_listen_all(rd, &rd->transparent, rd->cfg.local_addr, any, rd->cfg.local_port,
                              rd->cfg.tproxy, otb_redir_on_accept) < 0)
