@@ -238,7 +238,7 @@ otb_state_fail() {
 	done
 	otb_note "$*"
 	if otb_state_undo_items "${all[@]}"; then
-		rm -f "$(otb_state_path)"
+		rm -f "$(otb_state_path)" 2>/dev/null || true # the reason was given above
 	else
 		otb_state_keep_left
 	fi

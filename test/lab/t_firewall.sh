@@ -474,10 +474,10 @@ state_v1_pass() {
 # table, rule or route, or words a shell would expand, is refused whole.
 state_foreign_pass() {
 	local st item
+	fw "$NS_RULES" up "${UP_ARGS[@]}" >/dev/null
 	in_ns "$NS_RULES" nft add table inet victim
 	in_ns "$NS_RULES" ip -4 rule add pref 7777 blackhole
 	in_ns "$NS_RULES" ip -4 route add blackhole 198.18.250.0/24
-	fw "$NS_RULES" up "${UP_ARGS[@]}" >/dev/null
 	st=$(state_file)
 	cp "$st" "$WORK/state.good"
 	for item in 'nft_table inet victim' 'ip -4 rule add pref 7777 blackhole' \
@@ -492,11 +492,11 @@ state_foreign_pass() {
 	contains "$(in_ns "$NS_RULES" ip -4 rule)" "7777:" "a foreign rule was deleted"
 	contains "$(in_ns "$NS_RULES" ip -4 route)" "198.18.250.0/24" "a foreign route was deleted"
 	in_ns "$NS_RULES" nft list table inet otb >/dev/null || fail "a refused state file was acted on"
-	cp "$WORK/state.good" "$st"
-	fw "$NS_RULES" down "${UP_ARGS[@]}"
 	in_ns "$NS_RULES" nft delete table inet victim
 	in_ns "$NS_RULES" ip -4 rule del pref 7777
 	in_ns "$NS_RULES" ip -4 route del blackhole 198.18.250.0/24
+	cp "$WORK/state.good" "$st"
+	fw "$NS_RULES" down "${UP_ARGS[@]}"
 	pass "a state file naming foreign objects is refused whole; nothing foreign is deleted"
 }
 
@@ -504,7 +504,7 @@ state_foreign_pass() {
 state_link_pass() {
 	local st=$OTB_FW_STATE_DIR/firewall.otb.netns-$NS_RULES
 	echo precious >"$WORK/victim"
-	ln -s "$WORK/victim" "$st.lock"
+	ln -sfn "$WORK/victim" "$st.lock"
 	expect_exit 1 up "${UP_ARGS[@]}"
 	[[ $(cat "$WORK/victim") == precious ]] || fail "the lock file wrote through a symbolic link"
 	grep -qF "symbolic link" "$WORK/err" || fail "linked lock: $(cat "$WORK/err")"
