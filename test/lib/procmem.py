@@ -6,11 +6,14 @@
 Reads every readable mapping listed in /proc/PID/maps through /proc/PID/mem
 (root: CAP_SYS_PTRACE reads non-dumpable processes too) and prints how many
 times STRING occurs. Mappings that vanish or cannot be read (vvar, guard
-pages) are skipped; the count is what could be read."""
+pages) are skipped, and so are anonymous mappings of BIG bytes or more: a
+sanitizer's shadow memory (terabytes reserved, holding no program data).
+The count is what could be read."""
 import re
 import sys
 
 CHUNK = 1 << 20
+BIG = 1 << 36
 
 
 def count(pid, needle):
@@ -21,6 +24,8 @@ def count(pid, needle):
             if not m or m.group(3)[0] != "r" or "[vvar" in line or "[vsyscall]" in line:
                 continue
             start, end = int(m.group(1), 16), int(m.group(2), 16)
+            if end - start >= BIG and len(line.split()) < 6:
+                continue
             tail = b""
             pos = start
             while pos < end:
