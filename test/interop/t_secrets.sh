@@ -63,6 +63,7 @@ check_prog() {
     otb_wait_for "$prog to reload" 10 grep -q "configuration reloaded" "$OTB_TMP/$prog.log"
     otb_expect_eq "$prog ($how): password copies after SIGHUP" "$(copies "$pid")" 0
     otb_stop "$prog" || true
+    ! grep -q Sanitizer "$OTB_TMP/$prog.log" || otb_fail "$prog: sanitizer report in its log"
 }
 
 for prog in server redir tunnel; do

@@ -224,7 +224,7 @@ check_tcp_self_loop() {
         otb_expect_eq "$mode: otb-redir refused, addressed to the box" \
             "$(in_ns "$BOX" python3 "$OTB_UDP_PEER" status "$sock" refused.self)" \
             "$([[ $mode == redirect ]] && echo 2 || echo 3)"
-        otb_stop "redir-$mode" || true
+        otb_server_stop "redir-$mode"
     done
 }
 
