@@ -95,6 +95,9 @@ void otb_config_defaults(struct otb_config *cfg, enum otb_prog prog)
     cfg->udp_max_assoc = 4096;
     cfg->max_pending = 1024;
     cfg->max_pending_per_source = 64;
+    cfg->wan_health = true;
+    cfg->wan_probe_ms = 1000;
+    cfg->wan_down_ms = 800;
 }
 
 int otb_config_load(struct otb_config *cfg, enum otb_prog prog, int argc, char **argv,

@@ -81,6 +81,13 @@ struct otb_config {
      * handshake or being sniffed, in all and from one LAN address */
     long max_pending;
     long max_pending_per_source;
+    /* box: WAN health (otb_wanmon) */
+    bool wan_health;               /* --no-wan-health / "wan_health", default true */
+    long wan_probe_ms;             /* --wan-probe-ms / "wan_probe_ms": healthy WAN's probe
+                                      interval, default 1000 */
+    long wan_down_ms;              /* --wan-down-ms / "wan_down_ms": silent this long: down,
+                                      default 1500 */
+    char wan_hook[PATH_MAX];       /* --wan-hook / "wan_hook": run on each transition */
 };
 
 enum otb_config_result {

@@ -72,6 +72,10 @@ static const struct otb_config_key otb_config_keys[] = {
     OTB_KEY("socks5_address", OTB_CFG_STRING, socks5_addr),
     OTB_KEY_UINT("max_pending", max_pending, 1, 1 << 20),
     OTB_KEY_UINT("max_pending_per_source", max_pending_per_source, 1, 1 << 20),
+    OTB_KEY("wan_health", OTB_CFG_BOOL, wan_health),
+    OTB_KEY_UINT("wan_probe_ms", wan_probe_ms, 100, 60000),
+    OTB_KEY_UINT("wan_down_ms", wan_down_ms, 300, 60000),
+    OTB_KEY("wan_hook", OTB_CFG_STRING, wan_hook),
     /* shadowsocks-libev's process count; we run one event loop per process. */
     { .name = "workers", .type = OTB_CFG_IGNORED, .max = 1024 },
 };

@@ -30,7 +30,7 @@ static struct otb_udp_counters udp_sample(void)
                                       .down_bytes = 9, .bad = 10, .replay = 11,
                                       .acl_refused = 12, .dns_fail = 13, .dns_dropped = 14,
                                       .send_errors = 15, .errors = 16, .no_server = 17,
-                                      .self_refused = 21 };
+                                      .probes = 18, .self_refused = 21 };
 }
 
 static char *json_of(const struct otb_counter_table *t, const void *c)
@@ -70,7 +70,8 @@ static void test_tcp_line(void **state)
     otb_counters_format_line(&otb_tcp_counter_table, &c, line, sizeof(line));
     assert_string_equal(line, "active 1 accepted 2 closed 3 limit_pauses 4 bytes_to_plain 5 "
                               "bytes_to_cipher 6 auth_fail 7 replay 8 bad_header 9 "
-                              "acl_refused 10 self_refused 21 pending 22 pending_capped 23 dns_fail 11 connect_fail 12 timeouts 13 "
+                              "acl_refused 10 self_refused 21 pending 22 pending_capped 23 "
+                              "dns_fail 11 connect_fail 12 timeouts 13 "
                               "errors 14 buffers_in_use 15");
 }
 
@@ -87,7 +88,7 @@ static void test_udp_json(void **state)
                         "\"down\":{\"packets\":8,\"bytes\":9},"
                         "\"refused\":{\"bad\":10,\"replay\":11,\"acl\":12,\"self\":21},"
                         "\"failures\":{\"dns\":13,\"dns_dropped\":14,\"send\":15,\"errors\":16,"
-                        "\"no_server\":17}");
+                        "\"no_server\":17},\"probes\":{\"answered\":18}");
     free(text);
 }
 
@@ -101,7 +102,7 @@ static void test_udp_line(void **state)
     assert_string_equal(line, "assoc_active 1 assoc_created 2 assoc_evicted 3 assoc_expired 4 "
                               "up_packets 6 up_bytes 7 down_packets 8 down_bytes 9 bad 10 "
                               "replay 11 acl_refused 12 self_refused 21 dns_fail 13 dns_dropped 14 "
-                              "send_errors 15 errors 16 no_server 17");
+                              "send_errors 15 errors 16 no_server 17 probes_answered 18");
 }
 
 /* A short buffer cuts the line; it stays a terminated string. */
