@@ -4,8 +4,8 @@
 # (127.0.0.2) opens 400 SOCKS5 connections that send one byte and stall.
 # Checked: meanwhile another host's SOCKS5 request (from 127.0.0.1) is served
 # within 10 s (no read waits 5 s), the flood's oldest handshakes were closed
-# at the per-source cap (pending.capped), otb-redir keeps no more than the cap pending and exits
-# cleanly.
+# at the per-source cap (pending.capped), otb-redir keeps no more than the
+# cap pending and exits cleanly.
 set -euo pipefail
 OTB_TEST_NAME=socks5_pending
 # shellcheck source=test/interop/lib.sh
