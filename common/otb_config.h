@@ -76,6 +76,15 @@ struct otb_config {
     uint16_t socks5_port;          /* --socks5-port / "socks5_port" (redir), 0 = no SOCKS5 */
     char socks5_user[256];         /* --socks5-user / "socks5_user": RFC 1929 auth when set */
     char socks5_password[256];     /* --socks5-password / "socks5_password" */
+    /* --socks5-address / "socks5_address" (redir): SOCKS5 listen address;
+     * unset: local_address if one address (not 0.0.0.0 or ::), else loopback
+     * only (127.0.0.1 and ::1) */
+    char socks5_addr[OTB_HOST_MAX];
+    /* --max-pending / "max_pending" and --max-pending-per-source /
+     * "max_pending_per_source" (redir): LAN connections in their SOCKS5
+     * handshake or being sniffed, in all and from one LAN address */
+    long max_pending;
+    long max_pending_per_source;
     /* box: WAN health (otb_wanmon) */
     bool wan_health;               /* --no-wan-health / "wan_health", default true */
     long wan_probe_ms;             /* --wan-probe-ms / "wan_probe_ms": healthy WAN's probe
@@ -104,6 +113,9 @@ int otb_config_parse_hostport(const char *text, struct otb_hostport *out);
 /* Master key from key_b64 or password with the configured method. */
 int otb_config_master(const struct otb_config *cfg, struct otb_master *m, char *err,
                       size_t errlen);
+/* Zeroes the password and the key text: once the master key is derived no
+ * copy of them is needed (a reload reads them again). */
+void otb_config_wipe_secrets(struct otb_config *cfg);
 void otb_config_usage(enum otb_prog prog, FILE *out);
 
 #endif

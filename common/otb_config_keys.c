@@ -71,6 +71,9 @@ static const struct otb_config_key otb_config_keys[] = {
     OTB_KEY("voice_hosts", OTB_CFG_VOICE_HOSTS, qos),
     OTB_KEY("socks5_user", OTB_CFG_STRING, socks5_user),
     OTB_KEY("socks5_password", OTB_CFG_STRING, socks5_password),
+    OTB_KEY("socks5_address", OTB_CFG_STRING, socks5_addr),
+    OTB_KEY_UINT("max_pending", max_pending, 1, 1 << 20),
+    OTB_KEY_UINT("max_pending_per_source", max_pending_per_source, 1, 1 << 20),
     OTB_KEY("wan_health", OTB_CFG_BOOL, wan_health),
     OTB_KEY_UINT("wan_probe_ms", wan_probe_ms, 100, 60000),
     OTB_KEY_UINT("wan_down_ms", wan_down_ms, 300, 60000),
@@ -419,6 +422,8 @@ static int otb_config_set_password_file(struct otb_config_ctx *ctx,
     FILE *f = fopen(path, "re");
     if (f == NULL)
         return otb_config_fail(ctx, "%s: cannot read \"%s\": %s", label, path, strerror(errno));
+    /* Unbuffered: stdio's own buffer would keep the password after fclose. */
+    setvbuf(f, NULL, _IONBF, 0);
     bool got = fgets(line, sizeof(line), f) != NULL;
     int read_errno = ferror(f) ? errno : 0;
     fclose(f);

@@ -156,6 +156,7 @@ int otb_daemon_reload(const struct otb_reload *rl, bool *key_changed)
         OTB_ERR(rl->log, "SIGHUP: %s; configuration unchanged", err);
         goto out;
     }
+    otb_config_wipe_secrets(next); /* as at start: the key is all that stays */
     if (memcmp(&m, rl->master, sizeof(m)) != 0) {
         if (rl->relay && otb_relay_set_master(rl->relay, &m) < 0) {
             OTB_ERR(rl->log, "SIGHUP: out of memory; configuration unchanged");

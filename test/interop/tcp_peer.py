@@ -13,6 +13,10 @@
                                               other, each a short echo bounded by
                                               --timeout: prints "served K of N max T"
                                               (T: the slowest served one, seconds)
+  stall    [--source ADDR] HOST PORT N SECONDS   opens N connections (from ADDR),
+                                              sends one byte on each (a SOCKS5
+                                              greeting's first), holds them
+                                              SECONDS; prints how many opened
 --socks5 P reaches HOST:PORT through a SOCKS5 proxy on 127.0.0.1:P (an IPv4
 literal is sent as such, anything else as a name, as curl --socks5-hostname
 does); --timeout S bounds each read (default 120 s).
@@ -127,6 +131,23 @@ def conns(host, port, socks5, n, wait):
         except (OSError, EOFError):
             pass
     print("served %d of %d max %.3f" % (served, n, slowest))
+def stall(argv):
+    source = None
+    if argv[0] == "--source":
+        source = argv[1]
+        del argv[:2]
+    host, port, n, secs = argv[0], int(argv[1]), int(argv[2]), float(argv[3])
+    held = []
+    for _ in range(n):
+        try:
+            s = socket.create_connection((host, port), timeout=5,
+                                         source_address=(source, 0) if source else None)
+            s.sendall(b"\x05")
+            held.append(s)
+        except OSError:
+            pass
+    print("opened %d" % len(held), flush=True)
+    time.sleep(secs)
 
 
 def client(argv):
@@ -166,5 +187,7 @@ def client(argv):
 if __name__ == "__main__":
     if sys.argv[1] == "serve":
         serve(int(sys.argv[2]), sys.argv[3], sys.argv[4])
+    elif sys.argv[1] == "stall":
+        stall(sys.argv[2:])
     else:
         client(sys.argv[1:])

@@ -223,7 +223,7 @@ def resend(host, port, path):
         print("answered %d" % fire(host, port, [f.read()]))
 
 def send(host, port, n):
-    s = udp()
+    s = udp(host)
     for i in range(n):
         s.sendto(b"ping %d" % i, (host, port))
     time.sleep(1)

@@ -321,7 +321,7 @@ lab_otb_server() {
 }
 
 # lab_otb_redir [ARGS...]: start otb-redir in the box with its transparent
-# port and its SOCKS5 port on every box address. Without a -s in ARGS it uses
+# port on every box address and its SOCKS5 port on the LAN address. Without a -s in ARGS it uses
 # the first server. Its pid is left in LAB_REDIR_PID.
 lab_otb_redir() {
     local bin
@@ -329,7 +329,8 @@ lab_otb_redir() {
     bin=$(lab_bin otb-redir)
     [[ " $* " == *" -s "* ]] || srv=(-s "$LAB_SRV_ADDR")
     lab_bg box otb-redir "$bin" "${srv[@]}" -p "$LAB_SRV_PORT" -l "$LAB_REDIR_PORT" -b 0.0.0.0 \
-        -k "$LAB_PASSWORD" -m "$LAB_METHOD" --socks5-port "$LAB_SOCKS_PORT" "$@"
+        -k "$LAB_PASSWORD" -m "$LAB_METHOD" --socks5-port "$LAB_SOCKS_PORT" \
+        --socks5-address "$LAB_LAN_GW" "$@"
     LAB_REDIR_PID=$LAB_PID
     lab_wait_port box "$LAB_REDIR_PORT" "$LAB_PID"
 }
