@@ -32,6 +32,8 @@
     X(replay, "refused", "replay", "replay")                                     \
     X(bad_header, "refused", "bad_header", "bad_header")                         \
     X(acl_refused, "refused", "acl", "acl_refused")                              \
+    /* server: boxes refused by the ACL's client lists, closed at accept */      \
+    X(client_refused, "refused", "client", "client_refused")                     \
     X(dns_fail, "failures", "dns", "dns_fail")                                   \
     X(connect_fail, "failures", "connect", "connect_fail")                       \
     X(timeouts, "failures", "timeouts", "timeouts")                              \
@@ -62,6 +64,8 @@
     X(replay, "refused", "replay", "replay")                                     \
     /* destination refused by the outbound policy */                             \
     X(acl_refused, "refused", "acl", "acl_refused")                              \
+    /* server: datagrams of boxes the ACL's client lists refuse */               \
+    X(client_refused, "refused", "client", "client_refused")                     \
     /* lookups failed; datagrams dropped while one ran */                        \
     X(dns_fail, "failures", "dns", "dns_fail")                                   \
     X(dns_dropped, "failures", "dns_dropped", "dns_dropped")                     \

@@ -1,0 +1,86 @@
+#include "otb_ifwatch.h"
+
+#include <errno.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+bool otb_ifwatch_addr_event(const void *buf, size_t len)
+{
+    const struct nlmsghdr *h = buf;
+    /* NLMSG_OK compares against an int. */
+    int left = len > 65536 ? 65536 : (int)len;
+
+    for (; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left))
+        if (h->nlmsg_type == RTM_NEWADDR || h->nlmsg_type == RTM_DELADDR)
+            return true;
+    return false;
+}
+
+static void otb_ifwatch_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+    struct otb_ifwatch *w = io->data;
+    /* nlmsghdr alignment; events are small, a burst takes several reads */
+    union {
+        struct nlmsghdr h;
+        char b[8192];
+    } buf;
+    bool changed = false;
+    ssize_t n;
+
+    (void)loop;
+    (void)revents;
+    for (;;) {
+        n = recv(w->fd, &buf, sizeof(buf), MSG_DONTWAIT);
+        if (n > 0) {
+            changed = changed || otb_ifwatch_addr_event(&buf, (size_t)n);
+        } else if (n < 0 && errno == ENOBUFS) {
+            changed = true; /* events were lost: read the addresses anyway */
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else {
+            break;
+        }
+    }
+    if (changed)
+        w->changed(w->arg);
+}
+
+int otb_ifwatch_start(struct otb_ifwatch *w, struct ev_loop *loop, void (*changed)(void *arg),
+                      void *arg)
+{
+    struct sockaddr_nl sa = { .nl_family = AF_NETLINK,
+                              .nl_groups = RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR };
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
+
+    w->fd = -1;
+    if (fd < 0)
+        return -errno;
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        int err = errno;
+        close(fd);
+        return -err;
+    }
+    w->fd = fd;
+    w->loop = loop;
+    w->changed = changed;
+    w->arg = arg;
+    ev_io_init(&w->io, otb_ifwatch_cb, fd, EV_READ);
+    w->io.data = w;
+    /* Before any connection or datagram ready in the same loop iteration:
+     * a destination is checked against the addresses as they are now. */
+    ev_set_priority(&w->io, EV_MAXPRI);
+    ev_io_start(loop, &w->io);
+    return 0;
+}
+
+void otb_ifwatch_stop(struct otb_ifwatch *w)
+{
+    if (w->fd < 0)
+        return;
+    ev_io_stop(w->loop, &w->io);
+    close(w->fd);
+    w->fd = -1;
+}
