@@ -3,19 +3,30 @@
 #include <errno.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 bool otb_ifwatch_addr_event(const void *buf, size_t len)
 {
-    const struct nlmsghdr *h = buf;
-    /* NLMSG_OK compares against an int. */
-    int left = len > 65536 ? 65536 : (int)len;
+    const uint8_t *p = buf;
+    size_t off = 0;
 
-    for (; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left))
-        if (h->nlmsg_type == RTM_NEWADDR || h->nlmsg_type == RTM_DELADDR)
+    /* NLMSG_OK/NLMSG_NEXT by hand: their int length mixes signs, and a
+     * copied header needs no alignment. */
+    while (len - off >= sizeof(struct nlmsghdr)) {
+        struct nlmsghdr h;
+
+        memcpy(&h, p + off, sizeof(h));
+        if (h.nlmsg_len < sizeof(h) || h.nlmsg_len > len - off)
+            return false;
+        if (h.nlmsg_type == RTM_NEWADDR || h.nlmsg_type == RTM_DELADDR)
             return true;
+        off += NLMSG_ALIGN(h.nlmsg_len);
+        if (off > len)
+            break;
+    }
     return false;
 }
 
