@@ -183,6 +183,18 @@ otb_server_stop() {
     otb_log "ok: $name stopped cleanly"
 }
 
+# otb_probe_value LINE NAME: the value of NAME in a result line of otb_probe.
+otb_probe_value() {
+    grep -oE "(^| )$2=[^ ]+" <<<"$1" | cut -d= -f2
+}
+
+# otb_probe_closed_at_once LINE: the server closed the probe's connection
+# within 1.5 s without sending a byte.
+otb_probe_closed_at_once() {
+    [[ $(otb_probe_value "$1" reply) == 0 && $(otb_probe_value "$1" closed) != no ]] || return 1
+    awk -v e="$(otb_probe_value "$1" elapsed)" 'BEGIN { exit !(e < 1.5) }'
+}
+
 otb_fd_count() {
     find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l
 }

@@ -43,31 +43,24 @@ probe() {
         --from "$src" --payload "from-$src" "$@" || otb_fail "otb_probe from $src failed"
 }
 
-field() { # field LINE NAME
-    grep -oE "(^| )$2=[^ ]+" <<<"$1" | cut -d= -f2
-}
-
 expect_tcp_refused() {
     local line
     line=$(probe "$1" --valid-to "127.0.0.1:$ECHO_PORT")
-    [[ $(field "$line" reply) == 0 && $(field "$line" echo) == no ]] ||
-        otb_fail "TCP from $1 should be refused, got: $line"
-    [[ $(field "$line" closed) != no ]] && awk -v e="$(field "$line" elapsed)" 'BEGIN { exit !(e < 1.5) }' ||
-        otb_fail "TCP from $1 should be closed at once, got: $line"
+    otb_probe_closed_at_once "$line" || otb_fail "TCP from $1 should be closed at once, got: $line"
     otb_log "ok: TCP from $1 closed at accept ($line)"
 }
 
 expect_tcp_relayed() {
     local line
     line=$(probe "$1" --valid-to "127.0.0.1:$ECHO_PORT")
-    [[ $(field "$line" echo) == yes ]] || otb_fail "TCP from $1 should be relayed, got: $line"
+    [[ $(otb_probe_value "$line" echo) == yes ]] || otb_fail "TCP from $1 should be relayed, got: $line"
     otb_log "ok: TCP from $1 relayed"
 }
 
 expect_udp() { # expect_udp SRC yes|no
     local line
     line=$(probe "$1" --udp --valid-to "127.0.0.1:$UECHO_PORT")
-    [[ $(field "$line" echo) == "$2" ]] || otb_fail "UDP from $1: expected echo=$2, got: $line"
+    [[ $(otb_probe_value "$line" echo) == "$2" ]] || otb_fail "UDP from $1: expected echo=$2, got: $line"
     otb_log "ok: UDP from $1: echo=$2"
 }
 
