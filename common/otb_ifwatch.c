@@ -8,45 +8,21 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-bool otb_ifwatch_addr_event(const void *buf, size_t len)
-{
-    const uint8_t *p = buf;
-    size_t off = 0;
-
-    /* NLMSG_OK/NLMSG_NEXT by hand: their int length mixes signs, and a
-     * copied header needs no alignment. */
-    while (len - off >= sizeof(struct nlmsghdr)) {
-        struct nlmsghdr h;
-
-        memcpy(&h, p + off, sizeof(h));
-        if (h.nlmsg_len < sizeof(h) || h.nlmsg_len > len - off)
-            return false;
-        if (h.nlmsg_type == RTM_NEWADDR || h.nlmsg_type == RTM_DELADDR)
-            return true;
-        off += NLMSG_ALIGN(h.nlmsg_len);
-        if (off > len)
-            break;
-    }
-    return false;
-}
+#include "otb_netlink.h"
 
 static void otb_ifwatch_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
     struct otb_ifwatch *w = io->data;
-    /* nlmsghdr alignment; events are small, a burst takes several reads */
-    union {
-        struct nlmsghdr h;
-        char b[8192];
-    } buf;
+    uint8_t buf[8192]; /* events are small; a burst takes several reads */
     bool changed = false;
     ssize_t n;
 
     (void)loop;
     (void)revents;
     for (;;) {
-        n = recv(w->fd, &buf, sizeof(buf), MSG_DONTWAIT);
+        n = recv(w->fd, buf, sizeof(buf), MSG_DONTWAIT);
         if (n > 0) {
-            changed = changed || otb_ifwatch_addr_event(&buf, (size_t)n);
+            changed = changed || otb_nl_addr_event(buf, (size_t)n);
         } else if (n < 0 && errno == ENOBUFS) {
             changed = true; /* events were lost: read the addresses anyway */
         } else if (n < 0 && errno == EINTR) {

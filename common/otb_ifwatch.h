@@ -7,8 +7,6 @@
 #define OTB_IFWATCH_H
 
 #include <ev.h>
-#include <stdbool.h>
-#include <stddef.h>
 
 struct otb_ifwatch {
     ev_io io;
@@ -22,7 +20,5 @@ struct otb_ifwatch {
 int otb_ifwatch_start(struct otb_ifwatch *w, struct ev_loop *loop, void (*changed)(void *arg),
                       void *arg);
 void otb_ifwatch_stop(struct otb_ifwatch *w);
-/* Pure: whether len bytes of netlink messages hold an address event. */
-bool otb_ifwatch_addr_event(const void *buf, size_t len);
 
 #endif
