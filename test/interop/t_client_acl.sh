@@ -52,14 +52,15 @@ expect_tcp_refused() {
 
 expect_tcp_relayed() {
     local line
-    line=$(probe "$1" --valid-to "127.0.0.1:$ECHO_PORT")
+    line=$(probe "$1" --valid-to "127.0.0.1:$ECHO_PORT" --wait 10)
     [[ $(otb_probe_value "$line" echo) == yes ]] || otb_fail "TCP from $1 should be relayed, got: $line"
     otb_log "ok: TCP from $1 relayed"
 }
 
-expect_udp() { # expect_udp SRC yes|no
-    local line
-    line=$(probe "$1" --udp --valid-to "127.0.0.1:$UECHO_PORT")
+expect_udp() { # expect_udp SRC yes|no (an answer may take long on a loaded machine)
+    local line wait=2
+    [[ $2 == no ]] || wait=10
+    line=$(probe "$1" --udp --valid-to "127.0.0.1:$UECHO_PORT" --wait "$wait")
     [[ $(otb_probe_value "$line" echo) == "$2" ]] || otb_fail "UDP from $1: expected echo=$2, got: $line"
     otb_log "ok: UDP from $1: echo=$2"
 }

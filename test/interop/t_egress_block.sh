@@ -88,7 +88,7 @@ accepts() { # accepts PEER: connections PEER accepted
 
 expect_reached() { # expect_reached TARGET
     local line
-    line=$(probe --valid-to "$1" --payload "to-$1")
+    line=$(probe --valid-to "$1" --payload "to-$1" --wait 10)
     [[ $(otb_probe_value "$line" echo) == yes ]] || otb_fail "$1 should be reached, got: $line"
     otb_log "ok: $1 reached"
 }
@@ -134,7 +134,7 @@ otb_log "3. a mapped destination leaves over IPv4 from -b"
 expect_reached "[::ffff:203.0.114.1]:$FAR_PORT"
 otb_expect_eq "source address the far side saw (TCP)" "$(tail -n 1 "$OTB_TMP/far/accepts")" \
     203.0.114.3
-[[ $(otb_probe_value "$(probe --udp --valid-to "[::ffff:203.0.114.1]:$UFAR_PORT")" echo) == yes ]] ||
+[[ $(otb_probe_value "$(probe --udp --valid-to "[::ffff:203.0.114.1]:$UFAR_PORT" --wait 10)" echo) == yes ]] ||
     otb_fail "UDP to ::ffff:203.0.114.1 got no echo"
 otb_expect_eq "source address the far side saw (UDP)" \
     "$(cut -d: -f1 "$OTB_TMP/ufar/sources" | tail -n 1)" 203.0.114.3
