@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/socket.h>
 
 #include "otb_crypto.h"
 #include "otb_policy.h"
@@ -18,6 +19,7 @@
 
 #define OTB_MAX_SERVERS 8
 #define OTB_HOST_MAX 256
+#define OTB_MAX_PUBLIC_ADDRS 16
 
 enum otb_prog { OTB_PROG_SERVER, OTB_PROG_REDIR, OTB_PROG_TUNNEL };
 enum otb_mode { OTB_MODE_TCP_ONLY, OTB_MODE_TCP_AND_UDP, OTB_MODE_UDP_ONLY };
@@ -55,6 +57,11 @@ struct otb_config {
     bool ipv6_first;               /* -6 / "ipv6_first" */
     char nameserver[OTB_HOST_MAX]; /* -d / "nameserver": comma list of ip[:port] */
     char acl[PATH_MAX];            /* --acl / "acl" */
+    /* --public-address (repeatable) / "public_address" (string or array):
+     * the server's own public addresses that are on no interface (1:1 NAT),
+     * refused as destinations like its local ones */
+    struct sockaddr_storage public_addrs[OTB_MAX_PUBLIC_ADDRS];
+    size_t n_public_addrs;
     char pidfile[PATH_MAX];        /* -f / "pid_file" */
     char user[64];                 /* -a / "user" */
     char iface[IFNAMSIZ];          /* -i / "interface": outbound interface (SO_BINDTODEVICE) */

@@ -86,6 +86,10 @@ static const struct otb_config_opt otb_config_opts[] = {
     OTB_OPT_FLAG('6', NULL, "ipv6_first", "true", "prefer IPv6 when resolving names"),
     OTB_OPT_ARG('d', NULL, "nameserver", "IP[:PORT],...", "DNS servers (default: system)"),
     OTB_OPT_ARG(0, "acl", "acl", "FILE", "access control list"),
+    { .long_name = "public-address", .act = OTB_ACT_SET, .key = "public_address",
+      .arg = "ADDR", .progs = OTB_PROG_BIT(OTB_PROG_SERVER),
+      .help = "own public IP on no interface (1:1 NAT), refused as a destination; "
+              "repeatable" },
     OTB_OPT_ARG('f', NULL, "pid_file", "FILE", "write the process id to FILE"),
     OTB_OPT_ARG('a', NULL, "user", "USER", "run as USER"),
     OTB_OPT_ARG('i', NULL, "interface", "IFACE", "bind outbound sockets to IFACE"),

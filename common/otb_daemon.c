@@ -119,6 +119,8 @@ static void otb_daemon_take_reloadable(struct otb_config *dst, const struct otb_
     memcpy(dst->key_b64, src->key_b64, sizeof(dst->key_b64));
     memcpy(dst->method, src->method, sizeof(dst->method));
     memcpy(dst->acl, src->acl, sizeof(dst->acl));
+    memcpy(dst->public_addrs, src->public_addrs, sizeof(dst->public_addrs));
+    dst->n_public_addrs = src->n_public_addrs;
     dst->timeout = src->timeout;
     dst->connect_timeout = src->connect_timeout;
     dst->verbose = src->verbose;

@@ -1,6 +1,9 @@
 """The far end of the interop tests' tunnels and the tests' own TCP client.
 
-  serve PORT echo DIR    echoes every connection (accepts counted in DIR/accepts)
+  serve PORT echo DIR [HOST]
+                         echoes every connection; each accept adds the peer's
+                         address to DIR/accepts; HOST: listen address (default
+                         127.0.0.1; "::" takes IPv4 and IPv6)
   serve PORT cmd DIR     the first line of a connection says what to do:
                            "echo"        echo the rest
                            "sink ID"     read to EOF, write "sha256 length" to DIR/sink.ID
@@ -74,12 +77,14 @@ def handle(s, mode, outdir):
         s.close()
 
 
-def serve(port, mode, outdir):
+def serve(port, mode, outdir, host="127.0.0.1"):
     def count(conn, peer):
         with open(os.path.join(outdir, "accepts"), "a") as f:
-            f.write("1\n")
+            f.write("%s\n" % peer[0])
 
-    otbpeer.serve_tcp(port, lambda conn, peer: handle(conn, mode, outdir), on_accept=count)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    otbpeer.serve_tcp(port, lambda conn, peer: handle(conn, mode, outdir), host=host,
+                      family=family, on_accept=count)
 
 
 def connect(host, port, socks5):
@@ -186,7 +191,7 @@ def client(argv):
 
 if __name__ == "__main__":
     if sys.argv[1] == "serve":
-        serve(int(sys.argv[2]), sys.argv[3], sys.argv[4])
+        serve(int(sys.argv[2]), sys.argv[3], sys.argv[4], *sys.argv[5:6])
     elif sys.argv[1] == "stall":
         stall(sys.argv[2:])
     else:
