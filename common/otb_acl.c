@@ -77,6 +77,7 @@ static const char otb_acl_builtin_text[] =
     "10.0.0.0/8\n"
     "100.64.0.0/10\n"
     "127.0.0.0/8\n"
+    "168.63.129.16/32\n" /* Azure's wire server (metadata, DNS, health) */
     "169.254.0.0/16\n"
     "172.16.0.0/12\n"
     "192.0.0.0/24\n"
@@ -216,18 +217,32 @@ static bool otb_acl_contains_v4(const struct otb_acl_rules *r, const uint8_t *b)
     return ipset_contains_ipv4(&r->ips, &v4);
 }
 
-/* The IPv4 address an IPv6 destination actually reaches, if any:
- * ::ffff:a.b.c.d (mapped) or 64:ff9b::a.b.c.d (NAT64 well-known prefix). */
-static const uint8_t *otb_acl_embedded_v4(const struct in6_addr *a)
+/* The IPv4 address an IPv6 address stands for, in the forms asked for
+ * (OTB_ACL_V4_*), copied to v4. */
+static bool otb_acl_embedded_v4(const struct in6_addr *a, unsigned forms, uint8_t v4[4])
 {
-    if (IN6_IS_ADDR_V4MAPPED(a))
-        return a->s6_addr + 12;
-    if (memcmp(a->s6_addr, otb_acl_nat64_prefix, sizeof(otb_acl_nat64_prefix)) == 0)
-        return a->s6_addr + 12;
-    return NULL;
+    static const uint8_t zero[12];
+    const uint8_t *b = a->s6_addr;
+    const uint8_t *at = NULL;
+
+    if ((forms & OTB_ACL_V4_MAPPED) && IN6_IS_ADDR_V4MAPPED(a))
+        at = b + 12;
+    else if ((forms & OTB_ACL_V4_NAT64) &&
+             memcmp(b, otb_acl_nat64_prefix, sizeof(otb_acl_nat64_prefix)) == 0)
+        at = b + 12;
+    else if ((forms & OTB_ACL_V4_COMPAT) && memcmp(b, zero, sizeof(zero)) == 0)
+        at = b + 12;
+    else if ((forms & OTB_ACL_V4_6TO4) && b[0] == 0x20 && b[1] == 0x02)
+        at = b + 2;
+    if (at == NULL)
+        return false;
+    memcpy(v4, at, 4);
+    return true;
 }
 
-bool otb_acl_match_addr(struct otb_acl *acl, enum otb_acl_list list, const struct sockaddr *sa)
+/* sa in list, an IPv6 address also through its embedded IPv4 (forms). */
+static bool otb_acl_match_forms(struct otb_acl *acl, enum otb_acl_list list,
+                                const struct sockaddr *sa, unsigned forms)
 {
     const struct otb_acl_rules *r;
 
@@ -241,16 +256,43 @@ bool otb_acl_match_addr(struct otb_acl *acl, enum otb_acl_list list, const struc
     }
     if (sa->sa_family == AF_INET6) {
         const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)(const void *)sa;
-        const uint8_t *v4 = otb_acl_embedded_v4(&sin6->sin6_addr);
         struct cork_ipv6 v6;
+        uint8_t v4[4];
 
-        if (v4 != NULL && otb_acl_contains_v4(r, v4))
+        if (otb_acl_embedded_v4(&sin6->sin6_addr, forms, v4) && otb_acl_contains_v4(r, v4))
             return true;
         /* Explicit IPv6 rules (e.g. "::ffff:0:0/96") still apply as written. */
         memcpy(&v6, sin6->sin6_addr.s6_addr, sizeof(v6));
         return ipset_contains_ipv6(&r->ips, &v6);
     }
     return false;
+}
+
+bool otb_acl_match_addr(struct otb_acl *acl, enum otb_acl_list list, const struct sockaddr *sa)
+{
+    /* ::ffff:a.b.c.d (mapped) and 64:ff9b::a.b.c.d (NAT64 well-known prefix)
+     * reach that IPv4 address. */
+    return otb_acl_match_forms(acl, list, sa, OTB_ACL_V4_MAPPED | OTB_ACL_V4_NAT64);
+}
+
+bool otb_acl_blocks_addr(struct otb_acl *acl, const struct sockaddr *sa)
+{
+    return otb_acl_match_forms(acl, OTB_ACL_OUTBOUND_BLOCK, sa, OTB_ACL_V4_ALL);
+}
+
+bool otb_acl_client_permitted(struct otb_acl *acl, const struct sockaddr *sa)
+{
+    bool black, white;
+
+    if (acl == NULL)
+        return true;
+    /* Only the mapped form: a dual-stack listener reports IPv4 boxes so. A
+     * 6to4 or NAT64 source is an IPv6 host, whatever IPv4 it carries. */
+    black = otb_acl_match_forms(acl, OTB_ACL_BLACK, sa, OTB_ACL_V4_MAPPED);
+    if (!acl->reject_all)
+        return !black;
+    white = otb_acl_match_forms(acl, OTB_ACL_WHITE, sa, OTB_ACL_V4_MAPPED);
+    return white && !black;
 }
 
 bool otb_acl_match_host(struct otb_acl *acl, enum otb_acl_list list, const char *host)
@@ -642,12 +684,10 @@ bool otb_acl_outbound_permitted(struct otb_acl *user, struct otb_acl *builtin,
     if (user != NULL) {
         if (otb_acl_match_addr(user, OTB_ACL_OUTBOUND_ALLOW, sa))
             return true;
-        if (otb_acl_match_addr(user, OTB_ACL_OUTBOUND_BLOCK, sa))
+        if (otb_acl_blocks_addr(user, sa))
             return false;
     }
-    if (builtin != NULL && otb_acl_match_addr(builtin, OTB_ACL_OUTBOUND_BLOCK, sa))
-        return false;
-    return true;
+    return !otb_acl_blocks_addr(builtin, sa);
 }
 
 bool otb_acl_outbound_host_permitted(struct otb_acl *user, const char *host)

@@ -107,6 +107,8 @@ void otb_config_defaults(struct otb_config *cfg, enum otb_prog prog)
     cfg->mode = OTB_MODE_TCP_ONLY;
     cfg->shutdown_timeout = 10;
     cfg->udp_max_assoc = 4096;
+    cfg->max_pending = 1024;
+    cfg->max_pending_per_source = 64;
     cfg->wan_health = true;
     cfg->wan_probe_ms = 1000;
     cfg->wan_down_ms = 800;
@@ -130,12 +132,15 @@ int otb_config_load(struct otb_config *cfg, enum otb_prog prog, int argc, char *
     }
     if (rc == OTB_CONFIG_OK)
         rc = otb_config_check(&ctx);
-    if (rc != OTB_CONFIG_OK) {
-        /* The caller exits: leave no secret behind in its memory. */
-        sodium_memzero(cfg->password, sizeof(cfg->password));
-        sodium_memzero(cfg->key_b64, sizeof(cfg->key_b64));
-    }
+    if (rc != OTB_CONFIG_OK)
+        otb_config_wipe_secrets(cfg); /* the caller exits: leave no secret behind */
     return rc;
+}
+
+void otb_config_wipe_secrets(struct otb_config *cfg)
+{
+    sodium_memzero(cfg->password, sizeof(cfg->password));
+    sodium_memzero(cfg->key_b64, sizeof(cfg->key_b64));
 }
 
 int otb_config_master(const struct otb_config *cfg, struct otb_master *m, char *err,

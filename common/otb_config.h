@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/socket.h>
 
 #include "otb_crypto.h"
 #include "otb_policy.h"
@@ -18,6 +19,7 @@
 
 #define OTB_MAX_SERVERS 8
 #define OTB_HOST_MAX 256
+#define OTB_MAX_PUBLIC_ADDRS 16
 
 enum otb_prog { OTB_PROG_SERVER, OTB_PROG_REDIR, OTB_PROG_TUNNEL };
 enum otb_mode { OTB_MODE_TCP_ONLY, OTB_MODE_TCP_AND_UDP, OTB_MODE_UDP_ONLY };
@@ -55,6 +57,11 @@ struct otb_config {
     bool ipv6_first;               /* -6 / "ipv6_first" */
     char nameserver[OTB_HOST_MAX]; /* -d / "nameserver": comma list of ip[:port] */
     char acl[PATH_MAX];            /* --acl / "acl" */
+    /* --public-address (repeatable) / "public_address" (string or array):
+     * the server's own public addresses that are on no interface (1:1 NAT),
+     * refused as destinations like its local ones */
+    struct sockaddr_storage public_addrs[OTB_MAX_PUBLIC_ADDRS];
+    size_t n_public_addrs;
     char pidfile[PATH_MAX];        /* -f / "pid_file" */
     char user[64];                 /* -a / "user" */
     char iface[IFNAMSIZ];          /* -i / "interface": outbound interface (SO_BINDTODEVICE) */
@@ -78,6 +85,15 @@ struct otb_config {
     uint16_t socks5_port;          /* --socks5-port / "socks5_port" (redir), 0 = no SOCKS5 */
     char socks5_user[256];         /* --socks5-user / "socks5_user": RFC 1929 auth when set */
     char socks5_password[256];     /* --socks5-password / "socks5_password" */
+    /* --socks5-address / "socks5_address" (redir): SOCKS5 listen address;
+     * unset: local_address if one address (not 0.0.0.0 or ::), else loopback
+     * only (127.0.0.1 and ::1) */
+    char socks5_addr[OTB_HOST_MAX];
+    /* --max-pending / "max_pending" and --max-pending-per-source /
+     * "max_pending_per_source" (redir): LAN connections in their SOCKS5
+     * handshake or being sniffed, in all and from one LAN address */
+    long max_pending;
+    long max_pending_per_source;
     /* box: WAN health (otb_wanmon) */
     bool wan_health;               /* --no-wan-health / "wan_health", default true */
     long wan_probe_ms;             /* --wan-probe-ms / "wan_probe_ms": healthy WAN's probe
@@ -106,6 +122,9 @@ int otb_config_parse_hostport(const char *text, struct otb_hostport *out);
 /* Master key from key_b64 or password with the configured method. */
 int otb_config_master(const struct otb_config *cfg, struct otb_master *m, char *err,
                       size_t errlen);
+/* Zeroes the password and the key text: once the master key is derived no
+ * copy of them is needed (a reload reads them again). */
+void otb_config_wipe_secrets(struct otb_config *cfg);
 void otb_config_usage(enum otb_prog prog, FILE *out);
 
 #endif

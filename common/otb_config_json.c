@@ -36,6 +36,9 @@ static int otb_config_parse_json(struct otb_config_ctx *ctx, const char *text, s
     struct json_object *root = json_tokener_parse_ex(tok, text, (int)len);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
     size_t end = json_tokener_get_parse_end(tok);
+    /* The tokener's string buffer last held a value, maybe the password. */
+    if (tok->pb != NULL && tok->pb->buf != NULL)
+        sodium_memzero(tok->pb->buf, (size_t)tok->pb->size);
     json_tokener_free(tok);
 
     if (root == NULL && jerr == json_tokener_continue)
@@ -88,6 +91,25 @@ static int otb_config_apply_object(struct otb_config_ctx *ctx, struct json_objec
     return OTB_CONFIG_OK;
 }
 
+/* Every string of the document is zeroed before json-c frees it: one of
+ * them is the password, and freed memory keeps its bytes. */
+static void otb_config_wipe_json(struct json_object *o)
+{
+    if (json_object_is_type(o, json_type_string)) {
+        sodium_memzero((char *)json_object_get_string(o), (size_t)json_object_get_string_len(o));
+    } else if (json_object_is_type(o, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(o); i++)
+            otb_config_wipe_json(json_object_array_get_idx(o, i));
+    } else if (json_object_is_type(o, json_type_object)) {
+        json_object_object_foreach(o, name, val)
+        {
+            (void)name;
+            if (val != NULL)
+                otb_config_wipe_json(val);
+        }
+    }
+}
+
 int otb_config_apply_json(struct otb_config *cfg, const char *text, size_t len, char *err,
                           size_t errlen)
 {
@@ -97,6 +119,7 @@ int otb_config_apply_json(struct otb_config *cfg, const char *text, size_t len, 
     if (rc != OTB_CONFIG_OK)
         return rc;
     rc = otb_config_apply_object(&ctx, root);
+    otb_config_wipe_json(root);
     json_object_put(root);
     sodium_memzero(ctx.num, sizeof(ctx.num));
     return rc;
@@ -113,6 +136,8 @@ static int otb_config_read_file(const char *path, char **out, size_t *outlen)
         fclose(f);
         return ENOMEM;
     }
+    /* Unbuffered: stdio's own buffer would keep a copy of the text after fclose. */
+    setvbuf(f, NULL, _IONBF, 0);
     size_t n = fread(buf, 1, OTB_CONFIG_FILE_MAX + 1, f);
     int e = ferror(f) ? (errno != 0 ? errno : EIO) : 0;
     fclose(f);

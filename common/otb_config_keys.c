@@ -15,6 +15,7 @@
 
 #include "otb_common.h"
 #include "otb_log.h"
+#include "otb_sock.h"
 
 #define OTB_TIMEOUT_MAX 86400
 /* The kernel's own ceiling for RLIMIT_NOFILE (fs.nr_open). */
@@ -50,6 +51,7 @@ static const struct otb_config_key otb_config_keys[] = {
     OTB_KEY("ipv6_first", OTB_CFG_BOOL, ipv6_first),
     OTB_KEY("nameserver", OTB_CFG_STRING, nameserver),
     OTB_KEY("acl", OTB_CFG_STRING, acl),
+    OTB_KEY_GROUP("public_address", OTB_CFG_PUBLIC_ADDRS, public_addrs, OTB_GROUP_PUBLIC_ADDRS),
     OTB_KEY("pid_file", OTB_CFG_STRING, pidfile),
     OTB_KEY("user", OTB_CFG_STRING, user),
     OTB_KEY("interface", OTB_CFG_STRING, iface),
@@ -72,6 +74,9 @@ static const struct otb_config_key otb_config_keys[] = {
     OTB_KEY("voice_hosts", OTB_CFG_VOICE_HOSTS, qos),
     OTB_KEY("socks5_user", OTB_CFG_STRING, socks5_user),
     OTB_KEY("socks5_password", OTB_CFG_STRING, socks5_password),
+    OTB_KEY("socks5_address", OTB_CFG_STRING, socks5_addr),
+    OTB_KEY_UINT("max_pending", max_pending, 1, 1 << 20),
+    OTB_KEY_UINT("max_pending_per_source", max_pending_per_source, 1, 1 << 20),
     OTB_KEY("wan_health", OTB_CFG_BOOL, wan_health),
     OTB_KEY_UINT("wan_probe_ms", wan_probe_ms, 100, 60000),
     OTB_KEY_UINT("wan_down_ms", wan_down_ms, 300, 60000),
@@ -369,31 +374,67 @@ static int otb_config_add_server(struct otb_config_ctx *ctx, const char *label, 
     return OTB_CONFIG_OK;
 }
 
-static int otb_config_set_servers(struct otb_config_ctx *ctx, const struct otb_config_key *k,
-                                  const char *label, const char *text, struct json_object *jv)
+/* One list entry; the list is reset before a file's value. */
+typedef int (*otb_config_add_fn)(struct otb_config_ctx *ctx, const char *label, const char *s);
+
+/* A repeatable setting: each flag appends (the first one dropped the file's
+ * list, see otb_config_clear_group); the file's value, a string or an array
+ * of strings, is the whole list. */
+static int otb_config_set_list(struct otb_config_ctx *ctx, const char *label, const char *text,
+                               struct json_object *jv, size_t *count, otb_config_add_fn add)
 {
     const char *s = NULL;
     int rc;
 
-    (void)k; /* the list is the servers[]/n_servers pair, not one field */
-    if (jv == NULL) /* -s appends; the first one dropped the file's list */
-        return otb_config_add_server(ctx, label, text);
-    /* The file's "server" is the whole list. */
-    ctx->cfg->n_servers = 0;
+    if (jv == NULL)
+        return add(ctx, label, text);
+    *count = 0;
     if (!json_object_is_type(jv, json_type_array)) {
         rc = otb_config_text(ctx, label, NULL, jv, "a string or an array of strings", &s);
-        return rc != OTB_CONFIG_OK ? rc : otb_config_add_server(ctx, label, s);
+        return rc != OTB_CONFIG_OK ? rc : add(ctx, label, s);
     }
     size_t n = json_object_array_length(jv);
     for (size_t i = 0; i < n; i++) {
         rc = otb_config_text(ctx, label, NULL, json_object_array_get_idx(jv, i),
                              "an array of strings", &s);
         if (rc == OTB_CONFIG_OK)
-            rc = otb_config_add_server(ctx, label, s);
+            rc = add(ctx, label, s);
         if (rc != OTB_CONFIG_OK)
             return rc;
     }
     return OTB_CONFIG_OK;
+}
+
+static int otb_config_set_servers(struct otb_config_ctx *ctx, const struct otb_config_key *k,
+                                  const char *label, const char *text, struct json_object *jv)
+{
+    (void)k; /* the list is the servers[]/n_servers pair, not one field */
+    return otb_config_set_list(ctx, label, text, jv, &ctx->cfg->n_servers,
+                               otb_config_add_server);
+}
+
+static int otb_config_add_public_addr(struct otb_config_ctx *ctx, const char *label,
+                                      const char *s)
+{
+    struct otb_config *cfg = ctx->cfg;
+    socklen_t len;
+
+    if (cfg->n_public_addrs >= OTB_MAX_PUBLIC_ADDRS)
+        return otb_config_fail(ctx, "%s: more than %d addresses", label, OTB_MAX_PUBLIC_ADDRS);
+    if (otb_sock_parse_ip(s, 0, &cfg->public_addrs[cfg->n_public_addrs], &len) < 0)
+        return otb_config_fail(ctx, "%s: expected an IPv4 or IPv6 address, got \"%.80s\"",
+                               label, s);
+    cfg->n_public_addrs++;
+    return OTB_CONFIG_OK;
+}
+
+static int otb_config_set_public_addrs(struct otb_config_ctx *ctx,
+                                       const struct otb_config_key *k, const char *label,
+                                       const char *text, struct json_object *jv)
+{
+    (void)k; /* the public_addrs[]/n_public_addrs pair */
+    return otb_config_set_list(ctx, label, text, jv, &ctx->cfg->n_public_addrs,
+                               otb_config_add_public_addr);
 }
 
 static int otb_config_set_hostport(struct otb_config_ctx *ctx, const struct otb_config_key *k,
@@ -420,6 +461,8 @@ static int otb_config_set_password_file(struct otb_config_ctx *ctx,
     FILE *f = fopen(path, "re");
     if (f == NULL)
         return otb_config_fail(ctx, "%s: cannot read \"%s\": %s", label, path, strerror(errno));
+    /* Unbuffered: stdio's own buffer would keep the password after fclose. */
+    setvbuf(f, NULL, _IONBF, 0);
     bool got = fgets(line, sizeof(line), f) != NULL;
     int read_errno = ferror(f) ? errno : 0;
     fclose(f);
@@ -450,6 +493,9 @@ static void otb_config_clear_group(struct otb_config_ctx *ctx, enum otb_config_g
     if (group == OTB_GROUP_SERVERS) {
         memset(cfg->servers, 0, sizeof(cfg->servers));
         cfg->n_servers = 0;
+    } else if (group == OTB_GROUP_PUBLIC_ADDRS) {
+        memset(cfg->public_addrs, 0, sizeof(cfg->public_addrs));
+        cfg->n_public_addrs = 0;
     } else {
         sodium_memzero(cfg->password, sizeof(cfg->password));
         sodium_memzero(cfg->key_b64, sizeof(cfg->key_b64));
@@ -550,6 +596,7 @@ static const struct {
     [OTB_CFG_UINT] = { .value = otb_config_set_uint },
     [OTB_CFG_LEVEL] = { .value = otb_config_set_level },
     [OTB_CFG_SERVERS] = { .value = otb_config_set_servers },
+    [OTB_CFG_PUBLIC_ADDRS] = { .value = otb_config_set_public_addrs },
     [OTB_CFG_HOSTPORT] = { .text = otb_config_set_hostport },
     [OTB_CFG_PASSWORD_FILE] = { .text = otb_config_set_password_file },
     [OTB_CFG_IGNORED] = { .value = otb_config_set_uint },

@@ -22,6 +22,7 @@ enum otb_config_type {
     OTB_CFG_UINT,          /* unsigned integer in [min, max], stored by field size */
     OTB_CFG_LEVEL,         /* verbose: an integer, or a boolean as 0/1 */
     OTB_CFG_SERVERS,       /* string or array of strings, each a host[:port] */
+    OTB_CFG_PUBLIC_ADDRS,  /* string or array of strings, each an IP address */
     OTB_CFG_HOSTPORT,      /* host:port with the port required */
     OTB_CFG_PASSWORD_FILE, /* path whose first line becomes the password */
     OTB_CFG_IGNORED,       /* integer accepted for shadowsocks-libev files, no effect */
@@ -35,7 +36,13 @@ enum otb_config_type {
 /* Settings that the command line replaces as a whole: "-s B" after a file
  * listing A must mean servers = {B}, and "-k" must beat a file's "key" even
  * though a key normally takes precedence over a password. */
-enum otb_config_group { OTB_GROUP_NONE, OTB_GROUP_SERVERS, OTB_GROUP_SECRET, OTB_GROUP_COUNT };
+enum otb_config_group {
+    OTB_GROUP_NONE,
+    OTB_GROUP_SERVERS,
+    OTB_GROUP_SECRET,
+    OTB_GROUP_PUBLIC_ADDRS,
+    OTB_GROUP_COUNT
+};
 
 struct otb_config_key {
     const char *name; /* JSON key */

@@ -94,9 +94,12 @@ void otb_conn_header_progress(struct otb_conn *c)
 /* ------------------------------------------------------------- reaching */
 
 /* Server: connect to one resolved, permitted destination. */
-static void otb_conn_connect_target(struct otb_conn *c, const struct sockaddr *sa)
+static void otb_conn_connect_target(struct otb_conn *c, const struct sockaddr *dst)
 {
     struct otb_relay *r = c->relay;
+    struct sockaddr_storage real;
+    /* A mapped IPv4 destination leaves from the IPv4 socket and source (-b). */
+    const struct sockaddr *sa = otb_egress_unmap(dst, &real);
     const struct sockaddr *bind_sa;
     socklen_t bind_len;
     bool fell_back = false;

@@ -32,6 +32,14 @@
     X(replay, "refused", "replay", "replay")                                     \
     X(bad_header, "refused", "bad_header", "bad_header")                         \
     X(acl_refused, "refused", "acl", "acl_refused")                              \
+    /* server: boxes refused by the ACL's client lists, closed at accept */      \
+    X(client_refused, "refused", "client", "client_refused")                     \
+    /* box: original destination is the box itself (a loop through the server) */ \
+    X(self_refused, "refused", "self", "self_refused")                           \
+    /* box: LAN connections still in their SOCKS5 handshake or being sniffed,   \
+     * and those closed because a per-source or global cap was reached */        \
+    X(pending, "pending", "active", "pending")                                   \
+    X(pending_capped, "pending", "capped", "pending_capped")                     \
     X(dns_fail, "failures", "dns", "dns_fail")                                   \
     X(connect_fail, "failures", "connect", "connect_fail")                       \
     X(timeouts, "failures", "timeouts", "timeouts")                              \
@@ -64,6 +72,10 @@
     X(replay, "refused", "replay", "replay")                                     \
     /* destination refused by the outbound policy */                             \
     X(acl_refused, "refused", "acl", "acl_refused")                              \
+    /* server: datagrams of boxes the ACL's client lists refuse */               \
+    X(client_refused, "refused", "client", "client_refused")                     \
+    /* client (TPROXY): original destination is the box itself */               \
+    X(self_refused, "refused", "self", "self_refused")                           \
     /* lookups failed; datagrams dropped while one ran */                        \
     X(dns_fail, "failures", "dns", "dns_fail")                                   \
     X(dns_dropped, "failures", "dns_dropped", "dns_dropped")                     \

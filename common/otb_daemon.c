@@ -119,6 +119,8 @@ static void otb_daemon_take_reloadable(struct otb_config *dst, const struct otb_
     memcpy(dst->key_b64, src->key_b64, sizeof(dst->key_b64));
     memcpy(dst->method, src->method, sizeof(dst->method));
     memcpy(dst->acl, src->acl, sizeof(dst->acl));
+    memcpy(dst->public_addrs, src->public_addrs, sizeof(dst->public_addrs));
+    dst->n_public_addrs = src->n_public_addrs;
     dst->timeout = src->timeout;
     dst->connect_timeout = src->connect_timeout;
     dst->verbose = src->verbose;
@@ -156,6 +158,7 @@ int otb_daemon_reload(const struct otb_reload *rl, bool *key_changed)
         OTB_ERR(rl->log, "SIGHUP: %s; configuration unchanged", err);
         goto out;
     }
+    otb_config_wipe_secrets(next); /* as at start: the key is all that stays */
     if (memcmp(&m, rl->master, sizeof(m)) != 0) {
         if (rl->relay && otb_relay_set_master(rl->relay, &m) < 0) {
             OTB_ERR(rl->log, "SIGHUP: out of memory; configuration unchanged");

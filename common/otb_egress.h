@@ -27,7 +27,12 @@
 
 struct otb_egress {
     struct otb_acl *acl;   /* user ACL, may be NULL; replaced on SIGHUP */
-    struct otb_acl *block; /* built-in outbound block list; NULL: none (box) */
+    /* built-in outbound block list and the public addresses
+     * (--public-address); NULL: none (box); rebuilt on SIGHUP */
+    struct otb_acl *block;
+    /* this host's interface addresses; NULL: none (box); rebuilt whenever
+     * they change (otb_ifwatch) and on SIGHUP */
+    struct otb_acl *local;
     struct otb_dns *dns;   /* resolver of destination names */
     /* outbound sockets: mark, interface; TCP also no_delay, fast_open
      * (never MPTCP: the Internet's servers do not speak it to us) */
@@ -38,7 +43,7 @@ struct otb_egress {
 
 /* Whether a resolved destination may be reached: the user ACL's
  * outbound_allow_list wins, then its outbound_block_list, then the
- * built-in list. */
+ * built-in list and this host's own addresses. */
 bool otb_egress_permits_addr(const struct otb_egress *e, const struct sockaddr *sa);
 /* Same for a name before resolution (the ACL's domain rules only). */
 bool otb_egress_permits_host(const struct otb_egress *e, const char *host);
@@ -51,9 +56,18 @@ const struct sockaddr *otb_egress_bind(const struct otb_egress *e, int family, s
 /* Sets the source address of ip's family from a numeric address ("" = none).
  * 0, or -1 with err. */
 int otb_egress_set_bind(struct otb_egress *e, const char *ip, char *err, size_t errlen);
-/* The server's block list: built-in ranges plus this host's own addresses.
- * 0 or -1. */
-int otb_egress_block_builtin(struct otb_egress *e);
+/* The server's block lists: built-in ranges plus the n public addresses
+ * pub (ports ignored), and this host's own addresses. Replaces what was
+ * there (SIGHUP); on failure the old lists stay. 0 or -1. */
+int otb_egress_block_builtin(struct otb_egress *e, const struct sockaddr_storage *pub, size_t n);
+/* Reads this host's addresses again (an address came or went). On failure
+ * the old list stays. 0 or -1. */
+int otb_egress_refresh_local(struct otb_egress *e);
+/* The destination a connection or datagram really goes to: an IPv4-mapped
+ * IPv6 address (::ffff:a.b.c.d) becomes the IPv4 address, so the IPv4
+ * socket and source address (-b) are used; anything else is copied.
+ * Returns out. */
+const struct sockaddr *otb_egress_unmap(const struct sockaddr *sa, struct sockaddr_storage *out);
 /* Frees the ACLs and the resolver; the object can be set up again. */
 void otb_egress_free(struct otb_egress *e);
 

@@ -181,6 +181,7 @@ int otb_fwplan_init(struct otb_fw_plan *pl, const struct otb_config *cfg, char *
     pl->table = fw->table[0] ? fw->table : "otb";
     pl->redir_port = fw->no_tcp ? 0 : cfg->local_port;
     pl->tunnel_port = fw->tunnel_port;
+    pl->socks5_port = cfg->socks5_port;
     pl->tproxy_mark = fw->tproxy_mark ? fw->tproxy_mark : 0x1;
     pl->tproxy_table = fw->tproxy_table ? fw->tproxy_table : 100;
     pl->wan_mask = fw->wan_mask ? fw->wan_mask : 0xff;
@@ -373,6 +374,8 @@ static bool otb_fwplan_feature(const struct otb_fw_plan *pl, const char *name, b
         *on = pl->redir_port != 0;
     else if (strcmp(name, "udp") == 0)
         *on = pl->tunnel_port != 0;
+    else if (strcmp(name, "socks5") == 0)
+        *on = pl->socks5_port != 0;
     else if (strcmp(name, "wans") == 0)
         *on = p->n_wans > 0;
     else if (strcmp(name, "pins") == 0)
@@ -446,6 +449,7 @@ static void otb_fwplan_nft_head(const struct otb_fw_plan *pl, FILE *out)
     fprintf(out, "add table inet %s\ndelete table inet %s\n", pl->table, pl->table);
     fprintf(out, "define redir_port = %u\n", pl->redir_port);
     fprintf(out, "define tunnel_port = %u\n", pl->tunnel_port);
+    fprintf(out, "define socks5_port = %u\n", pl->socks5_port);
     fprintf(out, "define tproxy_mark = 0x%x\n", pl->tproxy_mark);
     fprintf(out, "define wan_mask = 0x%x\n", pl->wan_mask);
 }

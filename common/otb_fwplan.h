@@ -47,6 +47,7 @@ struct otb_fw_plan {
     size_t n_extra_bypass;
     const char *table;
     uint16_t redir_port, tunnel_port;
+    uint16_t socks5_port; /* otb-redir's SOCKS5 port ("socks5_port"), 0 = none */
     uint32_t tproxy_mark, tproxy_table, wan_mask;
     uint32_t wan_table[OTB_MAX_WANS];
     uint32_t pin_mark[OTB_MAX_PINS]; /* direct pins: the mark their packets get */

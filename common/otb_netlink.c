@@ -176,6 +176,26 @@ size_t otb_nl_build_set_flags(void *buf, size_t cap, uint16_t genl_id, uint32_t 
 
 /* ---- Reply walking ---- */
 
+bool otb_nl_addr_event(const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    size_t off = 0;
+
+    while (len - off >= NLMSG_HDRLEN) {
+        struct nlmsghdr h;
+        size_t mlen = otb_nl_msg_len(p + off, len - off, &h);
+
+        if (mlen == 0)
+            return false;
+        if (h.nlmsg_type == RTM_NEWADDR || h.nlmsg_type == RTM_DELADDR)
+            return true;
+        off += NLMSG_ALIGN(mlen);
+        if (off > len)
+            break;
+    }
+    return false;
+}
+
 int otb_nl_walk(const void *buf, size_t len, uint32_t seq, otb_nl_msg_cb cb, void *ctx)
 {
     const uint8_t *p = buf;

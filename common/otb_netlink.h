@@ -77,6 +77,12 @@ size_t otb_nl_build_set_flags(void *buf, size_t cap, uint16_t genl_id, uint32_t 
 typedef int (*otb_nl_msg_cb)(const void *msg, size_t len, void *ctx);
 int otb_nl_walk(const void *buf, size_t len, uint32_t seq, otb_nl_msg_cb cb, void *ctx);
 
+/* Whether a datagram of an rtnetlink socket subscribed to the address
+ * groups holds an address event (RTM_NEWADDR, RTM_DELADDR). Events carry
+ * the sequence number of whoever made the change, so no sequence is
+ * checked; a malformed header ends the walk. */
+bool otb_nl_addr_event(const void *buf, size_t len);
+
 /* Parses one RTM_NEWROUTE message (msg: the whole netlink message, len its
  * length). When it is a unicast default route of the main table, writes up
  * to cap entries (one per nexthop; ifname left empty) and returns the

@@ -1,6 +1,9 @@
 #include "otb_program.h"
 
 #include <signal.h>
+#include <sys/prctl.h>
+
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -166,10 +169,23 @@ out:
     return rc;
 }
 
+/* Keeps the key out of core dumps and away from other processes of the
+ * same user (ptrace, /proc/PID/mem): the program is made non-dumpable before
+ * it reads any secret. The key's page is also locked out of swap and marked
+ * MADV_DONTDUMP; best effort, RLIMIT_MEMLOCK may refuse the lock. */
+static void otb_program_protect_secrets(struct otb_program *p)
+{
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    (void)sodium_mlock(p->master, sizeof(*p->master));
+}
+
 int otb_program_main(struct otb_program *p, int argc, char **argv)
 {
     char err[512] = "";
-    int rc = otb_config_load(p->cfg, p->prog, argc, argv, err, sizeof(err));
+    int rc;
+
+    otb_program_protect_secrets(p);
+    rc = otb_config_load(p->cfg, p->prog, argc, argv, err, sizeof(err));
 
     if (rc == OTB_CONFIG_EXIT)
         return 0;
@@ -181,8 +197,10 @@ int otb_program_main(struct otb_program *p, int argc, char **argv)
                  p->cfg->use_syslog);
     if (otb_crypto_init() < 0 || otb_config_master(p->cfg, p->master, err, sizeof(err)) < 0) {
         OTB_ERR(p->log, "%s", err[0] ? err : "crypto initialisation failed");
+        otb_config_wipe_secrets(p->cfg);
         return 2;
     }
+    otb_config_wipe_secrets(p->cfg);
     rc = otb_program_run(p, argc, argv);
     otb_master_wipe(p->master);
     otb_log_close(p->log);

@@ -136,6 +136,12 @@ void otb_udp_client_datagram(void *ctx, uint8_t *data, size_t n,
             r->stats.bad++;
             return;
         }
+        /* The server would send it back to us, and we to it again. */
+        if (r->self && otb_selfaddr_is_self(r->self, (const struct sockaddr *)&orig,
+                                            ev_now(r->loop))) {
+            r->stats.self_refused++;
+            return;
+        }
         to = &dst;
     }
     a = otb_udp_assoc_get(r, l, from, r->forward ? 0 : (uint8_t)orig.ss_family);

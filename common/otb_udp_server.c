@@ -37,10 +37,13 @@ static int otb_udp_server_out_fd(struct otb_udp_assoc *a, int family)
 }
 
 /* Sends a permitted payload to a resolved destination. */
-static void otb_udp_server_send(struct otb_udp_assoc *a, const struct sockaddr *to,
+static void otb_udp_server_send(struct otb_udp_assoc *a, const struct sockaddr *dst,
                                 const uint8_t *payload, size_t len)
 {
     struct otb_udprelay *r = a->relay;
+    struct sockaddr_storage real;
+    /* A mapped IPv4 destination leaves from the IPv4 socket and source. */
+    const struct sockaddr *to = otb_egress_unmap(dst, &real);
     int fd = otb_udp_server_out_fd(a, to->sa_family);
 
     if (fd < 0)
@@ -84,7 +87,11 @@ static void otb_udp_server_send_name(struct otb_udp_assoc *a, const struct otb_a
     struct otb_udp_pending *p;
 
     if (sa) {
-        otb_udp_server_send(a, sa, payload, len);
+        /* Checked again: the ACL or this host's addresses may have changed. */
+        if (!otb_egress_permits_addr(r->egress, sa))
+            r->stats.acl_refused++;
+        else
+            otb_udp_server_send(a, sa, payload, len);
         return;
     }
     if (a->dns) {
@@ -157,6 +164,12 @@ void otb_udp_server_datagram(void *ctx, uint8_t *data, size_t n,
     struct otb_addr to;
     size_t off, len;
 
+    /* The ACL's client lists, before any work on the datagram (health
+     * probes included: a refused box learns nothing). */
+    if (!otb_acl_client_permitted(r->egress->acl, from)) {
+        r->stats.client_refused++;
+        return;
+    }
     /* A box's WAN health probe: too short to be a relayed datagram. */
     switch (otb_probe_answer(r->master, l->fd, data, n, from)) {
     case 1:

@@ -64,6 +64,7 @@
 #include "otb_qos.h"
 #include "otb_relay.h"
 #include "otb_replay.h"
+#include "otb_selfaddr.h"
 #include "otb_sock.h"
 #include "otb_udp.h"
 
@@ -268,6 +269,7 @@ struct otb_udprelay {
     /* client */
     const struct otb_qos_policy *qos; /* classify and mark associations; NULL = no marking */
     struct otb_upstream_ops upstream; /* pick only: UDP has no connect to report */
+    struct otb_selfaddr *self; /* TPROXY: own destinations are dropped, never relayed */
     bool forward;          /* -L: every datagram goes to target */
     struct otb_addr target;
 };

@@ -30,8 +30,15 @@ extern char **environ;
 /* Probes lost in a row before silence can mean down; answers in a row to be up again. */
 #define OTB_WANMON_LOST_FOR_DOWN 3
 #define OTB_WANMON_ANSWERS_FOR_UP 3
+/* A WAN that received more packets than this since its last answer is
+ * carrying traffic (a dead line receives nothing, at most ARP): its probes
+ * are more likely lost in a full queue, so it needs a longer silence. */
+#define OTB_WANMON_BUSY_PACKETS 50
+#define OTB_WANMON_BUSY_FACTOR 4
 /* A reply this many sequence numbers late still proves the WAN alive. */
 #define OTB_WANMON_LATE_WINDOW 64
+
+static uint64_t otb_wanmon_ifstat(const char *iface, const char *what);
 
 static const char *const otb_wanmon_states[] = { "unknown", "up", "down" };
 
@@ -199,6 +206,7 @@ static void otb_wanmon_answered(struct otb_wanmon_wan *w, ev_tstamp rtt)
 
     w->answers++;
     w->mon->ever_answered = true;
+    w->rx_at_answer = otb_wanmon_ifstat(w->iface, "rx_packets");
     w->last_answer = ev_now(w->mon->loop);
     w->lost_in_row = 0;
     w->answers_in_row++;
@@ -322,7 +330,10 @@ static void otb_wanmon_tick(struct otb_wanmon_wan *w)
         m->silence_logged = true;
     }
     if (m->ever_answered && w->state != OTB_WAN_DOWN &&
-        w->lost_in_row >= OTB_WANMON_LOST_FOR_DOWN && now - silent_since >= m->down_after) {
+        w->lost_in_row >= OTB_WANMON_LOST_FOR_DOWN && now - silent_since >= m->down_after &&
+        (now - silent_since >= OTB_WANMON_BUSY_FACTOR * m->down_after ||
+         otb_wanmon_ifstat(w->iface, "rx_packets") - w->rx_at_answer <
+             OTB_WANMON_BUSY_PACKETS)) {
         char why[80];
         snprintf(why, sizeof(why), "%u probes unanswered for %.1f s", w->lost_in_row,
                  now - silent_since);
@@ -550,13 +561,15 @@ static bool otb_wanmon_is_backup(const struct otb_wanmon *m, size_t i)
 int otb_wanmon_pick(const struct otb_wanmon *m, int family, uint32_t tried)
 {
     /* up, up but "backup", unknown (not probed yet, or the server does not
-     * answer probes) */
-    for (int pass = 0; pass < 3; pass++)
+     * answer probes), and last down ones: when every WAN is down, trying
+     * each in turn finds the one that came back before its probes say so */
+    for (int pass = 0; pass < 4; pass++)
         for (size_t i = 0; i < m->n; i++) {
             const struct otb_wanmon_wan *w = &m->wans[i];
-            bool want = pass == 2 ? w->state == OTB_WAN_UNKNOWN
-                                  : w->state == OTB_WAN_UP &&
-                                        otb_wanmon_is_backup(m, i) == (pass == 1);
+            bool want = pass == 3   ? w->state == OTB_WAN_DOWN
+                        : pass == 2 ? w->state == OTB_WAN_UNKNOWN
+                                    : w->state == OTB_WAN_UP &&
+                                          otb_wanmon_is_backup(m, i) == (pass == 1);
             if (want && !(tried & (1u << i)) && otb_wanmon_usable(w, family))
                 return (int)i;
         }

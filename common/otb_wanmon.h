@@ -63,6 +63,7 @@ struct otb_wanmon_wan {
     } inflight[OTB_WANMON_INFLIGHT];
     ev_tstamp last_sent, last_answer, last_change;
     ev_tstamp last_heard;      /* data answered through this WAN (otb_wanmon_traffic) */
+    uint64_t rx_at_answer;     /* the interface's rx_packets at the last answer */
     ev_tstamp unanswered_since; /* data sent since the last answer, 0 = none */
     ev_tstamp srtt, rttvar; /* seconds; srtt 0 = no sample yet */
     unsigned lost_in_row;   /* probes lost since the last answer */
@@ -118,11 +119,10 @@ void otb_wanmon_set_target(struct otb_wanmon *m, const struct sockaddr *target,
 /* Stops probing, restores the MPTCP endpoints it flagged. */
 void otb_wanmon_stop(struct otb_wanmon *m);
 
-/* The k-th WAN (0 = best) to use, skipping the WANs in the tried bit mask:
- * up ones first (in order, "backup" WANs last), then unknown ones; down ones
- * only when no WAN answers at all (the probes then say nothing useful).
- * Its index, or -1 when there is no candidate left (or no WAN known: the
- * routing decides). */
+/* The WAN to use, skipping the WANs in the tried bit mask: up ones first
+ * (in order, "backup" WANs last), then unknown ones, down ones last (a
+ * connection tries each in turn). Its index, or -1 when there is no
+ * candidate left (or no WAN known: the routing decides). */
 int otb_wanmon_pick(const struct otb_wanmon *m, int family, uint32_t tried);
 /* Source address of WAN i for family; false when it has none. */
 bool otb_wanmon_source(const struct otb_wanmon *m, int i, int family,

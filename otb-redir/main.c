@@ -68,6 +68,23 @@ static int otb_redir_destination(const struct otb_redir *rd, int fd, struct sock
     return 0;
 }
 
+/* A connection to the box itself (TPROXY with -T, or a REDIRECT rule that
+ * catches the box's addresses): the server would connect back to the box,
+ * whose firewall sends it to the server again. Refused and counted. */
+static bool otb_redir_to_self(struct otb_redir *rd, const struct sockaddr *peer,
+                              const struct sockaddr_storage *dst)
+{
+    char from[OTB_ADDR_FMT_LEN], to[OTB_ADDR_FMT_LEN];
+
+    if (!otb_selfaddr_is_self(&rd->self, (const struct sockaddr *)dst, ev_now(rd->relay.loop)))
+        return false;
+    rd->relay.stats.self_refused++;
+    otb_sockaddr_format(peer, from, sizeof(from));
+    otb_sockaddr_format((const struct sockaddr *)dst, to, sizeof(to));
+    OTB_DEBUG(&rd->log, "connection from %s to %s, an address of this box: refused", from, to);
+    return true;
+}
+
 /* The route of WAN wan with a source address of family; NULL when the WAN
  * has no such address (down or unplugged). */
 static const struct otb_route *otb_redir_wan_route(struct otb_redir *rd, int wan, int family)
@@ -171,6 +188,10 @@ static void otb_redir_on_accept(struct otb_listener *l, int fd, const struct soc
         close(fd);
         return;
     }
+    if (otb_redir_to_self(rd, peer, &dst)) {
+        close(fd);
+        return;
+    }
     if (!otb_acl_has_host_rules(rd->acl)) {
         otb_redir_route_conn(rd, fd, peer, &target, NULL, NULL, 0);
         return;
@@ -180,18 +201,50 @@ static void otb_redir_on_accept(struct otb_listener *l, int fd, const struct soc
         p->dst = target;
 }
 
+/* On host (when set), else on every address of hosts[]. */
 static int otb_redir_listen_all(struct otb_redir *rd, struct otb_listener_set *set,
-                                uint16_t port, bool transparent, otb_accept_cb cb)
+                                const char *host, const char *const hosts[2], uint16_t port,
+                                bool transparent, otb_accept_cb cb)
 {
-    static const char *const any[] = { "0.0.0.0", "::" };
     struct otb_sock_opts opts = { .reuse_port = rd->cfg.reuse_port,
                                   .no_delay = rd->cfg.no_delay, .transparent = transparent };
 
-    if (rd->cfg.local_addr[0])
-        return otb_daemon_listen(&rd->relay, set, rd->cfg.local_addr, port, &opts, cb, rd);
-    for (size_t i = 0; i < OTB_ARRAY_LEN(any); i++)
-        if (otb_daemon_listen(&rd->relay, set, any[i], port, &opts, cb, rd) < 0)
+    if (host[0])
+        return otb_daemon_listen(&rd->relay, set, host, port, &opts, cb, rd);
+    for (size_t i = 0; i < 2; i++)
+        if (otb_daemon_listen(&rd->relay, set, hosts[i], port, &opts, cb, rd) < 0)
             return -1;
+    return 0;
+}
+
+static bool otb_redir_is_wildcard(const char *host)
+{
+    return strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0 || strcmp(host, "[::]") == 0;
+}
+
+/* The transparent port listens on every address: REDIRECT rewrites the
+ * destination to the LAN interface's address and TPROXY looks the socket up
+ * by that address, so a loopback socket would never receive anything; the
+ * firewall (otb-firewall) keeps WAN input away from it. SOCKS5 has no
+ * firewall rule to bring clients to it: it answers on socks5_address, else
+ * on local_address when that is one address, else on loopback only; never
+ * on every address unless socks5_address says so. */
+static int otb_redir_listen(struct otb_redir *rd)
+{
+    static const char *const any[] = { "0.0.0.0", "::" };
+    static const char *const loopback[] = { "127.0.0.1", "::1" };
+    const char *socks_host = rd->cfg.socks5_addr;
+
+    if (!socks_host[0] && !otb_redir_is_wildcard(rd->cfg.local_addr))
+        socks_host = rd->cfg.local_addr;
+
+    if (otb_redir_listen_all(rd, &rd->transparent, rd->cfg.local_addr, any, rd->cfg.local_port,
+                             rd->cfg.tproxy, otb_redir_on_accept) < 0)
+        return -1;
+    if (rd->cfg.socks5_port &&
+        otb_redir_listen_all(rd, &rd->socks, socks_host, loopback, rd->cfg.socks5_port, false,
+                             otb_redir_socks5_accept) < 0)
+        return -1;
     return 0;
 }
 
@@ -228,12 +281,7 @@ static int otb_redir_setup(void *arg, struct ev_loop *loop)
         OTB_ERR(&rd->log, "nameserver: %s", err);
         return -1;
     }
-    if (otb_redir_listen_all(rd, &rd->transparent, rd->cfg.local_port, rd->cfg.tproxy,
-                             otb_redir_on_accept) < 0)
-        return -1;
-    if (rd->cfg.socks5_port &&
-        otb_redir_listen_all(rd, &rd->socks, rd->cfg.socks5_port, false,
-                             otb_redir_socks5_accept) < 0)
+    if (otb_redir_listen(rd) < 0)
         return -1;
     for (size_t i = 0; i < rd->upstreams.n; i++)
         OTB_INFO(&rd->log, "server %zu: %s", i + 1, rd->upstreams.srv[i].name);
@@ -260,6 +308,15 @@ static void otb_redir_teardown(void *arg)
     otb_daemon_close_listeners(&rd->socks);
     otb_egress_free(&rd->egress);
     otb_acl_free(rd->acl);
+    otb_selfaddr_free(&rd->self);
+}
+
+/* SIGHUP: addresses may have changed with the configuration. */
+static void otb_redir_reload(void *arg)
+{
+    struct otb_redir *rd = arg;
+
+    otb_selfaddr_refresh(&rd->self, ev_now(rd->relay.loop));
 }
 
 /* UDP on the box is otb-tunnel's. */
@@ -274,7 +331,7 @@ static int otb_redir_check(void *arg, char *err, size_t errlen)
 
 static const struct otb_program_ops otb_redir_ops = {
     .check = otb_redir_check, .setup = otb_redir_setup, .stop = otb_redir_on_stop,
-    .teardown = otb_redir_teardown
+    .reload = otb_redir_reload, .teardown = otb_redir_teardown
 };
 
 int main(int argc, char **argv)

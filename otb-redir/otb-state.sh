@@ -7,7 +7,9 @@
 #   STATE_DIR    the state directory (absolute), e.g. /run/otb
 #   STATE_NAME   the state file's name, e.g. firewall.otb (".state" and ".lock" are added)
 #   STATE_KINDS  the item kinds it writes, e.g. "ip nft_table" (other lines are settings)
-# and defines otb_state_undo_kind KIND ARGS... for its own kinds (nft_table is done here).
+# and defines otb_state_undo_kind KIND ARGS... for its own kinds (nft_table is done here), and
+# otb_state_item_ok KIND ARGS... (0 when the item names one of its own objects: its table, its
+# rules and routes, its devices), checked for every item before anything is undone.
 
 state_old_items=()    # items read from the state file
 state_old_settings=() # its other lines (shown by status)
@@ -74,12 +76,22 @@ otb_state_dir_safe() {
 		otb_die "state directory $STATE_DIR must be owned by this user (uid $EUID) and writable by no one else (mode $mode, owner $owner)"
 }
 
+# A file of the state directory that is a symbolic link was not made by us: writing through it
+# would overwrite its target.
+otb_state_no_link() {
+	[[ ! -L $1 ]] || otb_die "$1 is a symbolic link: refused (remove it)"
+}
+
 otb_state_lock() {
+	local lock
 	[[ $STATE_DIR == /* ]] || otb_usage_error "state directory must be absolute"
 	mkdir -p "$STATE_DIR" 2>/dev/null || otb_die "cannot create $STATE_DIR"
 	otb_state_dir_safe
 	command -v flock >/dev/null 2>&1 || return 0
-	exec 9>"${STATE_DIR}/$STATE_NAME$(otb_state_netns_tag).lock" || otb_die "cannot open lock file"
+	lock=${STATE_DIR}/$STATE_NAME$(otb_state_netns_tag).lock
+	otb_state_no_link "$lock"
+	# Appending never truncates; the directory is ours alone, so the check above still holds.
+	exec 9>>"$lock" || otb_die "cannot open lock file"
 	flock -w 30 9 || otb_die "another $STATE_PROG is running ($STATE_NAME)"
 }
 
@@ -96,11 +108,37 @@ otb_state_refuse_old() {
 	otb_die "$1 was written by an older $STATE_PROG (no '$STATE_ITEMS_MARK' line): take it down with that version, or remove what it lists by hand and delete the file"
 }
 
+# Shapes of item words, for the tools' otb_state_item_ok.
+otb_state_ifname_ok() {
+	[[ $1 =~ ^[A-Za-z0-9_.-]{1,15}$ ]]
+}
+
+otb_state_ip_ok() {
+	[[ $1 =~ ^[0-9a-fA-F:.]+$ && $1 == *[.:]* ]]
+}
+
+# Items are split into words and passed to nft, ip and tc as root: each must be one of the
+# tool's own objects, in words of a plain alphabet (no globbing, no options in disguise).
+otb_state_check_items() {
+	local item kind word
+	local -a words
+	for item in "${state_old_items[@]}"; do
+		read -r -a words <<<"$item"
+		kind=${words[0]}
+		for word in "${words[@]}"; do
+			[[ $word =~ ^[A-Za-z0-9_.:/-]+$ ]] || kind=""
+		done
+		[[ -n $kind ]] && otb_state_item_ok "${words[@]}" && continue
+		otb_die "$1: '${item//[[:cntrl:]]/?}' is not an object of $STATE_PROG: nothing removed; the file was altered: check what it lists, then delete it"
+	done
+}
+
 otb_state_read() {
 	local path line marked=0
 	path=$(otb_state_path)
 	state_old_items=()
 	state_old_settings=()
+	otb_state_no_link "$path"
 	[[ -f $path ]] || return 1
 	while IFS= read -r line; do
 		[[ -z $line || $line == \#* ]] && continue
@@ -112,7 +150,10 @@ otb_state_read() {
 			state_old_settings+=("$line")
 		fi
 	done <"$path"
-	((marked)) && return 0
+	if ((marked)); then
+		otb_state_check_items "$path"
+		return 0
+	fi
 	# Version 1 (the script before otb-boxconf) wrote "rule 4 ...", "route 4 ...",
 	# "ipt_chain ..." items: not ours to translate.
 	otb_in_list "version 1" "${state_old_settings[@]}" &&
@@ -120,16 +161,21 @@ otb_state_read() {
 	otb_state_refuse_old "$path"
 }
 
-# otb_state_save SETTING_LINE...: the settings, then state_new_items; 1 if it could not.
+# otb_state_save SETTING_LINE...: the settings, then state_new_items; 1 if it could not. The
+# temporary file is a new one (mktemp: never an existing file or link); the rename replaces
+# the state file itself, never what a link there points to.
 otb_state_save() {
-	local path item
+	local path item tmp
 	path=$(otb_state_path)
+	tmp=$(mktemp "$path.XXXXXX" 2>/dev/null) || return 1
 	{
 		echo "# $STATE_PROG state: what 'up' installed, undone by 'down' from the bottom up"
 		for item in "$@"; do echo "${item//[[:cntrl:]]/?}"; done
 		echo "$STATE_ITEMS_MARK"
 		for item in "${state_new_items[@]}"; do echo "$item"; done
-	} 2>/dev/null >"$path.tmp" && mv -f "$path.tmp" "$path" 2>/dev/null
+	} 2>/dev/null >"$tmp" && mv -fT "$tmp" "$path" 2>/dev/null && return 0
+	rm -f "$tmp"
+	return 1
 }
 
 # otb_state_write SETTING_LINE...: a state that cannot be written undoes this up.
@@ -192,7 +238,7 @@ otb_state_fail() {
 	done
 	otb_note "$*"
 	if otb_state_undo_items "${all[@]}"; then
-		rm -f "$(otb_state_path)"
+		rm -f "$(otb_state_path)" 2>/dev/null || true # the reason was given above
 	else
 		otb_state_keep_left
 	fi

@@ -26,6 +26,8 @@ struct otb_pending {
     uint8_t buf[OTB_RELAY_EARLY_MAX];
 };
 
+/* At the caps (max_pending, max_pending_per_source) the oldest pending
+ * connection of peer's address, else the oldest of all, is closed first. */
 struct otb_pending *otb_pending_start(struct otb_redir *rd, int fd, const struct sockaddr *peer,
                                       ev_tstamp timeout, otb_pending_fn fn);
 /* Stops watching fd; closes it unless it was handed to the relay. Frees p. */

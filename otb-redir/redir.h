@@ -6,6 +6,7 @@
 #include "otb_daemon.h"
 #include "otb_program.h"
 #include "otb_relay.h"
+#include "otb_selfaddr.h"
 #include "otb_upstream.h"
 
 struct otb_pending;
@@ -22,6 +23,7 @@ struct otb_redir {
     struct otb_pending *pending; /* LAN connections not yet handed to the relay */
     size_t npending;
     struct otb_acl *acl;         /* bypass/proxy lists, reloaded on SIGHUP */
+    struct otb_selfaddr self;    /* the box's own addresses: never a destination */
     struct otb_route wan_routes[OTB_MAX_WANS]; /* per pinned WAN, source refreshed per use */
     uint64_t socks_refused;
     struct otb_program prog;

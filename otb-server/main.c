@@ -13,6 +13,7 @@
 #include "otb_daemon.h"
 #include "otb_dns.h"
 #include "otb_probe.h"
+#include "otb_ifwatch.h"
 #include "otb_program.h"
 #include "otb_relay.h"
 #include "otb_replay.h"
@@ -30,13 +31,49 @@ struct otb_server {
     bool udp_on;
     /* Without -u: UDP sockets that answer the boxes' WAN health probes only. */
     struct otb_probe_responder probes;
+    struct otb_ifwatch ifwatch; /* this host's addresses, refused as destinations */
     struct otb_program prog;
 };
 
+/* The ACL's client lists are applied before a byte is read. */
 static void otb_server_on_accept(struct otb_listener *l, int fd, const struct sockaddr *peer,
                                  socklen_t len)
 {
-    otb_relay_accept_cipher(l->relay, fd, peer);
+    struct otb_relay *r = l->relay;
+
+    if (!otb_acl_client_permitted(r->egress->acl, peer)) {
+        r->stats.client_refused++;
+        if (otb_log_enabled(r->log, OTB_LOG_DEBUG)) {
+            char from[OTB_ADDR_FMT_LEN];
+            otb_sockaddr_format(peer, from, sizeof(from));
+            OTB_DEBUG(r->log, "connection from %s refused by the ACL's client lists", from);
+        }
+        close(fd);
+        return;
+    }
+    otb_relay_accept_cipher(r, fd, peer);
+}
+
+/* An address of this host came or went. */
+static void otb_server_addrs_changed(void *arg)
+{
+    struct otb_server *s = arg;
+
+    if (otb_egress_refresh_local(&s->egress) < 0)
+        OTB_WARN(&s->log, "cannot read this host's addresses: keeping the previous list");
+    else
+        OTB_DEBUG(&s->log, "this host's addresses changed: list of refused destinations updated");
+}
+
+/* The block lists from the configuration: built-in ranges, public addresses,
+ * this host's addresses. */
+static int otb_server_block_lists(struct otb_server *s)
+{
+    if (otb_egress_block_builtin(&s->egress, s->cfg.public_addrs, s->cfg.n_public_addrs) < 0) {
+        OTB_ERR(&s->log, "cannot build the outbound block list");
+        return -1;
+    }
+    return 0;
 }
 
 /* The replay filter's size and memory, stated once at start. */
@@ -100,6 +137,7 @@ static void otb_server_reload(void *arg)
     struct otb_server *s = arg;
 
     s->probes.master = otb_relay_master(&s->relay);
+    (void)otb_server_block_lists(s); /* on failure the previous lists stay */
     if (!s->udp_on)
         return;
     s->udp.master = otb_relay_master(&s->relay);
@@ -150,10 +188,11 @@ static int otb_server_setup(void *arg, struct ev_loop *loop)
         OTB_ERR(&s->log, "nameserver: %s", err);
         return -1;
     }
-    if (otb_egress_block_builtin(&s->egress) < 0) {
-        OTB_ERR(&s->log, "cannot build the outbound block list");
+    if (otb_server_block_lists(s) < 0)
         return -1;
-    }
+    if (otb_ifwatch_start(&s->ifwatch, loop, otb_server_addrs_changed, s) < 0)
+        OTB_WARN(&s->log, "cannot watch this host's addresses (netlink): they are read at "
+                          "start and on SIGHUP only");
     if (s->cfg.acl[0] && !(s->egress.acl = otb_daemon_load_acl(s->cfg.acl, &s->log)))
         return -1;
     for (size_t i = 0; i < s->cfg.n_servers && s->cfg.mode != OTB_MODE_UDP_ONLY; i++) {
@@ -182,6 +221,7 @@ static void otb_server_teardown(void *arg)
 {
     struct otb_server *s = arg;
 
+    otb_ifwatch_stop(&s->ifwatch);
     if (s->udp_on)
         otb_udprelay_destroy(&s->udp);
     otb_relay_destroy(&s->relay);
@@ -201,6 +241,7 @@ int main(int argc, char **argv)
     /* large; the one instance of this program */
     static struct otb_server server = {
         .prog = OTB_PROGRAM_INIT(server, "otb-server", OTB_PROG_SERVER, &otb_server_ops),
+        .ifwatch = { .fd = -1 },
     };
 
     return otb_program_main(&server.prog, argc, argv);

@@ -15,6 +15,7 @@
 #include "otb_daemon.h"
 #include "otb_program.h"
 #include "otb_relay.h"
+#include "otb_selfaddr.h"
 #include "otb_udprelay.h"
 #include "otb_upstream.h"
 
@@ -30,6 +31,7 @@ struct otb_tunnel {
     struct otb_upstreams upstreams;
     struct otb_listener_set tcp;
     struct otb_addr target; /* -L */
+    struct otb_selfaddr self; /* TPROXY: the box's own addresses */
     bool udp_on;
     struct otb_program prog;
 };
@@ -108,6 +110,8 @@ static int otb_tunnel_setup_udp(struct otb_tunnel *t, struct ev_loop *loop)
     t->udp.qos = &t->cfg.qos; /* associations carry their class as DSCP to the server */
     t->udp.forward = otb_tunnel_forward(t);
     t->udp.target = t->target;
+    if (!t->udp.forward)
+        t->udp.self = &t->self;
     return 0;
 }
 
@@ -168,6 +172,7 @@ static void otb_tunnel_reload(void *arg)
 
     if (t->udp_on)
         t->udp.idle_timeout = t->cfg.timeout;
+    otb_selfaddr_refresh(&t->self, ev_now(t->prog.loop));
 }
 
 /* UDP is always relayed; -u adds TCP, which only makes sense to a fixed
@@ -190,6 +195,7 @@ static void otb_tunnel_teardown(void *arg)
         otb_udprelay_destroy(&t->udp);
     otb_relay_destroy(&t->relay);
     otb_daemon_close_listeners(&t->tcp);
+    otb_selfaddr_free(&t->self);
 }
 
 static const struct otb_program_ops otb_tunnel_ops = {

@@ -7,7 +7,10 @@
 # host. A download from the Internet host to the LAN host goes through the box
 # (otb-redir) and the server (otb-server) over all three links at once; half
 # way, the biggest link is unplugged and the download goes on; then it comes
-# back. Everything is torn down at the end. About a minute once built.
+# back. Then the failure seen most in the field: the first link's modem keeps
+# its Ethernet link up but passes nothing; a download and a new connection a
+# second go on, and the box's WAN states are shown as it sees them. Everything
+# is torn down at the end. About a minute and a half once built.
 set -euo pipefail
 
 SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,6 +20,9 @@ RATES="20 10 5"
 DURATION=24
 CUT_AT=9
 BACK_AT=16
+SILENT_DURATION=18
+SILENT_AT=4
+SILENT_BACK_AT=10
 
 # shellcheck source=test/lab/lib.sh
 source "$SRC/test/lab/lib.sh"
@@ -112,6 +118,74 @@ demo_download() {
     DEMO_DURING=$(avg "${during[@]}")
 }
 
+# WAN states as the box sees them, from otb-redir's status JSON: "wan1 up
+# wan2 up ..." ("-" from a build without WAN health tracking).
+demo_wan_states() {
+    lab_wans "$LAB_DIR/redir.sock" 2>/dev/null | awk '{ printf "%s%s %s", (NR > 1 ? "  " : ""), $1, $2 }
+        END { if (NR == 0) printf "-" }'
+}
+
+# A new connection from the LAN host to the Internet host: its time, or
+# "no answer" after a second.
+demo_new_conn() {
+    local t
+    if t=$(lab_run lan curl -s -m 1 -o /dev/null -w '%{time_total}' \
+        "http://$LAB_INET_ADDR:$LAB_HTTP_PORT/demo"); then
+        awk -v t="$t" 'BEGIN { printf "%4.0f ms", t * 1000 }'
+    else
+        echo "no answer"
+    fi
+}
+
+# In the background until killed: a new connection and the WAN states every
+# half second, the latest in $LAB_DIR/sample; while $LAB_DIR/silent exists,
+# each connection's fate is also added to $LAB_DIR/silent.conns. Apart from
+# the line loop, so that a slow connection never delays the live lines.
+demo_sampler() {
+    local conn
+    while :; do
+        conn=$(demo_new_conn)
+        printf '%-20s %s\n' "$conn" "$(demo_wan_states)" >"$LAB_DIR/sample.tmp"
+        mv "$LAB_DIR/sample.tmp" "$LAB_DIR/sample"
+        [[ ! -e $LAB_DIR/silent ]] || echo "$conn" >>"$LAB_DIR/silent.conns"
+        sleep 0.5
+    done
+}
+
+# Live download, one line per second with the latest new connection's fate
+# and the WAN states; WAN1 is black-holed (link up, nothing passes) from
+# SILENT_AT to SILENT_BACK_AT.
+demo_silent() {
+    local line t mbps sampler tried
+    demo_links ""
+    : >"$LAB_DIR/silent.conns"
+    demo_sampler &
+    sampler=$!
+    printf '  %5s  %12s  %-36s %-20s %s\n' "time" "received" "" "new connection" "WAN states seen by the box"
+    while read -r line; do
+        [[ $line =~ ([0-9.]+)-([0-9.]+)\ +sec\ .*\ ([0-9.]+)\ Mbits/sec ]] || continue
+        [[ $line == *sender* || $line == *receiver* ]] && continue
+        t=${BASH_REMATCH[2]%.*}
+        mbps=${BASH_REMATCH[3]}
+        printf '  %4ss  %6s Mbit/s  %-36s %s\n' "$t" "$mbps" "$(demo_bar "$mbps" "$DEMO_BEST" | cut -c1-36)" \
+            "$(cat "$LAB_DIR/sample" 2>/dev/null || echo -)"
+        if ((t == SILENT_AT)); then
+            lab_blackhole 1 on
+            : >"$LAB_DIR/silent"
+            note ">>> WAN1 goes silent: its link stays up, nothing passes (the modem's line is dead)"
+        elif ((t == SILENT_BACK_AT)); then
+            lab_blackhole 1 off
+            rm -f "$LAB_DIR/silent"
+            note ">>> WAN1 passes again"
+        fi
+    done < <(lab_run lan iperf3 -c "$LAB_INET_ADDR" -p 5201 -R -t "$SILENT_DURATION" -i 1 \
+        --forceflush --format m 2>&1)
+    kill "$sampler" 2>/dev/null || true
+    wait "$sampler" 2>/dev/null || true
+    tried=$(wc -l <"$LAB_DIR/silent.conns")
+    DEMO_SILENT_OK="$((tried - $(grep -c "no answer" "$LAB_DIR/silent.conns" || true))) of $tried"
+}
+
 main() {
     [[ $(id -u) -eq 0 ]] || { echo "run as root: the demo creates network namespaces" >&2; exit 1; }
     step "1. packages"
@@ -129,12 +203,13 @@ main() {
     lab_run box ip mptcp endpoint show | sed 's/^/    /'
 
     step "4. otb-server on the server, otb-redir and its firewall rules on the box"
-    lab_otb_start --metrics "$LAB_LAN_GW:9100"
+    lab_otb_start --status-socket "$LAB_DIR/redir.sock" --metrics "$LAB_LAN_GW:9100"
     grep -h "MPTCP enabled" "$LAB_DIR/otb-redir.log" | sed 's/^.*INFO: /  otb-redir: /'
     note "status page: http://$LAB_LAN_GW:9100/ from the LAN host; on this machine, during the demo:"
     note "  socat TCP-LISTEN:9100,bind=127.0.0.1,fork,reuseaddr 'EXEC:ip netns exec $(lab_ns lan) socat STDIO TCP\\:$LAB_LAN_GW\\:9100' & then open http://127.0.0.1:9100/"
     lab_bg inet iperf3 iperf3 -s -p 5201
     lab_wait_port inet 5201
+    lab_http_server
 
     step "5. download: Internet host -> LAN host, one TCP connection, through the box"
     demo_download
@@ -145,7 +220,17 @@ main() {
     note "without the $DEMO_CUT_RATE Mbit/s link: $DEMO_DURING Mbit/s on the others ($DEMO_CUT_SUM Mbit/s together)."
     note "One TCP connection used every link, and it survived losing the link it started on."
 
-    step "6. teardown"
+    step "6. a link that dies silently: the download goes on, and so do new connections"
+    note "an unplugged link is easy: the kernel sees it. A dead line behind a modem that keeps its"
+    note "link up is not: the box probes each link toward the server and stops using a silent one."
+    lines=$(wc -l <"$LAB_DIR/otb-redir.log")
+    demo_silent
+    note ""
+    note "new connections while WAN1 was silent: $DEMO_SILENT_OK answered within a second"
+    tail -n +"$((lines + 1))" "$LAB_DIR/otb-redir.log" | grep "wan1 \(down\|up\)" |
+        sed 's/^.*INFO: /  otb-redir: /' || note "(no WAN transition logged by otb-redir)"
+
+    step "7. teardown"
     lab_down
     trap - EXIT
     note "done"

@@ -14,6 +14,9 @@
 #   lab       lab_bench.sh       network-namespace lab with emulated WANs:
 #                                aggregation % of the link sum, CV, failover
 #                                gap (root)
+#   wan       wan_bench.sh       the same lab, a WAN failing silently: new
+#                                connections, UDP gap, return of the WAN,
+#                                false alarms under saturation (root)
 #
 # Usage (root for loopback and lab):
 #   sudo OTB_BUILD=build test/bench/run-all.sh
@@ -21,7 +24,7 @@
 #   OTB_BUILD        build directory (a Release build). Unset: one is
 #                    configured and built in BENCH_BUILD_DIR (default
 #                    /tmp/otb-bench-build) and used by every benchmark
-#   BENCH_SKIP       benchmarks not to run, e.g. "lab" or "loopback lab"
+#   BENCH_SKIP       benchmarks not to run, e.g. "lab" or "loopback lab wan"
 #   BENCH_SUMMARY    also keep the summary rows (tab-separated: metric, otb,
 #                    ss, ratio, target, met) in this file
 #   BENCH_SECONDS, BENCH_ROUNDS, BENCH_METHOD(S), BENCH_SETS, BENCH_CC...:
@@ -33,7 +36,7 @@ set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export OTB_SRC=${OTB_SRC:-$(cd "$HERE/../.." && pwd)}
-BENCHES=(server udp loopback lab)
+BENCHES=(server udp loopback lab wan)
 BENCH_SKIP=${BENCH_SKIP:-}
 
 for b in $BENCH_SKIP; do

@@ -1,5 +1,8 @@
 /* libFuzzer target for the ACL parser: arbitrary bytes as an ACL file, then a
- * few lookups so rules that did load are exercised. */
+ * few lookups so rules that did load are exercised: fixed addresses, and the
+ * input's first bytes read as an IPv4 and an IPv6 address (every IPv6 form
+ * that carries an IPv4 address comes up), through the client lists and the
+ * outbound block list too. */
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -37,6 +40,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (void)otb_acl_match_host(acl, (enum otb_acl_list)l, "www.example.com");
     }
     (void)otb_acl_outbound_permitted(acl, NULL, (struct sockaddr *)&sin);
+    if (size >= 16) {
+        memcpy(&sin.sin_addr, data, 4);
+        memcpy(&sin6.sin6_addr, data, 16);
+    }
+    /* Without [reject_all], exactly the black_list's IPv4 clients are refused. */
+    FUZZ_CHECK(otb_acl_reject_all(acl) || otb_acl_client_permitted(acl, (struct sockaddr *)&sin) ==
+                                              !otb_acl_match_addr(acl, OTB_ACL_BLACK,
+                                                                  (struct sockaddr *)&sin));
+    (void)otb_acl_client_permitted(acl, (struct sockaddr *)&sin6);
+    (void)otb_acl_blocks_addr(acl, (struct sockaddr *)&sin);
+    (void)otb_acl_blocks_addr(acl, (struct sockaddr *)&sin6);
+    (void)otb_acl_outbound_permitted(acl, acl, (struct sockaddr *)&sin6);
     (void)otb_acl_outbound_host_permitted(acl, "a.b.example");
     otb_acl_free(acl);
     return 0;

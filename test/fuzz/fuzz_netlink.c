@@ -1,7 +1,7 @@
 /* libFuzzer target for the netlink reply parsers: arbitrary bytes are walked
  * as a received datagram (sequence number from the first header) and each
  * message, and the whole input, go to the route, controller and MPTCP
- * endpoint parsers. The outputs are heap arrays of exactly the capacity
+ * endpoint parsers, and to the address event check. The outputs are heap arrays of exactly the capacity
  * given, so a write past it is seen by the address sanitizer; the answers
  * must not depend on that capacity, and parsed entries must be sane. */
 
@@ -82,6 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(calls <= size / 16);
     fuzz_route(copy, size);
     fuzz_genl(copy, size);
+    (void)otb_nl_addr_event(copy, size);
     free(copy);
     return 0;
 }

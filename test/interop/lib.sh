@@ -19,6 +19,7 @@ OTB_SERVER_BIN="$OTB_BUILD/otb-server/otb-server"
 OTB_PROBE_BIN="$OTB_BUILD/test/interop/otb_probe"
 OTB_TMP=$(mktemp -d "/tmp/otb-${OTB_TEST_NAME:-interop}.$$.XXXXXX")
 declare -A OTB_PID=()   # name -> pid of every background process started here
+OTB_NETNS=()            # network namespaces made by otb_netns_add, deleted at exit
 # shellcheck disable=SC2034 # used by the tests that source this file
 OTB_T0=$SECONDS
 # Leak reports at exit are part of what the tests check with sanitizer builds.
@@ -49,6 +50,9 @@ otb_cleanup() {
         kill -KILL "${OTB_PID[$name]}" 2>/dev/null || true
     done
     wait 2>/dev/null || true
+    for name in "${OTB_NETNS[@]}"; do
+        ip netns del "$name" 2>/dev/null || true
+    done
     if ((rc != 0)); then
         otb_dump_logs "$OTB_TMP" 40
         echo "logs and data kept in $OTB_TMP" >&2
@@ -68,6 +72,15 @@ otb_start() {
     shift
     "$@" >"$OTB_TMP/$name.log" 2>&1 &
     OTB_PID[$name]=$!
+}
+
+# otb_netns_add NAME: a network namespace with its loopback up, deleted by
+# otb_cleanup (after the processes running in it are killed).
+otb_netns_add() {
+    otb_need_root
+    ip netns add "$1" || otb_fail "cannot create network namespace $1"
+    OTB_NETNS+=("$1")
+    ip -n "$1" link set lo up
 }
 
 otb_alive() {
@@ -168,6 +181,18 @@ otb_server_stop() {
     ((rc == 0)) || otb_fail "$name exited with status $rc after SIGTERM"
     grep -qF "$stats" "$OTB_TMP/$name.log" || otb_fail "$name: no final '${stats% }' line"
     otb_log "ok: $name stopped cleanly"
+}
+
+# otb_probe_value LINE NAME: the value of NAME in a result line of otb_probe.
+otb_probe_value() {
+    grep -oE "(^| )$2=[^ ]+" <<<"$1" | cut -d= -f2
+}
+
+# otb_probe_closed_at_once LINE: the server closed the probe's connection
+# within 1.5 s without sending a byte.
+otb_probe_closed_at_once() {
+    [[ $(otb_probe_value "$1" reply) == 0 && $(otb_probe_value "$1" closed) != no ]] || return 1
+    awk -v e="$(otb_probe_value "$1" elapsed)" 'BEGIN { exit !(e < 1.5) }'
 }
 
 otb_fd_count() {

@@ -6,7 +6,8 @@
  * One line per connection on stdout:
  *   conn=<n> reply=<bytes received> plain=<bytes opened> echo=<yes|no|bad|->
  *   closed=<eof|rst|no> elapsed=<seconds from the last byte sent to the close>
- * and for --storm and --trickle one summary line. Exit 0 when the probe could do its job
+ * for --storm and --trickle one summary line, for --udp one "udp reply=<bytes>
+ * echo=<yes|no|bad>" line. Exit 0 when the probe could do its job
  * (what the server answered is for the caller to judge), 1 on a local error
  * or a refused TCP connection, 2 on a usage error. */
 #include <errno.h>
@@ -29,6 +30,7 @@
 #include "otb_crypto.h"
 #include "otb_sock.h"
 #include "otb_stream.h"
+#include "otb_udp.h"
 
 #define OTB_PROBE_FLIGHT_MAX (OTB_MAX_SALT_LEN + 2 * (OTB_CHUNK_MAX + OTB_CHUNK_OVERHEAD))
 #define OTB_PROBE_RANDOM_MAX (1u << 20)
@@ -50,6 +52,7 @@ enum otb_probe_mode {
     OTB_PROBE_TRICKLE,   /* N connections held open without the key, a byte at a time */
     OTB_PROBE_JUNK,      /* N connections, each a salt's worth of junk then closed */
     OTB_PROBE_FLIGHT,    /* the bytes of a file (a saved flight or reply), as they are */
+    OTB_PROBE_UDP,       /* one datagram to --valid-to carrying --payload (echo checked) */
 };
 
 struct otb_probe {
@@ -117,7 +120,9 @@ static void otb_probe_usage(FILE *out)
           "                        every --every S seconds; any the server closes is opened\n"
           "                        again 0.5 s later; runs --wait S in all\n"
           "  --flight FILE         the bytes of FILE as a first flight (a saved one, a reply)\n"
-          "options: --from IP      source address of the connections (storm, junk, trickle)\n"
+          "  --udp                 with --valid-to: one UDP datagram instead of a stream;\n"
+          "                        prints \"udp reply=<bytes> echo=<yes|no|bad>\"\n"
+          "options: --from IP      source address of the probe's sockets\n"
           "         --save FILE    --valid-to: keep the flight sent in FILE\n"
           "         --save-reply FILE  keep the raw bytes the server sent back in FILE\n",
           out);
@@ -127,10 +132,12 @@ static void otb_probe_usage(FILE *out)
 
 static int otb_probe_set_mode(struct otb_probe *p, enum otb_probe_mode m)
 {
-    /* --replay needs --valid-to as well: the replay mode wins over the valid one. */
-    if (m == OTB_PROBE_VALID && p->mode == OTB_PROBE_REPLAY)
+    /* --replay and --udp need --valid-to as well: they win over the valid mode. */
+    bool refines = m == OTB_PROBE_REPLAY || m == OTB_PROBE_UDP;
+
+    if (m == OTB_PROBE_VALID && (p->mode == OTB_PROBE_REPLAY || p->mode == OTB_PROBE_UDP))
         return 0;
-    if (p->mode != OTB_PROBE_NONE && !(m == OTB_PROBE_REPLAY && p->mode == OTB_PROBE_VALID)) {
+    if (p->mode != OTB_PROBE_NONE && !(refines && p->mode == OTB_PROBE_VALID)) {
         fprintf(stderr, "otb_probe: only one mode at a time\n");
         return -1;
     }
@@ -210,7 +217,7 @@ enum {
     OPT_KEY = 256, OPT_RANDOM, OPT_TRUNCATED, OPT_BAD_TAG, OPT_BIG_LENGTH, OPT_LENGTH,
     OPT_ATYP9, OPT_ATYP, OPT_VALID_TO, OPT_PAYLOAD, OPT_REPLAY, OPT_STORM, OPT_PARALLEL,
     OPT_WAIT, OPT_HELP, OPT_TRICKLE, OPT_JUNK, OPT_EVERY, OPT_FROM, OPT_SAVE, OPT_SAVE_REPLY,
-    OPT_FLIGHT,
+    OPT_FLIGHT, OPT_UDP,
 };
 
 static const struct option otb_probe_options[] = {
@@ -236,6 +243,7 @@ static const struct option otb_probe_options[] = {
     { "save-reply", required_argument, NULL, OPT_SAVE_REPLY },
     { "flight", required_argument, NULL, OPT_FLIGHT },
     { "help", no_argument, NULL, OPT_HELP },
+    { "udp", no_argument, NULL, OPT_UDP },
     { NULL, 0, NULL, 0 },
 };
 
@@ -282,6 +290,8 @@ static int otb_probe_mode_option(struct otb_probe *p, int opt, const char *arg)
         return otb_probe_set_mode(p, OTB_PROBE_VALID);
     case OPT_REPLAY:
         return otb_probe_set_mode(p, OTB_PROBE_REPLAY);
+    case OPT_UDP:
+        return otb_probe_set_mode(p, OTB_PROBE_UDP);
     case OPT_STORM:
     case OPT_JUNK:
     case OPT_TRICKLE:
@@ -366,7 +376,8 @@ static int otb_probe_parse_args(struct otb_probe *p, int argc, char **argv)
         }
     }
     if (optind != argc || !have_server || p->mode == OTB_PROBE_NONE ||
-        (p->mode == OTB_PROBE_REPLAY && !p->have_target) || p->wait <= 0 || p->every <= 0 ||
+        ((p->mode == OTB_PROBE_REPLAY || p->mode == OTB_PROBE_UDP) && !p->have_target) ||
+        p->wait <= 0 || p->every <= 0 ||
         strlen(p->payload) == 0 || strlen(p->payload) > OTB_CHUNK_MAX) {
         otb_probe_usage(stderr);
         return 2;
@@ -443,6 +454,7 @@ static size_t otb_probe_build_flight(struct otb_probe *p, uint8_t *out)
     case OTB_PROBE_JUNK:
     case OTB_PROBE_TRICKLE:
     case OTB_PROBE_FLIGHT:
+    case OTB_PROBE_UDP:
         break;
     }
     otb_stream_enc_end(&enc);
@@ -481,14 +493,30 @@ static size_t otb_probe_read_file(const char *path, uint8_t *buf, size_t cap)
 
 /* ------------------------------------------------------------ connections */
 
-static int otb_probe_connect(const struct otb_probe *p)
+/* A socket of type toward the server, from --from if given. */
+static int otb_probe_socket(const struct otb_probe *p, int type)
 {
-    int fd = socket(p->server.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = socket(p->server.ss_family, type | SOCK_CLOEXEC, 0);
 
     if (fd < 0) {
         perror("otb_probe: socket");
         return -1;
     }
+    if (p->have_from && bind(fd, (const struct sockaddr *)&p->from,
+                             otb_sockaddr_len((const struct sockaddr *)&p->from)) < 0) {
+        perror("otb_probe: bind");
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int otb_probe_connect(const struct otb_probe *p)
+{
+    int fd = otb_probe_socket(p, SOCK_STREAM);
+
+    if (fd < 0)
+        return -1;
     if (connect(fd, (const struct sockaddr *)&p->server, p->server_len) < 0) {
         perror("otb_probe: connect");
         close(fd);
@@ -623,18 +651,72 @@ static int otb_probe_one(const struct otb_probe *p, int conn, const uint8_t *fli
  * connect in progress. fd or -1. */
 static int otb_probe_connect_nb(const struct otb_probe *p)
 {
-    int fd = socket(p->server.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = otb_probe_socket(p, SOCK_STREAM | SOCK_NONBLOCK);
 
     if (fd < 0)
         return -1;
-    if ((p->have_from && bind(fd, (const struct sockaddr *)&p->from,
-                              otb_sockaddr_len((const struct sockaddr *)&p->from)) < 0) ||
-        (connect(fd, (const struct sockaddr *)&p->server, p->server_len) < 0 &&
-         errno != EINPROGRESS)) {
+    if (connect(fd, (const struct sockaddr *)&p->server, p->server_len) < 0 &&
+        errno != EINPROGRESS) {
         close(fd);
         return -1;
     }
     return fd;
+}
+
+/* ------------------------------------------------------------------- UDP */
+
+/* Whether a datagram from the server opens under the key and carries the
+ * payload back. */
+static const char *otb_probe_udp_echo(const struct otb_probe *p, const uint8_t *in, size_t n)
+{
+    static uint8_t plain[OTB_UDP_MAX];
+    struct otb_aead aead = { 0 };
+    struct otb_addr from;
+    size_t off, len;
+    int rc = otb_udp_open_addr(&aead, &p->master, in, n, plain, sizeof(plain), &from, &off,
+                               &len);
+
+    otb_aead_end(&aead);
+    if (rc != OTB_OK)
+        return "bad";
+    return len == strlen(p->payload) && memcmp(plain + off, p->payload, len) == 0 ? "yes"
+                                                                                  : "no";
+}
+
+/* One sealed datagram to the target through the server; waits for the echo. */
+static int otb_probe_udp(const struct otb_probe *p)
+{
+    static uint8_t plain[OTB_UDP_MAX], packet[OTB_UDP_MAX];
+    uint8_t salt[OTB_MAX_SALT_LEN];
+    struct otb_aead aead = { 0 };
+    size_t hlen = otb_addr_encode(&p->target, plain), plen = strlen(p->payload), n;
+    const char *echo = "no";
+    size_t reply = 0;
+    int fd = otb_probe_socket(p, SOCK_DGRAM);
+
+    if (fd < 0)
+        return 1;
+    memcpy(plain + hlen, p->payload, plen);
+    randombytes_buf(salt, p->master.key_len);
+    n = otb_udp_seal(&aead, &p->master, salt, plain, hlen + plen, packet);
+    otb_aead_end(&aead);
+    if (n == 0 || sendto(fd, packet, n, 0, (const struct sockaddr *)&p->server,
+                         p->server_len) < 0) {
+        perror("otb_probe: sendto");
+        close(fd);
+        return 1;
+    }
+    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+    if (poll(&pfd, 1, (int)(p->wait * 1000)) > 0) {
+        ssize_t got = recv(fd, packet, sizeof(packet), 0);
+        if (got > 0) {
+            reply = (size_t)got;
+            echo = otb_probe_udp_echo(p, packet, reply);
+        }
+    }
+    close(fd);
+    printf("udp reply=%zu echo=%s\n", reply, echo);
+    return 0;
 }
 
 /* ------------------------------------------------------------------ storm */
@@ -803,6 +885,8 @@ static int otb_probe_run(struct otb_probe *p)
 
     if (p->mode == OTB_PROBE_STORM || p->mode == OTB_PROBE_JUNK)
         return otb_probe_storm(p);
+    if (p->mode == OTB_PROBE_UDP)
+        return otb_probe_udp(p);
     if (p->mode == OTB_PROBE_TRICKLE)
         return otb_probe_trickle(p);
     if (p->mode == OTB_PROBE_FLIGHT) {

@@ -76,7 +76,8 @@ ex_run_chain() {
     rport=$(ops_free_port)
     socks=$(ops_free_port)
     ops_bg redir "$(ops_bin otb-redir)" -c "$EX/box-redir.json" -s 127.0.0.1 -p "$sport" \
-        -b 127.0.0.1 -l "$rport" --socks5-port "$socks" --metrics "127.0.0.1:$m2"
+        -b 127.0.0.1 -l "$rport" --socks5-port "$socks" --socks5-address 127.0.0.1 \
+        --metrics "127.0.0.1:$m2"
     redir=$OPS_PID
     ops_wait_listen "$rport" 10 "$redir"
     ops_wait_listen "$socks" 10 "$redir"

@@ -8,7 +8,13 @@
 #      (the transparent reply socket);
 #  (b) full cone: a stranger in "net" sends to the server-side mapping and the
 #      LAN host receives it from the stranger's own address and port;
-#  (c) ss-redir -U -> otb-server -u, every method, 500 datagrams each, up to
+#  (c) datagrams to the box's own addresses (its WAN address in the
+#      intercepted range, IPv4 and IPv6): dropped and counted by otb-tunnel
+#      (udp.refused.self), nothing reaches the server (its up counter stays);
+#  (d) TCP to the box's own addresses through otb-redir, with -T (TPROXY) and
+#      with REDIRECT: closed and counted (refused.self), never relayed (the
+#      server's accepted counter stays);
+#  (e) ss-redir -U -> otb-server -u, every method, 500 datagrams each, up to
 #      1400 bytes: ss-redir sends to its server with don't-fragment set, so
 #      its datagrams must fit the 1500-byte links (otb-tunnel's 8 KiB ones are
 #      fragmented like any UDP).
@@ -36,6 +42,10 @@ ECHO_SS_PORT=7002   # echo for ss-redir
 SRV_PORT=8388
 TUN_PORT=1081
 REDIR_PORT=1082
+SELF_TCP_PORT=7003  # LAN TCP intercepted by otb-redir -T
+SELF_NAT_PORT=7004  # LAN TCP intercepted by otb-redir (REDIRECT)
+REDIR_T_PORT=1083
+REDIR_R_PORT=1084
 
 udp_netns_cleanup() {
     local rc=$? name
@@ -95,6 +105,12 @@ table inet otb_tproxy {
         iifname "bl$$" udp dport $ECHO_PORT ip daddr 198.51.100.0/24 tproxy ip to :$TUN_PORT meta mark set 1 accept
         iifname "bl$$" udp dport $ECHO_PORT ip6 daddr 2001:db8:100::/64 tproxy ip6 to :$TUN_PORT meta mark set 1 accept
         iifname "bl$$" udp dport $ECHO_SS_PORT ip daddr 198.51.100.0/24 tproxy ip to :$REDIR_PORT meta mark set 1 accept
+        iifname "bl$$" meta nfproto ipv4 tcp dport $SELF_TCP_PORT tproxy ip to :$REDIR_T_PORT meta mark set 1 accept
+        iifname "bl$$" meta nfproto ipv6 tcp dport $SELF_TCP_PORT tproxy ip6 to :$REDIR_T_PORT meta mark set 1 accept
+    }
+    chain nat {
+        type nat hook prerouting priority dstnat; policy accept;
+        iifname "bl$$" tcp dport $SELF_NAT_PORT redirect to :$REDIR_R_PORT
     }
 }
 EOF
@@ -113,7 +129,8 @@ start_far_end() {
     ns_start echoss "$NET" "$ECHO_SS_PORT" python3 "$OTB_UDP_PEER" echo "$ECHO_SS_PORT" \
         "$OTB_TMP/echoss" --bind "$REMOTE4"
     ns_start srv "$NET" "$SRV_PORT" "$OTB_SERVER_BIN" -s "$REMOTE4" -s "$REMOTE6" \
-        -p "$SRV_PORT" -u -k "$PASSWORD" --acl "$OTB_TMP/net.acl"
+        -p "$SRV_PORT" -u -k "$PASSWORD" --acl "$OTB_TMP/net.acl" \
+        --status-socket "$OTB_TMP/srv.sock"
 }
 
 lan_peer() {
@@ -133,7 +150,82 @@ check_otb_tunnel() {
         "fullcone ok"
     otb_expect_eq "tunnel bad datagrams" "$(in_ns "$BOX" python3 "$OTB_UDP_PEER" status \
         "$sock" udp.refused.bad)" 0
+    check_self_loop "$sock"
     udp_stop tun
+}
+
+# A datagram to the box itself would go to the server, which would send it
+# back to the box: dropped before it leaves.
+check_self_loop() {
+    local sock=$1 up before
+    up() { in_ns "$NET" python3 "$OTB_UDP_PEER" status "$OTB_TMP/srv.sock" udp.up.packets; }
+    before=$(up)
+    otb_expect_eq "datagrams to the box's IPv4 address" \
+        "$(lan_peer send 198.51.100.1 "$ECHO_PORT" 50)" "answered 0"
+    otb_expect_eq "datagrams to the box's IPv6 address" \
+        "$(lan_peer send 2001:db8:100::1 "$ECHO_PORT" 50)" "answered 0"
+    otb_expect_eq "server: datagrams relayed meanwhile" "$(up)" "$before"
+    otb_expect_eq "tunnel: refused, addressed to the box" \
+        "$(in_ns "$BOX" python3 "$OTB_UDP_PEER" status "$sock" udp.refused.self)" 100
+}
+
+ns_tcp_bound() {
+    [[ -n $(in_ns "$1" ss -Hltn "sport = :$2") ]]
+}
+
+# lan_connect HOST PORT: a LAN connection that sends a request and reads
+# until the other side closes; prints how many bytes it read (0 when closed
+# or reset).
+lan_connect() {
+    in_ns "$LAN" timeout 10 python3 -c '
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
+try:
+    s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    print(len(s.recv(100)))
+except (ConnectionResetError, BrokenPipeError):
+    print(0)' "$1" "$2"
+}
+
+# The same for TCP: otb-redir with -T, then in REDIRECT mode.
+check_tcp_self_loop() {
+    local before mode port sock
+    # What a relayed connection would do on the server: the box's LAN
+    # address is refused by its ACL, the WAN one has nothing listening
+    # (connections.accepted also counts otb-redir's health probes).
+    relayed() {
+        echo $(($(in_ns "$NET" python3 "$OTB_UDP_PEER" status "$OTB_TMP/srv.sock" refused.acl) +
+            $(in_ns "$NET" python3 "$OTB_UDP_PEER" status "$OTB_TMP/srv.sock" failures.connect)))
+    }
+    for mode in tproxy redirect; do
+        sock="$OTB_TMP/redir-$mode.sock"
+        if [[ $mode == tproxy ]]; then
+            port=$SELF_TCP_PORT
+            otb_start "redir-$mode" ip netns exec "$BOX" "$OTB_BUILD/otb-redir/otb-redir" -T \
+                -s "$REMOTE4" -p "$SRV_PORT" -l "$REDIR_T_PORT" -k "$PASSWORD" \
+                --status-socket "$sock"
+            otb_wait_for "otb-redir -T" 15 ns_tcp_bound "$BOX" "$REDIR_T_PORT"
+        else
+            port=$SELF_NAT_PORT
+            otb_start "redir-$mode" ip netns exec "$BOX" "$OTB_BUILD/otb-redir/otb-redir" \
+                -s "$REMOTE4" -p "$SRV_PORT" -l "$REDIR_R_PORT" -k "$PASSWORD" \
+                --status-socket "$sock"
+            otb_wait_for "otb-redir" 15 ns_tcp_bound "$BOX" "$REDIR_R_PORT"
+        fi
+        before=$(relayed)
+        otb_expect_eq "$mode: TCP to the box's IPv4 address" \
+            "$(lan_connect 198.51.100.1 "$port")" 0
+        otb_expect_eq "$mode: TCP to the box's LAN address" "$(lan_connect 10.77.0.1 "$port")" 0
+        [[ $mode == redirect ]] ||
+            otb_expect_eq "$mode: TCP to the box's IPv6 address" \
+                "$(lan_connect 2001:db8:100::1 "$port")" 0
+        otb_expect_eq "$mode: server connections refused or failed meanwhile" "$(relayed)" \
+            "$before"
+        otb_expect_eq "$mode: otb-redir refused, addressed to the box" \
+            "$(in_ns "$BOX" python3 "$OTB_UDP_PEER" status "$sock" refused.self)" \
+            "$([[ $mode == redirect ]] && echo 2 || echo 3)"
+        otb_server_stop "redir-$mode"
+    done
 }
 
 check_ss_redir() {
@@ -151,6 +243,7 @@ check_ss_redir() {
 setup_namespaces
 start_far_end
 check_otb_tunnel
+check_tcp_self_loop
 for m in "${METHODS[@]}"; do
     check_ss_redir "$m"
 done

@@ -1,6 +1,9 @@
 """The far end of the interop tests' tunnels and the tests' own TCP client.
 
-  serve PORT echo DIR    echoes every connection (accepts counted in DIR/accepts)
+  serve PORT echo DIR [HOST]
+                         echoes every connection; each accept adds the peer's
+                         address to DIR/accepts; HOST: listen address (default
+                         127.0.0.1; "::" takes IPv4 and IPv6)
   serve PORT cmd DIR     the first line of a connection says what to do:
                            "echo"        echo the rest
                            "sink ID"     read to EOF, write "sha256 length" to DIR/sink.ID
@@ -13,6 +16,10 @@
                                               other, each a short echo bounded by
                                               --timeout: prints "served K of N max T"
                                               (T: the slowest served one, seconds)
+  stall    [--source ADDR] HOST PORT N SECONDS   opens N connections (from ADDR),
+                                              sends one byte on each (a SOCKS5
+                                              greeting's first), holds them
+                                              SECONDS; prints how many opened
 --socks5 P reaches HOST:PORT through a SOCKS5 proxy on 127.0.0.1:P (an IPv4
 literal is sent as such, anything else as a name, as curl --socks5-hostname
 does); --timeout S bounds each read (default 120 s).
@@ -70,12 +77,14 @@ def handle(s, mode, outdir):
         s.close()
 
 
-def serve(port, mode, outdir):
+def serve(port, mode, outdir, host="127.0.0.1"):
     def count(conn, peer):
         with open(os.path.join(outdir, "accepts"), "a") as f:
-            f.write("1\n")
+            f.write("%s\n" % peer[0])
 
-    otbpeer.serve_tcp(port, lambda conn, peer: handle(conn, mode, outdir), on_accept=count)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    otbpeer.serve_tcp(port, lambda conn, peer: handle(conn, mode, outdir), host=host,
+                      family=family, on_accept=count)
 
 
 def connect(host, port, socks5):
@@ -127,6 +136,23 @@ def conns(host, port, socks5, n, wait):
         except (OSError, EOFError):
             pass
     print("served %d of %d max %.3f" % (served, n, slowest))
+def stall(argv):
+    source = None
+    if argv[0] == "--source":
+        source = argv[1]
+        del argv[:2]
+    host, port, n, secs = argv[0], int(argv[1]), int(argv[2]), float(argv[3])
+    held = []
+    for _ in range(n):
+        try:
+            s = socket.create_connection((host, port), timeout=5,
+                                         source_address=(source, 0) if source else None)
+            s.sendall(b"\x05")
+            held.append(s)
+        except OSError:
+            pass
+    print("opened %d" % len(held), flush=True)
+    time.sleep(secs)
 
 
 def client(argv):
@@ -165,6 +191,8 @@ def client(argv):
 
 if __name__ == "__main__":
     if sys.argv[1] == "serve":
-        serve(int(sys.argv[2]), sys.argv[3], sys.argv[4])
+        serve(int(sys.argv[2]), sys.argv[3], sys.argv[4], *sys.argv[5:6])
+    elif sys.argv[1] == "stall":
+        stall(sys.argv[2:])
     else:
         client(sys.argv[1:])

@@ -94,35 +94,8 @@ def burst(host, port, n, maximum, window, wait):
             bad += 1
     print("sent %d ok %d bad %d missing %d" % (sent, ok, bad, sum(len(v) for v in want.values())))
 
-def dns_query(name):
-    q = struct.pack(">HHHHHH", 0x4f54, 0x0100, 1, 0, 0, 0)
-    for label in name.split("."):
-        q += bytes([len(label)]) + label.encode()
-    return q + b"\x00" + struct.pack(">HH", 1, 1)
-
-def dns_answers(msg):
-    qd, an = struct.unpack(">HH", msg[4:8])
-    pos = 12
-    def skip_name(p):
-        while msg[p] != 0:
-            if msg[p] & 0xC0 == 0xC0:
-                return p + 2
-            p += msg[p] + 1
-        return p + 1
-    for _ in range(qd):
-        pos = skip_name(pos) + 4
-    out = []
-    for _ in range(an):
-        pos = skip_name(pos)
-        rtype, _, _, rdlen = struct.unpack(">HHIH", msg[pos:pos + 10])
-        pos += 10
-        if rtype == 1 and rdlen == 4:
-            out.append(socket.inet_ntoa(msg[pos:pos + 4]))
-        pos += rdlen
-    return out
-
 def dns(host, port, name, tcp):
-    q = dns_query(name)
+    q = otbpeer.dns_query(name)
     if tcp:
         s = socket.create_connection((host, port), timeout=5)
         s.sendall(struct.pack(">H", len(q)) + q)
@@ -140,7 +113,7 @@ def dns(host, port, name, tcp):
         msg = s.recv(4096)
     if msg[:2] != q[:2]:
         raise SystemExit("dns: answer to another query")
-    print(" ".join(dns_answers(msg)))
+    print(" ".join(otbpeer.dns_answers(msg)))
 
 def fullcone(host, port, echo_dir, netns):
     tag = os.urandom(8).hex().encode()
@@ -250,7 +223,7 @@ def resend(host, port, path):
         print("answered %d" % fire(host, port, [f.read()]))
 
 def send(host, port, n):
-    s = udp()
+    s = udp(host)
     for i in range(n):
         s.sendto(b"ping %d" % i, (host, port))
     time.sleep(1)

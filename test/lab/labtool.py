@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Traffic ends for the otb lab: bulk sources and sinks with sha256, a tiny
-HTTP server, a bounded-parallelism HTTP load generator, a SOCKS5 probe and
-the summary of an iperf3 JSON report.
+HTTP server, a bounded-parallelism HTTP load generator, a paced series of new
+connections, a SOCKS5 probe and the summary of an iperf3 JSON report.
 
 Every client prints one machine-readable line and exits non-zero on error, so
 the shell tests can assert on it. A "trace" is the received byte count per
@@ -177,6 +177,18 @@ async def http_get(host, port, path, timeout):
         writer.close()
 
 
+async def http_check(host, port, path, timeout):
+    """One request of http-serve's kind: None when answered as expected,
+    else what went wrong."""
+    try:
+        resp = await http_get(host, port, path, timeout)
+    except (asyncio.TimeoutError, ConnectionError, OSError) as e:
+        return f"{path}: {type(e).__name__} {e}"
+    if resp.startswith(b"HTTP/1.0 200") and f"\r\n\r\notb-lab {path} ".encode() in resp:
+        return None
+    return f"{path}: bad answer {resp[:60]!r}"
+
+
 def cmd_http_load(a):
     """N requests, each on its own connection, at most P at a time."""
 
@@ -185,16 +197,10 @@ def cmd_http_load(a):
         failures = []
 
         async def one(i):
-            path = f"/r{i}"
             async with sem:
-                try:
-                    resp = await http_get(a.host, a.port, path, a.timeout)
-                    ok = resp.startswith(b"HTTP/1.0 200") and \
-                        f"\r\n\r\notb-lab {path} ".encode() in resp
-                    if not ok:
-                        failures.append(f"{path}: bad answer {resp[:60]!r}")
-                except (asyncio.TimeoutError, ConnectionError, OSError) as e:
-                    failures.append(f"{path}: {type(e).__name__} {e}")
+                err = await http_check(a.host, a.port, f"/r{i}", a.timeout)
+                if err:
+                    failures.append(err)
 
         t0 = time.monotonic()
         await asyncio.gather(*(one(i) for i in range(a.count)))
@@ -205,6 +211,49 @@ def cmd_http_load(a):
         print("error", f, file=sys.stderr)
     print(f"ok {a.count - len(failures)} failed {len(failures)} seconds {secs:.1f}")
     sys.exit(1 if failures else 0)
+
+
+def cmd_http_series(a):
+    """N requests, each on its own connection, the i-th started i * INTERVAL
+    seconds in, whatever became of the others: how new connections fare while
+    a WAN fails. Prints "ok N failed N max_ms M p50_ms P first_ok_s F
+    last_fail_s L recovered_s R": the longest and median time to a full
+    answer (a failure counts as the time it took to fail), the start of the
+    first request that succeeded and of the last one that failed (-1: none),
+    and the end of the first success started after the last failure, when new
+    connections were back for good (-1: never); times in seconds from the
+    start of the series (--start-at: a Unix time to start at). With --log, one line per request: "index start_s
+    ok|fail ms error"."""
+
+    async def run():
+        # --start-at: the series starts at this wall-clock time, so that the
+        # caller can make it start with a cut whatever Python's start-up took.
+        t0 = time.monotonic() + max(0.0, (a.start_at or 0) - time.time())
+        results = []
+
+        async def one(i):
+            await asyncio.sleep(max(0.0, t0 + i * a.interval - time.monotonic()))
+            start = time.monotonic()
+            err = await http_check(a.host, a.port, f"/s{i}", a.timeout)
+            results.append((i, start - t0, err, time.monotonic() - start))
+
+        await asyncio.gather(*(one(i) for i in range(a.count)))
+        return sorted(results)
+
+    results = asyncio.run(run())
+    times = sorted(r[3] * 1000 for r in results)
+    ok = [r for r in results if r[2] is None]
+    failed = [r for r in results if r[2] is not None]
+    if a.log:
+        with open(a.log, "w") as f:
+            for i, start, err, secs in results:
+                f.write(f"{i} {start:.2f} {'fail' if err else 'ok'} {secs * 1000:.0f} {err or ''}\n")
+    # Back for good: the end of the first success started after the last failure.
+    after = [r for r in ok if not failed or r[0] > failed[-1][0]]
+    print(f"ok {len(ok)} failed {len(failed)} max_ms {times[-1]:.0f} "
+          f"p50_ms {otbpeer.percentile(times, 50):.0f} "
+          f"first_ok_s {ok[0][1] if ok else -1:.2f} last_fail_s {failed[-1][1] if failed else -1:.2f} "
+          f"recovered_s {after[0][1] + after[0][3] if after else -1:.2f}")
 
 
 def cmd_socks5_cmd(a):
@@ -259,6 +308,11 @@ COMMANDS = (
     ("http-load", cmd_http_load, HOST_PORT + (("count", {"type": int}),
                                               ("--parallel", {"type": int, "default": 20}),
                                               ("--timeout", {"type": float, "default": 20}))),
+    ("http-series", cmd_http_series, HOST_PORT + (("count", {"type": int}),
+                                                  ("interval", {"type": float}),
+                                                  ("--timeout", {"type": float, "default": 8}),
+                                                  ("--start-at", {"type": float}),
+                                                  ("--log", {}))),
     ("socks5-cmd", cmd_socks5_cmd, HOST_PORT + (("cmd", {"type": int}), ("dst_host", {}),
                                                 ("dst_port", {"type": int}),
                                                 ("--timeout", {"type": float, "default": 10}))),

@@ -41,6 +41,12 @@ LAB_METHOD=chacha20-ietf-poly1305
 # turning a slow WAN into a multi-second buffer that stalls MPTCP reordering.
 LAB_TBF_LATENCY_MS=${LAB_TBF_LATENCY_MS:-50}
 
+# The Python interpreter itself, found once: a version manager's "python3"
+# shim can take seconds to start on a loaded machine, too long for the clients
+# and status polls whose timing the tests measure (lab_require checks that
+# python3 is there).
+LAB_PY=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null) || LAB_PY=python3
+
 LAB=""
 LAB_DIR=""
 LAB_RATES=()
@@ -315,7 +321,7 @@ lab_otb_server() {
 }
 
 # lab_otb_redir [ARGS...]: start otb-redir in the box with its transparent
-# port and its SOCKS5 port on every box address. Without a -s in ARGS it uses
+# port on every box address and its SOCKS5 port on the LAN address. Without a -s in ARGS it uses
 # the first server. Its pid is left in LAB_REDIR_PID.
 lab_otb_redir() {
     local bin
@@ -323,7 +329,8 @@ lab_otb_redir() {
     bin=$(lab_bin otb-redir)
     [[ " $* " == *" -s "* ]] || srv=(-s "$LAB_SRV_ADDR")
     lab_bg box otb-redir "$bin" "${srv[@]}" -p "$LAB_SRV_PORT" -l "$LAB_REDIR_PORT" -b 0.0.0.0 \
-        -k "$LAB_PASSWORD" -m "$LAB_METHOD" --socks5-port "$LAB_SOCKS_PORT" "$@"
+        -k "$LAB_PASSWORD" -m "$LAB_METHOD" --socks5-port "$LAB_SOCKS_PORT" \
+        --socks5-address "$LAB_LAN_GW" "$@"
     LAB_REDIR_PID=$LAB_PID
     lab_wait_port box "$LAB_REDIR_PORT" "$LAB_PID"
 }
@@ -355,13 +362,13 @@ lab_otb_start() {
 # with mptcpize, same addresses, ports, password and method. mptcpize replaces
 # LD_PRELOAD, so with LAB_PRELOAD (more libraries to preload) its library is
 # preloaded directly instead, after them: its socket() does not pass the call
-# on to a later library.
+# on to a later library. ARGS go to ss-server (e.g. -u).
 lab_ss_start() {
     local -a wrap=(mptcpize run)
     [[ -z ${LAB_PRELOAD:-} ]] ||
         wrap=(env "LD_PRELOAD=$LAB_PRELOAD:$(mptcpize run printenv LD_PRELOAD)")
     lab_bg srv ss-server "${wrap[@]}" ss-server -s "$LAB_SRV_ADDR" -p "$LAB_SRV_PORT" \
-        -k "$LAB_PASSWORD" -m "$LAB_METHOD" -t 60
+        -k "$LAB_PASSWORD" -m "$LAB_METHOD" -t 60 "$@"
     LAB_SERVER_PID=$LAB_PID
     lab_bg box ss-redir "${wrap[@]}" ss-redir -s "$LAB_SRV_ADDR" -p "$LAB_SRV_PORT" \
         -l "$LAB_REDIR_PORT" -b 0.0.0.0 -k "$LAB_PASSWORD" -m "$LAB_METHOD" -t 60
@@ -444,8 +451,8 @@ lab_bulk_servers() {
     local tool
     tool=$(lab_tool)
     : >"$LAB_DIR/sink.results"
-    lab_bg inet source python3 "$tool" source "$LAB_SOURCE_PORT" "$1"
-    lab_bg inet sink python3 "$tool" sink "$LAB_SINK_PORT" "$LAB_DIR/sink.results" \
+    lab_bg inet source "$LAB_PY" "$tool" source "$LAB_SOURCE_PORT" "$1"
+    lab_bg inet sink "$LAB_PY" "$tool" sink "$LAB_SINK_PORT" "$LAB_DIR/sink.results" \
         --trace "$LAB_DIR/trace.up"
     lab_wait_port inet "$LAB_SOURCE_PORT"
     lab_wait_port inet "$LAB_SINK_PORT"
@@ -453,7 +460,7 @@ lab_bulk_servers() {
 
 # lab_http_server: the HTTP server of the "Internet" (peers in http.peers).
 lab_http_server() {
-    lab_bg inet http python3 "$(lab_tool)" http-serve "$LAB_HTTP_PORT" "$LAB_DIR/http.peers"
+    lab_bg inet http "$LAB_PY" "$(lab_tool)" http-serve "$LAB_HTTP_PORT" "$LAB_DIR/http.peers"
     lab_wait_port inet "$LAB_HTTP_PORT" "$LAB_PID"
 }
 
@@ -475,11 +482,11 @@ lab_transfer() {
     : >"$LAB_DIR/sink.results"
     if [[ $dir == down ]]; then
         LAB_XFER_TRACE="$LAB_DIR/trace.down"
-        lab_run lan python3 "$tool" fetch "$LAB_INET_ADDR" "$LAB_SOURCE_PORT" \
+        lab_run lan "$LAB_PY" "$tool" fetch "$LAB_INET_ADDR" "$LAB_SOURCE_PORT" \
             --trace "$LAB_XFER_TRACE" --timeout "$timeout" >"$out" 2>&1 &
     else
         LAB_XFER_TRACE="$LAB_DIR/trace.up"
-        lab_run lan python3 "$tool" send "$LAB_INET_ADDR" "$LAB_SINK_PORT" "$file" \
+        lab_run lan "$LAB_PY" "$tool" send "$LAB_INET_ADDR" "$LAB_SINK_PORT" "$file" \
             --timeout "$timeout" >"$out" 2>&1 &
     fi
     pid=$!
@@ -542,4 +549,146 @@ lab_proc_usage() {
     fds=$(find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
     rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$1/status")
     printf '%s %s\n' "$fds" "$rss"
+}
+
+# --- silent WAN failures ------------------------------------------------------
+# The common failure in the field: the modem keeps its Ethernet link up while
+# its line passes nothing. The box's link, routes, MPTCP endpoint and ARP all
+# stay as they were; only IP packets vanish, dropped by nft on the srv end of
+# the WAN's veth (ARP is not IP: the inet family never sees it).
+
+# lab_blackhole N on|off: WAN N passes no IP packet, either way.
+lab_blackhole() { lab_hole "$1" "$2" "labhole$1" "" ""; }
+
+# lab_blackhole_server N on|off: WAN N drops only what goes between the box
+# and the server addresses; ARP, the WAN's own subnet and the rest pass (a
+# provider that filters or loses the way to the server).
+lab_blackhole_server() {
+    lab_hole "$1" "$2" "labsrvhole$1" "ip daddr { $LAB_SRV_ADDR, $LAB_SRV_ADDR2 }" \
+        "ip saddr { $LAB_SRV_ADDR, $LAB_SRV_ADDR2 }"
+}
+
+# lab_hole N on|off TABLE IN_MATCH OUT_MATCH: the nft table TABLE in srv drops
+# the IP packets of WAN N matching IN_MATCH (from the box) and OUT_MATCH (to
+# the box); "off" deletes it. Both are idempotent.
+lab_hole() {
+    local n=$1 state=$2 table=$3
+    case $state in
+    on)
+        lab_run srv nft -f - <<EOF2 || lab_fail "lab_hole: nft refused the rules of wan$n"
+add table inet $table
+delete table inet $table
+table inet $table {
+    chain from_box {
+        type filter hook prerouting priority -300; policy accept;
+        iifname "wan$n" $4 drop
+    }
+    chain to_box {
+        type filter hook postrouting priority 300; policy accept;
+        oifname "wan$n" $5 drop
+    }
+}
+EOF2
+        ;;
+    off) lab_run srv nft delete table inet "$table" 2>/dev/null || true ;;
+    *) lab_fail "lab_hole: on or off, not '$state'" ;;
+    esac
+}
+
+# lab_flap N PERIOD SECONDS: WAN N black-holed and back every PERIOD seconds
+# (whole seconds) for SECONDS, starting black-holed; left working at the end.
+# Meant to run in the background.
+lab_flap() {
+    local n=$1 period=$2 secs=$3 t state=on
+    for ((t = 0; t < secs; t += period)); do
+        lab_blackhole "$n" "$state"
+        sleep "$period"
+        if [[ $state == on ]]; then state=off; else state=on; fi
+    done
+    lab_blackhole "$n" off
+}
+
+# lab_wans SOCKET: the WANs of a program's status document, one line each:
+# "name state rtt_ms loss_pct probes_sent probes_lost tx_bytes rx_bytes".
+# Fails (status 1, the reason on stderr) when the program has no WAN tracking.
+lab_wans() { "$LAB_PY" -I -S "$(lab_src)/test/lib/otbpeer.py" wans "$1"; }
+
+# lab_wan_state SOCKET N: up, down or unknown ("none" without WAN tracking,
+# "absent" when the program does not list wanN).
+lab_wan_state() {
+    local out
+    out=$(lab_wans "$1" 2>/dev/null) || { echo none; return 0; }
+    awk -v w="wan$2" '$1 == w { print $2; f = 1 } END { if (!f) print "absent" }' <<<"$out"
+}
+
+# lab_wait_wan_state SOCKET N STATE SECS: wait until wanN is in STATE; the
+# milliseconds waited are left in LAB_WAITED_MS. Returns 1 after SECS, or at
+# once when the program has no WAN tracking (LAB_WAITED_MS is then "never").
+lab_wait_wan_state() {
+    local sock=$1 n=$2 want=$3 secs=$4 t0 now st
+    t0=$(date +%s%N)
+    while :; do
+        st=$(lab_wan_state "$sock" "$n")
+        now=$(date +%s%N)
+        LAB_WAITED_MS=$(((now - t0) / 1000000))
+        [[ $st == "$want" ]] && return 0
+        if [[ $st == none ]] || ((now - t0 > secs * 1000000000)); then
+            LAB_WAITED_MS=never
+            return 1
+        fi
+        sleep 0.1
+    done
+}
+
+# lab_conn_series OUT COUNT INTERVAL [ARGS...]: in the background, COUNT new
+# connections from the LAN host to the Internet host's HTTP server
+# (lab_http_server), one every INTERVAL s; labtool's http-series line in OUT,
+# one line per connection in OUT.log; ARGS go to http-series (--timeout S,
+# --start-at TIME: see lab_time_in). Its pid is left in LAB_PID.
+lab_conn_series() {
+    local out=$1 count=$2 interval=$3
+    shift 3
+    lab_run lan "$LAB_PY" "$(lab_tool)" http-series "$LAB_INET_ADDR" "$LAB_HTTP_PORT" "$count" \
+        "$interval" --log "$out.log" "$@" >"$out" 2>&1 &
+    LAB_PID=$!
+}
+
+# lab_time_in SECS: the Unix time SECS seconds from now (a start time that a
+# client started now will meet however long its start-up takes).
+lab_time_in() { awk -v n="$(date +%s.%N)" -v d="$1" 'BEGIN { printf "%.3f\n", n + d }'; }
+
+# lab_sleep_until TIME: sleep until the Unix time TIME (at once if past).
+lab_sleep_until() {
+    sleep "$(awk -v n="$(date +%s.%N)" -v t="$1" 'BEGIN { d = t - n; printf "%.3f\n", (d > 0 ? d : 0) }')"
+}
+
+# lab_udp_peer ROLE ARGS...: test/lab/udp_peer.py in ROLE, bounded.
+lab_udp_peer() {
+    local role=$1
+    shift
+    lab_run "$role" timeout 120 "$LAB_PY" -I -S "$(lab_src)/test/lab/udp_peer.py" "$@"
+}
+
+# lab_flow_ok OUTPUT RATE MAX_GAP_MS: a udp_peer flow or dns line shows a
+# flow that came back: something received, no silence over MAX_GAP_MS and no
+# more lost than the longest silence explains (answers came back until the
+# end). Prints what is wrong and returns 1 otherwise.
+lab_flow_ok() {
+    local sent received lost gap
+    read -r _ sent _ received _ lost _ gap _ <<<"$1"
+    [[ $gap =~ ^[0-9]+$ ]] || { echo "no figures: $1"; return 1; }
+    ((received > 0)) || { echo "nothing came back"; return 1; }
+    ((gap <= $3)) || { echo "${gap} ms without an answer (max $3)"; return 1; }
+    ((lost * 1000 <= (gap + 1000) * $2)) ||
+        { echo "$lost of $sent lost, more than a ${gap} ms gap explains"; return 1; }
+}
+
+# lab_endpoint_flags N: the flags of the box's MPTCP endpoint of WAN N
+# ("absent" when it was withdrawn).
+lab_endpoint_flags() {
+    local line
+    line=$(lab_run box ip mptcp endpoint show id "$1" 2>/dev/null) || line=""
+    [[ -n $line ]] || { echo absent; return 0; }
+    awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^(subflow|signal|backup|fullmesh)$/) f = f " " $i }
+         END { print (f == "" ? "none" : substr(f, 2)) }' <<<"$line"
 }

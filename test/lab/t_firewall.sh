@@ -13,7 +13,8 @@
 #  3. end to end, lan <-> box <-> wan: TCP and UDP from the LAN host to a public-like address
 #     reach the box's listeners ("INTERCEPTED"); bypassed destinations, the box's own address
 #     and the box's own traffic reach the real destination ("DIRECT"); a host pinned "direct"
-#     is not intercepted (v4 and v6); after down, all DIRECT.
+#     is not intercepted (v4 and v6); after down, all DIRECT. The proxies' ports (otb-redir's,
+#     its SOCKS5 one, otb-tunnel's) answer the LAN and the box itself but not the WAN side.
 set -Eeuo pipefail
 trap 'echo "FAIL: line $LINENO: \"$BASH_COMMAND\" exited $?" >&2' ERR
 
@@ -45,6 +46,7 @@ PORT_BASE=$((20000 + RANDOM % 20000))
 RP=$PORT_BASE         # otb-redir's port
 TP=$((PORT_BASE + 1)) # otb-tunnel's port
 DP=$((PORT_BASE + 2)) # the real destination's port
+SP=$((PORT_BASE + 3)) # otb-redir's SOCKS5 port
 
 # --- helpers -----------------------------------------------------------------------------------
 
@@ -420,10 +422,10 @@ EOF
 state_write_pass() {
 	local s=$WORK/state_write st=$OTB_FW_STATE_DIR/firewall.otb.netns-$NS_RULES.state
 	snapshot "$NS_RULES" "$s.before"
-	mkdir -p "$st.tmp"
+	mkdir -p "$st"
 	expect_exit 1 up "${UP_ARGS[@]}"
 	grep -qF "cannot write state file" "$WORK/err" || fail "state write: $(cat "$WORK/err")"
-	rmdir "$st.tmp"
+	rmdir "$st"
 	snapshot "$NS_RULES" "$s.after"
 	same_snapshot "$s.before" "$s.after" "up that could not write its state left objects"
 	pass "up that cannot write its state file removes what it added"
@@ -468,7 +470,57 @@ state_v1_pass() {
 	pass "a version 1 state file is refused with a message, nothing touched"
 }
 
+# Items are checked before anything is undone: an altered state file naming someone else's
+# table, rule or route, or words a shell would expand, is refused whole.
+state_foreign_pass() {
+	local st item
+	fw "$NS_RULES" up "${UP_ARGS[@]}" >/dev/null
+	in_ns "$NS_RULES" nft add table inet victim
+	in_ns "$NS_RULES" ip -4 rule add pref 7777 blackhole
+	in_ns "$NS_RULES" ip -4 route add blackhole 198.18.250.0/24
+	st=$(state_file)
+	cp "$st" "$WORK/state.good"
+	for item in 'nft_table inet victim' 'ip -4 rule add pref 7777 blackhole' \
+		'ip -4 route add blackhole 198.18.250.0/24' 'ip -4 route add blackhole 198.18.250.0/24 table main' \
+		'ip -4 rule add fwmark 0x1 lookup 100 pref 9000 *' 'mptcp_endpoint -h'; do
+		cp "$WORK/state.good" "$st"
+		echo "$item" >>"$st"
+		expect_exit 1 down "${UP_ARGS[@]}"
+		grep -qF "is not an object of otb-firewall" "$WORK/err" || fail "foreign item '$item': $(cat "$WORK/err")"
+	done
+	in_ns "$NS_RULES" nft list table inet victim >/dev/null || fail "a foreign table was deleted"
+	contains "$(in_ns "$NS_RULES" ip -4 rule)" "7777:" "a foreign rule was deleted"
+	contains "$(in_ns "$NS_RULES" ip -4 route)" "198.18.250.0/24" "a foreign route was deleted"
+	in_ns "$NS_RULES" nft list table inet otb >/dev/null || fail "a refused state file was acted on"
+	in_ns "$NS_RULES" nft delete table inet victim
+	in_ns "$NS_RULES" ip -4 rule del pref 7777
+	in_ns "$NS_RULES" ip -4 route del blackhole 198.18.250.0/24
+	cp "$WORK/state.good" "$st"
+	fw "$NS_RULES" down "${UP_ARGS[@]}"
+	pass "a state file naming foreign objects is refused whole; nothing foreign is deleted"
+}
+
+# The lock and temporary files never write through a symbolic link.
+state_link_pass() {
+	local st=$OTB_FW_STATE_DIR/firewall.otb.netns-$NS_RULES
+	echo precious >"$WORK/victim"
+	ln -sfn "$WORK/victim" "$st.lock"
+	expect_exit 1 up "${UP_ARGS[@]}"
+	[[ $(cat "$WORK/victim") == precious ]] || fail "the lock file wrote through a symbolic link"
+	grep -qF "symbolic link" "$WORK/err" || fail "linked lock: $(cat "$WORK/err")"
+	rm -f "$st.lock"
+	ln -s "$WORK/victim" "$st.state.tmp"
+	fw "$NS_RULES" up "${UP_ARGS[@]}" >/dev/null
+	[[ $(cat "$WORK/victim") == precious ]] || fail "the state file was written through a symbolic link"
+	[[ -f $st.state && ! -L $st.state ]] || fail "the state file is not a plain file"
+	rm -f "$st.state.tmp"
+	fw "$NS_RULES" down "${UP_ARGS[@]}"
+	pass "symbolic links as lock or temporary file are never written through"
+}
+
 state_items_pass
+state_foreign_pass
+state_link_pass
 down_broken_pass
 state_v1_pass
 state_dir_pass
@@ -531,6 +583,8 @@ start_peers() {
 	start_peer "$NS_BOX" tcp "$RP" INTERCEPTED
 	start_peer "$NS_BOX" udp "$TP" INTERCEPTED transparent
 	start_peer "$NS_BOX" tcp "$DP" BOX
+	start_peer "$NS_BOX" tcp "$SP" SOCKS
+	otb_wait_port tcp "$SP" 5 "" "$NS_BOX"
 	otb_wait_port tcp "$DP" 5 "" "$NS_WAN"
 	otb_wait_port udp "$DP" 5 "" "$NS_WAN"
 	otb_wait_port tcp "$RP" 5 "" "$NS_BOX"
@@ -538,12 +592,27 @@ start_peers() {
 	otb_wait_port tcp "$DP" 5 "" "$NS_BOX"
 }
 
-# expect NS PROTO HOST WANT
+# expect NS PROTO HOST WANT [PORT]: WANT "timed out" for a dropped connection or datagram.
 expect() {
-	local ns=$1 proto=$2 host=$3 want=$4 got
-	got=$(in_ns "$ns" timeout 8 "$PYTHON" -I -S "$PEER" "client-$proto" "$host" "$DP" 2>&1 |
+	local ns=$1 proto=$2 host=$3 want=$4 port=${5:-$DP} got
+	got=$(in_ns "$ns" timeout 8 "$PYTHON" -I -S "$PEER" "client-$proto" "$host" "$port" 2>&1 |
 		tail -1) || true
-	[[ $got == "$want" ]] || fail "$proto to $host:$DP from $ns: got '$got', expected '$want' ($context)"
+	[[ $want != "timed out" || $got != *"timed out" ]] || got="timed out"
+	[[ $got == "$want" ]] || fail "$proto to $host:$port from $ns: got '$got', expected '$want' ($context)"
+}
+
+# otb-redir's and otb-tunnel's own ports: from the LAN and the box, not from the WAN side.
+expect_ports_guarded() {
+	expect "$NS_LAN" tcp 10.201.1.1 SOCKS "$SP"
+	expect "$NS_LAN" tcp 2001:db8:201:1::1 SOCKS "$SP"
+	expect "$NS_BOX" tcp 127.0.0.1 SOCKS "$SP"
+	expect "$NS_BOX" tcp 10.201.2.1 SOCKS "$SP"
+	expect "$NS_WAN" tcp 10.201.2.1 "timed out" "$SP"
+	expect "$NS_WAN" tcp 10.201.1.1 "timed out" "$SP" # the LAN address, from the WAN
+	expect "$NS_WAN" tcp 2001:db8:201:2::1 "timed out" "$SP"
+	expect "$NS_WAN" tcp 10.201.2.1 "timed out" "$RP"
+	expect "$NS_WAN" udp 10.201.2.1 "timed out" "$TP"
+	expect "$NS_WAN" tcp 10.201.2.1 BOX # other services of the box are not the firewall's
 }
 
 expect_all_direct() {
@@ -557,7 +626,8 @@ functional_pass() {
 	local backend=nft
 	context="$backend up"
 	box_config "$WORK/e2e.json" "\"local_port\": $RP" '"server": ["198.18.203.2", "2001:db8:202::3"]' \
-		'"firewall": {"lan": "b0", "tunnel_port": '"$TP"', "bypass": ["198.18.202.0/24", "2001:db8:202:1::/64"]}'
+		'"firewall": {"lan": "b0", "tunnel_port": '"$TP"', "bypass": ["198.18.202.0/24", "2001:db8:202:1::/64"]}' \
+		"\"socks5_port\": $SP"
 	fw "$NS_BOX" up --config "$WORK/e2e.json" >/dev/null
 	expect "$NS_LAN" tcp 198.18.201.2 INTERCEPTED
 	expect "$NS_LAN" tcp 2001:db8:202::2 INTERCEPTED
@@ -574,6 +644,8 @@ functional_pass() {
 	expect "$NS_BOX" tcp 198.18.201.2 DIRECT     # the box's own traffic
 	expect "$NS_BOX" udp 198.18.201.2 DIRECT
 	pass "$backend: LAN TCP/UDP v4/v6 intercepted; bypass, server, private, box address and box traffic direct"
+	expect_ports_guarded
+	pass "$backend: SOCKS5, redir and tunnel ports answer the LAN and the box, not the WAN side"
 	# The named set takes new entries live.
 	in_ns "$NS_BOX" nft add element inet otb bypass4 '{ 198.18.201.0/24 }'
 	context="nft, bypass4 extended live"

@@ -165,6 +165,25 @@ snapshot "$WORK/errors"
 same_snapshot "$WORK/before" "$WORK/errors" "a failed up left something behind"
 pass "a foreign root qdisc is refused and kept; bad usage exits 2; nothing installed"
 
+# A state file naming someone else's table, or words a shell would expand, is refused whole.
+qos up --wan wan1:20000 >/dev/null
+in_ns "$NS_BOX" nft add table inet victim
+st=$(echo "$WORK"/state/qos*.state)
+cp "$st" "$WORK/qos.state.good"
+for item in 'nft_table inet victim' 'tc_root *' 'gso_segs wan1 x'; do
+	cp "$WORK/qos.state.good" "$st"
+	echo "$item" >>"$st"
+	rc=0
+	out=$(qos down 2>&1) || rc=$?
+	[[ $rc -eq 1 && $out == *"is not an object of otb-qos"* ]] ||
+		fail "foreign state item '$item': exit $rc: $out"
+done
+in_ns "$NS_BOX" nft list table inet victim >/dev/null || fail "a foreign table was deleted"
+in_ns "$NS_BOX" nft delete table inet victim
+cp "$WORK/qos.state.good" "$st"
+qos down
+pass "a state file naming foreign objects is refused whole; nothing foreign is deleted"
+
 # --- 3. classification ------------------------------------------------------------------------
 
 # Sends datagrams to 10.204.1.2, with TOS and priority (see ns_peer.py), or answers them.

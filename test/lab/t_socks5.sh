@@ -4,7 +4,10 @@
 # the Internet's DNS (dnsmasq on the Internet host, via otb-server -d); the
 # LAN host has no resolver at all. Also: an IP literal, a name that does not
 # resolve (a quick failure, and otb-redir keeps serving) and an unsupported
-# command (reply 7, "command not supported").
+# command (reply 7, "command not supported"). Then the WAN side: otb-redir
+# started with no address keeps SOCKS5 on loopback, so a host beyond a WAN
+# (srv) cannot use it, not even to reach the box's own loopback services
+# through a [bypass_all] ACL; on the box itself it serves.
 set -euo pipefail
 # shellcheck source=test/lab/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -60,4 +63,23 @@ kill -0 "$LAB_REDIR_PID" 2>/dev/null || lab_fail "otb-redir died"
 out=$(lab_run lan curl -sS --max-time 10 --socks5-hostname "$proxy" \
     "http://$NAME:$LAB_HTTP_PORT/again") || lab_fail "SOCKS5 no longer served after the errors"
 [[ $out == "otb-lab /again $LAB_SRV_INET" ]] || lab_fail "unexpected answer: $out"
-echo "PASS: SOCKS5 by name (resolved by the server) and by address"
+
+BOX_SOCKS_PORT=11081
+BOX_HTTP_PORT=8081
+printf '[bypass_all]\n' >"$LAB_DIR/bypass_all.acl"
+lab_bg box redir-default "$(lab_bin otb-redir)" -s "$LAB_SRV_ADDR" -p "$LAB_SRV_PORT" -l 12346 \
+    -k "$LAB_PASSWORD" -m "$LAB_METHOD" --socks5-port "$BOX_SOCKS_PORT" \
+    --acl "$LAB_DIR/bypass_all.acl"
+lab_wait_port box "$BOX_SOCKS_PORT" "$LAB_PID"
+lab_bg box box-http python3 "$(lab_tool)" http-serve "$BOX_HTTP_PORT" "$LAB_DIR/box-http.peers"
+lab_wait_port box "$BOX_HTTP_PORT" "$LAB_PID"
+rc=0
+out=$(lab_run srv curl -sS --max-time 5 --socks5 "10.0.1.1:$BOX_SOCKS_PORT" \
+    "http://127.0.0.1:$BOX_HTTP_PORT/from-wan" 2>&1) || rc=$?
+echo "from the WAN side: curl exit $rc: $out"
+[[ $rc != 0 && $out != *otb-lab* ]] ||
+    lab_fail "the box's loopback is reachable from the WAN side through SOCKS5"
+out=$(lab_run box curl -sS --max-time 10 --socks5 "127.0.0.1:$BOX_SOCKS_PORT" \
+    "http://127.0.0.1:$BOX_HTTP_PORT/from-box") || lab_fail "SOCKS5 on the box's loopback failed"
+[[ $out == "otb-lab /from-box 127.0.0.1" ]] || lab_fail "unexpected answer: $out"
+echo "PASS: SOCKS5 by name (resolved by the server) and by address; not from the WAN side"

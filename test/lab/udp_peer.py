@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""UDP peers of the lab's t_udp test (standard library only).
+"""UDP peers of the lab tests (t_udp, t_wan_health) and wan_bench (standard library only).
 
   reflect PORT                  answer each datagram with "SRC ip port " + the datagram
   load HOST PORT COUNT WINDOW   COUNT datagrams of mixed sizes (up to 8 KiB) to an echo
@@ -11,8 +11,14 @@
   poke SRC HOST PORT TEXT       one datagram from address SRC
   flow HOST PORT SECONDS RATE   RATE datagrams/s to a reflector for SECONDS; prints
                                 "sent N received N lost N gap_ms G ports P1,P2,..." where G is
-                                the longest time without an answer and the ports are the
+                                the longest time without an answer (to the last datagram sent
+                                when none came back after it) and the ports are the
                                 public source ports the reflector saw, in order of appearance
+  dns HOST PORT NAME SECONDS RATE
+                                RATE queries/s for NAME (type A) for SECONDS, each from a new
+                                socket (a new source port, as resolvers do), answered within
+                                DNS_TIMEOUT or lost; prints "sent N received N lost N gap_ms G"
+                                where G is the longest time without an answer, up to the end
 """
 import os
 import random
@@ -107,7 +113,7 @@ def flow(host, port, seconds, rate):
     count = int(seconds * rate)
     received = set()
     ports = []
-    last = time.monotonic()
+    start = last = time.monotonic()
     gap = 0.0
 
     def drain():
@@ -135,9 +141,64 @@ def flow(host, port, seconds, rate):
             pass  # no route for a moment while the WAN goes: that is the gap
 
     otbpeer.paced(s, count, rate, send_one, drain, lambda: len(received) >= count)
+    # A flow that never came back: the silence lasted to the last datagram sent.
+    gap = max(gap, start + (count - 1) / rate - last)
     print("sent %d received %d lost %d gap_ms %.0f ports %s" % (
         count, len(received), count - len(received), gap * 1000,
         ",".join(str(p) for p in ports) or "-"))
+    return 0
+
+
+DNS_TIMEOUT = 2.0
+
+
+def dns_answered(data, qid):
+    """A response to QID with at least one address."""
+    try:
+        return struct.unpack("!H", data[:2])[0] == qid and bool(otbpeer.dns_answers(data))
+    except (struct.error, IndexError):
+        return False
+
+
+def dns(host, port, name, seconds, rate):
+    count = int(seconds * rate)
+    pending = {}  # socket -> (query id, time sent)
+    sent = received = 0
+    start = last = time.monotonic()
+    gap = 0.0
+    while sent < count or pending:
+        now = time.monotonic()
+        if sent < count and now >= start + sent / rate:
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.setblocking(False)
+            qid = random.randrange(1 << 16)
+            try:
+                s.sendto(otbpeer.dns_query(name, qid), (host, port))
+                pending[s] = (qid, now)
+            except OSError:
+                s.close()  # no route for a moment: a lost query
+            sent += 1
+            continue
+        for s, (_, t) in list(pending.items()):
+            if now - t > DNS_TIMEOUT:
+                s.close()
+                del pending[s]
+        due = start + sent / rate if sent < count else now + 0.05
+        readable = select.select(list(pending), [], [], max(0.0, min(due - now, 0.05)))[0]
+        for s in readable:
+            qid, _ = pending.pop(s)
+            try:
+                ok = dns_answered(s.recv(2048), qid)
+            except OSError:
+                ok = False
+            s.close()
+            if ok:
+                now = time.monotonic()
+                gap = max(gap, now - last)
+                last = now
+                received += 1
+    gap = max(gap, start + count / rate - last)
+    print("sent %d received %d lost %d gap_ms %.0f" % (count, received, count - received, gap * 1000))
     return 0
 
 
@@ -153,6 +214,8 @@ def main(argv):
         return poke(argv[2], argv[3], int(argv[4]), argv[5])
     elif mode == "flow":
         return flow(argv[2], int(argv[3]), float(argv[4]), float(argv[5]))
+    elif mode == "dns":
+        return dns(argv[2], int(argv[3]), argv[4], float(argv[5]), float(argv[6]))
     sys.exit("unknown mode " + mode)
 
 

@@ -13,7 +13,10 @@ them needs lives here:
   SOCKS5        socks5_handshake
   timing        paced (a flow of datagrams at a rate, with answers drained
                 in between), percentile
-  status        status_doc (the JSON document of a program's status socket)
+  status        status_doc (the JSON document of a program's status socket),
+                wan_lines (its WANs); run as a script, "otbpeer.py wans SOCKET"
+                prints them for the shell (test/lab/lib.sh: lab_wans)
+  DNS           dns_query (an A query), dns_answers (the A records of a response)
 
 A script finds this module with:
 
@@ -27,6 +30,8 @@ import json
 import os
 import select
 import socket
+import struct
+import sys
 import threading
 import time
 
@@ -204,3 +209,64 @@ def status_doc(path, timeout=None):
         s.settimeout(timeout)
     s.connect(path)
     return json.loads(read_to_eof(s))
+
+
+def wan_lines(doc):
+    """The WANs of a status document, one line each: "name state rtt_ms
+    loss_pct probes_sent probes_lost tx_bytes rx_bytes". KeyError when the
+    document has none (a program without WAN health tracking)."""
+    return [" ".join(str(w.get(k, "-")) for k in (
+        "name", "state", "rtt_ms", "loss_pct", "probes_sent", "probes_lost", "tx_bytes",
+        "rx_bytes")) for w in doc["wans"]]
+
+
+def dns_query(name, qid=0x4F54):
+    """A recursive query for NAME's A records, with id QID."""
+    q = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
+    for label in name.split("."):
+        q += bytes([len(label)]) + label.encode()
+    return q + b"\x00" + struct.pack(">HH", 1, 1)
+
+
+def dns_answers(msg):
+    """The IPv4 addresses in the answer section of the response MSG."""
+    qd, an = struct.unpack(">HH", msg[4:8])
+    pos = 12
+
+    def skip_name(p):
+        while msg[p] != 0:
+            if msg[p] & 0xC0 == 0xC0:
+                return p + 2
+            p += msg[p] + 1
+        return p + 1
+
+    for _ in range(qd):
+        pos = skip_name(pos) + 4
+    out = []
+    for _ in range(an):
+        pos = skip_name(pos)
+        rtype, _, _, rdlen = struct.unpack(">HHIH", msg[pos:pos + 10])
+        pos += 10
+        if rtype == 1 and rdlen == 4:
+            out.append(socket.inet_ntoa(msg[pos:pos + 4]))
+        pos += rdlen
+    return out
+
+
+def main(argv):
+    """wans SOCKET: the WAN lines of a program's status socket; exits 1 when
+    it has no WANs. Light on purpose (run with -I -S): the lab polls it."""
+    if len(argv) != 3 or argv[1] != "wans":
+        sys.exit("usage: otbpeer.py wans SOCKET")
+    try:
+        doc = status_doc(argv[2], timeout=2)
+    except (OSError, ValueError) as e:
+        sys.exit(f"status socket {argv[2]}: {e}")
+    try:
+        print("\n".join(wan_lines(doc)))
+    except KeyError:
+        sys.exit(f"no \"wans\" in the status document of {doc.get('program', '?')}")
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -264,12 +264,22 @@ static void test_builtin_blocks(void **state)
         "::ffff:127.0.0.1", "::ffff:169.254.169.254", "::ffff:10.0.0.1",
         /* NAT64 well-known prefix embedding private IPv4 */
         "64:ff9b::7f00:1", "64:ff9b::a9fe:a9fe", "64:ff9b::192.168.0.1",
+        /* Azure's wire server */
+        "168.63.129.16", "::ffff:168.63.129.16",
+        /* IPv4-compatible (::/96, a sit tunnel delivers it over IPv4) */
+        "::127.0.0.1", "::10.0.0.1", "::169.254.169.254", "::2", "::168.63.129.16",
+        /* 6to4 (2002::/16): the IPv4 address in bits 16-47 */
+        "2002:7f00:1::", "2002:7f00:0001::1", "2002:a00:1::1", "2002:a9fe:a9fe::",
+        "2002:c0a8:101:1::1", "2002::",
     };
     static const char *const permitted[] = {
         "8.8.8.8", "1.1.1.1", "100.63.255.255", "100.128.0.0", "172.32.0.1",
         "169.253.255.255", "198.20.0.0", "223.255.255.255", "11.0.0.0",
-        "2606:4700::1", "2001:4860:4860::8888", "::2", "2001:db9::1", "fec0::1",
+        "2606:4700::1", "2001:4860:4860::8888", "2001:db9::1", "fec0::1",
         "::ffff:8.8.8.8", "64:ff9b::808:808",
+        /* IPv4-compatible and 6to4 forms of public IPv4 addresses */
+        "::8.8.8.8", "2002:808:808::1", "2002:101:101:ffff::1",
+        "168.63.129.15", "168.63.129.17",
     };
 
     (void)state;
@@ -315,6 +325,88 @@ static void test_user_policy(void **state)
     assert_true(otb_acl_outbound_host_permitted(user, "example.org"));
     otb_acl_free(user);
     otb_acl_free(b);
+}
+
+/* The user's outbound_block_list is read the same way. */
+static void test_user_block_embedded(void **state)
+{
+    struct otb_acl *user = test_load("[outbound_block_list]\n198.51.0.0/16\n");
+
+    (void)state;
+    assert_false(test_permitted(user, NULL, "198.51.7.7"));
+    assert_false(test_permitted(user, NULL, "::198.51.7.7"));
+    assert_false(test_permitted(user, NULL, "2002:c633:707::"));
+    assert_false(test_permitted(user, NULL, "::ffff:198.51.7.7"));
+    assert_false(test_permitted(user, NULL, "64:ff9b::198.51.7.7"));
+    assert_true(test_permitted(user, NULL, "2002:c634:707::"));
+    assert_true(otb_acl_blocks_addr(user, test_addr(&(union test_sa){ 0 }, "::198.51.1.1")));
+    assert_false(otb_acl_blocks_addr(NULL, test_addr(&(union test_sa){ 0 }, "127.0.0.1")));
+    /* Other lists keep the mapped and NAT64 forms only. */
+    otb_acl_free(user);
+    user = test_load("[black_list]\n198.51.0.0/16\n");
+    assert_true(test_match(user, OTB_ACL_BLACK, "64:ff9b::198.51.7.7"));
+    assert_false(test_match(user, OTB_ACL_BLACK, "::198.51.7.7"));
+    assert_false(test_match(user, OTB_ACL_BLACK, "2002:c633:707::"));
+    otb_acl_free(user);
+}
+
+static bool test_client(struct otb_acl *acl, const char *text)
+{
+    union test_sa u;
+
+    return otb_acl_client_permitted(acl, test_addr(&u, text));
+}
+
+/* shadowsocks-libev's rule: with [accept_all] (the default) a black_list
+ * client is refused; with [reject_all] only white_list clients are
+ * accepted, and black_list wins over white_list. */
+static void test_client_lists(void **state)
+{
+    struct otb_acl *acl;
+
+    (void)state;
+    assert_true(test_client(NULL, "192.0.2.1"));
+    acl = test_load("[outbound_allow_list]\n127.0.0.0/8\n");
+    assert_true(test_client(acl, "127.0.0.1")); /* no client lists: everyone */
+    otb_acl_free(acl);
+
+    acl = test_load("[black_list]\n192.0.2.0/24\n2001:db8::/32\n[white_list]\n192.0.2.7\n");
+    assert_false(test_client(acl, "192.0.2.1"));
+    assert_false(test_client(acl, "192.0.2.7"));   /* black wins */
+    assert_false(test_client(acl, "::ffff:192.0.2.1")); /* dual-stack listener */
+    assert_false(test_client(acl, "2001:db8::5"));
+    assert_true(test_client(acl, "198.51.100.1"));
+    assert_true(test_client(acl, "2001:db9::1"));
+    otb_acl_free(acl);
+
+    acl = test_load("[reject_all]\n[white_list]\n127.0.0.2\n10.0.0.0/8\nfd00::/8\n"
+                    "[black_list]\n10.9.0.0/16\n");
+    assert_true(test_client(acl, "127.0.0.2"));
+    assert_true(test_client(acl, "::ffff:127.0.0.2"));
+    assert_true(test_client(acl, "10.1.2.3"));
+    assert_true(test_client(acl, "fd00::1"));
+    assert_false(test_client(acl, "127.0.0.1"));
+    assert_false(test_client(acl, "10.9.1.1"));   /* black wins */
+    assert_false(test_client(acl, "fe80::1"));
+    /* Only the mapped form stands for an IPv4 client. */
+    assert_false(test_client(acl, "64:ff9b::127.0.0.2"));
+    assert_false(test_client(acl, "::127.0.0.2"));
+    assert_false(test_client(acl, "2002:7f00:2::1"));
+    otb_acl_free(acl);
+
+    /* A later [accept_all] wins; the lists still hold. */
+    acl = test_load("[reject_all]\n[white_list]\n127.0.0.2\n[accept_all]\n[black_list]\n"
+                    "127.0.0.3\n");
+    assert_true(test_client(acl, "127.0.0.1"));
+    assert_true(test_client(acl, "127.0.0.2"));
+    assert_false(test_client(acl, "127.0.0.3"));
+    otb_acl_free(acl);
+
+    /* [reject_all] with no white_list: nobody. */
+    acl = test_load("[reject_all]\n");
+    assert_false(test_client(acl, "127.0.0.1"));
+    assert_false(test_client(acl, "::1"));
+    otb_acl_free(acl);
 }
 
 static void test_add_addr(void **state)
@@ -432,6 +524,8 @@ int main(void)
         cmocka_unit_test(test_matches),
         cmocka_unit_test(test_builtin_blocks),
         cmocka_unit_test(test_user_policy),
+        cmocka_unit_test(test_user_block_embedded),
+        cmocka_unit_test(test_client_lists),
         cmocka_unit_test(test_add_addr),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_odd_input),

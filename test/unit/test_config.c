@@ -386,6 +386,48 @@ static void test_usage(void **state)
     free(tunnel);
 }
 
+/* The box's SOCKS5 address and pending caps: defaults, flags, bounds. */
+static void test_box_pending(void **state)
+{
+    struct otb_config cfg;
+    char err[256] = "";
+    (void)state;
+
+    assert_int_equal(LOAD(&cfg, OTB_PROG_REDIR, err, "-s", "192.0.2.1", "-p", "1", "-l", "2", "-k", PW),
+                     OTB_CONFIG_OK);
+    assert_int_equal(cfg.max_pending, 1024);
+    assert_int_equal(cfg.max_pending_per_source, 64);
+    assert_string_equal(cfg.socks5_addr, "");
+    assert_int_equal(LOAD(&cfg, OTB_PROG_REDIR, err, "-s", "192.0.2.1", "-p", "1", "-l", "2", "-k", PW,
+                          "--max-pending", "10", "--max-pending-per-source", "2",
+                          "--socks5-address", "192.168.1.1"),
+                     OTB_CONFIG_OK);
+    assert_int_equal(cfg.max_pending, 10);
+    assert_int_equal(cfg.max_pending_per_source, 2);
+    assert_string_equal(cfg.socks5_addr, "192.168.1.1");
+    assert_int_equal(LOAD(&cfg, OTB_PROG_REDIR, err, "-s", "192.0.2.1", "-p", "1", "-l", "2", "-k", PW,
+                          "--max-pending-per-source", "0"),
+                     OTB_CONFIG_ERROR);
+    assert_contains(err, "max_pending_per_source");
+    /* the server has no such option */
+    assert_int_equal(LOAD(&cfg, OTB_PROG_SERVER, err, "-p", "1", "-k", PW, "--max-pending", "9"),
+                     OTB_CONFIG_ERROR);
+}
+
+/* The password and key text go once the key is derived. */
+static void test_wipe_secrets(void **state)
+{
+    struct otb_config cfg;
+    char err[256] = "";
+    static const char zero[sizeof(cfg.password)];
+    (void)state;
+
+    assert_int_equal(LOAD(&cfg, OTB_PROG_SERVER, err, "-p", "1", "-k", PW), OTB_CONFIG_OK);
+    otb_config_wipe_secrets(&cfg);
+    assert_memory_equal(cfg.password, zero, sizeof(cfg.password));
+    assert_memory_equal(cfg.key_b64, zero, sizeof(cfg.key_b64));
+}
+
 static void test_master(void **state)
 {
     struct otb_config cfg;
@@ -455,6 +497,8 @@ int main(void)
         cmocka_unit_test(test_help_version),
         cmocka_unit_test(test_usage),
         cmocka_unit_test(test_master),
+        cmocka_unit_test(test_box_pending),
+        cmocka_unit_test(test_wipe_secrets),
         cmocka_unit_test(test_small_err_buffer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,6 +2,9 @@
  * password files, validation of file values. */
 #include "config_lib.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 /* Every JSON error: rc and a message naming the key. */
 static void test_json_errors(void **state)
 {
@@ -217,6 +220,77 @@ static void test_cli_overrides_file(void **state)
     assert_false(cfg.mptcp);
 }
 
+/* The n-th public address, as text. */
+static const char *public_addr(const struct otb_config *cfg, size_t i, char *buf, size_t len)
+{
+    const struct sockaddr_storage *ss = &cfg->public_addrs[i];
+    const void *a = ss->ss_family == AF_INET
+                        ? (const void *)&((const struct sockaddr_in *)ss)->sin_addr
+                        : (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
+
+    assert_non_null(inet_ntop(ss->ss_family, a, buf, (socklen_t)len));
+    return buf;
+}
+
+/* --public-address appends (the first one replaces the file's list); the
+ * file's "public_address" is a string or an array; bad values name the key. */
+static void test_public_address(void **state)
+{
+    struct tmp *t = *state;
+    const char *arr = tmp_file(t, "arr.json", "{\"public_address\": [\"203.0.114.7\", "
+                                              "\"2001:db9::7\"]}");
+    const char *one = tmp_file(t, "one.json", "{\"public_address\": \"203.0.114.9\"}");
+    const char *bad = tmp_file(t, "bad.json", "{\"public_address\": [\"203.0.114.9/24\"]}");
+    const char *num = tmp_file(t, "num.json", "{\"public_address\": [7]}");
+    struct otb_config cfg;
+    char err[512] = "", buf[64];
+
+    assert_int_equal(LOAD(&cfg, OTB_PROG_SERVER, err, "-p", "1", "-k", PW), OTB_CONFIG_OK);
+    assert_int_equal(cfg.n_public_addrs, 0);
+    assert_int_equal(LOAD(&cfg, OTB_PROG_SERVER, err, "-p", "1", "-k", PW, "-c", arr),
+                     OTB_CONFIG_OK);
+    assert_int_equal(cfg.n_public_addrs, 2);
+    assert_string_equal(public_addr(&cfg, 0, buf, sizeof(buf)), "203.0.114.7");
+    assert_string_equal(public_addr(&cfg, 1, buf, sizeof(buf)), "2001:db9::7");
+    assert_int_equal(LOAD(&cfg, OTB_PROG_SERVER, err, "-p", "1", "-k", PW, "-c", one),
+                     OTB_CONFIG_OK);
+    assert_int_equal(cfg.n_public_addrs, 1);
+    assert_string_equal(public_addr(&cfg, 0, buf, sizeof(buf)), "203.0.114.9");
+    assert_int_equal(LOAD(&cfg, OTB_PROG_SERVER, err, "--public-address", "198.51.99.1", "-c",
+                          arr, "-p", "1", "-k", PW, "--public-address", "::ffff:198.51.99.2"),
+                     OTB_CONFIG_OK);
+    assert_int_equal(cfg.n_public_addrs, 2);
+    assert_string_equal(public_addr(&cfg, 0, buf, sizeof(buf)), "198.51.99.1");
+    assert_string_equal(public_addr(&cfg, 1, buf, sizeof(buf)), "::ffff:198.51.99.2");
+
+    assert_int_equal(LOAD(&cfg, OTB_PROG_SERVER, err, "-p", "1", "-k", PW, "--public-address",
+                          "host.test"),
+                     OTB_CONFIG_ERROR);
+    assert_contains(err, "public_address");
+    assert_contains(err, "host.test");
+    assert_int_equal(LOAD(&cfg, OTB_PROG_SERVER, err, "-p", "1", "-k", PW, "-c", bad),
+                     OTB_CONFIG_ERROR);
+    assert_contains(err, "config key \"public_address\"");
+    assert_int_equal(LOAD(&cfg, OTB_PROG_SERVER, err, "-p", "1", "-k", PW, "-c", num),
+                     OTB_CONFIG_ERROR);
+    assert_contains(err, "public_address");
+    /* A server option only. */
+    assert_int_equal(LOAD(&cfg, OTB_PROG_REDIR, err, "-s", "a", "-p", "1", "-l", "2", "-k", PW,
+                          "--public-address", "203.0.114.7"),
+                     OTB_CONFIG_ERROR);
+    assert_contains(err, "does not apply");
+    /* At most OTB_MAX_PUBLIC_ADDRS. */
+    const char *args[2 * OTB_MAX_PUBLIC_ADDRS + 8] = { "-p", "1", "-k", PW };
+    size_t n = 4;
+    for (int i = 0; i <= OTB_MAX_PUBLIC_ADDRS; i++) {
+        args[n++] = "--public-address";
+        args[n++] = "203.0.114.1";
+    }
+    args[n] = NULL;
+    assert_int_equal(load_args(&cfg, OTB_PROG_SERVER, err, sizeof(err), args), OTB_CONFIG_ERROR);
+    assert_contains(err, "more than 16 addresses");
+}
+
 /* A secret on the command line beats the file's secret of the other kind. */
 static void test_cli_secret_overrides_file(void **state)
 {
@@ -340,6 +414,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cli_secret_overrides_file, tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(test_password_file, tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(test_config_file_errors, tmp_setup, tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_public_address, tmp_setup, tmp_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

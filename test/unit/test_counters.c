@@ -19,7 +19,9 @@ static struct otb_counters tcp_sample(void)
                                   .replay = 8, .bad_header = 9, .acl_refused = 10,
                                   .dns_fail = 11, .connect_fail = 12, .timeouts = 13,
                                   .errors = 14, .buffers_in_use = 15, .preauth_timeouts = 16,
-                                  .preauth_source_cap = 17, .preauth_evicted = 18 };
+                                  .preauth_source_cap = 17, .preauth_evicted = 18,
+                                  .self_refused = 21, .pending = 22, .pending_capped = 23,
+                                  .client_refused = 24 };
 }
 
 static struct otb_udp_counters udp_sample(void)
@@ -30,7 +32,8 @@ static struct otb_udp_counters udp_sample(void)
                                       .down_bytes = 9, .bad = 10, .replay = 11,
                                       .acl_refused = 12, .dns_fail = 13, .dns_dropped = 14,
                                       .send_errors = 15, .errors = 16, .no_server = 17,
-                                      .probes = 18, .assoc_refused = 19, .assoc_voice = 20 };
+                                      .probes = 18, .assoc_refused = 19, .self_refused = 21,
+                                      .client_refused = 24, .assoc_voice = 20 };
 }
 
 static char *json_of(const struct otb_counter_table *t, const void *c)
@@ -56,7 +59,8 @@ static void test_tcp_json(void **state)
                         "\"limit_pauses\":4},"
                         "\"preauth\":{\"timeouts\":16,\"source_cap\":17,\"evicted\":18},"
                         "\"bytes\":{\"to_plain\":5,\"to_cipher\":6},"
-                        "\"refused\":{\"auth_fail\":7,\"replay\":8,\"bad_header\":9,\"acl\":10},"
+                        "\"refused\":{\"auth_fail\":7,\"replay\":8,\"bad_header\":9,\"acl\":10,"
+                        "\"client\":24,\"self\":21},\"pending\":{\"active\":22,\"capped\":23},"
                         "\"failures\":{\"dns\":11,\"connect\":12,\"timeouts\":13,\"errors\":14}");
     free(text);
 }
@@ -72,7 +76,8 @@ static void test_tcp_line(void **state)
                               "preauth_timeouts 16 preauth_source_cap 17 preauth_evicted 18 "
                               "bytes_to_plain 5 "
                               "bytes_to_cipher 6 auth_fail 7 replay 8 bad_header 9 "
-                              "acl_refused 10 dns_fail 11 connect_fail 12 timeouts 13 "
+                              "acl_refused 10 client_refused 24 self_refused 21 pending 22 "
+                              "pending_capped 23 dns_fail 11 connect_fail 12 timeouts 13 "
                               "errors 14 buffers_in_use 15");
 }
 
@@ -87,7 +92,7 @@ static void test_udp_json(void **state)
                         "\"refused\":19,\"expired\":4,\"max\":5,\"voice\":20},"
                         "\"up\":{\"packets\":6,\"bytes\":7},"
                         "\"down\":{\"packets\":8,\"bytes\":9},"
-                        "\"refused\":{\"bad\":10,\"replay\":11,\"acl\":12},"
+                        "\"refused\":{\"bad\":10,\"replay\":11,\"acl\":12,\"client\":24,\"self\":21},"
                         "\"failures\":{\"dns\":13,\"dns_dropped\":14,\"send\":15,\"errors\":16,"
                         "\"no_server\":17},\"probes\":{\"answered\":18}");
     free(text);
@@ -103,7 +108,8 @@ static void test_udp_line(void **state)
     assert_string_equal(line, "assoc_active 1 assoc_created 2 assoc_evicted 3 assoc_refused 19 "
                               "assoc_expired 4 "
                               "up_packets 6 up_bytes 7 down_packets 8 down_bytes 9 bad 10 "
-                              "replay 11 acl_refused 12 dns_fail 13 dns_dropped 14 "
+                              "replay 11 acl_refused 12 client_refused 24 self_refused 21 "
+                              "dns_fail 13 dns_dropped 14 "
                               "send_errors 15 errors 16 no_server 17 probes_answered 18");
 }
 

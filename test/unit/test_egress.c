@@ -102,6 +102,75 @@ static void test_acl_swap(void **state)
     otb_egress_free(&e);
 }
 
+/* The server's lists: built-in ranges, --public-address and this host's
+ * addresses; the allow list still wins over every one of them. */
+static void test_public_and_local(void **state)
+{
+    struct otb_egress e = { 0 };
+    struct sockaddr_storage pub[2] = { addr("203.0.114.10"), addr("2a00:1450::10") };
+
+    (void)state;
+    assert_int_equal(otb_egress_block_builtin(&e, pub, 2), 0);
+    assert_non_null(e.block);
+    assert_non_null(e.local);
+    assert_false(permits(&e, "203.0.114.10"));
+    assert_false(permits(&e, "::ffff:203.0.114.10"));
+    assert_false(permits(&e, "::203.0.114.10"));
+    assert_false(permits(&e, "2002:cb00:720a::1"));
+    assert_false(permits(&e, "2a00:1450::10"));
+    assert_true(permits(&e, "203.0.114.11"));
+    assert_true(permits(&e, "2a00:1450::11"));
+    assert_false(permits(&e, "127.0.0.1")); /* built-in */
+    assert_false(permits(&e, "168.63.129.16"));
+    /* Rebuilt without the public addresses (SIGHUP). */
+    assert_int_equal(otb_egress_block_builtin(&e, NULL, 0), 0);
+    assert_true(permits(&e, "203.0.114.10"));
+    /* Only this host's addresses, on their own list. */
+    otb_acl_free(e.block);
+    e.block = NULL;
+    assert_false(permits(&e, "127.0.0.1"));
+    assert_false(permits(&e, "::ffff:127.0.0.1"));
+    assert_false(permits(&e, "::127.0.0.1"));
+    assert_false(permits(&e, "2002:7f00:1::"));
+    assert_true(permits(&e, "127.0.0.2"));
+    assert_int_equal(otb_egress_refresh_local(&e), 0);
+    assert_false(permits(&e, "127.0.0.1"));
+    load(&e, "[outbound_allow_list]\n127.0.0.1\n");
+    assert_true(permits(&e, "127.0.0.1"));
+    otb_egress_free(&e);
+    assert_null(e.local);
+}
+
+static void test_unmap(void **state)
+{
+    struct sockaddr_storage in, out;
+    const struct sockaddr *sa;
+    const struct sockaddr_in *sin;
+    const struct sockaddr_in6 *sin6;
+
+    (void)state;
+    in = addr("::ffff:192.0.2.9");
+    sa = otb_egress_unmap((const struct sockaddr *)&in, &out);
+    assert_ptr_equal(sa, (const struct sockaddr *)&out);
+    sin = (const struct sockaddr_in *)sa;
+    assert_int_equal(sin->sin_family, AF_INET);
+    assert_int_equal(ntohs(sin->sin_port), 443);
+    assert_int_equal(ntohl(sin->sin_addr.s_addr), 0xc0000209);
+    /* Other IPv6 forms stay IPv6 (they are refused or routed as such). */
+    in = addr("::192.0.2.9");
+    sin6 = (const struct sockaddr_in6 *)otb_egress_unmap((const struct sockaddr *)&in, &out);
+    assert_int_equal(sin6->sin6_family, AF_INET6);
+    assert_memory_equal(&sin6->sin6_addr, &((struct sockaddr_in6 *)&in)->sin6_addr, 16);
+    in = addr("2001:db8::1");
+    sin6 = (const struct sockaddr_in6 *)otb_egress_unmap((const struct sockaddr *)&in, &out);
+    assert_int_equal(sin6->sin6_family, AF_INET6);
+    assert_int_equal(ntohs(sin6->sin6_port), 443);
+    in = addr("198.51.100.1");
+    sin = (const struct sockaddr_in *)otb_egress_unmap((const struct sockaddr *)&in, &out);
+    assert_int_equal(sin->sin_family, AF_INET);
+    assert_int_equal(ntohl(sin->sin_addr.s_addr), 0xc6336401);
+}
+
 static void test_first_permitted(void **state)
 {
     struct otb_egress e = { 0 };
@@ -152,6 +221,7 @@ int main(void)
         cmocka_unit_test(test_empty_permits_all), cmocka_unit_test(test_builtin_block),
         cmocka_unit_test(test_user_acl_order),    cmocka_unit_test(test_acl_swap),
         cmocka_unit_test(test_first_permitted),   cmocka_unit_test(test_bind_choice),
+        cmocka_unit_test(test_public_and_local),  cmocka_unit_test(test_unmap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,7 +20,7 @@
 
 static const char box_json[] =
     "{\"server\": [\"198.51.100.20\", \"2001:db8:203::2\", \"server.test:8389\"],"
-    " \"server_port\": 8388, \"local_port\": 1234, \"password\": \"p\","
+    " \"server_port\": 8388, \"local_port\": 1234, \"password\": \"p\", \"socks5_port\": 1080,"
     " \"wans\": {\"fibre\": {\"interface\": \"wan1\"},"
     "            \"lte\": {\"interface\": \"wan2\", \"backup\": true, \"gateway\": \"10.202.2.2\","
     "                      \"upload_kbit\": 5000}},"
@@ -139,6 +139,13 @@ static void test_nft(void **state)
     expect_not_in(text, "server.test");
     expect_in(text, "redirect to :$redir_port");
     expect_in(text, "tproxy to :$tunnel_port");
+    /* WAN input to the proxies' ports is dropped, LAN and loopback pass */
+    expect_in(text, "type filter hook input priority filter - 1; policy accept;\n"
+                    "\t\tiif lo accept\n\t\tiifname @lan_ifaces accept\n"
+                    "\t\ttcp dport $redir_port drop\n");
+    expect_in(text, "udp dport $tunnel_port drop");
+    expect_in(text, "define socks5_port = 1080\n");
+    expect_in(text, "tcp dport $socks5_port drop");
     /* direct pins: the pair (fibre, lte) gets 0x40, fibre alone 0x10, lte 0x11 */
     expect_in(text, "meta mark & $wan_mask { 0x40, 0x10, 0x11 } accept");
     expect_in(text, "ip saddr 10.201.1.3/32 meta mark set meta mark & 0xffffff00 | 0x40 return");
@@ -160,6 +167,9 @@ static void test_nft_without_udp_nor_wans(void **state)
     expect_in(text, "table inet otb2 {");
     expect_in(text, "redirect to");
     expect_not_in(text, "tproxy to");
+    expect_in(text, "tcp dport $redir_port drop");
+    expect_not_in(text, "udp dport $tunnel_port drop");
+    expect_not_in(text, "tcp dport $socks5_port drop");
     expect_not_in(text, "set wan_ifaces");
     expect_not_in(text, "pin_mark");
     expect_not_in(text, "10.0.0.0/8");

@@ -834,6 +834,62 @@ static void test_walk(void **state)
     assert_int_equal(walk(&m, m.len, 7, &log), -EBADMSG);
 }
 
+/* Address events of the watcher (otb_ifwatch): which messages mean that
+ * this host's addresses changed. */
+union addr_event_buf {
+    struct nlmsghdr h;
+    char b[512];
+};
+
+/* Appends a message of type with plen payload bytes; returns the new length. */
+static size_t addr_event_put(union addr_event_buf *buf, size_t off, uint16_t type, size_t plen)
+{
+    struct nlmsghdr *h = (struct nlmsghdr *)(void *)(buf->b + off);
+
+    assert_true(off + NLMSG_SPACE(plen) <= sizeof(buf->b));
+    memset(h, 0, NLMSG_SPACE(plen));
+    h->nlmsg_len = (uint32_t)NLMSG_LENGTH(plen);
+    h->nlmsg_type = type;
+    return off + NLMSG_SPACE(plen);
+}
+
+static void test_addr_event(void **state)
+{
+    union addr_event_buf buf;
+    size_t n;
+
+    (void)state;
+    n = addr_event_put(&buf, 0, RTM_NEWADDR, sizeof(struct ifaddrmsg));
+    assert_true(otb_nl_addr_event(&buf, n));
+    n = addr_event_put(&buf, 0, RTM_DELADDR, sizeof(struct ifaddrmsg) + 8);
+    assert_true(otb_nl_addr_event(&buf, n));
+    /* Route and link messages do not change the addresses. */
+    n = addr_event_put(&buf, 0, RTM_NEWROUTE, sizeof(struct rtmsg));
+    n = addr_event_put(&buf, n, RTM_NEWLINK, sizeof(struct ifinfomsg));
+    assert_false(otb_nl_addr_event(&buf, n));
+    /* An address event after another message is found. */
+    n = addr_event_put(&buf, n, RTM_DELADDR, sizeof(struct ifaddrmsg));
+    assert_true(otb_nl_addr_event(&buf, n));
+}
+
+static void test_addr_event_malformed(void **state)
+{
+    union addr_event_buf buf = { .b = { 0 } };
+    size_t n;
+
+    (void)state;
+    assert_false(otb_nl_addr_event(&buf, 0));
+    n = addr_event_put(&buf, 0, RTM_NEWADDR, sizeof(struct ifaddrmsg));
+    /* Cut short: the header is not whole. */
+    assert_false(otb_nl_addr_event(&buf, sizeof(struct nlmsghdr) - 1));
+    /* A length beyond what was read. */
+    buf.h.nlmsg_len = (uint32_t)(n + 100);
+    assert_false(otb_nl_addr_event(&buf, n));
+    /* A length below the header's own. */
+    buf.h.nlmsg_len = 4;
+    assert_false(otb_nl_addr_event(&buf, n));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -852,6 +908,8 @@ int main(void)
         cmocka_unit_test(test_endpoint),
         cmocka_unit_test(test_endpoint_malformed),
         cmocka_unit_test(test_walk),
+        cmocka_unit_test(test_addr_event),
+        cmocka_unit_test(test_addr_event_malformed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

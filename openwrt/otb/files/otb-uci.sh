@@ -187,7 +187,7 @@ otb_uci_write_redir() {
 	otb_uci_common || return 1
 	otb_json_str local_address "$address"
 	otb_json_uint local_port "$port" || return 1
-	otb_uci_copy redir "socks5_port:uint tproxy:bool socks5_user:str socks5_password:str" ||
+	otb_uci_copy redir "socks5_port:uint socks5_address:str tproxy:bool socks5_user:str socks5_password:str" ||
 		return 1
 	otb_json_str status_socket "$OTB_STATUS_DIR/redir.status"
 	otb_uci_policy || return 1
