@@ -38,8 +38,6 @@ extern char **environ;
 /* A reply this many sequence numbers late still proves the WAN alive. */
 #define OTB_WANMON_LATE_WINDOW 64
 
-static uint64_t otb_wanmon_ifstat(const char *iface, const char *what);
-
 static const char *const otb_wanmon_states[] = { "unknown", "up", "down" };
 
 const char *otb_wanmon_state_name(enum otb_wan_state s)
