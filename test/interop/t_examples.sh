@@ -55,8 +55,9 @@ EOF
 ex_metrics_check() {
     local text
     ops_wait_listen "$1" 10
-    text=$(curl -sSf --max-time 10 "http://127.0.0.1:$1/metrics") &&
-        grep -q '^otb_build_info' <<<"$text" || ops_fail "$2: no metrics on 127.0.0.1:$1"
+    text=$(curl -sSf --max-time 10 "http://127.0.0.1:$1/metrics") ||
+        ops_fail "$2: no metrics on 127.0.0.1:$1"
+    grep -q '^otb_build_info' <<<"$text" || ops_fail "$2: no otb_build_info on 127.0.0.1:$1"
 }
 
 ex_run_chain() {
