@@ -19,8 +19,25 @@ BLAKE3 derive_key by Debian's b3sum.
         response came back within 2 s, else "silent". "replay" sends a
         good request, then the same bytes again on a second connection, and
         reports the second.
-Outgoing data is sealed in chunks of up to 0xFFFF bytes, so the peer's big
-chunks test what the spec allows, not what otb itself sends.
+  udp-tunnel METHOD PSK LISTEN_PORT SERVER_PORT HOST PORT
+        a UDP client: each source on 127.0.0.1:LISTEN_PORT is one session
+        (random session ID, packet IDs from 0) to HOST:PORT through the
+        server; replies are checked (type, time, our session ID, the
+        server session's packet-ID window) and handed back.
+  udp-server METHOD PSK PORT LOG
+        a UDP server keyed by client session ID, one outbound socket per
+        session, answering to the session's latest address; violations
+        are written to LOG.
+  udp-probe METHOD PSK SERVER_PORT HOST PORT CASE
+        crafted packets to HOST:PORT (an echo server) through the server;
+        prints "answered" if the echo of the last one came back within 2 s,
+        else "silent". CASE: good; replay (the same packet twice); old
+        (packet ID 0 after 100); stale (timestamp 60 s old); type (server
+        type); move (packet 0 from one socket, packet 1 of the same session
+        from another: the echo must reach the second).
+Outgoing TCP data is sealed in chunks of up to 0xFFFF bytes, so the peer's
+big chunks test what the spec allows, not what otb itself sends. UDP with
+2022-blake3-chacha20-poly1305 needs python3-nacl (XChaCha20-Poly1305).
 """
 import base64
 import os
@@ -32,6 +49,7 @@ import sys
 import threading
 import time
 
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -302,6 +320,196 @@ def probe_once(m, server_port, salt, first):
         s.close()
 
 
+# ------------------------------------------------------------------- UDP
+
+
+class UdpCodec:
+    """Packets of one method: AES methods seal the separate header with
+    AES-ECB under the PSK and the body with the session's subkey (nonce: the
+    header's last 12 bytes); chacha seals everything with XChaCha20-Poly1305
+    under the PSK and a random 24-byte nonce."""
+
+    def __init__(self, m):
+        self.m = m
+        self.aes = m.aead is AESGCM
+        self.subkeys = {}
+        if self.aes:
+            self.ecb = Cipher(algorithms.AES(m.psk), modes.ECB())
+        else:
+            from nacl import bindings  # python3-nacl
+            self.xseal = bindings.crypto_aead_xchacha20poly1305_ietf_encrypt
+            self.xopen = bindings.crypto_aead_xchacha20poly1305_ietf_decrypt
+
+    def _aead(self, sid):
+        if sid not in self.subkeys:
+            self.subkeys[sid] = AESGCM(derive_key(self.m.psk + sid, self.m.key_len))
+        return self.subkeys[sid]
+
+    def seal(self, sid, pid, htype, addr, payload, client_sid=b"", ts=None, padding=0):
+        body = struct.pack(">BQ", htype, int(time.time()) if ts is None else ts) + client_sid
+        body += struct.pack(">H", padding) + bytes(padding) + addr + payload
+        ids = sid + struct.pack(">Q", pid)
+        if self.aes:
+            enc = self.ecb.encryptor()
+            head = enc.update(ids) + enc.finalize()
+            return head + self._aead(sid).encrypt(ids[4:16], body, None)
+        nonce = os.urandom(24)
+        return nonce + self.xseal(ids + body, None, nonce, self.m.psk)
+
+    def open(self, pkt, from_server):
+        """(sid, pid, client_sid, (host, port), payload); raises ValueError."""
+        if self.aes:
+            dec = self.ecb.decryptor()
+            ids = dec.update(pkt[:16]) + dec.finalize()
+            body = self._aead(ids[:8]).decrypt(ids[4:16], pkt[16:], None)
+        else:
+            plain = self.xopen(pkt[24:], None, pkt[:24], self.m.psk)
+            ids, body = plain[:16], plain[16:]
+        htype, ts = struct.unpack(">BQ", body[:9])
+        want = TYPE_SERVER if from_server else TYPE_CLIENT
+        if htype != want:
+            raise ValueError("packet type %d" % htype)
+        if abs(ts - time.time()) > TIME_WINDOW:
+            raise ValueError("packet timestamp %d is stale" % ts)
+        pos, client_sid = 9, b""
+        if from_server:
+            client_sid, pos = body[9:17], 17
+        pad = struct.unpack(">H", body[pos:pos + 2])[0]
+        pos += 2 + pad
+        if pos > len(body):
+            raise ValueError("padding past the packet")
+        host, port, alen = parse_socks_addr(body[pos:])
+        return ids[:8], struct.unpack(">Q", ids[8:])[0], client_sid, (host, port), body[pos + alen:]
+
+
+class Window:
+    """Packet IDs seen: the highest and a set of those within 64 below it."""
+
+    def __init__(self):
+        self.top, self.seen = -1, set()
+
+    def check(self, pid):
+        if pid <= self.top - 64 or pid in self.seen:
+            return False
+        self.seen.add(pid)
+        self.top = max(self.top, pid)
+        self.seen = {p for p in self.seen if p > self.top - 64}
+        return True
+
+
+def udp_tunnel(m, listen_port, server_port, host, port):
+    codec = UdpCodec(m)
+    lan = otbpeer.udp_socket(bind=listen_port)
+    server = ("127.0.0.1", server_port)
+    addr = socks_addr(host, port)
+    sessions = {}  # LAN source -> [socket, sid, next pid, server sid, window]
+    by_sock = {}
+    while True:
+        ready = select.select([lan] + list(by_sock), [], [])[0]
+        for s in ready:
+            if s is lan:
+                data, src = lan.recvfrom(65535)
+                if src not in sessions:
+                    up = otbpeer.udp_socket()
+                    sessions[src] = [up, os.urandom(8), 0, None, None]
+                    by_sock[up] = src
+                sess = sessions[src]
+                sess[0].sendto(codec.seal(sess[1], sess[2], TYPE_CLIENT, addr, data), server)
+                sess[2] += 1
+                continue
+            src = by_sock[s]
+            sess = sessions[src]
+            pkt, _ = s.recvfrom(65535)
+            try:
+                sid, pid, client_sid, _, payload = codec.open(pkt, True)
+            except Exception as e:  # noqa: BLE001
+                sys.stderr.write("udp-tunnel: bad packet: %r\n" % e)
+                continue
+            if client_sid != sess[1]:
+                sys.stderr.write("udp-tunnel: packet for another session\n")
+                continue
+            if sid != sess[3]:
+                sess[3], sess[4] = sid, Window()
+            if not sess[4].check(pid):
+                sys.stderr.write("udp-tunnel: replayed packet %d\n" % pid)
+                continue
+            lan.sendto(payload, src)
+
+
+def udp_server(m, port, log):
+    codec = UdpCodec(m)
+    ls = otbpeer.udp_socket(bind=port)
+    sessions = {}  # client sid -> [out socket, last address, window, server sid, next pid]
+    by_sock = {}
+    while True:
+        for s in select.select([ls] + list(by_sock), [], [])[0]:
+            if s is ls:
+                pkt, src = ls.recvfrom(65535)
+                try:
+                    sid, pid, _, dest, payload = codec.open(pkt, False)
+                except Exception as e:  # noqa: BLE001
+                    log.note("bad client packet: %r" % e)
+                    continue
+                if sid not in sessions:
+                    out = otbpeer.udp_socket()
+                    sessions[sid] = [out, src, Window(), os.urandom(8), 0]
+                    by_sock[out] = sid
+                sess = sessions[sid]
+                if not sess[2].check(pid):
+                    log.note("replayed packet %d" % pid)
+                    continue
+                sess[1] = src
+                sess[0].sendto(payload, dest)
+                continue
+            sid = by_sock[s]
+            sess = sessions[sid]
+            data, frm = s.recvfrom(65535)
+            ls.sendto(codec.seal(sess[3], sess[4], TYPE_SERVER, socks_addr(*frm), data,
+                                 client_sid=sid), sess[1])
+            sess[4] += 1
+
+
+def udp_probe(m, server_port, host, port, case):
+    codec = UdpCodec(m)
+    server = ("127.0.0.1", server_port)
+    addr = socks_addr(host, port)
+    sid = os.urandom(8)
+    s = otbpeer.udp_socket()
+    s.settimeout(2)
+
+    def echo(sock, pkt):
+        sock.sendto(pkt, server)
+        try:
+            reply = sock.recv(65535)
+        except socket.timeout:
+            return "silent"
+        _, _, client_sid, _, payload = codec.open(reply, True)
+        return "answered" if client_sid == sid and payload == b"probe" else "wrong"
+
+    if case in ("replay", "move"):
+        first = codec.seal(sid, 0, TYPE_CLIENT, addr, b"probe")
+        if echo(s, first) != "answered":
+            print("first packet not answered")
+            return
+        if case == "replay":
+            print(echo(s, first))
+        else:
+            s2 = otbpeer.udp_socket()
+            s2.settimeout(2)
+            print(echo(s2, codec.seal(sid, 1, TYPE_CLIENT, addr, b"probe")))
+        return
+    if case == "old":
+        if echo(s, codec.seal(sid, 100, TYPE_CLIENT, addr, b"probe")) != "answered":
+            print("first packet not answered")
+            return
+        print(echo(s, codec.seal(sid, 0, TYPE_CLIENT, addr, b"probe")))
+        return
+    kwargs = {"stale": {"ts": int(time.time()) - 2 * TIME_WINDOW},
+              "type": {"htype": TYPE_SERVER, "client_sid": sid}}.get(case, {})
+    htype = kwargs.pop("htype", TYPE_CLIENT)
+    print(echo(s, codec.seal(sid, 0, htype, addr, b"probe", **kwargs)))
+
+
 def main(argv):
     cmd, m = argv[0], Method(argv[1], argv[2])
     if cmd == "tunnel":
@@ -313,6 +521,12 @@ def main(argv):
         otbpeer.serve_tcp(int(argv[3]), lambda conn, peer: server_conn(m, conn, log))
     elif cmd == "probe":
         probe(m, int(argv[3]), argv[4], int(argv[5]), argv[6])
+    elif cmd == "udp-tunnel":
+        udp_tunnel(m, int(argv[3]), int(argv[4]), argv[5], int(argv[6]))
+    elif cmd == "udp-server":
+        udp_server(m, int(argv[3]), Violations(argv[4]))
+    elif cmd == "udp-probe":
+        udp_probe(m, int(argv[3]), argv[4], int(argv[5]), argv[6])
     else:
         sys.exit(__doc__)
 
