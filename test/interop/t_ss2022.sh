@@ -12,19 +12,30 @@
 #  (c) otb-redir (SOCKS5 port, PSK given as --key) -> peer server -> local
 #      peer: up and down checked, and the peer saw no protocol violation;
 #  (d) a PSK of the wrong length or not base64 is a config error naming the
-#      key (-k or --key), exit status 2.
-# OTB_INTEROP_MIB changes the size of the transfers (default 4 MiB).
+#      key (-k or --key), exit status 2;
+#  (e) UDP: peer client -> otb-server -u -> echo server: a burst of datagrams
+#      of mixed sizes comes back intact; crafted packets: a good one is
+#      echoed, a replayed one, an ID more than the window old, a stale
+#      timestamp and a server-type packet are not (counted: bad 2, replay 2);
+#      a session whose second packet comes from another source address is
+#      answered there and keeps its outbound socket (the echo server sees
+#      one source for it);
+#  (f) UDP: otb-tunnel -L -> peer server -> echo server: a burst comes back
+#      intact, the peer saw no violation and otb-tunnel refused nothing.
+# OTB_INTEROP_MIB changes the size of the TCP transfers (default 4 MiB).
 set -euo pipefail
 OTB_TEST_NAME=ss2022
 # shellcheck source=test/interop/lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=test/interop/udp_lib.sh
+. "$(dirname "$0")/udp_lib.sh"
 
 need_cmd b3sum /usr/bin/python3 sha256sum base64 timeout
 need_file "$OTB_SERVER_BIN"
 REDIR_BIN=$(otb_bin otb-redir)
 SS22="$(otb_src)/test/lib/ss2022peer.py"
-/usr/bin/python3 -c 'import cryptography' 2>/dev/null ||
-    otb_fail "python3-cryptography is not installed (test/packages.sh)"
+/usr/bin/python3 -c 'import cryptography, nacl' 2>/dev/null ||
+    otb_fail "python3-cryptography or python3-nacl is not installed (test/packages.sh)"
 
 METHODS=(2022-blake3-aes-128-gcm 2022-blake3-aes-256-gcm 2022-blake3-chacha20-poly1305)
 MIB=${OTB_INTEROP_MIB:-4}
@@ -52,9 +63,12 @@ otb_random_file "$UP" "$MIB"
 otb_random_file "$DOWN" "$MIB"
 UP_REF="$(otb_sha256 "$UP") $(otb_file_size "$UP")"
 DOWN_REF="$(otb_sha256 "$DOWN") $(otb_file_size "$DOWN")"
+N=300 # datagrams per UDP burst
 otb_ports PEER_PORT ECHO_PORT
+otb_ports udp UECHO_PORT
 otb_peer_serve peer "$PEER_PORT" cmd
 otb_peer_serve echo "$ECHO_PORT" echo
+udp_echo_start uecho "$UECHO_PORT"
 
 # (a) and (b): otb-server with the spec peer as its client.
 round_server() {
@@ -110,6 +124,55 @@ expect_config_error() { # expect_config_error WHAT WANT ARGS...
     otb_log "ok: $what refused ($out)"
 }
 
+ss22_udp_probe() { # ss22_udp_probe METHOD PSK SERVER_PORT CASE: answered or silent
+    timeout 30 /usr/bin/python3 "$SS22" udp-probe "$1" "$2" "$3" 127.0.0.1 "$UECHO_PORT" "$4"
+}
+
+udp_sources() { wc -l <"$OTB_TMP/uecho/sources"; }
+
+# (e): otb-server's UDP with the spec peer as its client.
+round_udp_server() {
+    local m=$1 psk=$2 sport tport sock="$OTB_TMP/usrv-$1.sock" c before
+    otb_ports sport
+    otb_ports udp tport
+    udp_server_start "usrv-$m" "$sport" -u -m "$m" -k "$psk" --acl "$ACL" --status-socket "$sock"
+    ss22_start "uclient-$m" udp-tunnel "$m" "$psk" "$tport" "$sport" 127.0.0.1 "$UECHO_PORT"
+    otb_wait_for "the peer's UDP port $tport" 15 otb_udp_bound "$tport"
+    udp_expect_burst "$m: UDP burst through otb-server" "$(udp_peer burst 127.0.0.1 "$tport" "$N")" \
+        "$N"
+    otb_expect_eq "$m: UDP good packet" "$(ss22_udp_probe "$m" "$psk" "$sport" good)" answered
+    for c in replay old stale type; do
+        otb_expect_eq "$m: UDP $c packet" "$(ss22_udp_probe "$m" "$psk" "$sport" "$c")" silent
+    done
+    before=$(udp_sources)
+    otb_expect_eq "$m: UDP session moved to another source address" \
+        "$(ss22_udp_probe "$m" "$psk" "$sport" move)" answered
+    otb_expect_eq "$m: the moved session kept its outbound socket (new sources at the echo)" \
+        "$(($(udp_sources) - before))" 1
+    otb_expect_eq "$m: UDP refused packets counted (bad, replay)" \
+        "$(udp_status "$sock" udp.refused.bad) $(udp_status "$sock" udp.refused.replay)" "2 2"
+    otb_stop "uclient-$m" || true
+    udp_stop "usrv-$m"
+}
+
+# (f): otb-tunnel with the spec peer as its UDP server.
+round_udp_tunnel() {
+    local m=$1 psk=$2 sport lport sock="$OTB_TMP/utun-$1.sock"
+    otb_ports udp sport lport
+    ss22_start "userver-$m" udp-server "$m" "$psk" "$sport" "$OTB_TMP/uviolations.$m"
+    otb_wait_for "the peer's UDP port $sport" 15 otb_udp_bound "$sport"
+    udp_tunnel_start "utun-$m" "$lport" "$sport" -m "$m" -k "$psk" -L "127.0.0.1:$UECHO_PORT" \
+        --status-socket "$sock"
+    udp_expect_burst "$m: UDP burst through otb-tunnel" "$(udp_peer burst 127.0.0.1 "$lport" "$N")" \
+        "$N"
+    otb_expect_eq "$m: otb-tunnel refused nothing" \
+        "$(udp_status "$sock" udp.refused.bad) $(udp_status "$sock" udp.refused.replay)" "0 0"
+    [[ ! -s $OTB_TMP/uviolations.$m ]] ||
+        otb_fail "$m: the spec UDP server saw violations: $(cat "$OTB_TMP/uviolations.$m")"
+    udp_stop "utun-$m"
+    otb_stop "userver-$m" || true
+}
+
 for m in "${METHODS[@]}"; do
     otb_log "=== $m"
     psk=$(psk_of "$m")
@@ -120,5 +183,7 @@ for m in "${METHODS[@]}"; do
     expect_config_error "$m: 64-byte PSK as --key" "key (--key)" -m "$m" \
         --key "$(head -c 64 /dev/urandom | base64 -w0)"
     expect_config_error "$m: a password, not base64" "password (-k)" -m "$m" -k "not base64!"
+    round_udp_server "$m" "$(psk_of "$m")"
+    round_udp_tunnel "$m" "$(psk_of "$m")"
 done
 otb_log "PASS in $((SECONDS - OTB_T0)) s"
