@@ -118,6 +118,9 @@ void otb_config_defaults(struct otb_config *cfg, enum otb_prog prog)
     cfg->mode = OTB_MODE_TCP_ONLY;
     cfg->shutdown_timeout = 10;
     cfg->udp_max_assoc = 4096;
+    cfg->wan_health = true;
+    cfg->wan_probe_ms = 1000;
+    cfg->wan_down_ms = 800;
 }
 
 int otb_config_load(struct otb_config *cfg, enum otb_prog prog, int argc, char **argv,

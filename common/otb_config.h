@@ -72,6 +72,13 @@ struct otb_config {
     uint16_t socks5_port;          /* --socks5-port / "socks5_port" (redir), 0 = no SOCKS5 */
     char socks5_user[256];         /* --socks5-user / "socks5_user": RFC 1929 auth when set */
     char socks5_password[256];     /* --socks5-password / "socks5_password" */
+    /* box: WAN health (otb_wanmon) */
+    bool wan_health;               /* --no-wan-health / "wan_health", default true */
+    long wan_probe_ms;             /* --wan-probe-ms / "wan_probe_ms": healthy WAN's probe
+                                      interval, default 1000 */
+    long wan_down_ms;              /* --wan-down-ms / "wan_down_ms": silent this long: down,
+                                      default 1500 */
+    char wan_hook[PATH_MAX];       /* --wan-hook / "wan_hook": run on each transition */
 };
 
 enum otb_config_result {

@@ -69,6 +69,10 @@ static const struct otb_config_key otb_config_keys[] = {
     OTB_KEY("voice_hosts", OTB_CFG_VOICE_HOSTS, qos),
     OTB_KEY("socks5_user", OTB_CFG_STRING, socks5_user),
     OTB_KEY("socks5_password", OTB_CFG_STRING, socks5_password),
+    OTB_KEY("wan_health", OTB_CFG_BOOL, wan_health),
+    OTB_KEY_UINT("wan_probe_ms", wan_probe_ms, 100, 60000),
+    OTB_KEY_UINT("wan_down_ms", wan_down_ms, 300, 60000),
+    OTB_KEY("wan_hook", OTB_CFG_STRING, wan_hook),
     /* shadowsocks-libev's process count; we run one event loop per process. */
     { .name = "workers", .type = OTB_CFG_IGNORED, .max = 1024 },
 };

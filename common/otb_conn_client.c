@@ -11,6 +11,26 @@
 
 static void otb_conn_start_upstream(struct otb_conn *c, const char *why);
 
+/* The socket toward the server, its first subflow bound to the WAN the
+ * program prefers (a healthy one: a silent WAN keeps its routes, so the
+ * routing alone would send the SYN into it). */
+static int otb_conn_wan_socket(struct otb_conn *c, int family, bool *fell_back)
+{
+    struct otb_relay *r = c->relay;
+    struct sockaddr_storage src;
+    socklen_t len = 0;
+
+    c->wan = -1;
+    c->wan_delay = 0;
+    if (r->upstream.source)
+        c->wan = r->upstream.source(r->upstream.arg, family, c->wans_tried, &src, &len,
+                                    &c->wan_delay);
+    if (c->wan < 0)
+        return otb_sock_outbound(family, &r->out_opts, NULL, 0, fell_back);
+    c->wans_tried |= 1u << c->wan;
+    return otb_sock_outbound(family, &r->out_opts, (struct sockaddr *)&src, len, fell_back);
+}
+
 /* ------------------------------------------------------ through a server */
 
 /* Client: pick a server not tried yet for this connection and connect. */
@@ -27,13 +47,12 @@ static void otb_conn_start_upstream(struct otb_conn *c, const char *why)
         otb_conn_close(c, why);
         return;
     }
-    c->servers_tried |= 1u << c->server_index;
     if (c->route)
         sfd = otb_sock_outbound(server.ss_family, &c->route->opts,
                                 c->route->bind_len ? (struct sockaddr *)&c->route->bind : NULL,
                                 c->route->bind_len, &fell_back);
     else
-        sfd = otb_sock_outbound(server.ss_family, &r->out_opts, NULL, 0, &fell_back);
+        sfd = otb_conn_wan_socket(c, server.ss_family, &fell_back);
     if (sfd < 0) {
         r->stats.errors++;
         otb_conn_close(c, "upstream socket failed");
@@ -48,14 +67,26 @@ static void otb_conn_start_upstream(struct otb_conn *c, const char *why)
         return;
     }
     otb_conn_connect(c, sfd, (const struct sockaddr *)&server);
+    if (c->wan >= 0 && c->wan_delay > 0 && c->state == OTB_CONN_CONNECTING)
+        otb_conn_arm_timer(c, c->wan_delay);
 }
 
-/* The server did not answer: forget this attempt and try the next one. */
+/* The server did not answer: forget this attempt and try the next WAN, or
+ * the next server once every WAN was tried. */
 static void otb_conn_upstream_failed(struct otb_conn *c, const char *why)
 {
     struct otb_relay *r = c->relay;
 
-    r->upstream.report(r->upstream.arg, c->server_index, false);
+    if (c->wan >= 0 && c->wan_delay > 0) {
+        /* Another WAN is left: the server is not to blame yet. */
+        OTB_DEBUG(r->log, "[#%llu] %s through WAN %d: trying the next WAN",
+                  (unsigned long long)c->id, why, c->wan);
+        r->upstream.suspect(r->upstream.arg, c->wan);
+    } else {
+        r->upstream.report(r->upstream.arg, c->server_index, false);
+        c->servers_tried |= 1u << c->server_index;
+        c->wans_tried = 0;
+    }
     ev_io_stop(r->loop, &c->outbound->wio);
     ev_timer_stop(r->loop, &c->timer);
     if (c->cipher_fd >= 0)

@@ -63,7 +63,9 @@
     /* sockets that could not be made, allocation failures */                    \
     X(errors, "failures", "errors", "errors")                                    \
     /* client: no server to send to */                                           \
-    X(no_server, "failures", "no_server", "no_server")
+    X(no_server, "failures", "no_server", "no_server")                         \
+    /* server: WAN health probes answered (otb_probe.h) */                      \
+    X(probes, "probes", "answered", "probes_answered")
 
 #define OTB_COUNTER_FIELD(field, group, key, log) uint64_t field;
 

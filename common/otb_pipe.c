@@ -75,6 +75,7 @@ struct otb_conn *otb_conn_new(struct otb_relay *r, const struct otb_codec *codec
     c->id = ++r->next_id;
     c->plain_fd = c->cipher_fd = -1;
     c->server_index = -1;
+    c->wan = -1;
     otb_pipe_init(&c->seal, c);
     otb_pipe_init(&c->open, c);
     ev_timer_init(&c->timer, otb_conn_timer_cb, 1., 0.);

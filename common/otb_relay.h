@@ -107,6 +107,9 @@ struct otb_conn {
     const struct otb_route *route; /* client: NULL = the relay's out_opts */
     int server_index; /* client: which server this connection uses */
     uint32_t servers_tried; /* client: bit per server index already tried */
+    int wan;                /* client: WAN of this attempt (upstream.source), -1 = routing's */
+    uint32_t wans_tried;    /* client: bit per WAN already tried with this server */
+    ev_tstamp wan_delay;    /* client: how long this WAN's connect may take, 0 = timeout */
     struct otb_buf *early;  /* client: LAN bytes read before the relay started */
     struct otb_addr target;
 };
@@ -122,6 +125,18 @@ struct otb_upstream_ops {
      * address in *sa; -1 if none is left */
     int (*pick)(void *arg, uint32_t exclude, struct sockaddr_storage *sa, socklen_t *len);
     void (*report)(void *arg, int index, bool ok);
+    /* Optional (NULL: the routing chooses the WAN): the WAN for the next
+     * attempt toward a server of family, not one in the tried bit mask; its
+     * address in *src, and in *delay (may be NULL) how long a connect through
+     * it may go unanswered before the next WAN is tried (0: no other WAN
+     * left, use the connect timeout). Its index, or -1: no choice to make. */
+    int (*source)(void *arg, int family, uint32_t tried, struct sockaddr_storage *src,
+                  socklen_t *len, ev_tstamp *delay);
+    /* A connect through WAN wan went unanswered. */
+    void (*suspect)(void *arg, int wan);
+    /* Data sent through WAN wan (heard false), or an answer received
+     * (true): replies that stop coming make the WAN suspect at once. */
+    void (*traffic)(void *arg, int wan, bool heard);
     void *arg;
 };
 

@@ -51,6 +51,8 @@ static void otb_status_write_doc(const struct otb_status *st, bool counters, FIL
         otb_status_write_paths(st->tcp, out);
     if (st->upstreams)
         otb_status_write_servers(st->upstreams, out);
+    if (st->upstreams && st->upstreams->wanmon.loop)
+        otb_wanmon_write_json(&st->upstreams->wanmon, out);
     if (st->udp && counters)
         otb_udprelay_write_json(st->udp, out);
     if (st->extra)

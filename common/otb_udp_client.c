@@ -84,6 +84,38 @@ static bool otb_udp_client_pick(struct otb_udp_assoc *a)
     return true;
 }
 
+/* The WAN a's next datagram leaves by: the best healthy one, asked on every
+ * datagram so that a flow moves as soon as its WAN is declared down (the
+ * socket is not bound: only the source address changes). Its address in
+ * *src, or NULL: the routing chooses. */
+static const struct sockaddr *otb_udp_client_wan(struct otb_udp_assoc *a,
+                                                 struct sockaddr_storage *src)
+{
+    struct otb_udprelay *r = a->relay;
+    socklen_t len;
+
+    a->wan = r->upstream.source ? r->upstream.source(r->upstream.arg, a->server.ss_family, 0,
+                                                     src, &len, NULL)
+                                : -1;
+    if (a->wan < 0)
+        return NULL;
+    if (r->upstream.traffic)
+        r->upstream.traffic(r->upstream.arg, a->wan, false);
+    return (const struct sockaddr *)src;
+}
+
+/* Associations whose datagrams left by WAN wan, which just went down: they
+ * move with their next datagram; the count is for the log. */
+unsigned otb_udprelay_count_wan(const struct otb_udprelay *r, int wan)
+{
+    unsigned n = 0;
+
+    for (const struct otb_udp_link *l = r->table.lru.next; l != &r->table.lru; l = l->next)
+        if (((const struct otb_udp_assoc *)l)->wan == wan)
+            n++;
+    return n;
+}
+
 /* 2022: a LAN flow's session, started with its first datagram: a random
  * session ID, packet IDs from 0. */
 static void otb_udp_client_session(struct otb_udp_assoc *a)
@@ -152,7 +184,8 @@ void otb_udp_client_datagram(void *ctx, uint8_t *data, size_t n,
 {
     struct otb_udp_listener *l = ctx;
     struct otb_udprelay *r = l->relay;
-    struct sockaddr_storage orig;
+    struct sockaddr_storage orig, src;
+    size_t len;
     struct otb_addr dst;
     const struct otb_addr *to = &r->target;
     struct otb_udp_assoc *a;
@@ -177,12 +210,12 @@ void otb_udp_client_datagram(void *ctx, uint8_t *data, size_t n,
     out = otb_udp_tx_slot(r, fd);
     if (otb_method_is_2022(r->master->method)) {
         otb_udp_client_session(a);
-        otb_udp_tx_commit(r, otb_udp_ss22_seal(a, to, data, n, out),
-                          (const struct sockaddr *)&a->server, OTB_UDP_UP, n, -1);
+        len = otb_udp_ss22_seal(a, to, data, n, out);
     } else {
-        otb_udp_tx_commit(r, otb_udp_seal_with(r, to, data, n, out),
-                          (const struct sockaddr *)&a->server, OTB_UDP_UP, n, -1);
+        len = otb_udp_seal_with(r, to, data, n, out);
     }
+    otb_udp_tx_commit_from(r, len, (const struct sockaddr *)&a->server, OTB_UDP_UP, n, -1,
+                           otb_udp_client_wan(a, &src));
     otb_udp_assoc_touch(a);
     otb_udp_assoc_note_port(a, to->port);
 }
@@ -256,5 +289,7 @@ void otb_udp_client_deliver(void *ctx, uint8_t *data, size_t n,
     }
     otb_udp_tx_queue(r, fd, r->plain + off, len, (const struct sockaddr *)&a->peer, OTB_UDP_DOWN);
     otb_udp_assoc_touch(a);
+    if (a->wan >= 0 && r->upstream.traffic)
+        r->upstream.traffic(r->upstream.arg, a->wan, true);
 }
 

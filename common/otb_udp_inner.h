@@ -47,8 +47,8 @@ struct otb_udp_txbatch {
     uint8_t dir[OTB_UDP_BATCH];
     union {
         struct cmsghdr align;
-        uint8_t buf[CMSG_SPACE(sizeof(int))];
-    } control[OTB_UDP_BATCH]; /* server: the DSCP of datagrams to a box */
+        uint8_t buf[CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct in6_pktinfo))];
+    } control[OTB_UDP_BATCH]; /* server: the DSCP of datagrams to a box; client: the WAN */
     int fd;
     unsigned n;
     uint8_t slots[OTB_UDP_BATCH][OTB_UDP_TX_CAP];
@@ -65,6 +65,11 @@ void otb_udp_tx_flush(struct otb_udprelay *r);
 uint8_t *otb_udp_tx_slot(struct otb_udprelay *r, int fd);
 void otb_udp_tx_commit(struct otb_udprelay *r, size_t len, const struct sockaddr *to,
                        enum otb_udp_dir dir, size_t payload, int tos);
+/* The same, leaving from source address src (NULL: the routing's choice):
+ * an unbound socket sends each datagram by the WAN it is told. */
+void otb_udp_tx_commit_from(struct otb_udprelay *r, size_t len, const struct sockaddr *to,
+                            enum otb_udp_dir dir, size_t payload, int tos,
+                            const struct sockaddr *src);
 void otb_udp_tx_queue(struct otb_udprelay *r, int fd, const uint8_t *buf, size_t len,
                       const struct sockaddr *to, enum otb_udp_dir dir);
 void otb_udp_drain(struct otb_udprelay *r, int fd, bool control, otb_udp_rx_fn fn, void *ctx);

@@ -169,19 +169,65 @@ uint8_t *otb_udp_tx_slot(struct otb_udprelay *r, int fd)
     return t->slots[t->n];
 }
 
-/* Per-datagram TOS / traffic class of message i (the socket is shared). */
-static void otb_udp_tx_set_tos(struct otb_udp_txbatch *t, unsigned i, int family, int tos)
+/* Control message of a datagram's TOS / traffic class (the socket is
+ * shared); the bytes it takes. */
+static size_t otb_udp_cmsg_tos(struct cmsghdr *c, int family, int tos)
 {
-    struct msghdr *h = &t->msgs[i].msg_hdr;
-    struct cmsghdr *c;
-
-    h->msg_control = t->control[i].buf;
-    h->msg_controllen = sizeof(t->control[i].buf);
-    c = CMSG_FIRSTHDR(h);
     c->cmsg_level = family == AF_INET6 ? SOL_IPV6 : SOL_IP;
     c->cmsg_type = family == AF_INET6 ? IPV6_TCLASS : IP_TOS;
     c->cmsg_len = CMSG_LEN(sizeof(int));
     memcpy(CMSG_DATA(c), &tos, sizeof(tos));
+    return CMSG_SPACE(sizeof(int));
+}
+
+/* Control message of a datagram's source address: the route (policy rules
+ * "from ADDR") and so the WAN follow it. The bytes it takes. */
+static size_t otb_udp_cmsg_source(struct cmsghdr *c, const struct sockaddr *src)
+{
+    if (src->sa_family == AF_INET6) {
+        struct in6_pktinfo pi = { .ipi6_addr = ((const struct sockaddr_in6 *)src)->sin6_addr };
+        c->cmsg_level = SOL_IPV6;
+        c->cmsg_type = IPV6_PKTINFO;
+        c->cmsg_len = CMSG_LEN(sizeof(pi));
+        memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+        return CMSG_SPACE(sizeof(pi));
+    }
+    struct in_pktinfo pi = { .ipi_spec_dst = ((const struct sockaddr_in *)src)->sin_addr };
+    c->cmsg_level = SOL_IP;
+    c->cmsg_type = IP_PKTINFO;
+    c->cmsg_len = CMSG_LEN(sizeof(pi));
+    memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+    return CMSG_SPACE(sizeof(pi));
+}
+
+void otb_udp_tx_commit_from(struct otb_udprelay *r, size_t len, const struct sockaddr *to,
+                            enum otb_udp_dir dir, size_t payload, int tos,
+                            const struct sockaddr *src)
+{
+    struct otb_udp_txbatch *t = r->tx;
+    socklen_t tolen = otb_sockaddr_len(to);
+    uint8_t *ctl;
+    size_t used = 0;
+
+    if (len == 0)
+        return;
+    unsigned i = t->n++;
+
+    ctl = t->control[i].buf;
+    t->iov[i] = (struct iovec){ .iov_base = t->slots[i], .iov_len = len };
+    memcpy(&t->to[i], to, tolen);
+    if (tos >= 0)
+        used += otb_udp_cmsg_tos((struct cmsghdr *)ctl, to->sa_family, tos);
+    if (src && src->sa_family == to->sa_family)
+        used += otb_udp_cmsg_source((struct cmsghdr *)(ctl + used), src);
+    t->msgs[i].msg_hdr = (struct msghdr){ .msg_name = &t->to[i], .msg_namelen = tolen,
+                                          .msg_iov = &t->iov[i], .msg_iovlen = 1,
+                                          .msg_control = used ? ctl : NULL,
+                                          .msg_controllen = used };
+    t->payload[i] = (uint32_t)payload;
+    t->dir[i] = (uint8_t)dir;
+    if (t->n == OTB_UDP_BATCH)
+        otb_udp_tx_flush(r);
 }
 
 /* Queues the len bytes written into the slot for to; tos >= 0 marks this
@@ -189,23 +235,7 @@ static void otb_udp_tx_set_tos(struct otb_udp_txbatch *t, unsigned i, int family
 void otb_udp_tx_commit(struct otb_udprelay *r, size_t len, const struct sockaddr *to,
                        enum otb_udp_dir dir, size_t payload, int tos)
 {
-    struct otb_udp_txbatch *t = r->tx;
-    socklen_t tolen = otb_sockaddr_len(to);
-
-    if (len == 0)
-        return;
-    unsigned i = t->n++;
-
-    t->iov[i] = (struct iovec){ .iov_base = t->slots[i], .iov_len = len };
-    memcpy(&t->to[i], to, tolen);
-    t->msgs[i].msg_hdr = (struct msghdr){ .msg_name = &t->to[i], .msg_namelen = tolen,
-                                          .msg_iov = &t->iov[i], .msg_iovlen = 1 };
-    if (tos >= 0)
-        otb_udp_tx_set_tos(t, i, to->sa_family, tos);
-    t->payload[i] = (uint32_t)payload;
-    t->dir[i] = (uint8_t)dir;
-    if (t->n == OTB_UDP_BATCH)
-        otb_udp_tx_flush(r);
+    otb_udp_tx_commit_from(r, len, to, dir, payload, tos, NULL);
 }
 
 /* Queues a copy of a plain payload. */

@@ -4,6 +4,8 @@
  * is sealed to the box. */
 #include "otb_udp_inner.h"
 
+#include "otb_probe.h"
+
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -221,6 +223,15 @@ void otb_udp_server_datagram(void *ctx, uint8_t *data, size_t n,
     struct otb_addr to;
     size_t off, len;
 
+    /* A box's WAN health probe: too short to be a relayed datagram. */
+    switch (otb_probe_answer(r->master, l->fd, data, n, from)) {
+    case 1:
+        r->stats.probes++;
+        return;
+    case -1:
+        r->stats.bad++;
+        return;
+    }
     if (otb_method_is_2022(r->master->method)) {
         otb_udp_server_datagram_2022(l, data, n, from, msg);
         return;

@@ -131,6 +131,7 @@ static struct otb_udp_assoc *otb_udp_assoc_new(struct otb_udprelay *r,
     for (size_t i = 0; i < OTB_ARRAY_LEN(a->out); i++)
         otb_udp_sock_init(&a->out[i], a);
     a->server_index = -1;
+    a->wan = -1;
     a->tos = -1;
     a->last_active = ev_now(r->loop);
     ev_timer_init(&a->timer, otb_udp_assoc_timer_cb, r->idle_timeout, 0.);

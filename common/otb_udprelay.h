@@ -202,6 +202,8 @@ struct otb_udp_assoc {
     /* client: the server this association uses, asked again on every datagram */
     int server_index;
     struct sockaddr_storage server;
+    /* client: the WAN its latest datagram left by (upstream source), -1 = routing's */
+    int wan;
     /* server: name resolution */
     struct otb_dns_query *dns;
     struct otb_udp_pending *held;
@@ -268,6 +270,8 @@ int otb_udprelay_listen_host(struct otb_udprelay *r, const char *host, uint16_t 
 /* Graceful stop: UDP has nothing to finish, so listeners and associations
  * are closed at once. */
 void otb_udprelay_stop(struct otb_udprelay *r);
+/* Client: associations whose latest datagram left by WAN wan. */
+unsigned otb_udprelay_count_wan(const struct otb_udprelay *r, int wan);
 void otb_udprelay_log_stats(const struct otb_udprelay *r);
 /* The counters as ',"udp":{...}' for the status document (otb_status_extra). */
 void otb_udprelay_write_json(const struct otb_udprelay *r, FILE *out);

@@ -134,8 +134,26 @@ void otb_upstreams_start(struct otb_upstreams *u, ev_tstamp interval)
     ev_timer_start(u->loop, &u->tick);
 }
 
+void otb_upstreams_watch_wans(struct otb_upstreams *u, const struct otb_config *cfg,
+                              const struct otb_master *master, bool endpoints,
+                              otb_wanmon_change_fn on_change, void *arg)
+{
+    struct otb_wanmon_settings set = { .probe_interval = cfg->wan_probe_ms / 1000.,
+                                       .down_after = cfg->wan_down_ms / 1000.,
+                                       .hook = cfg->wan_hook, .manage_endpoints = endpoints };
+    int first = u->current >= 0 ? u->current : 0;
+
+    if (!cfg->wan_health || u->n == 0)
+        return;
+    u->wanmon.on_change = on_change;
+    u->wanmon.arg = arg;
+    otb_wanmon_start(&u->wanmon, u->loop, u->log, master, &cfg->policy, &set,
+                     (const struct sockaddr *)&u->srv[first].sa, u->srv[first].len);
+}
+
 void otb_upstreams_stop(struct otb_upstreams *u)
 {
+    otb_wanmon_stop(&u->wanmon);
     ev_timer_stop(u->loop, &u->tick);
     for (size_t i = 0; i < u->n; i++)
         otb_upstream_probe_cancel(&u->srv[i]);
@@ -157,6 +175,9 @@ int otb_upstreams_pick(struct otb_upstreams *u, uint32_t exclude, struct sockadd
         return -1;
     if (pick != u->current && u->n > 1)
         OTB_INFO(u->log, "new connections use server %s", u->srv[pick].name);
+    if (pick != u->current) /* the WANs are judged by the server that matters */
+        otb_wanmon_set_target(&u->wanmon, (const struct sockaddr *)&u->srv[pick].sa,
+                              u->srv[pick].len);
     u->current = pick;
     memcpy(sa, &u->srv[pick].sa, u->srv[pick].len);
     *len = u->srv[pick].len;
@@ -183,10 +204,50 @@ static void otb_upstreams_report_cb(void *arg, int index, bool ok)
     otb_upstreams_report(arg, index, ok);
 }
 
+/* Healthy WANs first; each attempt on a WAN may take a few of its RTTs when
+ * another WAN is left to try (happy eyeballs across WANs). */
+static int otb_upstreams_source_cb(void *arg, int family, uint32_t tried,
+                                   struct sockaddr_storage *src, socklen_t *len,
+                                   ev_tstamp *delay)
+{
+    struct otb_upstreams *u = arg;
+    int wan;
+
+    if (!u->wanmon.loop)
+        return -1;
+    wan = otb_wanmon_pick(&u->wanmon, family, tried);
+    if (wan < 0 || !otb_wanmon_source(&u->wanmon, wan, family, src, len))
+        return -1;
+    if (delay)
+        *delay = otb_wanmon_pick(&u->wanmon, family, tried | 1u << wan) >= 0
+                     ? otb_wanmon_attempt_delay(&u->wanmon, wan)
+                     : 0;
+    return wan;
+}
+
+static void otb_upstreams_suspect_cb(void *arg, int wan)
+{
+    struct otb_upstreams *u = arg;
+
+    if (u->wanmon.loop)
+        otb_wanmon_suspect(&u->wanmon, wan);
+}
+
+static void otb_upstreams_traffic_cb(void *arg, int wan, bool heard)
+{
+    struct otb_upstreams *u = arg;
+
+    if (u->wanmon.loop)
+        otb_wanmon_traffic(&u->wanmon, wan, heard);
+}
+
 void otb_upstreams_bind(struct otb_upstreams *u, struct otb_upstream_ops *ops)
 {
     ops->pick = otb_upstreams_pick_cb;
     ops->report = otb_upstreams_report_cb;
+    ops->source = otb_upstreams_source_cb;
+    ops->suspect = otb_upstreams_suspect_cb;
+    ops->traffic = otb_upstreams_traffic_cb;
     ops->arg = u;
 }
 

@@ -9,6 +9,7 @@
 
 #include "otb_config.h"
 #include "otb_relay.h"
+#include "otb_wanmon.h"
 
 enum otb_upstream_health { OTB_UPSTREAM_UNKNOWN, OTB_UPSTREAM_UP, OTB_UPSTREAM_DOWN };
 
@@ -36,6 +37,9 @@ struct otb_upstreams {
     ev_timer tick;
     ev_tstamp interval, timeout;
     struct otb_sock_opts opts;
+    /* Box: the WANs' health, probed toward the server in use; its loop is
+     * NULL when WAN health is off (the routing alone chooses). */
+    struct otb_wanmon wanmon;
 };
 
 /* Resolves every configured server (at startup, before the loop runs).
@@ -46,6 +50,13 @@ int otb_upstreams_init(struct otb_upstreams *u, struct ev_loop *loop,
 /* Starts the health probes every interval seconds. */
 void otb_upstreams_start(struct otb_upstreams *u, ev_tstamp interval);
 void otb_upstreams_stop(struct otb_upstreams *u);
+/* WAN health (cfg->wan_health): probes every WAN toward the server in use;
+ * new connections and datagrams then leave by healthy WANs (upstream ops'
+ * source). endpoints: flag dead WANs' MPTCP endpoints backup. on_change
+ * (may be NULL) hears of each transition. */
+void otb_upstreams_watch_wans(struct otb_upstreams *u, const struct otb_config *cfg,
+                              const struct otb_master *master, bool endpoints,
+                              otb_wanmon_change_fn on_change, void *arg);
 /* The relay's view: pick and report. */
 void otb_upstreams_bind(struct otb_upstreams *u, struct otb_upstream_ops *ops);
 int otb_upstreams_pick(struct otb_upstreams *u, uint32_t exclude, struct sockaddr_storage *sa,

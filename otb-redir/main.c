@@ -84,11 +84,15 @@ static const struct otb_route *otb_redir_wan_route(struct otb_redir *rd, int wan
     return rt;
 }
 
+/* The pinned WAN, or its fallback when it has no address or WAN health
+ * found it silent. */
 static const struct otb_route *otb_redir_pin_route(struct otb_redir *rd,
                                                    const struct otb_pin *pin, int family)
 {
-    const struct otb_route *rt = otb_redir_wan_route(rd, pin->wan, family);
+    const struct otb_route *rt = NULL;
 
+    if (!otb_wanmon_is_down(&rd->upstreams.wanmon, pin->wan) || pin->fallback < 0)
+        rt = otb_redir_wan_route(rd, pin->wan, family);
     if (!rt && pin->fallback >= 0)
         rt = otb_redir_wan_route(rd, pin->fallback, family);
     return rt;
@@ -237,6 +241,10 @@ static int otb_redir_setup(void *arg, struct ev_loop *loop)
              rd->cfg.tproxy ? "TPROXY" : "REDIRECT", otb_method_info(rd->master.method)->name,
              rd->relay.max_conns);
     otb_upstreams_start(&rd->upstreams, OTB_REDIR_HEALTH_INTERVAL);
+    /* The box's MPTCP endpoints are ours to flag unless the config leaves
+     * them alone. */
+    otb_upstreams_watch_wans(&rd->upstreams, &rd->cfg, &rd->master,
+                             rd->cfg.mptcp && !rd->cfg.policy.fw.no_mptcp_endpoints, NULL, NULL);
     rd->prog.tcp = &rd->relay;
     rd->prog.upstreams = &rd->upstreams;
     rd->prog.acl = &rd->acl;

@@ -12,6 +12,7 @@
 #include "otb_config.h"
 #include "otb_daemon.h"
 #include "otb_dns.h"
+#include "otb_probe.h"
 #include "otb_program.h"
 #include "otb_relay.h"
 #include "otb_replay.h"
@@ -27,6 +28,8 @@ struct otb_server {
     struct otb_listener_set listeners;
     struct otb_udprelay udp; /* -u / -U */
     bool udp_on;
+    /* Without -u: UDP sockets that answer the boxes' WAN health probes only. */
+    struct otb_probe_responder probes;
     struct otb_program prog;
 };
 
@@ -62,6 +65,23 @@ static int otb_server_setup_udp(struct otb_server *s, struct ev_loop *loop)
     return 0;
 }
 
+/* Without a UDP relay the boxes' WAN probes still need an answer: they
+ * tell a WAN that passes nothing from a server that does not relay UDP. */
+static int otb_server_setup_probes(struct otb_server *s, struct ev_loop *loop)
+{
+    s->probes = (struct otb_probe_responder){ .loop = loop, .log = &s->log,
+                                              .master = otb_relay_master(&s->relay) };
+    for (size_t i = 0; i < s->cfg.n_servers; i++) {
+        const struct otb_hostport *hp = &s->cfg.servers[i];
+        /* Not fatal: relaying matters more; the boxes then keep their
+         * routing's choice of WAN (their log says their probes go unanswered). */
+        if (otb_probe_responder_listen(&s->probes, hp->host,
+                                       hp->port ? hp->port : s->cfg.server_port) < 0)
+            OTB_WARN(&s->log, "WAN health probes of the boxes will go unanswered");
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------------------ */
 
 /* SIGHUP: new key, ACL, timeouts for new connections and datagrams;
@@ -70,6 +90,7 @@ static void otb_server_reload(void *arg)
 {
     struct otb_server *s = arg;
 
+    s->probes.master = otb_relay_master(&s->relay);
     if (!s->udp_on)
         return;
     s->udp.master = otb_relay_master(&s->relay);
@@ -130,6 +151,8 @@ static int otb_server_setup(void *arg, struct ev_loop *loop)
     }
     if (s->cfg.mode != OTB_MODE_TCP_ONLY && otb_server_setup_udp(s, loop) < 0)
         return -1;
+    if (s->cfg.mode == OTB_MODE_TCP_ONLY && otb_server_setup_probes(s, loop) < 0)
+        return -1;
     OTB_INFO(&s->log, "method %s, idle timeout %d s, up to %zu connections",
              otb_method_info(s->master.method)->name, s->cfg.timeout, s->relay.max_conns);
     s->prog.tcp = &s->relay;
@@ -146,6 +169,8 @@ static void otb_server_teardown(void *arg)
         otb_udprelay_destroy(&s->udp);
     otb_relay_destroy(&s->relay);
     otb_daemon_close_listeners(&s->listeners);
+    if (s->probes.loop)
+        otb_probe_responder_close(&s->probes);
     otb_egress_free(&s->egress);
     otb_replay_free(&s->replay);
 }

@@ -111,6 +111,15 @@ static int otb_tunnel_setup_udp(struct otb_tunnel *t, struct ev_loop *loop)
     return 0;
 }
 
+/* A WAN went down: the associations that used it leave by another WAN with
+ * their next datagram (each datagram asks); counted for the log line. */
+static unsigned otb_tunnel_wan_change(void *arg, int wan, enum otb_wan_state state)
+{
+    struct otb_tunnel *t = arg;
+
+    return state == OTB_WAN_DOWN && t->udp_on ? otb_udprelay_count_wan(&t->udp, wan) : 0;
+}
+
 /* Builds the program's parts and declares them to the skeleton: the TCP
  * relay only when it carries TCP (-u). */
 static int otb_tunnel_setup(void *arg, struct ev_loop *loop)
@@ -139,6 +148,9 @@ static int otb_tunnel_setup(void *arg, struct ev_loop *loop)
      * fail the TCP probes for nothing. */
     if (t->upstreams.n > 1)
         otb_upstreams_start(&t->upstreams, OTB_TUNNEL_HEALTH_INTERVAL);
+    /* otb-redir flags the MPTCP endpoints; the tunnel only steers datagrams. */
+    otb_upstreams_watch_wans(&t->upstreams, &t->cfg, &t->master, false, otb_tunnel_wan_change,
+                             t);
     t->prog.tcp = t->cfg.mode == OTB_MODE_TCP_AND_UDP ? &t->relay : NULL;
     t->prog.udp = &t->udp;
     t->prog.upstreams = &t->upstreams;

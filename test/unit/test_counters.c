@@ -28,7 +28,8 @@ static struct otb_udp_counters udp_sample(void)
                                       .up_packets = 6, .up_bytes = 7, .down_packets = 8,
                                       .down_bytes = 9, .bad = 10, .replay = 11,
                                       .acl_refused = 12, .dns_fail = 13, .dns_dropped = 14,
-                                      .send_errors = 15, .errors = 16, .no_server = 17 };
+                                      .send_errors = 15, .errors = 16, .no_server = 17,
+                                      .probes = 18 };
 }
 
 static char *json_of(const struct otb_counter_table *t, const void *c)
@@ -84,7 +85,7 @@ static void test_udp_json(void **state)
                         "\"down\":{\"packets\":8,\"bytes\":9},"
                         "\"refused\":{\"bad\":10,\"replay\":11,\"acl\":12},"
                         "\"failures\":{\"dns\":13,\"dns_dropped\":14,\"send\":15,\"errors\":16,"
-                        "\"no_server\":17}");
+                        "\"no_server\":17},\"probes\":{\"answered\":18}");
     free(text);
 }
 
@@ -98,7 +99,7 @@ static void test_udp_line(void **state)
     assert_string_equal(line, "assoc_active 1 assoc_created 2 assoc_evicted 3 assoc_expired 4 "
                               "up_packets 6 up_bytes 7 down_packets 8 down_bytes 9 bad 10 "
                               "replay 11 acl_refused 12 dns_fail 13 dns_dropped 14 "
-                              "send_errors 15 errors 16 no_server 17");
+                              "send_errors 15 errors 16 no_server 17 probes_answered 18");
 }
 
 /* A short buffer cuts the line; it stays a terminated string. */
