@@ -1,6 +1,7 @@
 /* What a TCP connection's wire side carries, behind one interface so the
  * pipes (otb_pipe.c) do not know which one they run:
  *   otb_codec_aead      Shadowsocks AEAD stream (SIP004): [salt][chunks...]
+ *   otb_codec_2022      Shadowsocks 2022 stream (SIP022, otb_ss2022.h)
  *   otb_codec_identity  bytes as they are (direct/bypass connections of the box)
  * A codec with a request header, a response header and its own chunk format
  * (Shadowsocks 2022) fits the same slots: request() writes the client's
@@ -17,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "otb_ss2022.h"
 #include "otb_stream.h"
 
 struct otb_conn;
@@ -27,8 +29,23 @@ struct otb_codec_aead_state {
     bool enc_started; /* salt sent */
 };
 
+/* Wire bytes of a 2022 stream wait in rx, not in the pool's buffers: a
+ * chunk may hold 0xFFFF bytes, twice a pool buffer. rx is allocated while it
+ * holds bytes only. */
+#define OTB_SS22_RX_SIZE (OTB_SS22_UNIT_MAX + 2 * OTB_TAG_LEN)
+
+struct otb_codec_2022_state {
+    struct otb_ss22_enc enc;
+    struct otb_ss22_dec dec;
+    uint8_t *rx;
+    uint32_t rx_len;
+    bool enc_started; /* client: request sent; server: response started */
+    bool decoded;     /* the first read has been decoded */
+};
+
 union otb_codec_state {
     struct otb_codec_aead_state aead;
+    struct otb_codec_2022_state ss22;
 };
 
 struct otb_codec {
@@ -57,6 +74,10 @@ struct otb_codec {
 };
 
 extern const struct otb_codec otb_codec_aead;
+extern const struct otb_codec otb_codec_2022;
 extern const struct otb_codec otb_codec_identity;
+
+/* The codec of a connection through a server keyed with m. */
+const struct otb_codec *otb_codec_for(const struct otb_master *m);
 
 #endif

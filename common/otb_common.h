@@ -33,4 +33,18 @@ static inline uint16_t otb_get_be16(const uint8_t *p)
     return (uint16_t)((p[0] << 8) | p[1]);
 }
 
+static inline void otb_put_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+static inline uint64_t otb_get_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
 #endif

@@ -331,6 +331,8 @@ void otb_config_usage(enum otb_prog prog, FILE *out)
     }
     fprintf(out,
             "\nMethods: %s\n"
+            "2022-* (Shadowsocks 2022): the password or key is a base64 pre-shared key of\n"
+            "the method's key length (openssl rand -base64 32; 16 for 2022-blake3-aes-128-gcm).\n"
             "Config file keys are the option names above in shadowsocks-libev spelling\n"
             "(server_port, local_address, ...); command-line options override them.\n",
             otb_method_names());

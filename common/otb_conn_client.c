@@ -207,7 +207,8 @@ void otb_relay_accept_plain(struct otb_relay *r, int fd, const struct otb_addr *
                             const struct otb_route *route)
 {
     struct otb_conn *c = otb_conn_new_client(r, fd, target, early, early_len, route,
-                                             &otb_codec_aead, &otb_conn_side_upstream);
+                                             otb_codec_for(&r->key->master),
+                                             &otb_conn_side_upstream);
 
     if (!c)
         return;

@@ -56,6 +56,19 @@ void otb_conn_drain_read(struct otb_conn *c)
 
 /* -------------------------------------------------------------- header */
 
+/* SIP004 salts go through the program's filter (hashes, a window counted in
+ * salts); a 2022 request salt, whose timestamp the codec has checked, into
+ * the relay's pool of exact salts kept OTB_SS22_SALT_TTL seconds, as the
+ * 2022 spec requires. A salt the pool cannot keep is refused too. */
+static bool otb_conn_salt_replayed(struct otb_conn *c, const uint8_t *salt, size_t len)
+{
+    struct otb_relay *r = c->relay;
+
+    if (otb_method_is_2022(c->key->master.method))
+        return otb_saltpool_check_add(&r->salts2022, salt, len, ev_now(r->loop)) != 0;
+    return r->replay && otb_replay_check_add(r->replay, salt, len);
+}
+
 /* Server, HEADER state: check the salt once, then wait for a whole address header. */
 void otb_conn_header_progress(struct otb_conn *c)
 {
@@ -67,7 +80,7 @@ void otb_conn_header_progress(struct otb_conn *c)
 
     if (!c->salt_checked && (salt = c->codec->request_salt(c, &salt_len))) {
         c->salt_checked = true;
-        if (r->replay && otb_replay_check_add(r->replay, salt, salt_len)) {
+        if (otb_conn_salt_replayed(c, salt, salt_len)) {
             otb_conn_drain(c, "replayed salt", &r->stats.replay);
             return;
         }
@@ -263,7 +276,7 @@ void otb_relay_accept_cipher(struct otb_relay *r, int fd, const struct sockaddr 
         r->stats.preauth_evicted++;
         otb_conn_close(r->preauth_oldest, "connection limit: oldest unauthenticated closed");
     }
-    c = otb_conn_new(r, &otb_codec_aead, &otb_conn_side_server);
+    c = otb_conn_new(r, otb_codec_for(&r->key->master), &otb_conn_side_server);
     if (!c) {
         close(fd);
         return;

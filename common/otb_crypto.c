@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
+#include "otb_blake3.h"
 #include "otb_common.h"
 
 static const struct otb_cipher_info otb_methods[OTB_METHOD_COUNT] = {
@@ -18,6 +19,9 @@ static const struct otb_cipher_info otb_methods[OTB_METHOD_COUNT] = {
     [OTB_AES_256_GCM] = { "aes-256-gcm", 32, 12 },
     [OTB_CHACHA20_IETF_POLY1305] = { "chacha20-ietf-poly1305", 32, 12 },
     [OTB_XCHACHA20_IETF_POLY1305] = { "xchacha20-ietf-poly1305", 32, 24 },
+    [OTB_2022_AES_128_GCM] = { "2022-blake3-aes-128-gcm", 16, 12, true },
+    [OTB_2022_AES_256_GCM] = { "2022-blake3-aes-256-gcm", 32, 12, true },
+    [OTB_2022_CHACHA20_POLY1305] = { "2022-blake3-chacha20-poly1305", 32, 12, true },
 };
 
 /* The OpenSSL cipher of a method; NULL for XChaCha20 (libsodium). These are
@@ -26,10 +30,13 @@ static const EVP_CIPHER *otb_evp_cipher(enum otb_method m)
 {
     switch (m) {
     case OTB_AES_128_GCM:
+    case OTB_2022_AES_128_GCM:
         return EVP_aes_128_gcm();
     case OTB_AES_256_GCM:
+    case OTB_2022_AES_256_GCM:
         return EVP_aes_256_gcm();
     case OTB_CHACHA20_IETF_POLY1305:
+    case OTB_2022_CHACHA20_POLY1305:
         return EVP_chacha20_poly1305();
     default:
         return NULL;
@@ -68,7 +75,8 @@ const struct otb_cipher_info *otb_method_info(enum otb_method m)
 
 const char *otb_method_names(void)
 {
-    return "aes-128-gcm, aes-256-gcm, chacha20-ietf-poly1305, xchacha20-ietf-poly1305";
+    return "aes-128-gcm, aes-256-gcm, chacha20-ietf-poly1305, xchacha20-ietf-poly1305, "
+           "2022-blake3-aes-128-gcm, 2022-blake3-aes-256-gcm, 2022-blake3-chacha20-poly1305";
 }
 
 static void otb_master_init(struct otb_master *m, enum otb_method method)
@@ -214,24 +222,39 @@ static int otb_aead_evp_key(struct otb_aead *a, const EVP_CIPHER *cipher, const 
     return EVP_EncryptInit_ex(a->ctx, cipher, NULL, key, NULL) == 1 ? 0 : -EIO;
 }
 
-int otb_aead_start(struct otb_aead *a, const struct otb_master *m, const uint8_t *salt)
+int otb_aead_start_key(struct otb_aead *a, const struct otb_master *m, const uint8_t *key)
 {
-    uint8_t subkey[OTB_MAX_KEY_LEN];
+    const EVP_CIPHER *cipher = otb_evp_cipher(m->method);
     int rc = 0;
 
-    const EVP_CIPHER *cipher = otb_evp_cipher(m->method);
-
     a->ready = false;
-    otb_hkdf_sha1_subkey(salt, m->key_len, m->key, m->key_len, subkey, m->key_len);
     memset(a->nonce, 0, sizeof(a->nonce));
     a->master = m;
     if (cipher != NULL)
-        rc = otb_aead_evp_key(a, cipher, subkey);
+        rc = otb_aead_evp_key(a, cipher, key);
     else
-        memcpy(a->key, subkey, m->key_len);
-    sodium_memzero(subkey, sizeof(subkey));
+        memcpy(a->key, key, m->key_len);
     a->ready = rc == 0;
     return rc == 0 ? 0 : -EIO;
+}
+
+int otb_aead_start(struct otb_aead *a, const struct otb_master *m, const uint8_t *salt)
+{
+    uint8_t subkey[OTB_MAX_KEY_LEN], material[2 * OTB_MAX_KEY_LEN];
+    int rc;
+
+    if (otb_method_is_2022(m->method)) {
+        memcpy(material, m->key, m->key_len);
+        memcpy(material + m->key_len, salt, m->key_len);
+        otb_blake3_derive_key(OTB_2022_SUBKEY_CONTEXT, material, 2 * m->key_len, subkey,
+                              m->key_len);
+        sodium_memzero(material, sizeof(material));
+    } else {
+        otb_hkdf_sha1_subkey(salt, m->key_len, m->key, m->key_len, subkey, m->key_len);
+    }
+    rc = otb_aead_start_key(a, m, subkey);
+    sodium_memzero(subkey, sizeof(subkey));
+    return rc;
 }
 
 /* OpenSSL fails here only on a broken context (these calls do not allocate);

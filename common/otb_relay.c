@@ -29,6 +29,7 @@ int otb_relay_init(struct otb_relay *r, struct ev_loop *loop, const struct otb_l
     r->idle_timeout = 60.;
     r->connect_timeout = 10.;
     otb_pool_init(&r->pool, OTB_POOL_KEEP);
+    otb_saltpool_init(&r->salts2022, OTB_SS22_SALT_TTL);
     r->scratch = malloc(OTB_BUF_SIZE);
     if (!r->scratch || otb_relay_set_master(r, master) < 0) {
         free(r->scratch);
@@ -71,6 +72,7 @@ void otb_relay_destroy(struct otb_relay *r)
     otb_relay_reap_cb(r->loop, &r->reaper, 0);
     otb_pool_destroy(&r->pool);
     otb_srccount_free(&r->sources);
+    otb_saltpool_free(&r->salts2022);
     free(r->scratch);
     r->scratch = NULL;
     otb_relay_key_put(r->key);

@@ -33,6 +33,7 @@
 #include "otb_mptcp.h"
 #include "otb_qos.h"
 #include "otb_replay.h"
+#include "otb_saltpool.h"
 #include "otb_sock.h"
 #include "otb_srccount.h"
 #include "otb_stream.h"
@@ -154,7 +155,8 @@ struct otb_relay {
     struct otb_pool pool;
     uint8_t *scratch; /* OTB_BUF_SIZE, shared: only used within one callback */
     struct otb_counters stats;
-    struct otb_replay *replay; /* server: salts seen */
+    struct otb_replay *replay; /* server: salts seen (SIP004) */
+    struct otb_saltpool salts2022; /* server: request salts of 2022 streams */
     /* Where destinations are reached (server: every connection; client: the
      * direct ones): policy, resolver, source addresses, socket options.
      * Shared with the UDP relay, owned by the program. */

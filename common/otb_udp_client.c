@@ -116,6 +116,67 @@ unsigned otb_udprelay_count_wan(const struct otb_udprelay *r, int wan)
     return n;
 }
 
+/* 2022: a LAN flow's session, started with its first datagram: a random
+ * session ID, packet IDs from 0. */
+static void otb_udp_client_session(struct otb_udp_assoc *a)
+{
+    const struct otb_master *m = a->relay->master;
+    static const uint8_t zero[OTB_SS22_SID_LEN];
+
+    if (memcmp(a->ss22.sid, zero, sizeof(zero)) != 0)
+        return;
+    do
+        randombytes_buf(a->ss22.sid, OTB_SS22_SID_LEN);
+    while (memcmp(a->ss22.sid, zero, sizeof(zero)) == 0);
+    a->ss22.next_pid = 0;
+    if (otb_ss22_udp_is_aes(m))
+        otb_ss22_udp_subkey(m, a->ss22.sid, a->ss22.subkey);
+}
+
+/* 2022: a server's packet for a's session. Its session (one at a time: a
+ * new one, after a server restart, replaces it, the timestamp bounding how
+ * old a replayed packet of a former session can be) and its packet ID
+ * through the window. false if it must be dropped (counted). */
+static bool otb_udp_client_open_2022(struct otb_udp_assoc *a, uint8_t *data, size_t n,
+                                     struct otb_addr *from, size_t *off, size_t *len)
+{
+    struct otb_udprelay *r = a->relay;
+    const struct otb_ss22_udp_key *k = otb_udp_ss22_key(r);
+    const struct otb_master *m = r->master;
+    uint8_t sid[OTB_SS22_SID_LEN], subkey[OTB_MAX_KEY_LEN];
+    const uint8_t *key = subkey;
+    struct otb_ss22_udp_msg msg;
+
+    if (otb_ss22_udp_is_aes(m)) {
+        if (!otb_ss22_udp_peek(k, data, n, sid)) {
+            r->stats.bad++;
+            return false;
+        }
+        if (a->ss22.peer_known && memcmp(sid, a->ss22.peer_sid, sizeof(sid)) == 0)
+            key = a->ss22.peer_subkey;
+        else
+            otb_ss22_udp_subkey(m, sid, subkey);
+    }
+    if (otb_ss22_udp_open(k, &r->aead, key, data, n, true, (uint64_t)ev_now(r->loop), &msg,
+                          r->plain, OTB_UDP_PLAIN_CAP, from, off, len) != OTB_SS22_UDP_OK ||
+        memcmp(msg.client_sid, a->ss22.sid, OTB_SS22_SID_LEN) != 0) {
+        r->stats.bad++;
+        return false;
+    }
+    if (!a->ss22.peer_known || memcmp(msg.sid, a->ss22.peer_sid, sizeof(msg.sid)) != 0) {
+        memcpy(a->ss22.peer_sid, msg.sid, sizeof(msg.sid));
+        if (key == subkey)
+            memcpy(a->ss22.peer_subkey, subkey, sizeof(subkey));
+        memset(&a->ss22.window, 0, sizeof(a->ss22.window));
+        a->ss22.peer_known = true;
+    }
+    if (!otb_ss22_window_check(&a->ss22.window, msg.pid)) {
+        r->stats.replay++;
+        return false;
+    }
+    return true;
+}
+
 /* A LAN datagram to the server; with TPROXY, its original destination is
  * in the control message. */
 void otb_udp_client_datagram(void *ctx, uint8_t *data, size_t n,
@@ -124,6 +185,7 @@ void otb_udp_client_datagram(void *ctx, uint8_t *data, size_t n,
     struct otb_udp_listener *l = ctx;
     struct otb_udprelay *r = l->relay;
     struct sockaddr_storage orig, src;
+    size_t len;
     struct otb_addr dst;
     const struct otb_addr *to = &r->target;
     struct otb_udp_assoc *a;
@@ -152,8 +214,13 @@ void otb_udp_client_datagram(void *ctx, uint8_t *data, size_t n,
     if ((fd = otb_udp_client_out_fd(a)) < 0)
         return;
     out = otb_udp_tx_slot(r, fd);
-    otb_udp_tx_commit_from(r, otb_udp_seal_with(r, to, data, n, out),
-                           (const struct sockaddr *)&a->server, OTB_UDP_UP, n, -1,
+    if (otb_method_is_2022(r->master->method)) {
+        otb_udp_client_session(a);
+        len = otb_udp_ss22_seal(a, to, data, n, out);
+    } else {
+        len = otb_udp_seal_with(r, to, data, n, out);
+    }
+    otb_udp_tx_commit_from(r, len, (const struct sockaddr *)&a->server, OTB_UDP_UP, n, -1,
                            otb_udp_client_wan(a, &src));
     otb_udp_assoc_touch(a);
     otb_udp_assoc_note_port(a, to->port);
@@ -206,9 +273,15 @@ void otb_udp_client_deliver(void *ctx, uint8_t *data, size_t n,
     int fd = a->via->fd;
 
     /* Only the server holds the key; anything else is noise or an attack. */
-    if (!otb_udp_same_sockaddr(sender, (const struct sockaddr *)&a->server) ||
-        otb_udp_open_addr(&r->aead, r->master, data, n, r->plain, OTB_UDP_PLAIN_CAP, &from, &off,
-                          &len) != OTB_OK) {
+    if (!otb_udp_same_sockaddr(sender, (const struct sockaddr *)&a->server)) {
+        r->stats.bad++;
+        return;
+    }
+    if (otb_method_is_2022(r->master->method)) {
+        if (!otb_udp_client_open_2022(a, data, n, &from, &off, &len))
+            return;
+    } else if (otb_udp_open_addr(&r->aead, r->master, data, n, r->plain, OTB_UDP_PLAIN_CAP,
+                                 &from, &off, &len) != OTB_OK) {
         r->stats.bad++;
         return;
     }

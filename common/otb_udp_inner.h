@@ -17,7 +17,9 @@
 /* Listener socket buffers: bursts from many LAN hosts or boxes arrive at once. */
 #define OTB_UDP_SOCKBUF (1 << 20)
 #define OTB_UDP_PLAIN_CAP (OTB_ADDR_MAX_LEN + OTB_UDP_MAX)
-#define OTB_UDP_TX_CAP (OTB_MAX_SALT_LEN + OTB_ADDR_MAX_LEN + OTB_UDP_MAX + OTB_TAG_LEN)
+/* A 2022 packet's headers are the largest (OTB_SS22_UDP_OVERHEAD covers a
+ * SIP004 salt and tag too). */
+#define OTB_UDP_TX_CAP (OTB_SS22_UDP_OVERHEAD + OTB_ADDR_MAX_LEN + OTB_UDP_MAX)
 /* Received datagrams start this far into their slot, leaving room to put
  * the address header right before a payload without moving it. */
 #define OTB_UDP_PAYLOAD_OFF OTB_ADDR_MAX_LEN
@@ -82,6 +84,17 @@ void otb_udp_sock_start(struct otb_udprelay *r, struct otb_udp_sock *s, int fd);
 void otb_udp_assoc_close(struct otb_udp_assoc *a, uint64_t *counter);
 struct otb_udp_assoc *otb_udp_assoc_get(struct otb_udprelay *r, struct otb_udp_listener *via,
                                         const struct sockaddr *peer, uint8_t sub);
+/* Server, 2022: the association of a client session ID, created if needed
+ * (*created says so); NULL if none can be made (counted). */
+struct otb_udp_assoc *otb_udp_assoc_session(struct otb_udprelay *r, struct otb_udp_listener *via,
+                                            const struct sockaddr *peer, const uint8_t *sid,
+                                            bool *created);
+struct otb_udp_assoc *otb_udp_assoc_find_session(struct otb_udprelay *r, const uint8_t *sid);
+/* 2022: the relay's packet keys, for its current master. */
+const struct otb_ss22_udp_key *otb_udp_ss22_key(struct otb_udprelay *r);
+/* 2022: seals addr and payload as a's next packet into out; the length. */
+size_t otb_udp_ss22_seal(struct otb_udp_assoc *a, const struct otb_addr *addr,
+                         const uint8_t *payload, size_t len, uint8_t *out);
 const uint8_t *otb_udp_salt(struct otb_udprelay *r);
 size_t otb_udp_seal_with(struct otb_udprelay *r, const struct otb_addr *addr, uint8_t *payload,
                          size_t len, uint8_t *out);

@@ -130,13 +130,14 @@ static struct otb_udp_assoc *otb_udp_server_assoc(struct otb_udprelay *r,
     return a;
 }
 
-/* An authentic, fresh datagram from a box: apply the policy and relay it. */
+/* An authentic, fresh datagram from a box: apply the policy and relay it
+ * through a (a 2022 session), or the association of the box's address. */
 static void otb_udp_server_route(struct otb_udprelay *r, struct otb_udp_listener *l,
                                  const struct sockaddr *from, const struct otb_addr *to,
-                                 const uint8_t *payload, size_t len, int tos)
+                                 const uint8_t *payload, size_t len, int tos,
+                                 struct otb_udp_assoc *a)
 {
     struct sockaddr_storage ss;
-    struct otb_udp_assoc *a;
     socklen_t sslen;
 
     if (otb_addr_to_sockaddr(to, &ss, &sslen) == 0) {
@@ -144,7 +145,7 @@ static void otb_udp_server_route(struct otb_udprelay *r, struct otb_udp_listener
             r->stats.acl_refused++;
             return;
         }
-        if ((a = otb_udp_server_assoc(r, l, from, tos)))
+        if (a || (a = otb_udp_server_assoc(r, l, from, tos)))
             otb_udp_server_send(a, (const struct sockaddr *)&ss, payload, len);
         return;
     }
@@ -152,8 +153,73 @@ static void otb_udp_server_route(struct otb_udprelay *r, struct otb_udp_listener
         r->stats.acl_refused++;
         return;
     }
-    if ((a = otb_udp_server_assoc(r, l, from, tos)))
+    if (a || (a = otb_udp_server_assoc(r, l, from, tos)))
         otb_udp_server_send_name(a, to, payload, len);
+}
+
+/* A new session: our own session ID for the way back (never the client's)
+ * and the subkeys of both. */
+static void otb_udp_server_session_start(struct otb_udp_assoc *a, const uint8_t *client_sid,
+                                         const uint8_t *client_subkey)
+{
+    const struct otb_master *m = a->relay->master;
+
+    memcpy(a->ss22.peer_sid, client_sid, OTB_SS22_SID_LEN);
+    do
+        randombytes_buf(a->ss22.sid, OTB_SS22_SID_LEN);
+    while (memcmp(a->ss22.sid, client_sid, OTB_SS22_SID_LEN) == 0);
+    if (otb_ss22_udp_is_aes(m)) {
+        memcpy(a->ss22.peer_subkey, client_subkey, m->key_len);
+        otb_ss22_udp_subkey(m, a->ss22.sid, a->ss22.subkey);
+    }
+}
+
+/* A 2022 packet: opened with its session's subkey (derived for a new
+ * session), its packet ID through the session's window; the session then
+ * answers to the address it came from. */
+static void otb_udp_server_datagram_2022(struct otb_udp_listener *l, uint8_t *data, size_t n,
+                                         const struct sockaddr *from, struct msghdr *msg)
+{
+    struct otb_udprelay *r = l->relay;
+    const struct otb_ss22_udp_key *k = otb_udp_ss22_key(r);
+    struct otb_ss22_udp_msg m;
+    struct otb_udp_assoc *a = NULL;
+    uint8_t sid[OTB_SS22_SID_LEN], subkey[OTB_MAX_KEY_LEN];
+    const uint8_t *key = subkey;
+    struct otb_addr to;
+    size_t off, len;
+    bool created;
+    int tos;
+
+    if (otb_ss22_udp_is_aes(r->master)) {
+        if (!otb_ss22_udp_peek(k, data, n, sid)) {
+            r->stats.bad++;
+            return;
+        }
+        if ((a = otb_udp_assoc_find_session(r, sid)))
+            key = a->ss22.peer_subkey;
+        else
+            otb_ss22_udp_subkey(r->master, sid, subkey);
+    }
+    if (otb_ss22_udp_open(k, &r->aead, key, data, n, false, (uint64_t)ev_now(r->loop), &m,
+                          r->plain, OTB_UDP_PLAIN_CAP, &to, &off, &len) != OTB_SS22_UDP_OK) {
+        r->stats.bad++;
+        return;
+    }
+    if (!(a = otb_udp_assoc_session(r, l, from, m.sid, &created)))
+        return;
+    if (created)
+        otb_udp_server_session_start(a, m.sid, subkey);
+    if (!otb_ss22_window_check(&a->ss22.window, m.pid)) {
+        r->stats.replay++;
+        return;
+    }
+    /* The latest authentic address: the session follows the box's WANs. */
+    a->peer_len = otb_sockaddr_len(from);
+    memcpy(&a->peer, from, a->peer_len);
+    if ((tos = otb_udp_recv_tos(msg)) >= 0)
+        a->tos = tos & 0xfc;
+    otb_udp_server_route(r, l, from, &to, r->plain + off, len, tos, a);
 }
 
 void otb_udp_server_datagram(void *ctx, uint8_t *data, size_t n,
@@ -179,6 +245,10 @@ void otb_udp_server_datagram(void *ctx, uint8_t *data, size_t n,
         r->stats.bad++;
         return;
     }
+    if (otb_method_is_2022(r->master->method)) {
+        otb_udp_server_datagram_2022(l, data, n, from, msg);
+        return;
+    }
     if (otb_udp_open_addr(&r->aead, r->master, data, n, r->plain, OTB_UDP_PLAIN_CAP, &to, &off,
                           &len) != OTB_OK) {
         r->stats.bad++;
@@ -189,7 +259,7 @@ void otb_udp_server_datagram(void *ctx, uint8_t *data, size_t n,
         r->stats.replay++;
         return;
     }
-    otb_udp_server_route(r, l, from, &to, r->plain + off, len, otb_udp_recv_tos(msg));
+    otb_udp_server_route(r, l, from, &to, r->plain + off, len, otb_udp_recv_tos(msg), NULL);
 }
 
 /* A datagram from any Internet host to the association's socket: back to the box. */
@@ -205,10 +275,15 @@ void otb_udp_server_reply(void *ctx, uint8_t *data, size_t n, const struct socka
     if (otb_addr_from_sockaddr(&src, from) < 0)
         return;
     out = otb_udp_tx_slot(r, a->via->fd);
-    len = otb_udp_seal_with(r, &src, data, n, out);
-    /* Our own salt recorded: this datagram, sent back to us from any
-     * source, would open as a box's request (a reflector) under the same key. */
-    otb_replay_check_add(&r->replay, out, r->master->key_len);
+    if (otb_method_is_2022(r->master->method)) {
+        /* Session and packet IDs, and the server type, protect these. */
+        len = otb_udp_ss22_seal(a, &src, data, n, out);
+    } else {
+        len = otb_udp_seal_with(r, &src, data, n, out);
+        /* Our own salt recorded: this datagram, sent back to us from any
+         * source, would open as a box's request (a reflector) under the same key. */
+        otb_replay_check_add(&r->replay, out, r->master->key_len);
+    }
     otb_udp_tx_commit(r, len, (const struct sockaddr *)&a->peer, OTB_UDP_DOWN, n, a->tos);
     otb_udp_assoc_touch(a);
     otb_udp_assoc_note_port(a, src.port);

@@ -204,6 +204,71 @@ struct otb_udp_assoc *otb_udp_assoc_get(struct otb_udprelay *r,
     return otb_udp_assoc_new(r, via, peer, &k, hash);
 }
 
+/* A session's key in the table: its ID where an address would be, and a
+ * family no socket address has. */
+static void otb_udp_session_key(struct otb_udp_key *k, const uint8_t *sid)
+{
+    memset(k, 0, sizeof(*k));
+    memcpy(k->addr, sid, OTB_SS22_SID_LEN);
+    k->family = AF_UNSPEC;
+    k->sub = 0x22;
+}
+
+struct otb_udp_assoc *otb_udp_assoc_find_session(struct otb_udprelay *r, const uint8_t *sid)
+{
+    struct otb_udp_key k;
+
+    otb_udp_session_key(&k, sid);
+    return (struct otb_udp_assoc *)otb_udp_table_find(&r->table, &k,
+                                                      otb_udp_table_hash(&r->table, &k));
+}
+
+struct otb_udp_assoc *otb_udp_assoc_session(struct otb_udprelay *r, struct otb_udp_listener *via,
+                                            const struct sockaddr *peer, const uint8_t *sid,
+                                            bool *created)
+{
+    struct otb_udp_key k;
+    uint64_t hash;
+    struct otb_udp_link *l;
+
+    otb_udp_session_key(&k, sid);
+    hash = otb_udp_table_hash(&r->table, &k);
+    *created = false;
+    if ((l = otb_udp_table_find(&r->table, &k, hash))) {
+        ((struct otb_udp_assoc *)l)->via = via;
+        return (struct otb_udp_assoc *)l;
+    }
+    *created = true;
+    return otb_udp_assoc_new(r, via, peer, &k, hash);
+}
+
+const struct otb_ss22_udp_key *otb_udp_ss22_key(struct otb_udprelay *r)
+{
+    if (r->ss22key.master != r->master) /* first use, or a reload brought a new key */
+        otb_ss22_udp_key_init(&r->ss22key, r->master);
+    return &r->ss22key;
+}
+
+size_t otb_udp_ss22_seal(struct otb_udp_assoc *a, const struct otb_addr *addr,
+                         const uint8_t *payload, size_t len, uint8_t *out)
+{
+    struct otb_udprelay *r = a->relay;
+    struct otb_ss22_udp_msg msg = { .pid = a->ss22.next_pid++,
+                                    .time = (uint64_t)ev_now(r->loop) };
+    uint8_t hdr[OTB_ADDR_MAX_LEN];
+    size_t hlen = otb_addr_encode(addr, hdr);
+
+    memcpy(msg.sid, a->ss22.sid, OTB_SS22_SID_LEN);
+    if (r->role == OTB_UDP_SERVER) {
+        msg.type = OTB_SS22_TYPE_SERVER;
+        memcpy(msg.client_sid, a->ss22.peer_sid, OTB_SS22_SID_LEN);
+    }
+    /* chacha: a fresh 24-byte nonce from the relay's random pool */
+    return otb_ss22_udp_seal(otb_udp_ss22_key(r), &r->aead, a->ss22.subkey,
+                             otb_ss22_udp_is_aes(r->master) ? NULL : otb_udp_salt(r), &msg, hdr,
+                             hlen, payload, len, out);
+}
+
 /* A fresh salt. randombytes_buf is one getrandom() system call per use
  * with the system's libsodium: drawing salts in bulk takes that cost off
  * every datagram. */

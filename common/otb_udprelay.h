@@ -1,6 +1,12 @@
 /* UDP relay shared by otb-server and otb-tunnel: Shadowsocks AEAD datagrams,
  * one association per peer, full-cone NAT on the server.
  *
+ * With a Shadowsocks 2022 method (otb_udp2022.h) an association is a
+ * session: the server keys it by the client's session ID, not its address,
+ * and answers to the latest address an authentic, fresh packet came from,
+ * so a box that changes WAN keeps its session and its outbound sockets;
+ * packet IDs pass a sliding window instead of the salt filter.
+ *
  * Server role: every datagram from a box is opened (otb_udp_open_addr),
  * its salt checked against a replay filter, its destination checked against
  * the outbound policy (names resolved with c-ares), then sent from the
@@ -67,6 +73,7 @@
 #include "otb_selfaddr.h"
 #include "otb_sock.h"
 #include "otb_udp.h"
+#include "otb_udp2022.h"
 
 #define OTB_UDP_DEFAULT_MAX_ASSOC 4096
 /* TPROXY: transparent reply sockets kept per association (one per replying
@@ -237,6 +244,16 @@ struct otb_udp_assoc {
     /* server: name resolution */
     struct otb_dns_query *dns;
     struct otb_udp_pending *held;
+    /* Shadowsocks 2022: the association is a session. */
+    struct otb_udp_ss22 {
+        uint8_t sid[OTB_SS22_SID_LEN];      /* ours: packets we send carry it */
+        uint8_t peer_sid[OTB_SS22_SID_LEN]; /* the other side's (server: the table key) */
+        uint64_t next_pid;                  /* our next packet ID */
+        struct otb_ss22_window window;      /* the other side's packet IDs */
+        uint8_t subkey[OTB_MAX_KEY_LEN];      /* AES: of sid */
+        uint8_t peer_subkey[OTB_MAX_KEY_LEN]; /* AES: of peer_sid */
+        bool peer_known;                    /* client: a server session was seen */
+    } ss22;
     /* client, TPROXY: reply sockets, filled in order then replaced round-robin */
     unsigned nreplies, reply_next;
     struct otb_udp_reply replies[];
@@ -255,6 +272,7 @@ struct otb_udprelay {
     struct otb_udp_txbatch *tx; /* datagrams to send, flushed before returning to the loop */
     uint8_t *plain;             /* one opened datagram */
     struct otb_aead aead;       /* re-keyed per datagram (each has its own salt) */
+    struct otb_ss22_udp_key ss22key; /* 2022 methods: of master, set when master changes */
     uint8_t salts[OTB_UDP_SALT_POOL];
     size_t salts_used;
     struct otb_udp_listener *listeners;

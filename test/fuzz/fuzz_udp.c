@@ -16,13 +16,13 @@
 /* Cipher state re-keyed for every datagram, as the relay keeps one. */
 static struct otb_aead codec_aead;
 
-#define FUZZ_MASTERS (OTB_METHOD_COUNT + 1)
+#define FUZZ_MASTERS (OTB_SIP004_METHOD_COUNT + 1)
 
 static size_t make_masters(struct otb_master *m)
 {
     size_t n = 0;
 
-    for (int meth = 0; meth < OTB_METHOD_COUNT; meth++) {
+    for (int meth = 0; meth < OTB_SIP004_METHOD_COUNT; meth++) {
         otb_master_from_password(&m[n], (enum otb_method)meth, "fuzz");
         n++;
     }

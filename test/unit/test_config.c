@@ -468,6 +468,53 @@ static void test_master(void **state)
     otb_master_wipe(&want);
 }
 
+/* A 2022 method's secret is its base64 PSK, as key or as password; any other
+ * length, or text that is not base64, is an error naming the key it came
+ * from, at load time (exit 2) and when the master is made. */
+static void test_master_2022(void **state)
+{
+    struct otb_config cfg;
+    struct otb_master m;
+    char err[256] = "";
+    (void)state;
+
+    assert_int_equal(LOAD(&cfg, OTB_PROG_SERVER, err, "-p", "8388", "-m",
+                          "2022-blake3-aes-256-gcm", "-k", KEY32),
+                     OTB_CONFIG_OK);
+    assert_int_equal(otb_config_master(&cfg, &m, err, sizeof(err)), OTB_CONFIG_OK);
+    assert_int_equal(m.method, OTB_2022_AES_256_GCM);
+    for (int i = 0; i < 32; i++)
+        assert_int_equal(m.key[i], i + 1); /* the password is the key, not hashed */
+    assert_int_equal(LOAD(&cfg, OTB_PROG_SERVER, err, "-p", "8388", "-m",
+                          "2022-blake3-aes-128-gcm", "--key", KEY16),
+                     OTB_CONFIG_OK);
+    assert_int_equal(otb_config_master(&cfg, &m, err, sizeof(err)), OTB_CONFIG_OK);
+    assert_int_equal(m.key_len, 16);
+
+    assert_int_equal(LOAD(&cfg, OTB_PROG_SERVER, err, "-p", "8388", "-m",
+                          "2022-blake3-aes-128-gcm", "-k", KEY32),
+                     OTB_CONFIG_ERROR);
+    assert_contains(err, "password (-k)");
+    assert_contains(err, "16-byte");
+    assert_lacks(err, KEY32);
+    assert_int_equal(LOAD(&cfg, OTB_PROG_SERVER, err, "-p", "8388", "-m",
+                          "2022-blake3-chacha20-poly1305", "--key", KEY16),
+                     OTB_CONFIG_ERROR);
+    assert_contains(err, "key (--key)");
+    assert_int_equal(LOAD(&cfg, OTB_PROG_SERVER, err, "-p", "8388", "-m",
+                          "2022-blake3-aes-256-gcm", "-k", PW),
+                     OTB_CONFIG_ERROR);
+    assert_contains(err, "password (-k)");
+    assert_lacks(err, PW);
+
+    otb_config_defaults(&cfg, OTB_PROG_SERVER);
+    snprintf(cfg.method, sizeof(cfg.method), "2022-blake3-aes-256-gcm");
+    snprintf(cfg.password, sizeof(cfg.password), "%s", PW);
+    assert_int_equal(otb_config_master(&cfg, &m, err, sizeof(err)), OTB_CONFIG_ERROR);
+    assert_contains(err, "password (-k)");
+    otb_master_wipe(&m);
+}
+
 /* Tiny buffers truncate the message but never overflow. */
 static void test_small_err_buffer(void **state)
 {
@@ -499,6 +546,7 @@ int main(void)
         cmocka_unit_test(test_master),
         cmocka_unit_test(test_box_pending),
         cmocka_unit_test(test_wipe_secrets),
+        cmocka_unit_test(test_master_2022),
         cmocka_unit_test(test_small_err_buffer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

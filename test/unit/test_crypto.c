@@ -205,6 +205,8 @@ static void test_base64_accept(void **state)
     expect_b64_ok(OTB_AES_128_GCM, "-v7_AwQFBgcICQoLDA0ODw", k16_hex);
     /* 32 bytes, every 32-byte method. */
     for (int meth = OTB_AES_256_GCM; meth < OTB_METHOD_COUNT; meth++) {
+        if (otb_method_info((enum otb_method)meth)->key_len != 32)
+            continue;
         expect_b64_ok((enum otb_method)meth, "+/+/AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0=",
                       k32_hex);
         expect_b64_ok((enum otb_method)meth, "+/+/AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0",

@@ -27,7 +27,7 @@ static struct otb_aead codec_aead;
 
 static const uint8_t kat_plain[] = {0x01, 0xc0, 0x00, 0x02, 0x01, 0x00, 0x35, 'd', 'n', 's', '?'};
 
-static const char *const kat_packets[OTB_METHOD_COUNT] = {
+static const char *const kat_packets[OTB_SIP004_METHOD_COUNT] = {
     [OTB_AES_128_GCM] = "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb820f04419d085628c0b000de37405988fb2"
                         "fc64c81ec7ca852abb",
     [OTB_AES_256_GCM] = "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebfa802"
@@ -66,7 +66,7 @@ static size_t all_masters(struct otb_master *m, size_t cap, const char *password
 {
     size_t n = 0;
 
-    for (int meth = 0; meth < OTB_METHOD_COUNT; meth++) {
+    for (int meth = 0; meth < OTB_SIP004_METHOD_COUNT; meth++) {
         assert_true(n < cap);
         otb_master_from_password(&m[n], (enum otb_method)meth, password);
         n++;
@@ -91,7 +91,7 @@ static int open_exact(const struct otb_master *m, const uint8_t *pkt, size_t len
 
 static void test_kat(void **state)
 {
-    struct otb_master ms[OTB_METHOD_COUNT + 1];
+    struct otb_master ms[OTB_SIP004_METHOD_COUNT + 1];
     size_t n = all_masters(ms, OTB_ARRAY_LEN(ms), "otb-udp");
 
     (void)state;
@@ -127,7 +127,7 @@ static void test_kat(void **state)
 
 static void test_round_trip(void **state)
 {
-    struct otb_master ms[OTB_METHOD_COUNT + 1];
+    struct otb_master ms[OTB_SIP004_METHOD_COUNT + 1];
     size_t n = all_masters(ms, OTB_ARRAY_LEN(ms), "round trip");
     static const size_t payload_lens[] = {0, 1, 15, 16, 17, 500, 1472, 8192, 65000};
     const size_t maxplain = OTB_ADDR_MAX_LEN + 65000;
@@ -202,7 +202,7 @@ static void test_round_trip(void **state)
 
 static void test_short_packets(void **state)
 {
-    struct otb_master ms[OTB_METHOD_COUNT + 1];
+    struct otb_master ms[OTB_SIP004_METHOD_COUNT + 1];
     size_t n = all_masters(ms, OTB_ARRAY_LEN(ms), "short");
     uint8_t pkt[OTB_MAX_SALT_LEN + OTB_TAG_LEN + 8], out[sizeof(pkt)];
 
@@ -243,7 +243,7 @@ static void test_short_packets(void **state)
 
 static void test_bad_tag(void **state)
 {
-    struct otb_master ms[OTB_METHOD_COUNT + 1];
+    struct otb_master ms[OTB_SIP004_METHOD_COUNT + 1];
     size_t n = all_masters(ms, OTB_ARRAY_LEN(ms), "tamper");
     uint8_t plain[40], pkt[128], bad[128], out[128];
 
@@ -293,7 +293,7 @@ static void test_bad_tag(void **state)
 
 static void test_bad_header(void **state)
 {
-    struct otb_master ms[OTB_METHOD_COUNT + 1];
+    struct otb_master ms[OTB_SIP004_METHOD_COUNT + 1];
     size_t n = all_masters(ms, OTB_ARRAY_LEN(ms), "header");
     static const struct {
         const char *bytes;
