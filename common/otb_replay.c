@@ -4,6 +4,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Every page of a table written now, not left to calloc's lazy zero pages:
+ * the memory the filter needs (stated at start) is taken at once, instead
+ * of the process growing page by page as salts land at random places, which
+ * would look like a leak and could fail later under memory pressure. The
+ * volatile store keeps the compiler from folding it away. */
+static void otb_replay_commit(uint32_t *table, size_t slots)
+{
+    volatile uint32_t *t = table;
+
+    for (size_t i = 0; i < slots; i += 1024)
+        t[i] = 0;
+}
+
 int otb_replay_init(struct otb_replay *r, size_t capacity)
 {
     size_t cap = 8;
@@ -21,6 +34,8 @@ int otb_replay_init(struct otb_replay *r, size_t capacity)
         otb_replay_free(r);
         return -ENOMEM;
     }
+    otb_replay_commit(r->gen[0], r->slots);
+    otb_replay_commit(r->gen[1], r->slots);
     randombytes_buf(r->key, sizeof(r->key));
     return 0;
 }
