@@ -1,5 +1,7 @@
 #include "otb_ss2022.h"
 
+#include "otb_stream.h"
+
 #include <string.h>
 
 size_t otb_ss22_request_len(const struct otb_master *m, size_t addr_len, size_t padding,
@@ -95,16 +97,13 @@ size_t otb_ss22_seal(struct otb_ss22_enc *e, const uint8_t *in, size_t len, uint
 
     while (len > 0) {
         size_t n = OTB_MIN(len, (size_t)OTB_SS22_CHUNK_MAX);
-        if (e->header_pending) {
+        if (e->header_pending) { /* the length is in the response's header */
             written += otb_ss22_seal_header(e, n, out);
+            otb_aead_seal(&e->aead, out + written, in, n);
+            written += n + OTB_TAG_LEN;
         } else {
-            uint8_t be[2];
-            otb_put_be16(be, (uint16_t)n);
-            otb_aead_seal(&e->aead, out + written, be, 2);
-            written += 2 + OTB_TAG_LEN;
+            written += otb_stream_seal_chunk(&e->aead, in, n, out + written);
         }
-        otb_aead_seal(&e->aead, out + written, in, n);
-        written += n + OTB_TAG_LEN;
         in += n;
         len -= n;
     }

@@ -26,18 +26,23 @@ size_t otb_stream_enc_start(struct otb_stream_enc *e, const struct otb_master *m
     return m->key_len;
 }
 
+size_t otb_stream_seal_chunk(struct otb_aead *a, const uint8_t *in, size_t n, uint8_t *out)
+{
+    uint8_t be[2];
+
+    otb_put_be16(be, (uint16_t)n);
+    otb_aead_seal(a, out, be, 2);
+    otb_aead_seal(a, out + 2 + OTB_TAG_LEN, in, n);
+    return 2 + OTB_TAG_LEN + n + OTB_TAG_LEN;
+}
+
 size_t otb_stream_seal(struct otb_stream_enc *e, const uint8_t *in, size_t len, uint8_t *out)
 {
     size_t written = 0;
 
     while (len > 0) {
         size_t n = OTB_MIN(len, (size_t)OTB_CHUNK_MAX);
-        uint8_t be[2];
-        otb_put_be16(be, (uint16_t)n);
-        otb_aead_seal(&e->aead, out + written, be, 2);
-        written += 2 + OTB_TAG_LEN;
-        otb_aead_seal(&e->aead, out + written, in, n);
-        written += n + OTB_TAG_LEN;
+        written += otb_stream_seal_chunk(&e->aead, in, n, out + written);
         in += n;
         len -= n;
     }

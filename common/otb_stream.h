@@ -38,6 +38,10 @@ size_t otb_stream_enc_start(struct otb_stream_enc *e, const struct otb_master *m
 /* Seals len > 0 bytes as chunks of at most OTB_CHUNK_MAX; out must hold
  * otb_stream_sealed_len(len). Returns the bytes written. */
 size_t otb_stream_seal(struct otb_stream_enc *e, const uint8_t *in, size_t len, uint8_t *out);
+/* One chunk: sealed length (2 bytes big-endian) then sealed payload, n
+ * bytes of in; the bytes written. Shared with the 2022 stream, whose chunks
+ * have the same form (up to 0xFFFF bytes). */
+size_t otb_stream_seal_chunk(struct otb_aead *a, const uint8_t *in, size_t n, uint8_t *out);
 void otb_stream_enc_end(struct otb_stream_enc *e);
 
 void otb_stream_dec_init(struct otb_stream_dec *d, const struct otb_master *m);

@@ -30,9 +30,11 @@ extern char **environ;
 /* Probes lost in a row before silence can mean down; answers in a row to be up again. */
 #define OTB_WANMON_LOST_FOR_DOWN 3
 #define OTB_WANMON_ANSWERS_FOR_UP 3
-/* A WAN that received more packets than this since its last answer is
+/* A WAN that received more packets than this since its first lost probe is
  * carrying traffic (a dead line receives nothing, at most ARP): its probes
- * are more likely lost in a full queue, so it needs a longer silence. */
+ * are more likely lost in a full queue, so it needs a longer silence. Counted
+ * from the first loss, not the last answer: what arrived just before a line
+ * died says nothing. */
 #define OTB_WANMON_BUSY_PACKETS 50
 #define OTB_WANMON_BUSY_FACTOR 4
 /* A reply this many sequence numbers late still proves the WAN alive. */
@@ -204,7 +206,6 @@ static void otb_wanmon_answered(struct otb_wanmon_wan *w, ev_tstamp rtt)
 
     w->answers++;
     w->mon->ever_answered = true;
-    w->rx_at_answer = otb_wanmon_ifstat(w->iface, "rx_packets");
     w->last_answer = ev_now(w->mon->loop);
     w->lost_in_row = 0;
     w->answers_in_row++;
@@ -315,7 +316,8 @@ static void otb_wanmon_tick(struct otb_wanmon_wan *w)
         if (w->inflight[i].sent > 0 && now - w->inflight[i].sent >= rto) {
             w->inflight[i].sent = 0;
             w->probes_lost++;
-            w->lost_in_row++;
+            if (w->lost_in_row++ == 0)
+                w->rx_at_loss = otb_wanmon_ifstat(w->iface, "rx_packets");
             w->answers_in_row = 0;
             otb_wanmon_note(w, true);
         }
@@ -330,7 +332,7 @@ static void otb_wanmon_tick(struct otb_wanmon_wan *w)
     if (m->ever_answered && w->state != OTB_WAN_DOWN &&
         w->lost_in_row >= OTB_WANMON_LOST_FOR_DOWN && now - silent_since >= m->down_after &&
         (now - silent_since >= OTB_WANMON_BUSY_FACTOR * m->down_after ||
-         otb_wanmon_ifstat(w->iface, "rx_packets") - w->rx_at_answer <
+         otb_wanmon_ifstat(w->iface, "rx_packets") - w->rx_at_loss <
              OTB_WANMON_BUSY_PACKETS)) {
         char why[80];
         snprintf(why, sizeof(why), "%u probes unanswered for %.1f s", w->lost_in_row,

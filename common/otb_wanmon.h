@@ -63,7 +63,7 @@ struct otb_wanmon_wan {
     } inflight[OTB_WANMON_INFLIGHT];
     ev_tstamp last_sent, last_answer, last_change;
     ev_tstamp last_heard;      /* data answered through this WAN (otb_wanmon_traffic) */
-    uint64_t rx_at_answer;     /* the interface's rx_packets at the last answer */
+    uint64_t rx_at_loss;       /* the interface's rx_packets at the first lost probe */
     ev_tstamp unanswered_since; /* data sent since the last answer, 0 = none */
     ev_tstamp srtt, rttvar; /* seconds; srtt 0 = no sample yet */
     unsigned lost_in_row;   /* probes lost since the last answer */
