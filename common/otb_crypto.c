@@ -15,10 +15,10 @@
 #include "otb_common.h"
 
 static const struct otb_cipher_info otb_methods[OTB_METHOD_COUNT] = {
-    [OTB_AES_128_GCM] = { "aes-128-gcm", 16, 12 },
-    [OTB_AES_256_GCM] = { "aes-256-gcm", 32, 12 },
-    [OTB_CHACHA20_IETF_POLY1305] = { "chacha20-ietf-poly1305", 32, 12 },
-    [OTB_XCHACHA20_IETF_POLY1305] = { "xchacha20-ietf-poly1305", 32, 24 },
+    [OTB_AES_128_GCM] = { "aes-128-gcm", 16, 12, false },
+    [OTB_AES_256_GCM] = { "aes-256-gcm", 32, 12, false },
+    [OTB_CHACHA20_IETF_POLY1305] = { "chacha20-ietf-poly1305", 32, 12, false },
+    [OTB_XCHACHA20_IETF_POLY1305] = { "xchacha20-ietf-poly1305", 32, 24, false },
     [OTB_2022_AES_128_GCM] = { "2022-blake3-aes-128-gcm", 16, 12, true },
     [OTB_2022_AES_256_GCM] = { "2022-blake3-aes-256-gcm", 32, 12, true },
     [OTB_2022_CHACHA20_POLY1305] = { "2022-blake3-chacha20-poly1305", 32, 12, true },
