@@ -31,21 +31,30 @@ static void otb_sip004_start(struct otb_conn *c, struct otb_buf *b)
     s->enc_started = true;
 }
 
-static int otb_sip004_seal_read(struct otb_conn *c)
+ssize_t otb_codec_read_plain(struct otb_conn *c, size_t max, struct otb_buf **out)
 {
     struct otb_relay *r = c->relay;
-    struct otb_codec_aead_state *s = &c->codec_state.aead;
-    size_t salt_len = s->enc_started ? 0 : c->key->master.key_len;
-    size_t max = otb_stream_max_plain(OTB_BUF_SIZE - salt_len);
     ssize_t n = recv(c->plain_fd, r->scratch, max, 0);
-    struct otb_buf *b;
 
     if (n < 0)
         return errno == EAGAIN || errno == EINTR ? 0 : -errno;
     if (n == 0)
         return -1;
-    if (!(b = otb_pipe_buf(r, &c->seal.out)))
+    if (!(*out = otb_pipe_buf(r, &c->seal.out)))
         return -ENOMEM;
+    return n;
+}
+
+static int otb_sip004_seal_read(struct otb_conn *c)
+{
+    struct otb_relay *r = c->relay;
+    struct otb_codec_aead_state *s = &c->codec_state.aead;
+    size_t salt_len = s->enc_started ? 0 : c->key->master.key_len;
+    struct otb_buf *b = NULL;
+    ssize_t n = otb_codec_read_plain(c, otb_stream_max_plain(OTB_BUF_SIZE - salt_len), &b);
+
+    if (n <= 0)
+        return (int)n;
     otb_sip004_start(c, b);
     b->end += (uint32_t)otb_stream_seal(&s->enc, r->scratch, (size_t)n, b->data + b->end);
     return 1;

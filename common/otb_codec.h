@@ -17,11 +17,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "otb_ss2022.h"
 #include "otb_stream.h"
 
 struct otb_conn;
+struct otb_buf;
 
 struct otb_codec_aead_state {
     struct otb_stream_enc enc;
@@ -75,6 +77,11 @@ struct otb_codec {
 
 extern const struct otb_codec otb_codec_aead;
 extern const struct otb_codec otb_codec_2022;
+
+/* For the stream codecs' seal_read: up to max bytes of the plain socket into
+ * the relay's scratch, and the seal pipe's output buffer in *out. n > 0, 0
+ * when there is nothing to read now, -1 at EOF, -ENOMEM or -errno. */
+ssize_t otb_codec_read_plain(struct otb_conn *c, size_t max, struct otb_buf **out);
 extern const struct otb_codec otb_codec_identity;
 
 /* The codec of a connection through a server keyed with m. */

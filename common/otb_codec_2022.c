@@ -54,15 +54,11 @@ static int otb_ss22_codec_seal_read(struct otb_conn *c)
 {
     struct otb_relay *r = c->relay;
     struct otb_codec_2022_state *s = &c->codec_state.ss22;
-    ssize_t n = recv(c->plain_fd, r->scratch, otb_ss22_max_plain(OTB_BUF_SIZE), 0);
-    struct otb_buf *b;
+    struct otb_buf *b = NULL;
+    ssize_t n = otb_codec_read_plain(c, otb_ss22_max_plain(OTB_BUF_SIZE), &b);
 
-    if (n < 0)
-        return errno == EAGAIN || errno == EINTR ? 0 : -errno;
-    if (n == 0)
-        return -1;
-    if (!(b = otb_pipe_buf(r, &c->seal.out)))
-        return -ENOMEM;
+    if (n <= 0)
+        return (int)n;
     otb_ss22_codec_start(c);
     b->end += (uint32_t)otb_ss22_seal(&s->enc, r->scratch, (size_t)n, b->data + b->end);
     return 1;
