@@ -177,12 +177,21 @@ static void otb_wanmon_transition(struct otb_wanmon_wan *w, enum otb_wan_state t
 
 /* -------------------------------------------------------------- probes */
 
+/* An RTT-based delay kept within the probe timeout's bounds. */
+static ev_tstamp otb_wanmon_bounded(ev_tstamp d)
+{
+    return d < OTB_WANMON_RTO_MIN ? OTB_WANMON_RTO_MIN : d > OTB_WANMON_RTO_MAX ? OTB_WANMON_RTO_MAX : d;
+}
+
+/* WAN i, or NULL when there is no such WAN. */
+static struct otb_wanmon_wan *otb_wanmon_at(const struct otb_wanmon *m, int i)
+{
+    return i >= 0 && (size_t)i < m->n ? (struct otb_wanmon_wan *)&m->wans[i] : NULL;
+}
+
 static ev_tstamp otb_wanmon_rto(const struct otb_wanmon_wan *w)
 {
-    ev_tstamp rto = w->srtt > 0 ? w->srtt + 4 * w->rttvar : OTB_WANMON_RTO_MAX;
-
-    return rto < OTB_WANMON_RTO_MIN ? OTB_WANMON_RTO_MIN
-                                    : rto > OTB_WANMON_RTO_MAX ? OTB_WANMON_RTO_MAX : rto;
+    return otb_wanmon_bounded(w->srtt > 0 ? w->srtt + 4 * w->rttvar : OTB_WANMON_RTO_MAX);
 }
 
 static void otb_wanmon_note(struct otb_wanmon_wan *w, bool lost)
@@ -579,9 +588,9 @@ int otb_wanmon_pick(const struct otb_wanmon *m, int family, uint32_t tried)
 bool otb_wanmon_source(const struct otb_wanmon *m, int i, int family,
                        struct sockaddr_storage *ss, socklen_t *len)
 {
-    const struct otb_wanmon_wan *w = &m->wans[i];
+    const struct otb_wanmon_wan *w = otb_wanmon_at(m, i);
 
-    if (i < 0 || (size_t)i >= m->n || !otb_wanmon_usable(w, family))
+    if (!w || !otb_wanmon_usable(w, family))
         return false;
     memcpy(ss, &w->addr, w->addr_len);
     ((struct sockaddr_in *)ss)->sin_port = 0; /* same offset in sockaddr_in6 */
@@ -591,16 +600,16 @@ bool otb_wanmon_source(const struct otb_wanmon *m, int i, int family,
 
 ev_tstamp otb_wanmon_attempt_delay(const struct otb_wanmon *m, int i)
 {
-    ev_tstamp d = m->wans[i].srtt > 0 ? 3 * m->wans[i].srtt + 0.1 : OTB_WANMON_RTO_MAX;
+    ev_tstamp srtt = m->wans[i].srtt;
 
-    return d < OTB_WANMON_RTO_MIN ? OTB_WANMON_RTO_MIN : d > OTB_WANMON_RTO_MAX ? OTB_WANMON_RTO_MAX : d;
+    return otb_wanmon_bounded(srtt > 0 ? 3 * srtt + 0.1 : OTB_WANMON_RTO_MAX);
 }
 
 void otb_wanmon_suspect(struct otb_wanmon *m, int i)
 {
-    struct otb_wanmon_wan *w = &m->wans[i];
+    struct otb_wanmon_wan *w = otb_wanmon_at(m, i);
 
-    if (i < 0 || (size_t)i >= m->n || w->fd < 0 || w->state == OTB_WAN_DOWN)
+    if (!w || w->fd < 0 || w->state == OTB_WAN_DOWN)
         return;
     if (ev_now(m->loop) - w->last_sent >= OTB_WANMON_SUSPECT_INTERVAL) {
         otb_wanmon_send(w);
@@ -610,12 +619,11 @@ void otb_wanmon_suspect(struct otb_wanmon *m, int i)
 
 void otb_wanmon_traffic(struct otb_wanmon *m, int i, bool heard)
 {
-    struct otb_wanmon_wan *w;
+    struct otb_wanmon_wan *w = otb_wanmon_at(m, i);
     ev_tstamp now;
 
-    if (i < 0 || (size_t)i >= m->n)
+    if (!w)
         return;
-    w = &m->wans[i];
     now = ev_now(m->loop);
     if (heard) {
         w->last_heard = now;
@@ -631,7 +639,9 @@ void otb_wanmon_traffic(struct otb_wanmon *m, int i, bool heard)
 
 bool otb_wanmon_is_down(const struct otb_wanmon *m, int i)
 {
-    return i >= 0 && (size_t)i < m->n && m->wans[i].state == OTB_WAN_DOWN;
+    const struct otb_wanmon_wan *w = otb_wanmon_at(m, i);
+
+    return w && w->state == OTB_WAN_DOWN;
 }
 
 int otb_wanmon_find(const struct otb_wanmon *m, const char *name)
