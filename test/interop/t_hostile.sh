@@ -211,6 +211,11 @@ $(otb_fd_count "$pid"))" $((IDLE + 12)) otb_fd_settled "$pid" $((FD_BASE + FD_SL
     otb_log "ok: srv-$MAIN descriptors back to $(otb_fd_count "$pid") (baseline $FD_BASE)"
 }
 
+# Whether srv-MAIN has relayed at least 256 KiB of the good echo.
+otb_good_flowing() {
+    (($(otb_stat "$(otb_server_stats "srv-$MAIN")" bytes_to_plain) >= 262144))
+}
+
 # ------------------------------------------------------------------- main
 
 otb_random_file "$GOOD" 16
@@ -222,9 +227,12 @@ otb_setup_servers
 FD_BASE=$(otb_fd_count "${OTB_PID[srv-$MAIN]}")
 otb_log "srv-$MAIN: $FD_BASE descriptors before the storm"
 
-# ~3 MB/s: the 16 MiB echo lasts through the probes and the storm.
-otb_start good python3 "$OTB_PEER" echo --rate 3000000 127.0.0.1 "$TUNNEL_PORT" \
+# ~2 MB/s: the 16 MiB echo lasts through the probes and the storm.
+otb_start good python3 "$OTB_PEER" echo --rate 2000000 127.0.0.1 "$TUNNEL_PORT" \
     "$GOOD"
+# The attack starts once the good connection is relayed: the point is that
+# it survives the attack, not that it can be opened during one (t_lockout).
+otb_wait_for "the good transfer to be relayed" 20 otb_good_flowing
 for method in "${METHODS[@]}"; do
     otb_probes_start "$method"
 done
@@ -242,8 +250,12 @@ echo 0 >"$PEAK_FILE"
     done
 ) &
 SAMPLER=$!
+# The storm comes from its own address, as an attacker's would: from
+# 127.0.0.1 it would share the per-source cap of unauthenticated connections
+# with the probes above, which might not have connected yet.
 storm=$(timeout 120 "$OTB_PROBE_BIN" -s "127.0.0.1:${SPORT[$MAIN]}" -m "$MAIN" -k "$PASSWORD" \
-    --storm "$STORM" --parallel 200 --wait 10) || otb_fail "the connection storm failed"
+    --from 127.0.0.2 --storm "$STORM" --parallel 200 --wait 10) ||
+    otb_fail "the connection storm failed"
 otb_log "$storm"
 [[ $storm == *" established=$STORM "* ]] || otb_fail "storm: not every connection established"
 # The drained probes are still open now: the descriptor check below must
