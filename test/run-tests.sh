@@ -22,9 +22,9 @@ build() { # build DIR cmake-args...
     cmake --build "$dir" -j"$JOBS"
 }
 
-run_ctest() { # run_ctest DIR label-regex
-    local dir="$1" labels="$2"
-    (cd "$dir" && ctest --output-on-failure --timeout 900 -L "$labels")
+run_ctest() { # run_ctest DIR label-regex [parallel jobs]
+    local dir="$1" labels="$2" jobs="${3:-1}"
+    (cd "$dir" && ctest --output-on-failure --timeout 900 -j"$jobs" -L "$labels")
 }
 
 main() {
@@ -46,7 +46,9 @@ main() {
     log "tests: ASan+UBSan build"
     run_ctest "$OUT/asan" "${LABELS:-^(unit|interop)$}"
     log "fuzz targets (short runs)"
-    run_ctest "$OUT/fuzz" "${LABELS:-^fuzz$}"
+    # Each target is one CPU-bound process with its own corpus copy: they
+    # share nothing, so they run side by side on every core.
+    run_ctest "$OUT/fuzz" "${LABELS:-^fuzz$}" "$JOBS"
     log "all tests passed"
 }
 
