@@ -57,7 +57,9 @@ int otb_tunnelstat_parse(const char *doc, size_t len, uint64_t *flows, uint64_t 
 static void otb_tunnelstat_done(struct otb_tunnelstat *t, const char *why)
 {
     uint64_t flows = 0, voice = 0;
+    char before[sizeof(t->why)];
 
+    memcpy(before, t->why, sizeof(before));
     ev_io_stop(t->loop, &t->io);
     ev_timer_stop(t->loop, &t->deadline);
     if (t->fd >= 0)
@@ -67,8 +69,8 @@ static void otb_tunnelstat_done(struct otb_tunnelstat *t, const char *why)
         snprintf(t->why, sizeof(t->why), "%s", why);
     else if (otb_tunnelstat_parse(t->doc, t->len, &flows, &voice, t->why, sizeof(t->why)) == 0)
         t->why[0] = '\0';
-    if (t->ok != !t->why[0]) /* a change, not every second */
-        OTB_INFO(t->log, "otb-tunnel's status %s%s", t->why[0] ? "unavailable: " : "read again",
+    if (strcmp(before, t->why) != 0) /* a change, not every second */
+        OTB_INFO(t->log, "otb-tunnel's status %s%s", t->why[0] ? "unavailable: " : "read",
                  t->why);
     t->ok = !t->why[0];
     t->flows = flows;

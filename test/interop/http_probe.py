@@ -11,13 +11,17 @@
                                (garbage, huge headers, unknown paths, wrong
                                methods, bodies): every one must be answered
                                4xx; prints "answered N by status"
-  page DOM BEFORE AFTER HISTORY CUT
+  page DOM BEFORE AFTER HISTORY CUT [TUN_BEFORE TUN_AFTER]
                                the status page's DOM (chromium --dump-dom)
                                against the status documents read just before
                                and after it (its numbers are those of one of
                                its refreshes in between) and the history: WAN
                                CUT is down, its download at 0, another WAN's
-                               not; prints what was checked
+                               not; prints what was checked; with TUN_BEFORE
+                               TUN_AFTER (otb-tunnel's documents, read with
+                               the others), its UDP and voice flows are
+                               otb-tunnel's
+  doc SOCKET                   prints the status document of unix SOCKET
   stall HOST PORT N SECONDS    N slow scrapers for SECONDS: half ask for pages
                                (many pipelined requests) and never read, half
                                connect and send nothing; prints "held N"
@@ -222,10 +226,19 @@ def between(what, v, a, b, slack=0.0):
         sys.exit("page %s = %s, the status documents say %s then %s" % (what, v, a, b))
 
 
-def page(dom, before, after, history, cut):
+def page(dom, before, after, history, cut, tun_before=None, tun_after=None):
     p = PageValues()
     p.feed(open(dom).read())
     b, a = json.load(open(before)), json.load(open(after))
+    flows = ""
+    if tun_before:
+        tb = json.load(open(tun_before))["udp"]["associations"]
+        ta = json.load(open(tun_after))["udp"]["associations"]
+        for k, key in (("udp", "active"), ("voice", "voice")):
+            if not p.ids[k].isdigit():
+                sys.exit("page %s flows %r, otb-tunnel says %s" % (k, p.ids[k], ta[key]))
+            between(k + " flows", int(p.ids[k]), tb[key], ta[key])
+        flows = ", %s UDP flows (%s voice) as otb-tunnel" % (p.ids["udp"], p.ids["voice"])
     between("uptime", float(p.ids["uptime"]), b["uptime_s"], a["uptime_s"])
     between("connections", float(p.ids["conns"]), b["connections"]["active"],
             a["connections"]["active"])
@@ -252,8 +265,8 @@ def page(dom, before, after, history, cut):
     down = h[cut]["down"]
     if max(down[-3:]) != 0 or max(down) == 0:
         sys.exit("history of %s: not a download going to zero: %s" % (cut, down))
-    print("page: uptime %s, %s connections, server %s, WANs %s; %s went to 0 after %d B/s"
-          % (p.ids["uptime"], p.ids["conns"], p.ids["server"],
+    print("page: uptime %s, %s connections%s, server %s, WANs %s; %s went to 0 after %d B/s"
+          % (p.ids["uptime"], p.ids["conns"], flows, p.ids["server"],
              ", ".join("%s %s %s ms down %s" % (n, x["state"], x["rtt"], x["down"])
                        for n, x in sorted(p.wans.items())), cut, max(down)))
 
@@ -268,7 +281,9 @@ def main(argv):
     elif argv[0] == "hostile":
         hostile(argv[1], int(argv[2]), int(argv[3]))
     elif argv[0] == "page":
-        page(*argv[1:6])
+        page(*argv[1:8])
+    elif argv[0] == "doc":
+        print(json.dumps(otbpeer.status_doc(argv[1], timeout=5)))
     elif argv[0] == "stall":
         stall(argv[1], int(argv[2]), int(argv[3]), float(argv[4]))
     else:
