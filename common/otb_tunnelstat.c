@@ -80,6 +80,19 @@ static void otb_tunnelstat_done(struct otb_tunnelstat *t, const char *why)
     t->len = 0;
 }
 
+/* The socket failed with err: no socket file or no listener on it is
+ * otb-tunnel not running. */
+static void otb_tunnelstat_fail(struct otb_tunnelstat *t, int err)
+{
+    char why[sizeof(t->why)];
+
+    snprintf(why, sizeof(why), "%s (%s: %s)",
+             err == ENOENT || err == ECONNREFUSED ? "otb-tunnel is not running"
+                                                  : "cannot read otb-tunnel's status",
+             t->path, strerror(err));
+    otb_tunnelstat_done(t, why);
+}
+
 static void otb_tunnelstat_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     struct otb_tunnelstat *t = otb_container_of(w, struct otb_tunnelstat, io);
@@ -88,11 +101,8 @@ static void otb_tunnelstat_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
-    if (n < 0) { /* also a refused connect, reported here */
-        char why[sizeof(t->why)];
-        snprintf(why, sizeof(why), "otb-tunnel is not running (%s: %s)", t->path,
-                 strerror(errno));
-        otb_tunnelstat_done(t, why);
+    if (n < 0) {
+        otb_tunnelstat_fail(t, errno);
         return;
     }
     if (n == 0) { /* the document ends with the connection */
@@ -118,19 +128,15 @@ static void otb_tunnelstat_poll_cb(struct ev_loop *loop, ev_timer *w, int revent
 {
     struct otb_tunnelstat *t = otb_container_of(w, struct otb_tunnelstat, poll);
     struct sockaddr_un sun = { .sun_family = AF_UNIX };
-    char why[sizeof(t->why)];
 
     if (t->fd >= 0) /* the previous read is still under way */
         return;
     snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", t->path);
     t->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    /* A unix connect completes at once, or fails (EAGAIN: backlog full,
-     * then the reads wait for the deadline). */
-    if (t->fd < 0 || (connect(t->fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 &&
-                      errno != EAGAIN && errno != EINPROGRESS)) {
-        snprintf(why, sizeof(why), "otb-tunnel is not running (%s: %s)", t->path,
-                 strerror(errno));
-        otb_tunnelstat_done(t, why);
+    /* A non-blocking unix connect completes at once or fails (EAGAIN:
+     * otb-tunnel's backlog is full; tried again at the next poll). */
+    if (t->fd < 0 || connect(t->fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+        otb_tunnelstat_fail(t, errno);
         return;
     }
     ev_io_set(&t->io, t->fd, EV_READ);
