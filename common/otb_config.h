@@ -69,6 +69,8 @@ struct otb_config {
     int verbose;                   /* -v (repeatable) / "verbose": 0 info, 1+ debug */
     bool use_syslog;               /* --syslog / "syslog" */
     char status_socket[108];       /* --status-socket / "status_socket": JSON status, unix socket */
+    char tunnel_status[108];       /* --tunnel-status-socket / "tunnel_status_socket" (redir):
+                                      otb-tunnel's status socket, its flows on the status page */
     struct otb_hostport metrics;   /* --metrics / "metrics_address": HTTP metrics and status
                                       page on IP:PORT; port 0 = off */
     long max_conns;                /* --max-conns / "max_connections": 0 = from RLIMIT_NOFILE */

@@ -59,6 +59,7 @@ static const struct otb_config_key otb_config_keys[] = {
     { .name = "verbose", .type = OTB_CFG_LEVEL, OTB_FIELD(verbose), .max = OTB_VERBOSE_MAX },
     OTB_KEY("syslog", OTB_CFG_BOOL, use_syslog),
     OTB_KEY("status_socket", OTB_CFG_STRING, status_socket),
+    OTB_KEY("tunnel_status_socket", OTB_CFG_STRING, tunnel_status),
     OTB_KEY("metrics_address", OTB_CFG_HOSTPORT, metrics),
     OTB_KEY_UINT("max_connections", max_conns, 0, OTB_NOFILE_MAX),
     OTB_KEY_UINT("nofile", nofile, 0, OTB_NOFILE_MAX),

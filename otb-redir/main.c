@@ -255,6 +255,16 @@ static void otb_redir_on_stop(void *arg)
     struct otb_redir *rd = arg;
 
     otb_pending_close_all(rd);
+    otb_tunnelstat_stop(&rd->tunnel);
+}
+
+/* The page shows the box's UDP flows, which are otb-tunnel's. */
+static void otb_redir_status_extra(void *arg, FILE *out)
+{
+    struct otb_redir *rd = arg;
+
+    if (rd->cfg.tunnel_status[0])
+        otb_tunnelstat_write_json(&rd->tunnel, out);
 }
 
 /* Builds the program's parts and declares them to the skeleton. */
@@ -289,6 +299,8 @@ static int otb_redir_setup(void *arg, struct ev_loop *loop)
              rd->cfg.tproxy ? "TPROXY" : "REDIRECT", otb_method_info(rd->master.method)->name,
              rd->relay.max_conns);
     otb_upstreams_start(&rd->upstreams, OTB_REDIR_HEALTH_INTERVAL);
+    if (rd->cfg.tunnel_status[0])
+        otb_tunnelstat_start(&rd->tunnel, loop, &rd->log, rd->cfg.tunnel_status);
     /* The box's MPTCP endpoints are ours to flag unless the config leaves
      * them alone. */
     otb_upstreams_watch_wans(&rd->upstreams, &rd->cfg, &rd->master,
@@ -303,6 +315,7 @@ static void otb_redir_teardown(void *arg)
 {
     struct otb_redir *rd = arg;
 
+    otb_tunnelstat_stop(&rd->tunnel);
     otb_relay_destroy(&rd->relay);
     otb_daemon_close_listeners(&rd->transparent);
     otb_daemon_close_listeners(&rd->socks);
@@ -331,7 +344,8 @@ static int otb_redir_check(void *arg, char *err, size_t errlen)
 
 static const struct otb_program_ops otb_redir_ops = {
     .check = otb_redir_check, .setup = otb_redir_setup, .stop = otb_redir_on_stop,
-    .reload = otb_redir_reload, .teardown = otb_redir_teardown
+    .reload = otb_redir_reload, .teardown = otb_redir_teardown,
+    .status_extra = otb_redir_status_extra
 };
 
 int main(int argc, char **argv)

@@ -7,6 +7,7 @@
 #include "otb_program.h"
 #include "otb_relay.h"
 #include "otb_selfaddr.h"
+#include "otb_tunnelstat.h"
 #include "otb_upstream.h"
 
 struct otb_pending;
@@ -26,6 +27,7 @@ struct otb_redir {
     struct otb_selfaddr self;    /* the box's own addresses: never a destination */
     struct otb_route wan_routes[OTB_MAX_WANS]; /* per pinned WAN, source refreshed per use */
     uint64_t socks_refused;
+    struct otb_tunnelstat tunnel; /* otb-tunnel's flows, for the status page */
     struct otb_program prog;
 };
 

@@ -4,18 +4,24 @@
   compare SOCKET URL           every counter of the status document (unix
                                SOCKET) equals its sample in URL's /metrics:
                                prints "compared N"
+ tunnel SOCKET URL            the box's /status.json (URL) reports the UDP
+                               and voice flows of otb-tunnel's status document
+                               (unix SOCKET): prints "flows N voice N"
   hostile HOST PORT N          N bad requests, each on a fresh connection
                                (garbage, huge headers, unknown paths, wrong
                                methods, bodies): every one must be answered
-                               4xx (random bytes may also be closed without
-                               an answer); prints "answered N by status"
-  page DOM BEFORE AFTER HISTORY CUT
+                               4xx; prints "answered N by status"
+  page DOM BEFORE AFTER HISTORY CUT [TUN_BEFORE TUN_AFTER]
                                the status page's DOM (chromium --dump-dom)
                                against the status documents read just before
                                and after it (its numbers are those of one of
                                its refreshes in between) and the history: WAN
                                CUT is down, its download at 0, another WAN's
-                               not; prints what was checked
+                               not; prints what was checked; with TUN_BEFORE
+                               TUN_AFTER (otb-tunnel's documents, read with
+                               the others), its UDP and voice flows are
+                               otb-tunnel's
+  doc SOCKET                   prints the status document of unix SOCKET
   stall HOST PORT N SECONDS    N slow scrapers for SECONDS: half ask for pages
                                (many pipelined requests) and never read, half
                                connect and send nothing; prints "held N"
@@ -108,6 +114,14 @@ def compare(sock, url):
     print("compared %d" % n)
 
 
+def tunnel(sock, url):
+    udp = otbpeer.status_doc(sock, timeout=5)["udp"]["associations"]
+    box = json.loads(get(url)).get("tunnel", {})
+    if box.get("associations") != {"active": udp["active"], "voice": udp["voice"]}:
+        sys.exit("the box says %s, otb-tunnel %s" % (box, udp))
+    print("flows %d voice %d" % (udp["active"], udp["voice"]))
+
+
 def bad_requests(host, n):
     """Yields n (name, bytes) bad requests, every kind in turn."""
     methods = ["POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "FOO", "get"]
@@ -145,11 +159,6 @@ def hostile(host, port, n):
         try:
             head = otbpeer.recv_line(s)
         except (EOFError, OSError) as e:
-            # libmicrohttpd closes, without a status, a first line it cannot
-            # split into method, target and version: random bytes only.
-            if name == "garbage":
-                by_status["closed"] = by_status.get("closed", 0) + 1
-                continue
             sys.exit("%s request %r: no answer (%s)" % (name, req[:60], e))
         finally:
             s.close()
@@ -157,7 +166,7 @@ def hostile(host, port, n):
         if len(parts) < 2 or not parts[1].isdigit() or not 400 <= int(parts[1]) < 500:
             sys.exit("%s request: answered %r, expected a 4xx" % (name, head))
         by_status[parts[1]] = by_status.get(parts[1], 0) + 1
-    print("answered %d by status %s" % (n - by_status.get("closed", 0),
+    print("answered %d by status %s" % (sum(by_status.values()),
                                         json.dumps(by_status, sort_keys=True)))
 
 
@@ -217,10 +226,19 @@ def between(what, v, a, b, slack=0.0):
         sys.exit("page %s = %s, the status documents say %s then %s" % (what, v, a, b))
 
 
-def page(dom, before, after, history, cut):
+def page(dom, before, after, history, cut, tun_before=None, tun_after=None):
     p = PageValues()
     p.feed(open(dom).read())
     b, a = json.load(open(before)), json.load(open(after))
+    flows = ""
+    if tun_before:
+        tb = json.load(open(tun_before))["udp"]["associations"]
+        ta = json.load(open(tun_after))["udp"]["associations"]
+        for k, key in (("udp", "active"), ("voice", "voice")):
+            if not p.ids[k].isdigit():
+                sys.exit("page %s flows %r, otb-tunnel says %s" % (k, p.ids[k], ta[key]))
+            between(k + " flows", int(p.ids[k]), tb[key], ta[key])
+        flows = ", %s UDP flows (%s voice) as otb-tunnel" % (p.ids["udp"], p.ids["voice"])
     between("uptime", float(p.ids["uptime"]), b["uptime_s"], a["uptime_s"])
     between("connections", float(p.ids["conns"]), b["connections"]["active"],
             a["connections"]["active"])
@@ -247,8 +265,8 @@ def page(dom, before, after, history, cut):
     down = h[cut]["down"]
     if max(down[-3:]) != 0 or max(down) == 0:
         sys.exit("history of %s: not a download going to zero: %s" % (cut, down))
-    print("page: uptime %s, %s connections, server %s, WANs %s; %s went to 0 after %d B/s"
-          % (p.ids["uptime"], p.ids["conns"], p.ids["server"],
+    print("page: uptime %s, %s connections%s, server %s, WANs %s; %s went to 0 after %d B/s"
+          % (p.ids["uptime"], p.ids["conns"], flows, p.ids["server"],
              ", ".join("%s %s %s ms down %s" % (n, x["state"], x["rtt"], x["down"])
                        for n, x in sorted(p.wans.items())), cut, max(down)))
 
@@ -258,10 +276,14 @@ def main(argv):
         sys.stdout.write(get(argv[1]))
     elif argv[0] == "compare":
         compare(argv[1], argv[2])
+    elif argv[0] == "tunnel":
+        tunnel(argv[1], argv[2])
     elif argv[0] == "hostile":
         hostile(argv[1], int(argv[2]), int(argv[3]))
     elif argv[0] == "page":
-        page(*argv[1:6])
+        page(*argv[1:8])
+    elif argv[0] == "doc":
+        print(json.dumps(otbpeer.status_doc(argv[1], timeout=5)))
     elif argv[0] == "stall":
         stall(argv[1], int(argv[2]), int(argv[3]), float(argv[4]))
     else:

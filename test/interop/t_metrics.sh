@@ -4,15 +4,21 @@
 #  (a) promtool check metrics passes on each program's /metrics, which has
 #      the build info, the process start time and, on the box, the servers;
 #      every metric of examples/grafana-dashboard.json is served; the box
-#      serves its status page, /status.json and /history.json;
+#      serves its status page, /status.json and /history.json; its
+#      /status.json says why it has no UDP flows while otb-tunnel is not
+#      running;
 #  (b) after a known transfer (a download and an upload through SOCKS5 ->
 #      otb-redir -> otb-server, a UDP burst through otb-tunnel) every counter
 #      of each status document equals its sample in /metrics, bytes exact;
+#      with that UDP flow and a voice one (EF) open, the box's /status.json
+#      (otb-redir, --tunnel-status-socket) reports otb-tunnel's UDP and
+#      voice flows;
 #  (c) slow scrapers (pipelined requests never read, connections that send
 #      nothing, more than the listener's limit) do not slow a download
 #      through otb-redir (loose: under twice the time without them, + 2 s);
 #  (d) 1000 bad requests (garbage, huge headers, unknown paths, wrong
-#      methods, bodies) to otb-redir are each answered 4xx; the program
+#      methods, bodies) to otb-redir are each answered 4xx (random bytes
+#      too: 400 from the listener's gate); the program
 #      stays healthy: /metrics answers, a transfer goes through, no
 #      descriptor leaks, and every program stops cleanly (exit 0, no
 #      sanitizer report).
@@ -47,8 +53,18 @@ otb_server_start srv "$SPORT" -u -k "$PASSWORD" --acl "$ACL" \
     --metrics "127.0.0.1:$M_SRV" --status-socket "$OTB_TMP/srv.sock"
 otb_start redir "$OTB_REDIR_BIN" -s 127.0.0.1 -p "$SPORT" -b 127.0.0.1 -l "$RPORT" \
     --socks5-port "$SOCKS" -k "$PASSWORD" --metrics "127.0.0.1:$M_REDIR" \
-    --status-socket "$OTB_TMP/redir.sock"
+    --status-socket "$OTB_TMP/redir.sock" --tunnel-status-socket "$OTB_TMP/tun.sock"
 otb_wait_listen redir "$SOCKS"
+otb_wait_listen redir "$M_REDIR"
+# tunnel_error: what the box's page says instead of otb-tunnel's flows.
+tunnel_error() {
+    http_get "http://127.0.0.1:$M_REDIR/status.json" |
+        python3 -c 'import json, sys; print(json.load(sys.stdin).get("tunnel", {}).get("error", ""))'
+}
+tunnel_down() { [[ $(tunnel_error) == "otb-tunnel is not running ("* ]]; }
+otb_wait_for "the box's status to say otb-tunnel is not running" 5 tunnel_down
+otb_expect_eq "without otb-tunnel, the box's status" "$(tunnel_error)" \
+    "otb-tunnel is not running ($OTB_TMP/tun.sock: No such file or directory)"
 udp_tunnel_start tun "$TPORT" "$SPORT" -k "$PASSWORD" -U -L "127.0.0.1:$ECHO_PORT" \
     --metrics "127.0.0.1:$M_TUN" --status-socket "$OTB_TMP/tun.sock"
 for p in srv redir tun; do
@@ -92,6 +108,22 @@ check_promtool() {
 }
 
 # (b) ---------------------------------------------------- counters = JSON
+tunnel_flows() { # the box's /status.json reports otb-tunnel's flows, 2 of them, 1 voice
+    local got
+    got=$(http_probe tunnel "$OTB_TMP/tun.sock" "http://127.0.0.1:$M_REDIR/status.json" 2>&1) &&
+        [[ $got == "flows 2 voice 1" ]]
+}
+
+# The burst's association is open (60 s idle timeout); a voice one joins it.
+check_tunnel_flows() {
+    local got
+    got=$(udp_peer send --tos 0xb8 127.0.0.1 "$TPORT" 5)
+    otb_expect_eq "voice datagrams through otb-tunnel" "$got" "answered 5"
+    otb_wait_for "the box's status to report otb-tunnel's 2 flows, 1 voice" 5 tunnel_flows
+    got=$(http_probe tunnel "$OTB_TMP/tun.sock" "http://127.0.0.1:$M_REDIR/status.json" 2>&1)
+    otb_log "ok: the box's /status.json reports otb-tunnel's flows ($got)"
+}
+
 idle() { # idle SOCKET: no connection open
     [[ $(udp_status "$1" connections.active) == 0 ]]
 }
@@ -104,6 +136,7 @@ check_counters() {
     otb_expect_eq "upload through otb-redir" "$(otb_sink_result peer up1)" "$FILE_REF"
     got=$(udp_peer burst 127.0.0.1 "$TPORT" 300)
     udp_expect_burst "UDP burst through otb-tunnel" "$got" 300
+    check_tunnel_flows
     otb_wait_for "otb-redir's connections to close" 15 idle "$OTB_TMP/redir.sock"
     otb_wait_for "otb-server's connections to close" 15 idle "$OTB_TMP/srv.sock"
     for p in srv redir tun; do
@@ -149,6 +182,7 @@ check_bad_requests() {
     sleep 0.5 # the scrapers' connections are gone
     fds=$(otb_fd_count "${OTB_PID[redir]}")
     got=$(http_probe hostile 127.0.0.1 "$M_REDIR" 1000 2>&1) || otb_fail "bad requests: $got"
+    [[ $got == "answered 1000 by status "* ]] || otb_fail "bad requests: not all answered: $got"
     otb_log "ok: 1000 bad requests: $got"
     otb_alive redir || otb_fail "otb-redir died after the bad requests"
     http_get "http://127.0.0.1:$M_REDIR/metrics" | promtool check metrics ||

@@ -115,6 +115,7 @@ ow_check_redir() {
  "timeout": 300, "mptcp": true, "verbose": 0, "acl": "$OPS_DIR/etc/box.acl",
  "local_address": "0.0.0.0", "local_port": 1234, "socks5_port": 1080, "tproxy": false,
  "status_socket": "$OPS_DIR/status/redir.status",
+ "tunnel_status_socket": "$OPS_DIR/status/tunnel-udp.status",
  "wans": {"fibre": {"interface": "eth1"}, "adsl": {"interface": "eth2"},
           "lte": {"interface": "wwan0", "backup": true}},
  "pins": [{"host": "192.168.1.50", "wan": "fibre", "mode": "direct", "fallback": "adsl"},

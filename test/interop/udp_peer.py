@@ -20,7 +20,8 @@
                          prints "random N truncated N flipped N replayed N answered N"
   resend HOST PORT FILE  the datagram kept in FILE, from a fresh socket; counts
                          what comes back within half a second: prints "answered N"
-  send HOST PORT N       N small datagrams from one socket, then counts the
+  send HOST PORT N       N small datagrams from one socket (--tos T: with TOS
+                         byte T, e.g. 0xb8 for EF voice), then counts the
                          answers of the next second: prints "answered N"
   pings HOST PORT N      N sockets one after the other, each sends one datagram
                          and waits up to 2 s for its echo: prints "answered N"
@@ -222,8 +223,10 @@ def resend(host, port, path):
     with open(path, "rb") as f:
         print("answered %d" % fire(host, port, [f.read()]))
 
-def send(host, port, n):
+def send(host, port, n, tos):
     s = udp(host)
+    if tos:
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, tos)
     for i in range(n):
         s.sendto(b"ping %d" % i, (host, port))
     time.sleep(1)
@@ -259,7 +262,8 @@ def status(path, key):
     print(doc)
 
 def main(argv):
-    opts = {"--window": "8", "--max": "8192", "--wait": "3", "--netns": "", "--bind": "127.0.0.1"}
+    opts = {"--window": "8", "--max": "8192", "--wait": "3", "--netns": "", "--bind": "127.0.0.1",
+            "--tos": "0"}
     flags = set()
     args = []
     i = 0
@@ -292,7 +296,7 @@ def main(argv):
     elif cmd == "resend":
         resend(args[1], int(args[2]), args[3])
     elif cmd == "send":
-        send(args[1], int(args[2]), int(args[3]))
+        send(args[1], int(args[2]), int(args[3]), int(opts["--tos"], 0))
     elif cmd == "pings":
         pings(args[1], int(args[2]), int(args[3]))
     elif cmd == "status":

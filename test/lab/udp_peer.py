@@ -9,7 +9,9 @@
                                 reports to PORTFILE, then waits up to SECS for a datagram
                                 from any other source. Prints "FROM ip port DATA"
   poke SRC HOST PORT TEXT       one datagram from address SRC
-  flow HOST PORT SECONDS RATE   RATE datagrams/s to a reflector for SECONDS; prints
+  flow HOST PORT SECONDS RATE [TOS]
+                                RATE datagrams/s (with TOS byte TOS, e.g. 0xb8 for EF
+                                voice) to a reflector for SECONDS; prints
                                 "sent N received N lost N gap_ms G ports P1,P2,..." where G is
                                 the longest time without an answer (to the last datagram sent
                                 when none came back after it) and the ports are the
@@ -106,8 +108,10 @@ def poke(src, host, port, text):
     return 0
 
 
-def flow(host, port, seconds, rate):
+def flow(host, port, seconds, rate, tos=0):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    if tos:
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, tos)
     s.connect((host, port))
     s.setblocking(False)
     count = int(seconds * rate)
@@ -213,7 +217,8 @@ def main(argv):
     elif mode == "poke":
         return poke(argv[2], argv[3], int(argv[4]), argv[5])
     elif mode == "flow":
-        return flow(argv[2], int(argv[3]), float(argv[4]), float(argv[5]))
+        return flow(argv[2], int(argv[3]), float(argv[4]), float(argv[5]),
+                    int(argv[6], 0) if len(argv) > 6 else 0)
     elif mode == "dns":
         return dns(argv[2], int(argv[3]), argv[4], float(argv[5]), float(argv[6]))
     sys.exit("unknown mode " + mode)

@@ -192,11 +192,15 @@ otb_uci_write_redir() {
 	otb_json_str status_socket "$OTB_STATUS_DIR/redir.status"
 	otb_uci_policy || return 1
 	otb_uci_firewall_json || return 1
+	# The status page shows the transparent tunnel's UDP and voice flows.
+	[ -z "$OTB_TUNNEL_SECTION" ] ||
+		otb_json_str tunnel_status_socket "$OTB_STATUS_DIR/tunnel-$OTB_TUNNEL_SECTION.status"
 	otb_json_write "$OTB_RUN_DIR/redir.json"
 }
 
-# The transparent tunnel's port, for the firewall's UDP rule: the first
-# enabled "config tunnel" without a destination.
+# The transparent tunnel's port, for the firewall's UDP rule, and its
+# section, for its status socket: the first enabled "config tunnel" without
+# a destination.
 otb_uci_tunnel_port_cb() {
 	local enabled destination port
 	[ -n "$OTB_TUNNEL_PORT" ] && return 0
@@ -209,6 +213,7 @@ otb_uci_tunnel_port_cb() {
 	'' | *[!0-9]*) otb_uci_error "tunnel $1: port \"$port\" is not a number"; return 1 ;;
 	esac
 	OTB_TUNNEL_PORT=$port
+	OTB_TUNNEL_SECTION=$1
 }
 
 otb_uci_list_cb() { otb_list_add "$(otb_json_quote "$1")"; }
@@ -226,6 +231,7 @@ otb_uci_firewall_json() {
 	otb_uci_list redir lan
 	item="\"lan\": [$OTB_LIST]"
 	OTB_TUNNEL_PORT=""
+	OTB_TUNNEL_SECTION=""
 	config_foreach otb_uci_tunnel_port_cb tunnel
 	[ -z "$OTB_UCI_FAILED" ] || return 1
 	[ -n "$OTB_TUNNEL_PORT" ] && item="$item, \"tunnel_port\": $OTB_TUNNEL_PORT"
