@@ -65,7 +65,7 @@ lab_bulk_servers "$file"
 
 lab_otb_server "$LAB_SRV_ADDR" "$LAB_SRV_PORT" otb-server -u
 LAB_SERVER_PID=$LAB_PID
-lab_otb_redir --status-socket "$REDIR_SOCK"
+lab_otb_redir --status-socket "$REDIR_SOCK" -v # debug lines: which WAN each new connection tried
 lab_intercept "$LAB_REDIR_PORT"
 lab_otb_tunnel otb-tunnel "$FLOW_PORT" -b "$LAB_LAN_GW" -L "$LAB_INET_ADDR:$REFLECT_PORT" \
     --status-socket "$TUNNEL_SOCK"
