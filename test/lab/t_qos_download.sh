@@ -18,6 +18,10 @@
 # classes go once its probes have stopped for the shaper's timeout, the other WAN's stay; at
 # exit the server removes its root qdiscs.
 #
+# Environment (test/bench/qos_download_bench.sh): QOSDL_RATE_MBIT (default 10),
+# QOSDL_VOICE_SECONDS (default 12), QOSDL_FIGURES (a file: the figures are also written there,
+# "name value" lines, before any check).
+#
 # Box, server, "Internet" and the load share this machine's CPUs: the processes on the voice
 # path run with a real-time priority so that the figures measure the queues on the links.
 set -euo pipefail
@@ -25,11 +29,11 @@ set -euo pipefail
 # shellcheck source=test/lab/policy_lib.sh
 source "$(dirname "$0")/policy_lib.sh"
 
-RATE_MBIT=10
+RATE_MBIT=${QOSDL_RATE_MBIT:-10}
 MODEM_QUEUE_MS=100
 TUNNEL_PORT=12346
 IPERF_PORT=5201
-VOICE_SECONDS=12
+VOICE_SECONDS=${QOSDL_VOICE_SECONDS:-12}
 LOAD_SECONDS=$((VOICE_SECONDS + 8))
 MAX_RISE_MS=30
 MIN_UNSHAPED_RISE_MS=40
@@ -113,7 +117,7 @@ wait_shaped() {
 
 voice idle
 loaded noshape
-[[ -z $(lab_run srv tc qdisc show dev wan1 | grep b7b:) ]] || lab_fail "shaping without the option"
+lab_run srv tc qdisc show dev wan1 | grep -q b7b: && lab_fail "shaping without the option"
 
 server shaped --shape-downloads wan1,wan2
 wait_shaped "$WAN1_HEX $WAN2_HEX" 10 ||
@@ -131,6 +135,13 @@ rise() { awk -v a="$(field "$1" p99)" -v b="$base" 'BEGIN { printf "%+.1f", a - 
 rise_no=$(rise noshape)
 rise_sh=$(rise shaped)
 echo "voice p99 rise during a saturating download: without shaping $rise_no ms (lost $(field noshape lost), download $(cat "$LAB_DIR/dl-noshape.txt")%), with shaping $rise_sh ms (lost $(field shaped lost), download $(cat "$LAB_DIR/dl-shaped.txt")%)"
+
+if [[ -n ${QOSDL_FIGURES:-} ]]; then
+    printf '%s %s\n' rise_noshape "$rise_no" lost_noshape "$(field noshape lost)" \
+        dl_noshape "$(cat "$LAB_DIR/dl-noshape.txt")" rise_shaped "$rise_sh" \
+        lost_shaped "$(field shaped lost)" dl_shaped "$(cat "$LAB_DIR/dl-shaped.txt")" \
+        p99_idle "$base" >"$QOSDL_FIGURES"
+fi
 
 # The voice answers went through the voice class of a WAN (b7b:N1, N = the WAN's slot).
 voice_pkts=$(awk '/^class htb b7b:[0-9a-f]*1 / { f = 1; next } /^class/ { f = 0 }
