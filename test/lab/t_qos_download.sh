@@ -165,7 +165,8 @@ lab_blackhole 2 off
 wait_shaped "$WAN1_HEX $WAN2_HEX" 15 || lab_fail "WAN2 back: not shaped again"
 echo "WAN2 back: shaped again"
 
-lab_stop "$SERVER_PID"
+# SIGTERM: open connections get shutdown_timeout (10 s), then the server tears down.
+otb_stop_pid "$SERVER_PID" 20
 for dev in wan1 wan2; do
     lab_run srv tc qdisc show dev "$dev" | grep -q b7b: && lab_fail "the server left its qdisc on $dev"
 done
