@@ -113,6 +113,10 @@ static int otb_config_check(struct otb_config_ctx *ctx)
         if (otb_shaper_parse_ifaces(cfg->shape_downloads, ifs, OTB_SHAPER_IFACES, &n, why,
                                     sizeof(why)) < 0)
             return otb_config_fail(ctx, "shape_downloads: %s", why);
+        /* tc runs whenever a box WAN comes or goes: privileges are needed all along. */
+        if (cfg->user[0] != '\0')
+            return otb_config_fail(ctx, "shape_downloads: not with user (-a): tc needs "
+                                   "CAP_NET_ADMIN for as long as the server runs");
     }
     if (!box && cfg->n_servers == 0) {
         /* Both families: "::" alone would depend on net.ipv6.bindv6only. */

@@ -252,6 +252,8 @@ static void test_cli_errors(void **state)
           { "-p", "1", "-k", PW, "--shutdown-timeout", "1e3" } },
         { OTB_PROG_SERVER, "shape_downloads", { "-p", "1", "-k", PW, "--shape-downloads", "a;b" } },
         { OTB_PROG_SERVER, "shape_downloads", { "-p", "1", "-k", PW, "--shape-downloads", "a," } },
+        { OTB_PROG_SERVER, "shape_downloads: not with user",
+          { "-p", "1", "-k", PW, "--shape-downloads", "eth0", "-a", "nobody" } },
         { OTB_PROG_SERVER, "shape_share", { "-p", "1", "-k", PW, "--shape-share", "49" } },
         { OTB_PROG_SERVER, "shape_share", { "-p", "1", "-k", PW, "--shape-share", "101" } },
         { OTB_PROG_SERVER, "method", { "-p", "1", "-k", PW, "-m", "rc4-md5" } },
