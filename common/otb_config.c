@@ -7,6 +7,7 @@
  * --help is generated from the same rows it documents. This file puts them
  * together: defaults, the order of sources, the checks across keys. */
 #include "otb_config.h"
+#include "otb_shaper.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -106,6 +107,17 @@ static int otb_config_check(struct otb_config_ctx *ctx)
         if (rc != 0)
             return otb_config_error_key((enum otb_method)method, ctx->err, ctx->errlen);
     }
+    if (cfg->shape_downloads[0] != '\0') {
+        char ifs[OTB_SHAPER_IFACES][IFNAMSIZ], why[160];
+        size_t n;
+        if (otb_shaper_parse_ifaces(cfg->shape_downloads, ifs, OTB_SHAPER_IFACES, &n, why,
+                                    sizeof(why)) < 0)
+            return otb_config_fail(ctx, "shape_downloads: %s", why);
+        /* tc runs whenever a box WAN comes or goes: privileges are needed all along. */
+        if (cfg->user[0] != '\0')
+            return otb_config_fail(ctx, "shape_downloads: not with user (-a): tc needs "
+                                   "CAP_NET_ADMIN for as long as the server runs");
+    }
     if (!box && cfg->n_servers == 0) {
         /* Both families: "::" alone would depend on net.ipv6.bindv6only. */
         static const char *const any[] = { "0.0.0.0", "::" };
@@ -125,6 +137,7 @@ void otb_config_defaults(struct otb_config *cfg, enum otb_prog prog)
     cfg->preauth_timeout = 10;
     cfg->max_preauth_per_source = 64;
     cfg->mptcp = true;
+    cfg->shape_share = 90;
     /* Loss-based cubic keeps every MPTCP subflow's window matched to its own
      * link; with BBR the lab measured 70-80% of the links' sum and large
      * per-second swings, with cubic 93% and steady (see otb-redir(8)). */

@@ -103,6 +103,11 @@ struct otb_config {
     long wan_down_ms;              /* --wan-down-ms / "wan_down_ms": silent this long: down,
                                       default 1500 */
     char wan_hook[PATH_MAX];       /* --wan-hook / "wan_hook": run on each transition */
+    /* server: download shaping (otb_shaper) */
+    char shape_downloads[128];     /* --shape-downloads / "shape_downloads": egress interfaces
+                                      ("eth0" or "a,b"), "" = off */
+    long shape_share;              /* --shape-share / "shape_share": percent of each WAN's
+                                      download_kbit, default 90 */
 };
 
 enum otb_config_result {

@@ -82,6 +82,8 @@ static const struct otb_config_key otb_config_keys[] = {
     OTB_KEY_UINT("wan_probe_ms", wan_probe_ms, 100, 60000),
     OTB_KEY_UINT("wan_down_ms", wan_down_ms, 300, 60000),
     OTB_KEY("wan_hook", OTB_CFG_STRING, wan_hook),
+    OTB_KEY("shape_downloads", OTB_CFG_STRING, shape_downloads),
+    OTB_KEY_UINT("shape_share", shape_share, 50, 100),
     /* shadowsocks-libev's process count; we run one event loop per process. */
     { .name = "workers", .type = OTB_CFG_IGNORED, .max = 1024 },
 };

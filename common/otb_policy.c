@@ -74,7 +74,8 @@ static int otb_policy_parse_gateways(struct otb_wan *w, struct json_object *v)
     return 0;
 }
 
-/* The keys only otb-firewall and otb-qos read: table, gateway, upload_kbit. */
+/* The keys only otb-firewall and otb-qos read: table, gateway, upload_kbit; and
+ * download_kbit, which the WAN's health probes tell the server. */
 static int otb_policy_parse_wan_routing(struct otb_wan *w, const char *name,
                                         struct json_object *obj, char *err, size_t errlen)
 {
@@ -90,6 +91,9 @@ static int otb_policy_parse_wan_routing(struct otb_wan *w, const char *name,
     if (otb_policy_uint(obj, "upload_kbit", 100000000, &w->upload_kbit) < 0)
         return otb_policy_err(err, errlen, "config key \"wans\": WAN \"%s\": \"upload_kbit\" "
                               "must be a positive integer (kbit/s)", name);
+    if (otb_policy_uint(obj, "download_kbit", 100000000, &w->download_kbit) < 0)
+        return otb_policy_err(err, errlen, "config key \"wans\": WAN \"%s\": \"download_kbit\" "
+                              "must be a positive integer (kbit/s)", name);
     return 0;
 }
 
@@ -103,7 +107,8 @@ static int otb_policy_parse_wan(struct otb_wan *w, const char *name, struct json
                               name);
     json_object_object_foreach(obj, key, val) {
         if (strcmp(key, "interface") && strcmp(key, "mark") && strcmp(key, "backup") &&
-            strcmp(key, "table") && strcmp(key, "gateway") && strcmp(key, "upload_kbit"))
+            strcmp(key, "table") && strcmp(key, "gateway") && strcmp(key, "upload_kbit") &&
+            strcmp(key, "download_kbit"))
             return otb_policy_err(err, errlen, "config key \"wans\": unknown key \"%s\" in "
                                   "WAN \"%s\"", key, name);
         (void)val;

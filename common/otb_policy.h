@@ -41,6 +41,7 @@ struct otb_wan {
     struct otb_cidr gw4;  /* "gateway": fixed next hops (family 0 = the main table's) */
     struct otb_cidr gw6;
     uint32_t upload_kbit; /* "upload_kbit": line upload rate for otb-qos, 0 = not shaped */
+    uint32_t download_kbit; /* "download_kbit": told the server (rate probes), 0 = not */
 };
 
 enum otb_pin_mode { OTB_PIN_TUNNEL_VIA, OTB_PIN_DIRECT };

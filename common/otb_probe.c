@@ -9,15 +9,20 @@
 
 #include "otb_common.h"
 #include "otb_relay.h"
+#include "otb_shaper.h"
 #include "otb_udp_inner.h"
 
 /* Domain-separated MAC key: the master key never keys SipHash directly. */
+static void otb_probe_key_ctx(const struct otb_master *m, const char *ctx,
+                              uint8_t key[crypto_shorthash_KEYBYTES])
+{
+    crypto_generichash(key, crypto_shorthash_KEYBYTES, (const uint8_t *)ctx, strlen(ctx),
+                       m->key, m->key_len);
+}
+
 static void otb_probe_key(const struct otb_master *m, uint8_t key[crypto_shorthash_KEYBYTES])
 {
-    static const char ctx[] = "otb wan probe v1";
-
-    crypto_generichash(key, crypto_shorthash_KEYBYTES, (const uint8_t *)ctx, sizeof(ctx) - 1,
-                       m->key, m->key_len);
+    otb_probe_key_ctx(m, "otb wan probe v1", key);
 }
 
 /* MAC of (direction, seq): a reply is not a valid probe and vice versa. */
@@ -72,16 +77,55 @@ bool otb_probe_check_reply(const struct otb_master *m, const uint8_t *buf, size_
     return otb_probe_check(m, 'R', buf, len, seq);
 }
 
+/* MAC of a rate probe's first 8 bytes (seq, rate), under a key of its own. */
+static void otb_probe_rate_mac(const struct otb_master *m, const uint8_t head[8], uint8_t mac[8])
+{
+    uint8_t key[crypto_shorthash_KEYBYTES];
+
+    otb_probe_key_ctx(m, "otb wan probe rate v1", key);
+    crypto_shorthash(mac, head, 8, key);
+    sodium_memzero(key, sizeof(key));
+}
+
+void otb_probe_request_rate(const struct otb_master *m, uint32_t seq, uint32_t download_kbit,
+                            uint8_t out[OTB_PROBE_RATE_LEN])
+{
+    memcpy(out, &seq, sizeof(seq));
+    out[4] = (uint8_t)(download_kbit >> 24);
+    out[5] = (uint8_t)(download_kbit >> 16);
+    out[6] = (uint8_t)(download_kbit >> 8);
+    out[7] = (uint8_t)download_kbit;
+    otb_probe_rate_mac(m, out, out + 8);
+}
+
+int otb_probe_parse_request(const struct otb_master *m, const uint8_t *buf, size_t len,
+                            uint32_t *seq, uint32_t *download_kbit)
+{
+    uint8_t mac[8];
+
+    *download_kbit = 0;
+    if (len == OTB_PROBE_LEN)
+        return otb_probe_check_request(m, buf, len, seq) ? 1 : -1;
+    if (len != OTB_PROBE_RATE_LEN)
+        return 0;
+    otb_probe_rate_mac(m, buf, mac);
+    if (sodium_memcmp(mac, buf + 8, sizeof(mac)) != 0)
+        return -1;
+    memcpy(seq, buf, sizeof(*seq));
+    *download_kbit = (uint32_t)buf[4] << 24 | (uint32_t)buf[5] << 16 | (uint32_t)buf[6] << 8 |
+                     buf[7];
+    return 1;
+}
+
 int otb_probe_answer(const struct otb_master *m, int fd, const uint8_t *buf, size_t len,
-                     const struct sockaddr *from)
+                     const struct sockaddr *from, uint32_t *download_kbit)
 {
     uint8_t reply[OTB_PROBE_LEN];
     uint32_t seq;
+    int rc = otb_probe_parse_request(m, buf, len, &seq, download_kbit);
 
-    if (len != OTB_PROBE_LEN)
-        return 0;
-    if (!otb_probe_check_request(m, buf, len, &seq))
-        return -1;
+    if (rc <= 0)
+        return rc;
     otb_probe_reply(m, seq, reply);
     /* A lost reply is a lost probe: the box sends another. */
     (void)sendto(fd, reply, sizeof(reply), MSG_DONTWAIT, from, otb_sockaddr_len(from));
@@ -102,9 +146,13 @@ static void otb_probe_listener_cb(struct ev_loop *loop, ev_io *w, int revents)
                              &flen);
         if (n < 0)
             return;
-        if (otb_probe_answer(*l->master, l->fd, buf, (size_t)n, (struct sockaddr *)&from) > 0)
+        uint32_t kbit;
+        if (otb_probe_answer(*l->master, l->fd, buf, (size_t)n, (struct sockaddr *)&from,
+                             &kbit) > 0) {
             (*l->answered)++;
-        else
+            if (kbit && *l->shaper)
+                otb_shaper_note(*l->shaper, (struct sockaddr *)&from, kbit);
+        } else
             (*l->refused)++;
     }
 }
@@ -131,6 +179,7 @@ static int otb_probe_listen_one(void *arg, const struct sockaddr *sa, socklen_t 
     l->master = &pr->master;
     l->answered = &pr->answered;
     l->refused = &pr->refused;
+    l->shaper = &pr->shaper;
     l->next = pr->listeners;
     pr->listeners = l;
     ev_io_init(&l->io, otb_probe_listener_cb, fd, EV_READ);

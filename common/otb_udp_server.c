@@ -5,6 +5,7 @@
 #include "otb_udp_inner.h"
 
 #include "otb_probe.h"
+#include "otb_shaper.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -229,6 +230,7 @@ void otb_udp_server_datagram(void *ctx, uint8_t *data, size_t n,
     struct otb_udprelay *r = l->relay;
     struct otb_addr to;
     size_t off, len;
+    uint32_t kbit;
 
     /* The ACL's client lists, before any work on the datagram (health
      * probes included: a refused box learns nothing). */
@@ -237,9 +239,11 @@ void otb_udp_server_datagram(void *ctx, uint8_t *data, size_t n,
         return;
     }
     /* A box's WAN health probe: too short to be a relayed datagram. */
-    switch (otb_probe_answer(r->master, l->fd, data, n, from)) {
+    switch (otb_probe_answer(r->master, l->fd, data, n, from, &kbit)) {
     case 1:
         r->stats.probes++;
+        if (kbit && r->shaper)
+            otb_shaper_note(r->shaper, from, kbit);
         return;
     case -1:
         r->stats.bad++;

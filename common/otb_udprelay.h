@@ -282,6 +282,7 @@ struct otb_udprelay {
     /* server: policy, resolver, -b and socket options of outbound sockets,
      * the same object as the TCP relay's */
     const struct otb_egress *egress;
+    struct otb_shaper *shaper; /* server: learns the rates of rate probes, NULL = none */
     struct otb_replay replay;
     struct otb_udp_name names[OTB_UDP_NAMES];
     /* client */

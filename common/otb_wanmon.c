@@ -265,7 +265,8 @@ static void otb_wanmon_read_cb(struct ev_loop *loop, ev_io *io, int revents)
 static void otb_wanmon_send(struct otb_wanmon_wan *w)
 {
     struct otb_wanmon *m = w->mon;
-    uint8_t probe[OTB_PROBE_LEN];
+    uint8_t probe[OTB_PROBE_RATE_LEN];
+    size_t len = OTB_PROBE_LEN;
     int slot = -1;
 
     for (int i = 0; i < OTB_WANMON_INFLIGHT && slot < 0; i++)
@@ -274,8 +275,14 @@ static void otb_wanmon_send(struct otb_wanmon_wan *w)
     w->last_sent = ev_now(m->loop);
     if (slot < 0 || w->fd < 0 || !m->target_len)
         return;
-    otb_probe_request(m->master, w->next_seq, probe);
-    if (sendto(w->fd, probe, sizeof(probe), MSG_DONTWAIT, (const struct sockaddr *)&m->target,
+    /* The rate only when configured: a server that predates rate probes ignores them. */
+    if (w->download_kbit) {
+        otb_probe_request_rate(m->master, w->next_seq, w->download_kbit, probe);
+        len = OTB_PROBE_RATE_LEN;
+    } else {
+        otb_probe_request(m->master, w->next_seq, probe);
+    }
+    if (sendto(w->fd, probe, len, MSG_DONTWAIT, (const struct sockaddr *)&m->target,
                m->target_len) < 0)
         return; /* unreachable at once (no route): counted as lost when due */
     w->inflight[slot].seq = w->next_seq++;
@@ -474,8 +481,10 @@ static void otb_wanmon_scan(struct otb_wanmon *m)
         for (size_t i = 0; i < m->policy->n_wans; i++) {
             const struct otb_wan *c = &m->policy->wans[i];
             struct otb_wanmon_wan *w = otb_wanmon_slot(m, c->name, c->iface, c->mark);
-            if (w)
+            if (w) {
                 seen[otb_wanmon_index(w)] = true;
+                w->download_kbit = c->download_kbit;
+            }
         }
     } else if ((n = otb_nl_default_routes(m->target.ss_family, routes,
                                           OTB_ARRAY_LEN(routes))) >= 0) {

@@ -49,6 +49,7 @@ struct otb_wanmon_wan {
     char name[OTB_WAN_NAME_MAX];
     char iface[IFNAMSIZ];
     uint32_t mark;  /* from "wans", 0 = none */
+    uint32_t download_kbit; /* from "wans": told the server in the probes, 0 = not */
     bool present;   /* seen in the last scan (configured, or a default route) */
     struct sockaddr_storage addr; /* source address, family of the server; 0 = none */
     socklen_t addr_len;

@@ -17,6 +17,7 @@
 #include "otb_program.h"
 #include "otb_relay.h"
 #include "otb_replay.h"
+#include "otb_shaper.h"
 #include "otb_udprelay.h"
 
 struct otb_server {
@@ -32,6 +33,8 @@ struct otb_server {
     /* Without -u: UDP sockets that answer the boxes' WAN health probes only. */
     struct otb_probe_responder probes;
     struct otb_ifwatch ifwatch; /* this host's addresses, refused as destinations */
+    struct otb_shaper shaper;   /* --shape-downloads */
+    bool shaping;
     struct otb_program prog;
 };
 
@@ -206,6 +209,15 @@ static int otb_server_setup(void *arg, struct ev_loop *loop)
         return -1;
     if (s->cfg.mode == OTB_MODE_TCP_ONLY && otb_server_setup_probes(s, loop) < 0)
         return -1;
+    if (s->cfg.shape_downloads[0]) {
+        if (otb_shaper_start(&s->shaper, loop, &s->log, s->cfg.shape_downloads,
+                             (unsigned)s->cfg.shape_share) < 0)
+            return -1;
+        s->shaping = true;
+        s->probes.shaper = &s->shaper;
+        if (s->udp_on)
+            s->udp.shaper = &s->shaper;
+    }
     OTB_INFO(&s->log, "method %s, idle timeout %d s, up to %zu connections",
              otb_method_info(s->master.method)->name, s->cfg.timeout, s->relay.max_conns);
     OTB_INFO(&s->log, "before authentication: %d s from the accept, at most %ld per source",
@@ -222,6 +234,8 @@ static void otb_server_teardown(void *arg)
     struct otb_server *s = arg;
 
     otb_ifwatch_stop(&s->ifwatch);
+    if (s->shaping)
+        otb_shaper_stop(&s->shaper);
     if (s->udp_on)
         otb_udprelay_destroy(&s->udp);
     otb_relay_destroy(&s->relay);

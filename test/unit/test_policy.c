@@ -28,7 +28,8 @@ static void test_wans_and_pins(void **state)
                        "\"fallback\": \"fibre\"}, {\"host\": \"aa:bb:cc:dd:ee:0f\", "
                        "\"wan\": \"fibre\"}],"
                        "\"wans\": {\"fibre\": {\"interface\": \"eth1\"}, "
-                       "\"4g\": {\"interface\": \"wwan0\", \"backup\": true, \"mark\": 99}}}";
+                       "\"4g\": {\"interface\": \"wwan0\", \"backup\": true, \"mark\": 99, "
+                       "\"download_kbit\": 18000}}}";
     (void)state;
     assert_int_equal(apply(&cfg, json, err, sizeof(err)), OTB_CONFIG_OK);
     assert_int_equal(cfg.policy.n_wans, 2);
@@ -36,6 +37,8 @@ static void test_wans_and_pins(void **state)
     assert_int_equal(cfg.policy.wans[0].mark, OTB_WAN_MARK_BASE);
     assert_true(cfg.policy.wans[1].backup);
     assert_int_equal(cfg.policy.wans[1].mark, 99);
+    assert_int_equal(cfg.policy.wans[0].download_kbit, 0);
+    assert_int_equal(cfg.policy.wans[1].download_kbit, 18000);
     assert_int_equal(cfg.policy.n_pins, 3);
     assert_int_equal(cfg.policy.pins[0].mode, OTB_PIN_DIRECT);
     assert_int_equal(cfg.policy.pins[1].mode, OTB_PIN_TUNNEL_VIA);
@@ -73,6 +76,10 @@ static void test_errors_name_the_key(void **state)
     expect_error("{\"wans\": {\"a\": {}}}", "interface");
     expect_error("{\"wans\": {\"a\": {\"interface\": \"eth1\", \"speed\": 3}}}", "speed");
     expect_error("{\"wans\": {\"a\": {\"interface\": \"eth1\", \"mark\": -1}}}", "mark");
+    expect_error("{\"wans\": {\"a\": {\"interface\": \"eth1\", \"download_kbit\": 0}}}",
+                 "download_kbit");
+    expect_error("{\"wans\": {\"a\": {\"interface\": \"eth1\", \"download_kbit\": \"9\"}}}",
+                 "download_kbit");
     expect_error("{\"wans\": {\"a\": {\"interface\": \"eth1\"}}, \"pins\": [{\"host\": "
                  "\"10.0.0.1\", \"wan\": \"b\"}]}", "unknown WAN");
     expect_error("{\"wans\": {\"a\": {\"interface\": \"eth1\"}}, \"pins\": [{\"host\": "

@@ -68,14 +68,52 @@ static void test_answer_lengths(void **state)
 {
     struct otb_master m;
     uint8_t buf[64] = { 0 };
+    uint32_t kbit = 1;
 
     (void)state;
     master_of(&m, "secret");
     /* relayed datagrams (at least salt + tag) are never taken for probes */
-    assert_int_equal(otb_probe_answer(&m, -1, buf, 48, NULL), 0);
-    assert_int_equal(otb_probe_answer(&m, -1, buf, 0, NULL), 0);
+    assert_int_equal(otb_probe_answer(&m, -1, buf, 48, NULL, &kbit), 0);
+    assert_int_equal(otb_probe_answer(&m, -1, buf, 0, NULL, &kbit), 0);
+    assert_int_equal(otb_probe_answer(&m, -1, buf, 13, NULL, &kbit), 0);
     /* probe-sized junk is refused, not answered */
-    assert_int_equal(otb_probe_answer(&m, -1, buf, OTB_PROBE_LEN, NULL), -1);
+    assert_int_equal(otb_probe_answer(&m, -1, buf, OTB_PROBE_LEN, NULL, &kbit), -1);
+    assert_int_equal(otb_probe_answer(&m, -1, buf, OTB_PROBE_RATE_LEN, NULL, &kbit), -1);
+    assert_int_equal(kbit, 0);
+}
+
+/* The probe with a download rate: authentic with its rate, any changed byte (the rate
+ * included) or another key refused, and the plain probe still parses (rate 0). */
+static void test_rate_probe(void **state)
+{
+    struct otb_master m, other;
+    uint8_t buf[OTB_PROBE_RATE_LEN], plain[OTB_PROBE_LEN];
+    uint32_t seq = 0, kbit = 0;
+
+    (void)state;
+    master_of(&m, "secret");
+    master_of(&other, "other");
+    otb_probe_request_rate(&m, 0x01020304, 18000, buf);
+    assert_int_equal(otb_probe_parse_request(&m, buf, sizeof(buf), &seq, &kbit), 1);
+    assert_int_equal(seq, 0x01020304);
+    assert_int_equal(kbit, 18000);
+    assert_int_equal(otb_probe_parse_request(&other, buf, sizeof(buf), &seq, &kbit), -1);
+    for (size_t i = 0; i < sizeof(buf); i++) {
+        buf[i] ^= 0x80;
+        assert_int_equal(otb_probe_parse_request(&m, buf, sizeof(buf), &seq, &kbit), -1);
+        buf[i] ^= 0x80;
+    }
+    /* neither kind passes for the other, nor for a reply */
+    assert_false(otb_probe_check_request(&m, buf, OTB_PROBE_LEN, &seq));
+    assert_false(otb_probe_check_reply(&m, buf, OTB_PROBE_LEN, &seq));
+    otb_probe_request(&m, 9, plain);
+    memcpy(buf, plain, sizeof(plain));
+    memset(buf + OTB_PROBE_LEN, 0, OTB_PROBE_RATE_LEN - OTB_PROBE_LEN);
+    assert_int_equal(otb_probe_parse_request(&m, buf, sizeof(buf), &seq, &kbit), -1);
+    kbit = 5;
+    assert_int_equal(otb_probe_parse_request(&m, plain, sizeof(plain), &seq, &kbit), 1);
+    assert_int_equal(seq, 9);
+    assert_int_equal(kbit, 0);
 }
 
 int main(void)
@@ -85,6 +123,7 @@ int main(void)
         cmocka_unit_test(test_reply_round_trip),
         cmocka_unit_test(test_wrong_key_or_bytes),
         cmocka_unit_test(test_answer_lengths),
+        cmocka_unit_test(test_rate_probe),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,196 @@
+#!/bin/bash
+# Lab test of voice-first download shaping on the server. Two 10 Mbit/s WANs whose bottleneck
+# is a "modem" beyond the box (tbf with 100 ms of queue, both ways, as a DSL line): the queue of
+# a download forms at the line's far end, where the box can reorder nothing. A LAN host
+# downloads (iperf3 -R through otb-redir, MPTCP over both WANs) while two voice-like flows run
+# through otb-tunnel to an echo on inet, 50 datagrams/s of 200 bytes each: one marked EF, one
+# unmarked to a port of the box's "voice_ports"; otb-tunnel sends both marked EF and the server
+# sends the answers back marked EF.
+#
+# Without shaping the voice answers wait behind the download in the modems. With
+# --shape-downloads the boxes' rate probes ("download_kbit" of each WAN in otb-redir's and
+# otb-tunnel's config) tell the server each WAN address's rate, and it sends each at 90% of it
+# with HTB, voice first, so the queue forms in the server, behind the voice.
+#
+# Printed: voice p99 RTT rise and loss, download throughput as % of the links' sum, without
+# and with shaping. Pass: without, the EF flow's p99 rises by MIN_UNSHAPED_RISE_MS or more (the
+# problem is there); with, both flows' p99 rise by less than MAX_RISE_MS and no datagram is
+# lost, and the download
+# keeps MIN_SHAPED_PCT% of the links' sum. Then a WAN goes silent (black hole): its address's
+# classes go once its probes have stopped for the shaper's timeout, the other WAN's stay; at
+# exit the server removes its root qdiscs.
+#
+# Environment (test/bench/qos_download_bench.sh): QOSDL_RATE_MBIT (default 10),
+# QOSDL_VOICE_SECONDS (default 12), QOSDL_FIGURES (a file: the figures are also written there,
+# "name value" lines, before any check).
+#
+# Box, server, "Internet" and the load share this machine's CPUs: the processes on the voice
+# path run with a real-time priority so that the figures measure the queues on the links.
+set -euo pipefail
+
+# shellcheck source=test/lab/policy_lib.sh
+source "$(dirname "$0")/policy_lib.sh"
+
+RATE_MBIT=${QOSDL_RATE_MBIT:-10}
+MODEM_QUEUE_MS=100
+TUNNEL_PORT=12346
+IPERF_PORT=5201
+VOICE_SECONDS=${QOSDL_VOICE_SECONDS:-12}
+LOAD_SECONDS=$((VOICE_SECONDS + 8))
+MAX_RISE_MS=30
+MIN_UNSHAPED_RISE_MS=40
+MIN_SHAPED_PCT=70
+SHAPER_TIMEOUT_S=6 # OTB_SHAPER_TIMEOUT
+RT_PRIO=20
+
+pol_start "qosdl$$" "$RATE_MBIT $RATE_MBIT" iperf3
+pol_modems "$MODEM_QUEUE_MS"
+
+realtime() { chrt -f -p "$RT_PRIO" "$1" >/dev/null || lab_fail "chrt on pid $1 failed"; }
+
+printf '{"wans": {"wan1": {"interface": "wan1", "download_kbit": %s},
+          "wan2": {"interface": "wan2", "download_kbit": %s}},
+        "voice_ports": "%s"}\n' \
+    "$((RATE_MBIT * 1000))" "$((RATE_MBIT * 1000))" "$POL_ECHO_PORT" >"$LAB_DIR/box.json"
+
+pol_peer_bg inet echo echo "$POL_ECHO_PORT"
+realtime "$LAB_PID"
+pol_wait_udp inet "$POL_ECHO_PORT"
+lab_bg inet iperf3 iperf3 -s -p "$IPERF_PORT"
+lab_wait_port inet "$IPERF_PORT"
+
+# server NAME [ARGS...]: (re)starts otb-server with the UDP relay.
+SERVER_PID=""
+server() {
+    local name=$1
+    shift
+    [[ -z $SERVER_PID ]] || lab_stop "$SERVER_PID"
+    lab_otb_server "$LAB_SRV_ADDR" "$LAB_SRV_PORT" "otb-server-$name" -u "$@"
+    SERVER_PID=$LAB_PID
+    realtime "$SERVER_PID"
+}
+
+server plain
+lab_otb_redir -c "$LAB_DIR/box.json"
+lab_otb_tunnel otb-tunnel "$TUNNEL_PORT" -c "$LAB_DIR/box.json"
+realtime "$LAB_PID"
+pol_fw_config "\"firewall\": {\"lan\": \"lan0\", \"tunnel_port\": $TUNNEL_PORT}"
+pol_firewall up >"$LAB_DIR/firewall.log" 2>&1 ||
+    lab_fail "otb-firewall up: $(cat "$LAB_DIR/firewall.log")"
+
+# voice NAME TOS: runs a flow, keeps "sent N lost N p50 X p99 X max X" in LAB_DIR.
+voice() {
+    lab_run lan timeout 60 chrt -f "$RT_PRIO" python3 -I -S "$(pol_peer_path)" voice \
+        "$LAB_INET_ADDR" "$POL_ECHO_PORT" "$VOICE_SECONDS" "$2" 50 200 >"$LAB_DIR/voice-$1.txt"
+}
+
+# voices NAME: the EF flow (NAME) and the unmarked one (NAME-port) side by side.
+voices() {
+    local pid
+    voice "$1" 0xb8 &
+    pid=$!
+    voice "$1-port" 0
+    wait "$pid" || lab_fail "voice flow $1 failed"
+}
+
+field() { awk -v k="$2" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }' "$LAB_DIR/voice-$1.txt"; }
+
+# loaded NAME: the voice flow while iperf3 -R saturates the downlinks; the download's share of
+# the links' sum (percent) in LAB_DIR/dl-NAME.txt.
+loaded() {
+    local name=$1 pid
+    lab_run lan iperf3 -c "$LAB_INET_ADDR" -p "$IPERF_PORT" -R -t "$LOAD_SECONDS" -J \
+        >"$LAB_DIR/iperf-$name.json" 2>&1 &
+    pid=$!
+    sleep 4 # TCP fills the queues first
+    voices "$name"
+    wait "$pid" || lab_fail "iperf3 ($name) failed: $(tail -n 3 "$LAB_DIR/iperf-$name.json")"
+    python3 -c 'import json,sys; print("%.0f" % (json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"] / 1e4 / int(sys.argv[2])))' \
+        "$LAB_DIR/iperf-$name.json" "$((2 * RATE_MBIT))" >"$LAB_DIR/dl-$name.txt"
+}
+
+# shaped_addrs DEV: the box addresses the server's filters on DEV send to a WAN class (hex).
+shaped_addrs() {
+    lab_run srv tc filter show dev "$1" parent b7b: 2>/dev/null |
+        awk '/match [0-9a-f]+\/ffffffff at 16/ { print $2 }' | cut -d/ -f1 | sort | paste -sd' '
+}
+WAN1_HEX=0a000101
+WAN2_HEX=0a000201
+
+# wait_shaped WANT SECS: until both of the server's WAN links send WANT (shaped_addrs) to a class.
+wait_shaped() {
+    local i
+    for ((i = 0; i < $2 * 10; i++)); do
+        [[ $(shaped_addrs wan1) == "$1" && $(shaped_addrs wan2) == "$1" ]] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+voices idle
+loaded noshape
+lab_run srv tc qdisc show dev wan1 | grep -q b7b: && lab_fail "shaping without the option"
+
+server shaped --shape-downloads wan1,wan2
+wait_shaped "$WAN1_HEX $WAN2_HEX" 10 ||
+    lab_fail "the server did not shape both box WANs: wan1 '$(shaped_addrs wan1)', wan2 '$(shaped_addrs wan2)'"
+loaded shaped
+for dev in wan1 wan2; do lab_run srv tc -s class show dev "$dev"; done >"$LAB_DIR/shaped-classes.txt"
+
+for run in idle noshape shaped idle-port noshape-port shaped-port; do
+    dl=""
+    [[ -f $LAB_DIR/dl-$run.txt ]] && dl=", download $(cat "$LAB_DIR/dl-$run.txt")% of the links' sum"
+    printf 'voice %-13s %s%s\n' "$run:" "$(cat "$LAB_DIR/voice-$run.txt")" "$dl"
+done
+base=$(field idle p99)
+# rise RUN [IDLE_RUN]: p99 of RUN minus that of IDLE_RUN (default idle).
+rise() { awk -v a="$(field "$1" p99)" -v b="$(field "${2:-idle}" p99)" 'BEGIN { printf "%+.1f", a - b }'; }
+rise_no=$(rise noshape)
+rise_sh=$(rise shaped)
+rise_port_no=$(rise noshape-port idle-port)
+rise_port_sh=$(rise shaped-port idle-port)
+echo "unmarked voice on a voice port: p99 rise without shaping $rise_port_no ms (lost $(field noshape-port lost)), with shaping $rise_port_sh ms (lost $(field shaped-port lost))"
+echo "voice p99 rise during a saturating download: without shaping $rise_no ms (lost $(field noshape lost), download $(cat "$LAB_DIR/dl-noshape.txt")%), with shaping $rise_sh ms (lost $(field shaped lost), download $(cat "$LAB_DIR/dl-shaped.txt")%)"
+
+if [[ -n ${QOSDL_FIGURES:-} ]]; then
+    printf '%s %s\n' rise_noshape "$rise_no" lost_noshape "$(field noshape lost)" \
+        dl_noshape "$(cat "$LAB_DIR/dl-noshape.txt")" rise_shaped "$rise_sh" \
+        lost_shaped "$(field shaped lost)" dl_shaped "$(cat "$LAB_DIR/dl-shaped.txt")" \
+        p99_idle "$base" >"$QOSDL_FIGURES"
+fi
+
+# The voice answers of both flows went through the voice class of a WAN (b7b:N1, N = the
+# WAN's slot).
+voice_pkts=$(awk '/^class htb b7b:[0-9a-f]*1 / { f = 1; next } /^class/ { f = 0 }
+                  f && $1 == "Sent" { s += $4 } END { print s + 0 }' "$LAB_DIR/shaped-classes.txt")
+echo "packets of the voice classes on the server's WAN links: $voice_pkts"
+((voice_pkts >= 2 * VOICE_SECONDS * 50 - 10)) ||
+    lab_fail "the voice classes saw $voice_pkts packets: the voice answers are not classed voice"
+lab_assert_ge "$rise_no" "$MIN_UNSHAPED_RISE_MS" "no queue in the modems without shaping (p99 rise)"
+for run in shaped shaped-port; do
+    [[ $(field "$run" lost) == 0 ]] || lab_fail "voice ($run) lost $(field "$run" lost) datagrams with shaping"
+done
+for r in "$rise_sh" "$rise_port_sh"; do
+    awk -v r="$r" -v m="$MAX_RISE_MS" 'BEGIN { exit !(r < m) }' ||
+        lab_fail "voice p99 RTT rose by $r ms with shaping (limit $MAX_RISE_MS)"
+done
+lab_assert_ge "$(cat "$LAB_DIR/dl-shaped.txt")" "$MIN_SHAPED_PCT" "download with shaping (% of the links' sum)"
+
+# A WAN lost: its probes stop, its classes go; the other WAN's stay.
+lab_blackhole 2 on
+t0=$(date +%s)
+wait_shaped "$WAN1_HEX" $((SHAPER_TIMEOUT_S + 6)) ||
+    lab_fail "WAN2 silent for $(($(date +%s) - t0)) s: still shaped (wan1 '$(shaped_addrs wan1)', wan2 '$(shaped_addrs wan2)')"
+echo "WAN2 lost: its classes removed after $(($(date +%s) - t0)) s, WAN1's kept"
+classes=$(lab_run srv tc class show dev wan2 | grep -c "^class htb b7b:") || true
+((classes == 5)) || lab_fail "$classes classes left on the server's wan2, expected WAN1's 5"
+lab_blackhole 2 off
+wait_shaped "$WAN1_HEX $WAN2_HEX" 15 || lab_fail "WAN2 back: not shaped again"
+echo "WAN2 back: shaped again"
+
+# SIGTERM: open connections get shutdown_timeout (10 s), then the server tears down.
+otb_stop_pid "$SERVER_PID" 20
+for dev in wan1 wan2; do
+    lab_run srv tc qdisc show dev "$dev" | grep -q b7b: && lab_fail "the server left its qdisc on $dev"
+done
+echo "PASS: t_qos_download"
