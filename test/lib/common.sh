@@ -72,13 +72,36 @@ otb_bin() {
 }
 
 # otb_ports [udp] VAR...: a free port in each VAR, distinct from the others
-# handed out in this shell.
+# handed out in this shell. Ports come from OTB_PORT_RANGE (LOW-HIGH, default
+# 10000-31999): below the kernel's ephemeral range, so an outgoing
+# connection never takes a port a test is about to listen on, and disjoint
+# ranges let two test runs share the machine. A port is handed out only if
+# both TCP and UDP can bind it (servers listen on both).
 otb_ports() {
-    local _otb_kind=SOCK_STREAM _otb_v _otb_p
-    [[ ${1:-} != udp ]] || { _otb_kind=SOCK_DGRAM; shift; }
+    local _otb_v _otb_p _otb_range=${OTB_PORT_RANGE:-10000-31999}
+    [[ ${1:-} != udp ]] || shift
     for _otb_v in "$@"; do
         while :; do
-            _otb_p=$(python3 -c "import socket; s = socket.socket(type=socket.$_otb_kind); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
+            _otb_p=$(python3 - "${_otb_range%-*}" "${_otb_range#*-}" <<'PY'
+import random, socket, sys
+lo, hi = int(sys.argv[1]), int(sys.argv[2])
+while True:
+    port = random.randint(lo, hi)
+    socks = []
+    try:
+        for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+            s = socket.socket(type=kind)
+            socks.append(s)
+            s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        for s in socks:
+            s.close()
+    print(port)
+    break
+PY
+)
             [[ -z ${OTB_PORTS[$_otb_p]:-} ]] && break
         done
         OTB_PORTS[$_otb_p]=1
