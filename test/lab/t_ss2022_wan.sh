@@ -19,6 +19,12 @@
 #      behaviour kept for comparison: the server keys associations by the
 #      box's address, so the reflector sees a second public port after the
 #      move (checked: it shows the WAN change happened).
+#   3. 2022 with voice duplication (otb-tunnel --voice-duplicate, the
+#      reflector's port a voice port): 0 datagrams lost either way across
+#      the same failure and return, none delivered twice at either end, one
+#      public port; both programs sent and dropped copies, and otb-server
+#      counted no replay. Then a bulk flow (another port) with duplication
+#      still on: no copy sent by either side.
 # Every figure is printed: ports, gap, losses each way, detection time.
 set -euo pipefail
 # shellcheck source=test/lab/policy_lib.sh
@@ -26,6 +32,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/policy_lib.sh"
 
 TUNNEL_PORT=12346
 REFLECT_PORT=7100
+BULK_PORT=7101
+BULK_SECONDS=3
 FLOW_SECONDS=16
 FLOW_RATE=50
 CUT_AFTER=3        # seconds of flow before WAN1 goes silent
@@ -43,6 +51,8 @@ UP_SEEN=$LAB_DIR/reflect.seen
 lab_bg inet reflect "$LAB_PY" -I -S "$(lab_src)/test/lab/udp_peer.py" reflect "$REFLECT_PORT" \
     "$UP_SEEN"
 lab_wait_udp inet "$REFLECT_PORT"
+lab_bg inet reflect-bulk "$LAB_PY" -I -S "$(lab_src)/test/lab/udp_peer.py" reflect "$BULK_PORT"
+lab_wait_udp inet "$BULK_PORT"
 pol_fw_config "\"firewall\": {\"lan\": \"lan0\", \"tcp\": false, \"tunnel_port\": $TUNNEL_PORT}"
 pol_firewall up >"$LAB_DIR/firewall.log" 2>&1 || lab_fail "otb-firewall up: $(cat "$LAB_DIR/firewall.log")"
 
@@ -54,7 +64,9 @@ flowing() { (($(status "$TUN_SOCK" udp.down.packets) > 0)); }
 # run NAME METHOD KEY [TUNNEL_ARGS...]: otb-server and otb-tunnel with METHOD,
 # the flow across WAN1's silent failure and return. Leaves the flow's line
 # in RUN_FLOW, and RUN_PORTS, RUN_GAP, RUN_DOWN_MS, RUN_UP_MS, RUN_LOSSES,
-# RUN_SRV_ASSOC, RUN_TUN_ASSOC; stops both programs.
+# RUN_SRV_ASSOC, RUN_TUN_ASSOC; runs RUN_AFTER (a command, if set) while
+# both programs still run, then stops them. RUN_NO_GAP set: the flow must
+# not show the cut (duplication), else it must.
 run() {
     local name=$1 flow srv tun
     LAB_METHOD=$2
@@ -87,6 +99,7 @@ run() {
         "$((FLOW_SECONDS * FLOW_RATE))" "$UP_SEEN" "$LAB_DIR/down.$name")
     RUN_SRV_ASSOC=$(status "$SRV_SOCK" udp.associations.created)
     RUN_TUN_ASSOC=$(status "$TUN_SOCK" udp.associations.created)
+    [[ -z ${RUN_AFTER:-} ]] || $RUN_AFTER
     kill -0 "$srv" 2>/dev/null || lab_fail "$name: otb-server died"
     kill -0 "$tun" 2>/dev/null || lab_fail "$name: otb-tunnel died"
     lab_stop "$tun"
@@ -96,7 +109,8 @@ run() {
     printf ' associations: otb-server %s, otb-tunnel %s\n' "$RUN_SRV_ASSOC" "$RUN_TUN_ASSOC"
     [[ $RUN_DOWN_MS != never ]] || lab_fail "$name: wan1 not declared down within ${DOWN_WITHIN}s"
     [[ $RUN_UP_MS != never ]] || lab_fail "$name: wan1 not up within ${UP_WITHIN}s of its return"
-    ((RUN_GAP >= MIN_GAP_MS)) || lab_fail "$name: no gap (${RUN_GAP} ms): the flow was not on wan1"
+    [[ -n ${RUN_NO_GAP:-} ]] || ((RUN_GAP >= MIN_GAP_MS)) ||
+        lab_fail "$name: no gap (${RUN_GAP} ms): the flow was not on wan1"
 }
 
 psk() { head -c 32 /dev/urandom | base64 -w0; }
@@ -117,5 +131,42 @@ run sip004 chacha20-ietf-poly1305 "lab-secret-$$"
 [[ $RUN_PORTS == *,* ]] ||
     lab_fail "sip004: one public port ($RUN_PORTS): the flow did not change WAN"
 lab_say "as expected with SIP004: public source ports $RUN_PORTS, $RUN_SRV_ASSOC server associations"
+sip004_ports=$RUN_PORTS
+
+# --- 3. 2022 with voice duplication: nothing lost; bulk never duplicated ---------------------
+# copies: "server_sent server_dropped tunnel_sent tunnel_dropped server_replay"
+copies() {
+    printf '%s %s %s %s %s\n' "$(status "$SRV_SOCK" udp.duplicates.sent)" \
+        "$(status "$SRV_SOCK" udp.duplicates.dropped)" "$(status "$TUN_SOCK" udp.duplicates.sent)" \
+        "$(status "$TUN_SOCK" udp.duplicates.dropped)" "$(status "$SRV_SOCK" udp.refused.replay)"
+}
+# bulk_flow: a flow to a port that is not voice, the copies counted around it.
+bulk_flow() {
+    DUP_COPIES=$(copies)
+    BULK_FLOW=$(lab_udp_peer lan flow "$LAB_INET_ADDR" "$BULK_PORT" "$BULK_SECONDS" "$FLOW_RATE")
+    BULK_COPIES=$(copies)
+}
+RUN_NO_GAP=1 RUN_AFTER=bulk_flow run dup 2022-blake3-aes-256-gcm "$(psk)" --voice-duplicate \
+    --voice-ports "$REFLECT_PORT"
+read -r _ sent _ received _ lost _ <<<"$RUN_FLOW"
+read -r _ up_lost _ up_copies _ down_lost _ down_copies <<<"$RUN_LOSSES"
+read -r srv_sent srv_dropped tun_sent tun_dropped srv_replay <<<"$DUP_COPIES"
+printf '  copies: otb-tunnel sent %s, dropped %s; otb-server sent %s, dropped %s; replays %s\n' \
+    "$tun_sent" "$tun_dropped" "$srv_sent" "$srv_dropped" "$srv_replay"
+printf 'bulk flow with duplication on: %s; copies before/after (srv sent, dropped, tunnel sent, dropped, replay): %s / %s\n' \
+    "$BULK_FLOW" "$DUP_COPIES" "$BULK_COPIES"
+((lost == 0 && up_lost == 0 && down_lost == 0)) ||
+    lab_fail "dup: lost $lost voice datagrams (up $up_lost, down $down_lost), expected 0"
+((up_copies == 0 && down_copies == 0)) ||
+    lab_fail "dup: datagrams delivered twice: $up_copies at the Internet host, $down_copies at the LAN host"
+[[ $RUN_PORTS =~ ^[0-9]+$ ]] || lab_fail "dup: public source ports $RUN_PORTS, expected one"
+((tun_sent > 0 && srv_dropped > 0 && srv_sent > 0 && tun_dropped > 0)) ||
+    lab_fail "dup: copies not sent and dropped both ways ($DUP_COPIES)"
+((srv_replay == 0)) || lab_fail "dup: otb-server counted $srv_replay copies as replays"
+[[ ${BULK_FLOW:-} == *" lost 0 "* ]] || lab_fail "dup: bulk flow: ${BULK_FLOW:-none}"
+[[ ${BULK_COPIES%% *} == "${DUP_COPIES%% *}" && $(cut -d' ' -f3 <<<"$BULK_COPIES") == "$tun_sent" ]] ||
+    lab_fail "dup: bulk datagrams were duplicated ($DUP_COPIES -> $BULK_COPIES)"
+lab_say "ok: voice duplication: $sent sent, 0 lost either way, gap $RUN_GAP ms, port $RUN_PORTS"
 echo "PASS: 2022 session across wan1's silent failure and return: $ss22_summary;" \
-    "SIP004: ports $RUN_PORTS"
+    "SIP004: ports $sip004_ports; with voice duplication: 0 of $sent lost (gap $RUN_GAP ms)," \
+    "bulk not duplicated"
