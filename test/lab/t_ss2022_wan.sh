@@ -95,8 +95,7 @@ run() {
     wait "$flow" || lab_fail "$name: flow: $(cat "$LAB_DIR/flow.$name")"
     RUN_FLOW=$(cat "$LAB_DIR/flow.$name")
     read -r _ _ _ _ _ _ _ RUN_GAP _ RUN_PORTS <<<"$RUN_FLOW"
-    RUN_LOSSES=$("$LAB_PY" -I -S "$(lab_src)/test/lab/udp_peer.py" losses \
-        "$((FLOW_SECONDS * FLOW_RATE))" "$UP_SEEN" "$LAB_DIR/down.$name")
+    RUN_LOSSES=$(lab_udp_losses "$((FLOW_SECONDS * FLOW_RATE))" "$UP_SEEN" "$LAB_DIR/down.$name")
     RUN_SRV_ASSOC=$(status "$SRV_SOCK" udp.associations.created)
     RUN_TUN_ASSOC=$(status "$TUN_SOCK" udp.associations.created)
     [[ -z ${RUN_AFTER:-} ]] || $RUN_AFTER
