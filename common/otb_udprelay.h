@@ -5,7 +5,9 @@
  * session: the server keys it by the client's session ID, not its address,
  * and answers to the latest address an authentic, fresh packet came from,
  * so a box that changes WAN keeps its session and its outbound sockets;
- * packet IDs pass a sliding window instead of the salt filter.
+ * packet IDs pass a sliding window instead of the salt filter. With
+ * voice_duplicate the client sends voice twice by two WANs and the server
+ * answers voice to the session's two latest addresses (otb_udp_dup.h).
  *
  * Server role: every datagram from a box is opened (otb_udp_open_addr),
  * its salt checked against a replay filter, its destination checked against
@@ -101,8 +103,8 @@ struct otb_udp_key {
  * (otb_udp_dup.h). */
 struct otb_udp_dup {
     struct otb_udp_key second;    /* family 0: none */
-    ev_tstamp heard, second_heard; /* last packets from the latest and the second */
     uint16_t credit;              /* reply copies the second may still get */
+    ev_tstamp heard, second_heard; /* last packets from the latest and the second */
 };
 
 struct otb_udp_client;
