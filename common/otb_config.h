@@ -84,6 +84,9 @@ struct otb_config {
      * --voice-hosts / "voice_hosts" (IPs or CIDRs: LAN phones, remote SIP/media
      * servers): traffic classed as voice (otb_qos) */
     struct otb_qos_policy qos;
+    /* --voice-duplicate / "voice_duplicate" (tunnel, 2022 methods only):
+     * voice datagrams sent by two healthy WANs, default false */
+    bool voice_duplicate;
     uint16_t socks5_port;          /* --socks5-port / "socks5_port" (redir), 0 = no SOCKS5 */
     char socks5_user[256];         /* --socks5-user / "socks5_user": RFC 1929 auth when set */
     char socks5_password[256];     /* --socks5-password / "socks5_password" */

@@ -73,6 +73,7 @@ static const struct otb_config_key otb_config_keys[] = {
     OTB_KEY("firewall", OTB_CFG_FIREWALL, policy),
     OTB_KEY("voice_ports", OTB_CFG_VOICE_PORTS, qos),
     OTB_KEY("voice_hosts", OTB_CFG_VOICE_HOSTS, qos),
+    OTB_KEY("voice_duplicate", OTB_CFG_BOOL, voice_duplicate),
     OTB_KEY("socks5_user", OTB_CFG_STRING, socks5_user),
     OTB_KEY("socks5_password", OTB_CFG_STRING, socks5_password),
     OTB_KEY("socks5_address", OTB_CFG_STRING, socks5_addr),

@@ -86,7 +86,11 @@
     /* client: no server to send to */                                           \
     X(no_server, "failures", "no_server", "no_server")                         \
     /* server: WAN health probes answered (otb_probe.h) */                      \
-    X(probes, "probes", "answered", "probes_answered")
+    X(probes, "probes", "answered", "probes_answered")                          \
+    /* voice duplication (2022): copies sent (counted in up/down too) and the  \
+     * other side's copies dropped by the packet-ID window */                   \
+    X(dup_sent, "duplicates", "sent", "dup_sent")                                \
+    X(dup_dropped, "duplicates", "dropped", "dup_dropped")
 
 #define OTB_COUNTER_FIELD(field, group, key, log) uint64_t field;
 

@@ -144,6 +144,8 @@ struct otb_upstream_ops {
     /* Data sent through WAN wan (heard false), or an answer received
      * (true): replies that stop coming make the WAN suspect at once. */
     void (*traffic)(void *arg, int wan, bool heard);
+    /* Optional: whether WAN wan is declared down (no copy goes there). */
+    bool (*down)(void *arg, int wan);
     void *arg;
 };
 

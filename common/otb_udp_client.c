@@ -12,6 +12,18 @@
 
 /* ========================================================= client role */
 
+/* voice_duplicate: replies come with the local address they came to, which
+ * says by which WAN (otb_udp_client_reply_wan). */
+static void otb_udp_client_want_local(int fd, int family)
+{
+    int one = 1;
+
+    if (family == AF_INET6)
+        (void)setsockopt(fd, SOL_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
+    else
+        (void)setsockopt(fd, SOL_IP, IP_PKTINFO, &one, sizeof(one));
+}
+
 static int otb_udp_client_out_fd(struct otb_udp_assoc *a)
 {
     struct otb_udprelay *r = a->relay;
@@ -29,6 +41,8 @@ static int otb_udp_client_out_fd(struct otb_udp_assoc *a)
     }
     if (r->qos)
         otb_qos_mark_socket(fd, a->server.ss_family, a->qclass);
+    if (r->duplicate)
+        otb_udp_client_want_local(fd, a->server.ss_family);
     otb_udp_sock_start(r, &a->out[0], fd);
     return fd;
 }
@@ -116,6 +130,60 @@ unsigned otb_udprelay_count_wan(const struct otb_udprelay *r, int wan)
     return n;
 }
 
+/* voice_duplicate: the datagram just queued (len bytes at out, to the
+ * server through fd) once more, by another WAN that is not down. The same
+ * packet: its packet ID makes it a copy, which the server drops. */
+static void otb_udp_client_copy(struct otb_udp_assoc *a, int fd, const uint8_t *out, size_t len,
+                                size_t payload)
+{
+    struct otb_udprelay *r = a->relay;
+    struct otb_upstream_ops *up = &r->upstream;
+    struct sockaddr_storage src;
+    socklen_t slen;
+    int second;
+
+    a->dup_wan = -1;
+    if (len == 0 || !up->source ||
+        !otb_udp_dup_eligible(r->duplicate, otb_method_is_2022(r->master->method),
+                              otb_udp_assoc_is_voice(a), a->wan))
+        return;
+    second = up->source(up->arg, a->server.ss_family, 1u << a->wan, &src, &slen, NULL);
+    if (!otb_udp_dup_second_ok(a->wan, second, second >= 0 && up->down && up->down(up->arg, second)))
+        return;
+    /* Taken after the original was committed: a full batch was sent, and
+     * out still holds the packet. */
+    memcpy(otb_udp_tx_slot(r, fd), out, len);
+    otb_udp_tx_commit_from(r, len, (const struct sockaddr *)&a->server, OTB_UDP_UP, payload, -1,
+                           (const struct sockaddr *)&src);
+    r->stats.dup_sent++;
+    a->dup_wan = second;
+    if (up->traffic)
+        up->traffic(up->arg, second, false);
+}
+
+/* The WAN a reply came by: without duplication the one a's latest datagram
+ * left by; with it, the one of the local address it came to (a WAN's
+ * address: the only candidate WAN in the mask), so that a WAN whose copies
+ * stopped coming back is not kept alive by the other's. -1: unknown. */
+static int otb_udp_client_reply_wan(struct otb_udp_assoc *a, struct msghdr *msg)
+{
+    struct otb_upstream_ops *up = &a->relay->upstream;
+    struct sockaddr_storage local, ss;
+    socklen_t len;
+    const int wans[2] = { a->wan, a->dup_wan };
+
+    if (!a->relay->duplicate)
+        return a->wan;
+    if (!up->source || !otb_udp_dup_recv_local(msg, &local))
+        return -1;
+    for (size_t i = 0; i < OTB_ARRAY_LEN(wans); i++)
+        if (wans[i] >= 0 &&
+            up->source(up->arg, local.ss_family, ~(1u << wans[i]), &ss, &len, NULL) == wans[i] &&
+            otb_udp_same_sockaddr((const struct sockaddr *)&ss, (const struct sockaddr *)&local))
+            return wans[i];
+    return -1;
+}
+
 /* 2022: a LAN flow's session, started with its first datagram: a random
  * session ID, packet IDs from 0. */
 static void otb_udp_client_session(struct otb_udp_assoc *a)
@@ -136,8 +204,9 @@ static void otb_udp_client_session(struct otb_udp_assoc *a)
 /* 2022: a server's packet for a's session. Its session (one at a time: a
  * new one, after a server restart, replaces it, the timestamp bounding how
  * old a replayed packet of a former session can be) and its packet ID
- * through the window. false if it must be dropped (counted). */
-static bool otb_udp_client_open_2022(struct otb_udp_assoc *a, uint8_t *data, size_t n,
+ * through the window. 1: deliver it; 0: authentic but a copy (the server's
+ * voice duplication) or a replay; -1: not authentic. Dropped ones counted. */
+static int otb_udp_client_open_2022(struct otb_udp_assoc *a, uint8_t *data, size_t n,
                                      struct otb_addr *from, size_t *off, size_t *len)
 {
     struct otb_udprelay *r = a->relay;
@@ -150,7 +219,7 @@ static bool otb_udp_client_open_2022(struct otb_udp_assoc *a, uint8_t *data, siz
     if (otb_ss22_udp_is_aes(m)) {
         if (!otb_ss22_udp_peek(k, data, n, sid)) {
             r->stats.bad++;
-            return false;
+            return -1;
         }
         if (a->ss22.peer_known && memcmp(sid, a->ss22.peer_sid, sizeof(sid)) == 0)
             key = a->ss22.peer_subkey;
@@ -161,7 +230,7 @@ static bool otb_udp_client_open_2022(struct otb_udp_assoc *a, uint8_t *data, siz
                           r->plain, OTB_UDP_PLAIN_CAP, from, off, len) != OTB_SS22_UDP_OK ||
         memcmp(msg.client_sid, a->ss22.sid, OTB_SS22_SID_LEN) != 0) {
         r->stats.bad++;
-        return false;
+        return -1;
     }
     if (!a->ss22.peer_known || memcmp(msg.sid, a->ss22.peer_sid, sizeof(msg.sid)) != 0) {
         memcpy(a->ss22.peer_sid, msg.sid, sizeof(msg.sid));
@@ -171,10 +240,13 @@ static bool otb_udp_client_open_2022(struct otb_udp_assoc *a, uint8_t *data, siz
         a->ss22.peer_known = true;
     }
     if (!otb_ss22_window_check(&a->ss22.window, msg.pid)) {
-        r->stats.replay++;
-        return false;
+        /* Only the server's address gets here: a refused ID it sent within
+         * the window is its second copy. */
+        (*(otb_udp_dup_window_seen(&a->ss22.window, msg.pid) ? &r->stats.dup_dropped
+                                                             : &r->stats.replay))++;
+        return 0;
     }
-    return true;
+    return 1;
 }
 
 /* A LAN datagram to the server; with TPROXY, its original destination is
@@ -222,6 +294,7 @@ void otb_udp_client_datagram(void *ctx, uint8_t *data, size_t n,
     }
     otb_udp_tx_commit_from(r, len, (const struct sockaddr *)&a->server, OTB_UDP_UP, n, -1,
                            otb_udp_client_wan(a, &src));
+    otb_udp_client_copy(a, fd, out, len, n);
     otb_udp_assoc_touch(a);
     otb_udp_assoc_note_port(a, to->port);
 }
@@ -270,7 +343,7 @@ void otb_udp_client_deliver(void *ctx, uint8_t *data, size_t n,
     struct otb_addr from;
     size_t off, len;
     socklen_t slen;
-    int fd = a->via->fd;
+    int fd = a->via->fd, rc = 1, wan;
 
     /* Only the server holds the key; anything else is noise or an attack. */
     if (!otb_udp_same_sockaddr(sender, (const struct sockaddr *)&a->server)) {
@@ -278,13 +351,19 @@ void otb_udp_client_deliver(void *ctx, uint8_t *data, size_t n,
         return;
     }
     if (otb_method_is_2022(r->master->method)) {
-        if (!otb_udp_client_open_2022(a, data, n, &from, &off, &len))
-            return;
+        rc = otb_udp_client_open_2022(a, data, n, &from, &off, &len);
     } else if (otb_udp_open_addr(&r->aead, r->master, data, n, r->plain, OTB_UDP_PLAIN_CAP,
                                  &from, &off, &len) != OTB_OK) {
         r->stats.bad++;
-        return;
+        rc = -1;
     }
+    if (rc < 0)
+        return;
+    /* An authentic answer, a copy included, says its WAN works. */
+    if ((wan = otb_udp_client_reply_wan(a, msg)) >= 0 && r->upstream.traffic)
+        r->upstream.traffic(r->upstream.arg, wan, true);
+    if (rc == 0)
+        return;
     if (!r->forward) {
         if (otb_addr_to_sockaddr(&from, &src, &slen) < 0) {
             r->stats.bad++;
@@ -295,7 +374,5 @@ void otb_udp_client_deliver(void *ctx, uint8_t *data, size_t n,
     }
     otb_udp_tx_queue(r, fd, r->plain + off, len, (const struct sockaddr *)&a->peer, OTB_UDP_DOWN);
     otb_udp_assoc_touch(a);
-    if (a->wan >= 0 && r->upstream.traffic)
-        r->upstream.traffic(r->upstream.arg, a->wan, true);
 }
 

@@ -7,6 +7,7 @@
 #ifndef OTB_UDP_INNER_H
 #define OTB_UDP_INNER_H
 
+#include "otb_udp_dup.h"
 #include "otb_udprelay.h"
 
 /* Datagrams taken per readiness event: bounded so one busy socket cannot
@@ -78,6 +79,8 @@ bool otb_udp_same_sockaddr(const struct sockaddr *a, const struct sockaddr *b);
 
 /* otb_udprelay.c */
 void otb_udp_assoc_touch(struct otb_udp_assoc *a);
+/* Voice by any classification the relay has (port, class, the box's DSCP). */
+bool otb_udp_assoc_is_voice(const struct otb_udp_assoc *a);
 void otb_udp_assoc_note_port(struct otb_udp_assoc *a, uint16_t port);
 void otb_udp_sock_close(struct otb_udprelay *r, struct otb_udp_sock *s);
 void otb_udp_sock_start(struct otb_udprelay *r, struct otb_udp_sock *s, int fd);

@@ -175,6 +175,52 @@ static void otb_udp_server_session_start(struct otb_udp_assoc *a, const uint8_t 
     }
 }
 
+/* 2022: a fresh packet from `from`, the latest authentic address: the
+ * session follows the box's WANs, the former address kept as its second
+ * (voice duplication). */
+static void otb_udp_server_moved(struct otb_udp_assoc *a, const struct sockaddr *from)
+{
+    struct otb_udp_key cur, k;
+
+    if (otb_udp_key_set(&cur, (const struct sockaddr *)&a->peer, 0) < 0 ||
+        otb_udp_key_set(&k, from, 0) < 0 ||
+        otb_udp_dup_fresh(&a->ss22.dup, &cur, &k, ev_now(a->relay->loop))) {
+        a->peer_len = otb_sockaddr_len(from);
+        memcpy(&a->peer, from, a->peer_len);
+    }
+}
+
+/* 2022: a packet the window refused. true: the box's copy by its other WAN
+ * (voice duplication), false: a replay. */
+static bool otb_udp_server_copy(struct otb_udp_assoc *a, const struct sockaddr *from,
+                                uint64_t pid)
+{
+    struct otb_udp_key cur, k;
+
+    return otb_udp_key_set(&cur, (const struct sockaddr *)&a->peer, 0) == 0 &&
+           otb_udp_key_set(&k, from, 0) == 0 &&
+           otb_udp_dup_copy(&a->ss22.dup, &a->ss22.window, pid, &cur, &k,
+                            ev_now(a->relay->loop));
+}
+
+/* 2022, voice: the reply just queued (len bytes at out) once more, to the
+ * session's second address while the box sends from two (its copies
+ * arrive from there). */
+static void otb_udp_server_copy_reply(struct otb_udp_assoc *a, const uint8_t *out, size_t len,
+                                      size_t payload)
+{
+    struct otb_udprelay *r = a->relay;
+    struct sockaddr_storage ss;
+
+    if (len == 0 || a->ss22.dup.second.family != a->peer.ss_family ||
+        !otb_udp_assoc_is_voice(a) || !otb_udp_dup_take(&a->ss22.dup, ev_now(r->loop)))
+        return;
+    otb_udp_dup_sockaddr(&a->ss22.dup.second, &ss);
+    memcpy(otb_udp_tx_slot(r, a->via->fd), out, len);
+    otb_udp_tx_commit(r, len, (const struct sockaddr *)&ss, OTB_UDP_DOWN, payload, a->tos);
+    r->stats.dup_sent++;
+}
+
 /* A 2022 packet: opened with its session's subkey (derived for a new
  * session), its packet ID through the session's window; the session then
  * answers to the address it came from. */
@@ -212,12 +258,10 @@ static void otb_udp_server_datagram_2022(struct otb_udp_listener *l, uint8_t *da
     if (created)
         otb_udp_server_session_start(a, m.sid, subkey);
     if (!otb_ss22_window_check(&a->ss22.window, m.pid)) {
-        r->stats.replay++;
+        (*(otb_udp_server_copy(a, from, m.pid) ? &r->stats.dup_dropped : &r->stats.replay))++;
         return;
     }
-    /* The latest authentic address: the session follows the box's WANs. */
-    a->peer_len = otb_sockaddr_len(from);
-    memcpy(&a->peer, from, a->peer_len);
+    otb_udp_server_moved(a, from);
     if ((tos = otb_udp_recv_tos(msg)) >= 0)
         a->tos = tos & 0xfc;
     otb_udp_server_route(r, l, from, &to, r->plain + off, len, tos, a);
@@ -289,6 +333,8 @@ void otb_udp_server_reply(void *ctx, uint8_t *data, size_t n, const struct socka
         otb_replay_check_add(&r->replay, out, r->master->key_len);
     }
     otb_udp_tx_commit(r, len, (const struct sockaddr *)&a->peer, OTB_UDP_DOWN, n, a->tos);
+    if (otb_method_is_2022(r->master->method))
+        otb_udp_server_copy_reply(a, out, len, n);
     otb_udp_assoc_touch(a);
     otb_udp_assoc_note_port(a, src.port);
 }

@@ -87,7 +87,8 @@ static void otb_udp_assoc_reply_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     struct otb_udp_assoc *a = w->data;
 
-    otb_udp_drain(a->relay, w->fd, false,
+    /* voice_duplicate: the local address a reply came to says its WAN. */
+    otb_udp_drain(a->relay, w->fd, a->relay->role == OTB_UDP_CLIENT && a->relay->duplicate,
                   a->relay->role == OTB_UDP_SERVER ? otb_udp_server_reply : otb_udp_client_deliver,
                   a);
 }
@@ -109,7 +110,7 @@ void otb_udp_sock_start(struct otb_udprelay *r, struct otb_udp_sock *s, int fd)
 
 /* Voice by any classification the relay has: a voice signalling port seen
  * (a->voice), the box's class (client), the DSCP the box marked (server). */
-static bool otb_udp_assoc_is_voice(const struct otb_udp_assoc *a)
+bool otb_udp_assoc_is_voice(const struct otb_udp_assoc *a)
 {
     return a->voice || a->qclass == OTB_QOS_VOICE ||
            (a->tos >= 0 && otb_qos_from_tos((uint8_t)a->tos) == OTB_QOS_VOICE);
@@ -167,6 +168,7 @@ static struct otb_udp_assoc *otb_udp_assoc_new(struct otb_udprelay *r,
         otb_udp_sock_init(&a->out[i], a);
     a->server_index = -1;
     a->wan = -1;
+    a->dup_wan = -1;
     a->tos = -1;
     a->last_active = ev_now(r->loop);
     if (otb_udp_table_insert(&r->table, &a->link) < 0) {

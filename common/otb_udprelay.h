@@ -5,7 +5,9 @@
  * session: the server keys it by the client's session ID, not its address,
  * and answers to the latest address an authentic, fresh packet came from,
  * so a box that changes WAN keeps its session and its outbound sockets;
- * packet IDs pass a sliding window instead of the salt filter.
+ * packet IDs pass a sliding window instead of the salt filter. With
+ * voice_duplicate the client sends voice twice by two WANs and the server
+ * answers voice to the session's two latest addresses (otb_udp_dup.h).
  *
  * Server role: every datagram from a box is opened (otb_udp_open_addr),
  * its salt checked against a replay filter, its destination checked against
@@ -95,6 +97,14 @@ struct otb_udp_key {
     uint16_t port;    /* network byte order */
     uint8_t family;   /* AF_INET or AF_INET6 */
     uint8_t sub;      /* client: family of the destination; server: 0 */
+};
+
+/* Server, 2022 session: its second address, for voice duplication
+ * (otb_udp_dup.h). */
+struct otb_udp_dup {
+    struct otb_udp_key second;    /* family 0: none */
+    uint16_t credit;              /* reply copies the second may still get */
+    ev_tstamp heard, second_heard; /* last packets from the latest and the second */
 };
 
 struct otb_udp_client;
@@ -253,7 +263,10 @@ struct otb_udp_assoc {
         uint8_t subkey[OTB_MAX_KEY_LEN];      /* AES: of sid */
         uint8_t peer_subkey[OTB_MAX_KEY_LEN]; /* AES: of peer_sid */
         bool peer_known;                    /* client: a server session was seen */
+        struct otb_udp_dup dup;             /* server: the second address */
     } ss22;
+    /* client: the WAN the latest copy left by (voice_duplicate), -1 = none */
+    int dup_wan;
     /* client, TPROXY: reply sockets, filled in order then replaced round-robin */
     unsigned nreplies, reply_next;
     struct otb_udp_reply replies[];
@@ -290,6 +303,7 @@ struct otb_udprelay {
     struct otb_upstream_ops upstream; /* pick only: UDP has no connect to report */
     struct otb_selfaddr *self; /* TPROXY: own destinations are dropped, never relayed */
     bool forward;          /* -L: every datagram goes to target */
+    bool duplicate;        /* voice_duplicate: voice datagrams by two WANs (2022) */
     struct otb_addr target;
 };
 

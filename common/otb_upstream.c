@@ -241,6 +241,13 @@ static void otb_upstreams_traffic_cb(void *arg, int wan, bool heard)
         otb_wanmon_traffic(&u->wanmon, wan, heard);
 }
 
+static bool otb_upstreams_down_cb(void *arg, int wan)
+{
+    struct otb_upstreams *u = arg;
+
+    return u->wanmon.loop && otb_wanmon_is_down(&u->wanmon, wan);
+}
+
 void otb_upstreams_bind(struct otb_upstreams *u, struct otb_upstream_ops *ops)
 {
     ops->pick = otb_upstreams_pick_cb;
@@ -248,6 +255,7 @@ void otb_upstreams_bind(struct otb_upstreams *u, struct otb_upstream_ops *ops)
     ops->source = otb_upstreams_source_cb;
     ops->suspect = otb_upstreams_suspect_cb;
     ops->traffic = otb_upstreams_traffic_cb;
+    ops->down = otb_upstreams_down_cb;
     ops->arg = u;
 }
 

@@ -109,6 +109,7 @@ static int otb_tunnel_setup_udp(struct otb_tunnel *t, struct ev_loop *loop)
     snprintf(t->udp.out_opts.iface, sizeof(t->udp.out_opts.iface), "%s", t->cfg.iface);
     t->udp.qos = &t->cfg.qos; /* associations carry their class as DSCP to the server */
     t->udp.forward = otb_tunnel_forward(t);
+    t->udp.duplicate = t->cfg.voice_duplicate;
     t->udp.target = t->target;
     if (!t->udp.forward)
         t->udp.self = &t->self;
@@ -148,6 +149,8 @@ static int otb_tunnel_setup(void *arg, struct ev_loop *loop)
     OTB_INFO(&t->log, "UDP%s to %s, method %s, up to %zu associations",
              t->cfg.mode == OTB_MODE_TCP_AND_UDP ? " and TCP" : "", to,
              otb_method_info(t->master.method)->name, t->udp.max_assoc);
+    if (t->udp.duplicate)
+        OTB_INFO(&t->log, "voice duplication: voice datagrams by two healthy WANs");
     /* One server: nothing to fail over to, and a UDP-only server (-U) would
      * fail the TCP probes for nothing. */
     if (t->upstreams.n > 1)
@@ -181,9 +184,21 @@ static int otb_tunnel_check(void *arg, char *err, size_t errlen)
 {
     struct otb_tunnel *t = arg;
 
+    int method = otb_method_from_name(t->cfg.method);
+
     if (t->cfg.mode == OTB_MODE_TCP_AND_UDP && !otb_tunnel_forward(t))
         return otb_log_seterr(err, errlen, "mode (-u): TCP needs tunnel_address (-L); "
                                            "intercepted TCP is otb-redir's job");
+    /* A SIP004 server would take the second copy for a replay (it has no
+     * packet IDs to tell a copy by). */
+    if (t->cfg.voice_duplicate && method >= 0 && !otb_method_is_2022((enum otb_method)method))
+        return otb_log_seterr(err, errlen,
+                              "voice_duplicate (--voice-duplicate): needs a Shadowsocks 2022 "
+                              "method (2022-blake3-*), not %s", t->cfg.method);
+    /* The WANs to send by are WAN health's. */
+    if (t->cfg.voice_duplicate && !t->cfg.wan_health)
+        return otb_log_seterr(err, errlen, "voice_duplicate (--voice-duplicate): needs "
+                                           "wan_health (not --no-wan-health)");
     return 0;
 }
 

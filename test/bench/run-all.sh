@@ -17,6 +17,10 @@
 #   wan       wan_bench.sh       the same lab, a WAN failing silently: new
 #                                connections, UDP gap, return of the WAN,
 #                                false alarms under saturation (root)
+#   voice     voice_bench.sh     the same lab, a voice flow across a silent
+#                                WAN failure: lost datagrams, longest gap,
+#                                public ports; otb SIP004, 2022, 2022 with
+#                                voice_duplicate against ss-libev (root)
 #
 # Usage (root for loopback and lab):
 #   sudo OTB_BUILD=build test/bench/run-all.sh
@@ -24,7 +28,7 @@
 #   OTB_BUILD        build directory (a Release build). Unset: one is
 #                    configured and built in BENCH_BUILD_DIR (default
 #                    /tmp/otb-bench-build) and used by every benchmark
-#   BENCH_SKIP       benchmarks not to run, e.g. "lab" or "loopback lab wan"
+#   BENCH_SKIP       benchmarks not to run, e.g. "lab" or "loopback lab wan voice"
 #   BENCH_SUMMARY    also keep the summary rows (tab-separated: metric, otb,
 #                    ss, ratio, target, met) in this file
 #   BENCH_SECONDS, BENCH_ROUNDS, BENCH_METHOD(S), BENCH_SETS, BENCH_CC...:
@@ -36,7 +40,7 @@ set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export OTB_SRC=${OTB_SRC:-$(cd "$HERE/../.." && pwd)}
-BENCHES=(server udp loopback lab wan)
+BENCHES=(server udp loopback lab wan voice)
 BENCH_SKIP=${BENCH_SKIP:-}
 
 for b in $BENCH_SKIP; do

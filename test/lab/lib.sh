@@ -669,6 +669,11 @@ lab_udp_peer() {
     lab_run "$role" timeout 120 "$LAB_PY" -I -S "$(lab_src)/test/lab/udp_peer.py" "$@"
 }
 
+# lab_udp_losses COUNT UP_SEEN DOWN_SEEN: a flow of COUNT datagrams from the
+# SEEN files of its reflector and of the flow (udp_peer.py reflect / flow):
+# "up_lost N up_copies N down_lost N down_copies N".
+lab_udp_losses() { "$LAB_PY" -I -S "$(lab_src)/test/lab/udp_peer.py" losses "$@"; }
+
 # lab_flow_ok OUTPUT RATE MAX_GAP_MS: a udp_peer flow or dns line shows a
 # flow that came back: something received, no silence over MAX_GAP_MS and no
 # more lost than the longest silence explains (answers came back until the

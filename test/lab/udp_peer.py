@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """UDP peers of the lab tests (t_udp, t_wan_health) and wan_bench (standard library only).
 
-  reflect PORT                  answer each datagram with "SRC ip port " + the datagram
+  reflect PORT [SEEN]           answer each datagram with "SRC ip port " + the datagram;
+                                with SEEN, append the sequence number of each (a flow's first
+                                4 bytes) to that file, one line each (losses and copies on the
+                                way up; truncate it between flows)
   load HOST PORT COUNT WINDOW   COUNT datagrams of mixed sizes (up to 8 KiB) to an echo
                                 server, at most WINDOW unanswered; every echo is compared
                                 with what was sent. Prints "sent N echoed N corrupt N lost N"
@@ -9,13 +12,20 @@
                                 reports to PORTFILE, then waits up to SECS for a datagram
                                 from any other source. Prints "FROM ip port DATA"
   poke SRC HOST PORT TEXT       one datagram from address SRC
-  flow HOST PORT SECONDS RATE [TOS]
+  flow HOST PORT SECONDS RATE [TOS [SEEN]]
                                 RATE datagrams/s (with TOS byte TOS, e.g. 0xb8 for EF
                                 voice) to a reflector for SECONDS; prints
                                 "sent N received N lost N gap_ms G ports P1,P2,..." where G is
                                 the longest time without an answer (to the last datagram sent
                                 when none came back after it) and the ports are the
-                                public source ports the reflector saw, in order of appearance
+                                public source ports the reflector saw, in order of appearance;
+                                with SEEN, the sequence number of every answer (copies
+                                included) is written to that file, one line each
+  losses COUNT UP_SEEN DOWN_SEEN
+                                from the SEEN files of a reflector and a flow of COUNT:
+                                "up_lost N up_copies N down_lost N down_copies N" (lost on
+                                the way up, lost on the way back of those that got there,
+                                and datagrams delivered more than once each way)
   dns HOST PORT NAME SECONDS RATE
                                 RATE queries/s for NAME (type A) for SECONDS, each from a new
                                 socket (a new source port, as resolvers do), answered within
@@ -36,8 +46,29 @@ import otbpeer  # noqa: E402
 SIZES = (1, 13, 64, 200, 512, 1000, 1200, 1400, 1472, 2000, 3000, 4096, 6000, 8192)
 
 
-def reflect(port):
-    otbpeer.serve_udp(port, lambda data, peer: b"SRC %s %d " % (peer[0].encode(), peer[1]) + data)
+def reflect(port, seen=None):
+    log = open(seen, "a", buffering=1) if seen else None
+
+    def answer(data, peer):
+        if log is not None and len(data) >= 4:
+            log.write("%d\n" % struct.unpack("!I", data[:4])[0])
+        return b"SRC %s %d " % (peer[0].encode(), peer[1]) + data
+
+    otbpeer.serve_udp(port, answer)
+
+
+def read_seen(path):
+    with open(path) as f:
+        return [int(line) for line in f if line.strip()]
+
+
+def losses(count, up_seen, down_seen):
+    up, down = read_seen(up_seen), read_seen(down_seen)
+    up_set, down_set = set(up), set(down)
+    print("up_lost %d up_copies %d down_lost %d down_copies %d" % (
+        count - len(up_set & set(range(count))), len(up) - len(up_set),
+        len(up_set - down_set), len(down) - len(down_set)))
+    return 0
 
 
 def payload(seq):
@@ -108,7 +139,8 @@ def poke(src, host, port, text):
     return 0
 
 
-def flow(host, port, seconds, rate, tos=0):
+def flow(host, port, seconds, rate, tos=0, seen=None):
+    log = open(seen, "w", buffering=1) if seen else None
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     if tos:
         s.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, tos)
@@ -133,7 +165,10 @@ def flow(host, port, seconds, rate, tos=0):
             now = time.monotonic()
             gap = max(gap, now - last)
             last = now
-            received.add(struct.unpack("!I", fields[3][:4])[0])
+            seq = struct.unpack("!I", fields[3][:4])[0]
+            received.add(seq)
+            if log is not None:
+                log.write("%d\n" % seq)
             p = int(fields[2])
             if p not in ports:
                 ports.append(p)
@@ -209,7 +244,7 @@ def dns(host, port, name, seconds, rate):
 def main(argv):
     mode = argv[1]
     if mode == "reflect":
-        reflect(int(argv[2]))
+        reflect(int(argv[2]), argv[3] if len(argv) > 3 else None)
     elif mode == "load":
         return load(argv[2], int(argv[3]), int(argv[4]), int(argv[5]))
     elif mode == "cone":
@@ -218,7 +253,9 @@ def main(argv):
         return poke(argv[2], argv[3], int(argv[4]), argv[5])
     elif mode == "flow":
         return flow(argv[2], int(argv[3]), float(argv[4]), float(argv[5]),
-                    int(argv[6], 0) if len(argv) > 6 else 0)
+                    int(argv[6], 0) if len(argv) > 6 else 0, argv[7] if len(argv) > 7 else None)
+    elif mode == "losses":
+        return losses(int(argv[2]), argv[3], argv[4])
     elif mode == "dns":
         return dns(argv[2], int(argv[3]), argv[4], float(argv[5]), float(argv[6]))
     sys.exit("unknown mode " + mode)

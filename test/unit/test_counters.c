@@ -33,7 +33,8 @@ static struct otb_udp_counters udp_sample(void)
                                       .acl_refused = 12, .dns_fail = 13, .dns_dropped = 14,
                                       .send_errors = 15, .errors = 16, .no_server = 17,
                                       .probes = 18, .assoc_refused = 19, .self_refused = 21,
-                                      .client_refused = 24, .assoc_voice = 20 };
+                                      .client_refused = 24, .assoc_voice = 20,
+                                      .dup_sent = 25, .dup_dropped = 26 };
 }
 
 static char *json_of(const struct otb_counter_table *t, const void *c)
@@ -94,7 +95,8 @@ static void test_udp_json(void **state)
                         "\"down\":{\"packets\":8,\"bytes\":9},"
                         "\"refused\":{\"bad\":10,\"replay\":11,\"acl\":12,\"client\":24,\"self\":21},"
                         "\"failures\":{\"dns\":13,\"dns_dropped\":14,\"send\":15,\"errors\":16,"
-                        "\"no_server\":17},\"probes\":{\"answered\":18}");
+                        "\"no_server\":17},\"probes\":{\"answered\":18},"
+                        "\"duplicates\":{\"sent\":25,\"dropped\":26}");
     free(text);
 }
 
@@ -110,7 +112,8 @@ static void test_udp_line(void **state)
                               "up_packets 6 up_bytes 7 down_packets 8 down_bytes 9 bad 10 "
                               "replay 11 acl_refused 12 client_refused 24 self_refused 21 "
                               "dns_fail 13 dns_dropped 14 "
-                              "send_errors 15 errors 16 no_server 17 probes_answered 18");
+                              "send_errors 15 errors 16 no_server 17 probes_answered 18 "
+                              "dup_sent 25 dup_dropped 26");
 }
 
 /* A short buffer cuts the line; it stays a terminated string. */
