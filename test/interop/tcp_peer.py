@@ -10,8 +10,11 @@
                            "source PATH" send the file, then wait for the peer's EOF
   upload   [--socks5 P] HOST PORT ID FILE     client of "sink"
   download [--socks5 P] HOST PORT FILE        client of "source": prints "sha256 length"
-  echo     [--socks5 P] [--rate B/S] HOST PORT FILE   client of "echo": prints
-                                              "sha256 length" of what came back
+  echo     [--socks5 P] [--rate B/S] [--until STOP] HOST PORT FILE   client of
+                                              "echo": prints "sha256 length" of what
+                                              came back; with --until, FILE is sent
+                                              again and again until STOP exists, and
+                                              a line "sent sha256 length" follows
   conns    [--socks5 P] HOST PORT N               N connections one after the
                                               other, each a short echo bounded by
                                               --timeout: prints "served K of N max T"
@@ -101,23 +104,37 @@ def connect(host, port, socks5):
     return s
 
 
-def echo_client(s, path, rate, h):
+def echo_client(s, path, rate, h, until=None):
+    """Echoes PATH (with UNTIL: again and again until that file exists);
+    returns the byte count echoed back, H seeing those bytes, and the
+    sha256 of what was sent ("sent SHA N", to compare with H)."""
     s.sendall(b"echo\n")
-    size = os.path.getsize(path)
-    t = threading.Thread(target=otbpeer.send_file, args=(s, path, rate))
+    sent = {"size": None if until else os.path.getsize(path), "hash": hashlib.sha256()}
+
+    def sender():
+        sent["size"] = otbpeer.send_file(s, path, rate, sent["hash"], until)
+
+    wait = s.gettimeout()
+    if until:
+        # The size is known only once the sender stops: wake up to look.
+        s.settimeout(0.5)
+    t = threading.Thread(target=sender)
     t.start()
-    n = 0
-    try:
-        while n < size:
+    n, last = 0, time.monotonic()
+    while sent["size"] is None or n < sent["size"]:
+        try:
             data = s.recv(CHUNK)
-            if not data:
-                break
-            h.update(data)
-            n += len(data)
-    except socket.timeout:
-        pass  # reported as a short echo
+        except socket.timeout:
+            if time.monotonic() - last < wait:
+                continue
+            break  # reported as a short echo
+        if not data:
+            break
+        h.update(data)
+        n += len(data)
+        last = time.monotonic()
     t.join()
-    return n
+    return n, "sent %s %d" % (sent["hash"].hexdigest(), sent["size"] or 0)
 
 
 def conns(host, port, socks5, n, wait):
@@ -158,6 +175,7 @@ def stall(argv):
 def client(argv):
     socks5 = rate = None
     wait = 120
+    until = None
     while argv[1].startswith("--"):
         if argv[1] == "--socks5":
             socks5 = int(argv[2])
@@ -165,6 +183,8 @@ def client(argv):
             rate = float(argv[2])
         elif argv[1] == "--timeout":
             wait = float(argv[2])
+        elif argv[1] == "--until":
+            until = argv[2]
         del argv[1:3]
     what, host, port = argv[0], argv[1], int(argv[2])
     if what == "conns":
@@ -183,10 +203,12 @@ def client(argv):
         digest, n = otbpeer.hash_stream(s)
     else:
         h = hashlib.sha256()
-        n = echo_client(s, argv[3], rate, h)
+        n, sent = echo_client(s, argv[3], rate, h, until)
         digest = h.hexdigest()
     s.close()
     print("%s %d" % (digest, n))
+    if what == "echo" and until:
+        print(sent)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,22 @@ declare -gA OTB_PORTS=()        # ports handed out by otb_free_port in this run
 
 otb_src() { printf '%s\n' "${OTB_SRC:-$(cd "$OTB_LIB_DIR/../.." && pwd)}"; }
 
+# python3 is Debian's: the peers import its packages (python3-cryptography,
+# python3-nacl), and a per-user interpreter found first in PATH (e.g. pyenv's
+# shims) can cost seconds per start on a loaded machine, hundreds of times.
+otb_system_python() {
+    local dir=${TMPDIR:-/tmp}/otb-python.$EUID
+    [[ -x /usr/bin/python3 && $(command -v python3) != /usr/bin/python3 ]] || return 0
+    mkdir -p -m 700 "$dir" 2>/dev/null || true
+    [[ -O $dir && ! -L $dir ]] || return 0 # someone else's: keep PATH as it is
+    if [[ $(readlink "$dir/python3") != /usr/bin/python3 ]]; then
+        ln -sfn /usr/bin/python3 "$dir/python3.$$" && mv -T "$dir/python3.$$" "$dir/python3"
+    fi
+    PATH=$dir:$PATH
+    export PATH
+}
+otb_system_python
+
 otb_dump_logs() {
     local dir=$1 lines=$2 f
     [[ -n $dir && -d $dir ]] || return 0

@@ -133,13 +133,17 @@ def hash_stream(s, on_data=None, deadline=None):
             raise TimeoutError("transfer did not finish in time")
 
 
-def send_file(s, path, rate=None, hasher=None):
+def send_file(s, path, rate=None, hasher=None, until=None):
     """Sends the file at RATE bytes/s at most (None: as fast as it goes);
-    returns the byte count. HASHER, if given, sees every byte sent."""
+    returns the byte count. HASHER, if given, sees every byte sent. With
+    UNTIL (a path), the file is sent again and again until UNTIL exists."""
     start, sent = time.monotonic(), 0
     with open(path, "rb") as f:
         while True:
             data = f.read(CHUNK)
+            if not data and until and not os.path.exists(until):
+                f.seek(0)
+                continue
             if not data:
                 return sent
             if hasher:
