@@ -156,7 +156,7 @@ struct otb_relay {
     uint8_t *scratch; /* OTB_BUF_SIZE, shared: only used within one callback */
     struct otb_counters stats;
     struct otb_replay *replay; /* server: salts seen (SIP004) */
-    struct otb_saltpool salts2022; /* server: request salts of 2022 streams */
+    struct otb_saltpool salts2022; /* 2022 streams: request salts (server), response salts (client) */
     /* Where destinations are reached (server: every connection; client: the
      * direct ones): policy, resolver, source addresses, socket options.
      * Shared with the UDP relay, owned by the program. */
