@@ -215,8 +215,7 @@ static void otb_udp_server_datagram_2022(struct otb_udp_listener *l, uint8_t *da
         return;
     }
     /* The latest authentic address: the session follows the box's WANs. */
-    a->peer_len = otb_sockaddr_len(from);
-    memcpy(&a->peer, from, a->peer_len);
+    otb_udp_sockaddr_set(&a->peer, &a->peer_len, from);
     if ((tos = otb_udp_recv_tos(msg)) >= 0)
         a->tos = tos & 0xfc;
     otb_udp_server_route(r, l, from, &to, r->plain + off, len, tos, a);
@@ -284,7 +283,7 @@ void otb_udp_server_reply(void *ctx, uint8_t *data, size_t n, const struct socka
          * source, would open as a box's request (a reflector) under the same key. */
         otb_replay_check_add(&r->replay, out, r->master->key_len);
     }
-    otb_udp_tx_commit(r, len, (const struct sockaddr *)&a->peer, OTB_UDP_DOWN, n, a->tos);
+    otb_udp_tx_commit(r, len, &a->peer.sa, OTB_UDP_DOWN, n, a->tos);
     otb_udp_assoc_touch(a);
     otb_udp_assoc_note_port(a, src.port);
 }

@@ -56,6 +56,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <sodium.h>
@@ -214,6 +216,25 @@ struct otb_udp_pending {
     uint8_t data[];
 };
 
+/* An IPv4 or IPv6 socket address (the only families a UDP peer has) in 28
+ * bytes, where sockaddr_storage takes 128: associations hold two, and their
+ * size is the relay's memory per session. */
+union otb_udp_sockaddr {
+    struct sockaddr sa;
+    struct sockaddr_in in4;
+    struct sockaddr_in6 in6;
+};
+
+/* Copies sa (AF_INET or AF_INET6) into *dst; its length in *len. */
+static inline void otb_udp_sockaddr_set(union otb_udp_sockaddr *dst, socklen_t *len,
+                                        const struct sockaddr *sa)
+{
+    socklen_t n = sa->sa_family == AF_INET6 ? sizeof(dst->in6) : sizeof(dst->in4);
+
+    memcpy(dst, sa, n);
+    *len = n;
+}
+
 /* TPROXY: a socket that speaks to the LAN host as one Internet address. */
 struct otb_udp_reply {
     struct otb_udp_key from;
@@ -224,7 +245,7 @@ struct otb_udp_assoc {
     struct otb_udp_link link; /* first: the table hands back links */
     struct otb_udprelay *relay;
     struct otb_udp_listener *via; /* where the peer sends to us, and replies leave from */
-    struct sockaddr_storage peer;  /* box (server role) or LAN host (client role) */
+    union otb_udp_sockaddr peer;  /* box (server role) or LAN host (client role) */
     socklen_t peer_len;
     ev_timer timer;
     ev_tstamp last_active;
@@ -238,7 +259,7 @@ struct otb_udp_assoc {
     struct otb_udp_sock out[2]; /* server: by family, [0] IPv4, [1] IPv6; client: [0] */
     /* client: the server this association uses, asked again on every datagram */
     int server_index;
-    struct sockaddr_storage server;
+    union otb_udp_sockaddr server;
     /* client: the WAN its latest datagram left by (upstream source), -1 = routing's */
     int wan;
     /* server: name resolution */

@@ -11,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
@@ -416,6 +417,9 @@ static void test_server_full_cone(void **state)
     assert_int_equal(n, 5);
     assert_memory_equal(buf, "hello", 5);
     assert_int_equal(e.relay.stats.assoc_active, 1);
+    /* Memory per session, measured: one heap chunk (its header counted)
+     * within the 512-byte budget. */
+    assert_true(malloc_usable_size(e.relay.table.lru.next) + sizeof(size_t) <= 512);
 
     /* The reply, and a datagram from a host the box never addressed. */
     send_to(target, "world", 5, &mapping);
