@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2153 # the ports are assigned by otb_ports
 # A migration between method families: one otb-server process (-u) serves
 # SIP004 (aes-256-gcm) on server_port and Shadowsocks 2022
 # (2022-blake3-aes-128-gcm, PSK as "key"; 2022-blake3-chacha20-poly1305, PSK
