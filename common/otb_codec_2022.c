@@ -107,6 +107,15 @@ static int otb_ss22_codec_open_decode(struct otb_conn *c)
         (s->dec.state == OTB_SS22_DEC_SALT || s->dec.state == OTB_SS22_DEC_FIXED))
         rc = OTB_BAD;
     s->decoded = true;
+    /* Client: a response salt seen before is a replay; what it carried is
+     * dropped with the connection, before reaching the LAN. */
+    if (rc != OTB_BAD && r->role == OTB_ROLE_CLIENT &&
+        otb_ss22_response_replayed(&s->dec, &r->salts2022, ev_now(r->loop))) {
+        r->stats.replay++;
+        OTB_DEBUG(r->log, "[#%llu] 2022 response with a salt seen before: refused",
+                  (unsigned long long)c->id);
+        return OTB_BAD;
+    }
     if (rc == OTB_BAD) {
         OTB_DEBUG(r->log, "[#%llu] 2022 stream refused (reason %d)", (unsigned long long)c->id,
                   (int)s->dec.err);

@@ -22,25 +22,108 @@
 /* The messages below return otb_log_seterr()'s -1 as the config result. */
 _Static_assert(OTB_CONFIG_ERROR == -1, "OTB_CONFIG_ERROR is otb_log_seterr()'s value");
 
-/* The messages below are shared by the final check and otb_config_master(). */
-static int otb_config_error_method(const char *method, char *err, size_t errlen)
+/* Where a method and its secret come from, named in the messages: the
+ * top-level keys with their flags, or one entry of "listeners". */
+struct otb_config_secret {
+    const char *method, *password, *key_b64;
+    const char *method_label, *password_label, *key_label;
+    const char *missing; /* the message when neither secret is set */
+};
+
+static struct otb_config_secret otb_config_main_secret(const struct otb_config *cfg)
 {
-    return otb_log_seterr(err, errlen, "method (-m): unknown method \"%.40s\" (supported: %s)",
-                          method, otb_method_names());
+    return (struct otb_config_secret){
+        .method = cfg->method, .password = cfg->password, .key_b64 = cfg->key_b64,
+        .method_label = "method (-m)", .password_label = "password (-k)",
+        .key_label = "key (--key)",
+        .missing = "missing secret: set password (-k), password_file (--password-file) or key "
+                   "(--key)",
+    };
 }
 
-static int otb_config_error_secret(char *err, size_t errlen)
+/* labels: storage for the listener's labels, kept while s is used. */
+static struct otb_config_secret otb_config_listener_secret(const struct otb_config *cfg, size_t i,
+                                                           char labels[3][40])
 {
-    return otb_log_seterr(err, errlen,
-                          "missing secret: set password (-k), password_file (--password-file) "
-                          "or key (--key)");
+    const struct otb_listen_cfg *l = &cfg->listeners[i];
+
+    snprintf(labels[0], 40, "listeners[%zu].method", i);
+    snprintf(labels[1], 40, "listeners[%zu].password", i);
+    snprintf(labels[2], 40, "listeners[%zu].key", i);
+    return (struct otb_config_secret){
+        .method = l->method, .password = l->password, .key_b64 = l->key_b64,
+        .method_label = labels[0], .password_label = labels[1], .key_label = labels[2],
+        .missing = "listeners: an entry has neither password nor key",
+    };
 }
 
-static int otb_config_error_key(enum otb_method method, char *err, size_t errlen)
+/* A 2022 method's PSK is key or password, which for these methods is the
+ * base64 PSK itself (no password hashing, per the 2022 spec); a SIP004
+ * method's key is key, or the password hashed. The key named in a message is
+ * the one that was set. The one derivation of the start, of SIGHUP and of the
+ * final check. */
+static int otb_config_derive(const struct otb_config_secret *s, struct otb_master *m, char *err,
+                             size_t errlen)
 {
-    const struct otb_cipher_info *info = otb_method_info(method);
-    return otb_log_seterr(err, errlen, "key (--key): expected base64 of a %zu-byte key for %s",
-                          info->key_len, info->name);
+    int method = otb_method_from_name(s->method);
+    bool from_key = s->key_b64[0] != '\0';
+
+    if (method < 0)
+        return otb_log_seterr(err, errlen, "%s: unknown method \"%.40s\" (supported: %s)",
+                              s->method_label, s->method, otb_method_names());
+    if (s->password[0] == '\0' && !from_key)
+        return otb_log_seterr(err, errlen, "%s", s->missing);
+    const struct otb_cipher_info *info = otb_method_info((enum otb_method)method);
+    if (otb_method_is_2022((enum otb_method)method)) {
+        if (otb_master_from_base64(m, (enum otb_method)method,
+                                   from_key ? s->key_b64 : s->password) == 0)
+            return OTB_CONFIG_OK;
+        return otb_log_seterr(err, errlen,
+                              "%s: %s needs the base64 of a %zu-byte key (e.g. openssl rand "
+                              "-base64 %zu)",
+                              from_key ? s->key_label : s->password_label, info->name,
+                              info->key_len, info->key_len);
+    }
+    if (!from_key) {
+        otb_master_from_password(m, (enum otb_method)method, s->password);
+        return OTB_CONFIG_OK;
+    }
+    if (otb_master_from_base64(m, (enum otb_method)method, s->key_b64) == 0)
+        return OTB_CONFIG_OK;
+    return otb_log_seterr(err, errlen, "%s: expected base64 of a %zu-byte key for %s",
+                          s->key_label, info->key_len, info->name);
+}
+
+/* The derivation as a check: the key itself is not kept. */
+static int otb_config_check_secret(const struct otb_config_secret *s, char *err, size_t errlen)
+{
+    struct otb_master scratch;
+    int rc = otb_config_derive(s, &scratch, err, errlen);
+
+    otb_master_wipe(&scratch);
+    return rc;
+}
+
+/* Each listener's port is its own, and its key is valid. */
+static int otb_config_check_listeners(struct otb_config_ctx *ctx)
+{
+    const struct otb_config *cfg = ctx->cfg;
+
+    for (size_t i = 0; i < cfg->n_listeners; i++) {
+        char labels[3][40];
+        struct otb_config_secret s = otb_config_listener_secret(cfg, i, labels);
+        uint16_t port = cfg->listeners[i].port;
+        bool taken = port == cfg->server_port;
+        for (size_t j = 0; j < i; j++)
+            taken = taken || port == cfg->listeners[j].port;
+        if (taken)
+            return otb_config_fail(ctx, "listeners[%zu].server_port: port %u is already "
+                                   "served (server_port or an earlier entry)", i, port);
+        int rc = otb_config_check_secret(&s, ctx->err, ctx->errlen);
+        if (rc != OTB_CONFIG_OK)
+            return rc;
+    }
+    return OTB_CONFIG_OK;
 }
 
 /* The HTTP listener binds one address, never a name to resolve. */
@@ -49,24 +132,6 @@ static bool otb_config_numeric_ip(const char *host)
     struct in6_addr a;
 
     return inet_pton(AF_INET, host, &a) == 1 || inet_pton(AF_INET6, host, &a) == 1;
-}
-
-/* A 2022 method's PSK: key (--key) or password (-k), which for these methods
- * is the base64 PSK itself (no password hashing, per the 2022 spec). The key
- * named in the message is the one that was set. */
-static int otb_config_psk_2022(const struct otb_config *cfg, enum otb_method method,
-                               struct otb_master *m, char *err, size_t errlen)
-{
-    const struct otb_cipher_info *info = otb_method_info(method);
-    bool from_key = cfg->key_b64[0] != '\0';
-
-    if (otb_master_from_base64(m, method, from_key ? cfg->key_b64 : cfg->password) == 0)
-        return OTB_CONFIG_OK;
-    return otb_log_seterr(err, errlen,
-                          "%s: %s needs the base64 of a %zu-byte key (e.g. openssl rand "
-                          "-base64 %zu)",
-                          from_key ? "key (--key)" : "password (-k)", info->name, info->key_len,
-                          info->key_len);
 }
 
 /* Required keys and the checks that need several keys at once. */
@@ -88,25 +153,12 @@ static int otb_config_check(struct otb_config_ctx *ctx)
     if (cfg->metrics.port != 0 && !otb_config_numeric_ip(cfg->metrics.host))
         return otb_config_fail(ctx, "metrics_address: expected IP:PORT, got host \"%.80s\"",
                                cfg->metrics.host);
-    int method = otb_method_from_name(cfg->method);
-    if (method < 0)
-        return otb_config_error_method(cfg->method, ctx->err, ctx->errlen);
-    if (cfg->password[0] == '\0' && cfg->key_b64[0] == '\0')
-        return otb_config_error_secret(ctx->err, ctx->errlen);
-    if (otb_method_is_2022((enum otb_method)method)) {
-        struct otb_master scratch;
-        int rc = otb_config_psk_2022(cfg, (enum otb_method)method, &scratch, ctx->err,
-                                     ctx->errlen);
-        otb_master_wipe(&scratch);
-        if (rc != OTB_CONFIG_OK)
-            return rc;
-    } else if (cfg->key_b64[0] != '\0') {
-        struct otb_master scratch;
-        int rc = otb_master_from_base64(&scratch, (enum otb_method)method, cfg->key_b64);
-        otb_master_wipe(&scratch);
-        if (rc != 0)
-            return otb_config_error_key((enum otb_method)method, ctx->err, ctx->errlen);
-    }
+    struct otb_config_secret secret = otb_config_main_secret(cfg);
+    int rc = otb_config_check_secret(&secret, ctx->err, ctx->errlen);
+    if (rc == OTB_CONFIG_OK && !box)
+        rc = otb_config_check_listeners(ctx);
+    if (rc != OTB_CONFIG_OK)
+        return rc;
     if (cfg->shape_downloads[0] != '\0') {
         char ifs[OTB_SHAPER_IFACES][IFNAMSIZ], why[160];
         size_t n;
@@ -179,23 +231,25 @@ void otb_config_wipe_secrets(struct otb_config *cfg)
 {
     sodium_memzero(cfg->password, sizeof(cfg->password));
     sodium_memzero(cfg->key_b64, sizeof(cfg->key_b64));
+    for (size_t i = 0; i < OTB_MAX_LISTENERS; i++) {
+        sodium_memzero(cfg->listeners[i].password, sizeof(cfg->listeners[i].password));
+        sodium_memzero(cfg->listeners[i].key_b64, sizeof(cfg->listeners[i].key_b64));
+    }
 }
 
 int otb_config_master(const struct otb_config *cfg, struct otb_master *m, char *err,
                       size_t errlen)
 {
-    int method = otb_method_from_name(cfg->method);
-    if (method < 0)
-        return otb_config_error_method(cfg->method, err, errlen);
-    if (cfg->password[0] == '\0' && cfg->key_b64[0] == '\0')
-        return otb_config_error_secret(err, errlen);
-    if (otb_method_is_2022((enum otb_method)method))
-        return otb_config_psk_2022(cfg, (enum otb_method)method, m, err, errlen);
-    if (cfg->key_b64[0] != '\0') {
-        if (otb_master_from_base64(m, (enum otb_method)method, cfg->key_b64) != 0)
-            return otb_config_error_key((enum otb_method)method, err, errlen);
-        return OTB_CONFIG_OK;
-    }
-    otb_master_from_password(m, (enum otb_method)method, cfg->password);
-    return OTB_CONFIG_OK;
+    struct otb_config_secret s = otb_config_main_secret(cfg);
+
+    return otb_config_derive(&s, m, err, errlen);
+}
+
+int otb_config_listener_master(const struct otb_config *cfg, size_t i, struct otb_master *m,
+                               char *err, size_t errlen)
+{
+    char labels[3][40];
+    struct otb_config_secret s = otb_config_listener_secret(cfg, i, labels);
+
+    return otb_config_derive(&s, m, err, errlen);
 }

@@ -20,6 +20,16 @@
 #define OTB_MAX_SERVERS 8
 #define OTB_HOST_MAX 256
 #define OTB_MAX_PUBLIC_ADDRS 16
+#define OTB_MAX_LISTENERS 4
+
+/* otb-server: one more port with its own method and secret (a migration
+ * between method families serves both at once), on the same addresses. */
+struct otb_listen_cfg {
+    uint16_t port;      /* "server_port" */
+    char method[40];    /* "method" */
+    char password[256]; /* "password" */
+    char key_b64[128];  /* "key" */
+};
 
 enum otb_prog { OTB_PROG_SERVER, OTB_PROG_REDIR, OTB_PROG_TUNNEL };
 enum otb_mode { OTB_MODE_TCP_ONLY, OTB_MODE_TCP_AND_UDP, OTB_MODE_UDP_ONLY };
@@ -79,6 +89,9 @@ struct otb_config {
     bool tproxy;                   /* -T / "tproxy" (redir) */
     struct otb_hostport tunnel_to; /* -L host:port / "tunnel_address" (tunnel); unset = TPROXY */
     long udp_max_assoc;            /* --udp-max-assoc / "udp_max_associations", default 4096 */
+    /* "listeners" (server), JSON only: further ports, each with its own key */
+    struct otb_listen_cfg listeners[OTB_MAX_LISTENERS];
+    size_t n_listeners;
     struct otb_policy policy;      /* "wans" and "pins" (box), JSON only */
     /* --voice-ports / "voice_ports" ("10000-20000,..."; SIP 5060-5061 always) and
      * --voice-hosts / "voice_hosts" (IPs or CIDRs: LAN phones, remote SIP/media
@@ -132,6 +145,9 @@ int otb_config_parse_hostport(const char *text, struct otb_hostport *out);
 /* Master key from key_b64 or password with the configured method. */
 int otb_config_master(const struct otb_config *cfg, struct otb_master *m, char *err,
                       size_t errlen);
+/* otb-server: the key of listeners[i]. */
+int otb_config_listener_master(const struct otb_config *cfg, size_t i, struct otb_master *m,
+                               char *err, size_t errlen);
 /* Zeroes the password and the key text: once the master key is derived no
  * copy of them is needed (a reload reads them again). */
 void otb_config_wipe_secrets(struct otb_config *cfg);

@@ -67,6 +67,7 @@ static const struct otb_config_key otb_config_keys[] = {
     OTB_KEY("tproxy", OTB_CFG_BOOL, tproxy),
     OTB_KEY("tunnel_address", OTB_CFG_HOSTPORT, tunnel_to),
     OTB_KEY_UINT("udp_max_associations", udp_max_assoc, 16, 1 << 20),
+    OTB_KEY("listeners", OTB_CFG_LISTENERS, listeners),
     OTB_KEY_UINT("socks5_port", socks5_port, 0, 65535),
     OTB_KEY("wans", OTB_CFG_WANS, policy),
     OTB_KEY("pins", OTB_CFG_PINS, policy),
@@ -582,6 +583,87 @@ static int otb_config_set_voice_hosts(struct otb_config_ctx *ctx, const struct o
     return OTB_CONFIG_OK;
 }
 
+/* The row of one key of listeners[i]: the same setters as the top-level
+ * keys, writing into that entry. NULL: not a key of an entry. */
+static bool otb_config_listener_row(const char *name, size_t i, struct otb_config_key *row)
+{
+    size_t base = offsetof(struct otb_config, listeners) + i * sizeof(struct otb_listen_cfg);
+    struct otb_listen_cfg *l = NULL;
+
+    *row = (struct otb_config_key){ .name = name, .type = OTB_CFG_STRING };
+    if (strcmp(name, "server_port") == 0) {
+        *row = (struct otb_config_key){ .name = name, .type = OTB_CFG_UINT, .min = 1,
+                                        .max = 65535, .size = sizeof(l->port),
+                                        .offset = base + offsetof(struct otb_listen_cfg, port) };
+    } else if (strcmp(name, "method") == 0) {
+        row->type = OTB_CFG_METHOD;
+        row->offset = base + offsetof(struct otb_listen_cfg, method);
+        row->size = sizeof(l->method);
+    } else if (strcmp(name, "password") == 0) {
+        row->offset = base + offsetof(struct otb_listen_cfg, password);
+        row->size = sizeof(l->password);
+    } else if (strcmp(name, "key") == 0) {
+        row->offset = base + offsetof(struct otb_listen_cfg, key_b64);
+        row->size = sizeof(l->key_b64);
+    } else {
+        return false;
+    }
+    return true;
+}
+
+static int otb_config_set_listener(struct otb_config_ctx *ctx, size_t i, struct json_object *jv)
+{
+    const struct otb_listen_cfg *l = &ctx->cfg->listeners[i];
+    char label[96];
+
+    if (!json_object_is_type(jv, json_type_object))
+        return otb_config_fail(ctx, "config key \"listeners[%zu]\": expected an object "
+                               "{\"server_port\", \"method\", \"password\" or \"key\"}", i);
+    json_object_object_foreach(jv, name, val)
+    {
+        struct otb_config_key row;
+        snprintf(label, sizeof(label), "config key \"listeners[%zu].%.32s\"", i, name);
+        if (!otb_config_listener_row(name, i, &row))
+            return otb_config_fail(ctx, "unknown %s (server_port, method, password, key)", label);
+        if (val == NULL)
+            return otb_config_fail(ctx, "%s: null is not a valid value", label);
+        int rc = otb_config_set(ctx, &row, label, NULL, val);
+        if (rc != OTB_CONFIG_OK)
+            return rc;
+    }
+    if (l->port == 0 || l->method[0] == '\0')
+        return otb_config_fail(ctx, "config key \"listeners[%zu]\": missing %s", i,
+                               l->port == 0 ? "server_port" : "method");
+    if (l->password[0] == '\0' && l->key_b64[0] == '\0')
+        return otb_config_fail(ctx, "config key \"listeners[%zu]\": missing password or key", i);
+    return OTB_CONFIG_OK;
+}
+
+/* The whole list is replaced. */
+static int otb_config_set_listeners(struct otb_config_ctx *ctx, const struct otb_config_key *k,
+                                    const char *label, const char *text, struct json_object *jv)
+{
+    struct otb_config *cfg = ctx->cfg;
+
+    (void)k;
+    (void)text;
+    if (jv == NULL)
+        return otb_config_fail(ctx, "%s: only in the config file", label);
+    if (!json_object_is_type(jv, json_type_array))
+        return otb_config_fail(ctx, "%s: expected an array of objects", label);
+    if (json_object_array_length(jv) > OTB_MAX_LISTENERS)
+        return otb_config_fail(ctx, "%s: at most %d entries", label, OTB_MAX_LISTENERS);
+    sodium_memzero(cfg->listeners, sizeof(cfg->listeners));
+    cfg->n_listeners = 0;
+    for (size_t i = 0; i < json_object_array_length(jv); i++) {
+        int rc = otb_config_set_listener(ctx, i, json_object_array_get_idx(jv, i));
+        if (rc != OTB_CONFIG_OK)
+            return rc;
+        cfg->n_listeners = i + 1;
+    }
+    return OTB_CONFIG_OK;
+}
+
 typedef int (*otb_config_setter)(struct otb_config_ctx *ctx, const struct otb_config_key *k,
                                  const char *label, const char *text, struct json_object *jv);
 /* Types whose value is one string: the dispatcher fetches it. */
@@ -609,6 +691,7 @@ static const struct {
     [OTB_CFG_FIREWALL] = { .value = otb_config_set_policy },
     [OTB_CFG_VOICE_PORTS] = { .text = otb_config_set_voice_ports },
     [OTB_CFG_VOICE_HOSTS] = { .value = otb_config_set_voice_hosts },
+    [OTB_CFG_LISTENERS] = { .value = otb_config_set_listeners },
 };
 
 int otb_config_set(struct otb_config_ctx *ctx, const struct otb_config_key *k,

@@ -31,6 +31,7 @@ enum otb_config_type {
     OTB_CFG_FIREWALL,      /* object: what otb-firewall intercepts (otb_policy) */
     OTB_CFG_VOICE_PORTS,   /* "5060-5061,10000-20000" (otb_qos) */
     OTB_CFG_VOICE_HOSTS,   /* array of IP/CIDR strings, or one comma-separated string */
+    OTB_CFG_LISTENERS,     /* array of {server_port, method, password | key} (server) */
 };
 
 /* Settings that the command line replaces as a whole: "-s B" after a file

@@ -35,8 +35,9 @@ static inline void otb_conn_touch(struct otb_conn *c)
 }
 
 /* otb_pipe.c */
-struct otb_conn *otb_conn_new(struct otb_relay *r, const struct otb_codec *codec,
-                              const struct otb_conn_side *side);
+/* key: the connection's master key (it takes a reference). */
+struct otb_conn *otb_conn_new(struct otb_relay *r, struct otb_relay_key *key,
+                              const struct otb_codec *codec, const struct otb_conn_side *side);
 void otb_conn_arm_timer(struct otb_conn *c, ev_tstamp after);
 struct otb_buf *otb_pipe_buf(struct otb_relay *r, struct otb_buf **b);
 void otb_pipe_release(struct otb_relay *r, struct otb_buf **b);
@@ -65,7 +66,6 @@ void otb_relay_check_cap(struct otb_relay *r);
 /* Frees the connections closed during the last loop iteration. */
 void otb_relay_reap_cb(struct ev_loop *loop, ev_check *w, int revents);
 
-/* otb_relay.c */
-void otb_relay_key_put(struct otb_relay_key *k);
+/* otb_relay.c: see otb_relay.h for otb_relay_key_new/put */
 
 #endif

@@ -160,7 +160,7 @@ static struct otb_conn *otb_conn_new_client(struct otb_relay *r, int fd,
                                             const struct otb_codec *codec,
                                             const struct otb_conn_side *side)
 {
-    struct otb_conn *c = otb_conn_new(r, codec, side);
+    struct otb_conn *c = otb_conn_new(r, r->key, codec, side);
 
     if (!c) {
         close(fd);

@@ -262,6 +262,12 @@ void otb_conn_preauth_leave(struct otb_conn *c)
 
 void otb_relay_accept_cipher(struct otb_relay *r, int fd, const struct sockaddr *peer)
 {
+    otb_relay_accept_cipher_key(r, r->key, fd, peer);
+}
+
+void otb_relay_accept_cipher_key(struct otb_relay *r, struct otb_relay_key *key, int fd,
+                                 const struct sockaddr *peer)
+{
     struct otb_conn *c;
     struct otb_src src;
 
@@ -276,7 +282,7 @@ void otb_relay_accept_cipher(struct otb_relay *r, int fd, const struct sockaddr 
         r->stats.preauth_evicted++;
         otb_conn_close(r->preauth_oldest, "connection limit: oldest unauthenticated closed");
     }
-    c = otb_conn_new(r, otb_codec_for(&r->key->master), &otb_conn_side_server);
+    c = otb_conn_new(r, key, otb_codec_for(&key->master), &otb_conn_side_server);
     if (!c) {
         close(fd);
         return;

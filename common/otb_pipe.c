@@ -64,8 +64,8 @@ static bool otb_pipe_pending(const struct otb_pipe *p)
 
 /* ------------------------------------------------------------- lifecycle */
 
-struct otb_conn *otb_conn_new(struct otb_relay *r, const struct otb_codec *codec,
-                              const struct otb_conn_side *side)
+struct otb_conn *otb_conn_new(struct otb_relay *r, struct otb_relay_key *key,
+                              const struct otb_codec *codec, const struct otb_conn_side *side)
 {
     struct otb_conn *c = calloc(1, sizeof(*c));
 
@@ -79,7 +79,7 @@ struct otb_conn *otb_conn_new(struct otb_relay *r, const struct otb_codec *codec
     otb_pipe_init(&c->seal, c);
     otb_pipe_init(&c->open, c);
     ev_timer_init(&c->timer, otb_conn_timer_cb, 1., 0.);
-    c->key = r->key;
+    c->key = key;
     c->key->users++;
     c->codec = codec;
     c->side = side;

@@ -195,7 +195,9 @@ int otb_program_main(struct otb_program *p, int argc, char **argv)
     }
     otb_log_open(p->log, p->name, p->cfg->verbose ? OTB_LOG_DEBUG : OTB_LOG_INFO,
                  p->cfg->use_syslog);
-    if (otb_crypto_init() < 0 || otb_config_master(p->cfg, p->master, err, sizeof(err)) < 0) {
+    err[0] = '\0';
+    if (otb_crypto_init() < 0 || otb_config_master(p->cfg, p->master, err, sizeof(err)) < 0 ||
+        (p->ops->keys && p->ops->keys(p->arg, err, sizeof(err)) < 0)) {
         OTB_ERR(p->log, "%s", err[0] ? err : "crypto initialisation failed");
         otb_config_wipe_secrets(p->cfg);
         return 2;

@@ -24,6 +24,9 @@ struct otb_program_ops {
     /* After the configuration is read: refuse what this program cannot do
      * (one line in err, exit 2). */
     int (*check)(void *arg, char *err, size_t errlen);
+    /* After the program's key: further keys from cfg, read before its
+     * secrets are wiped (one line in err, exit 2). */
+    int (*keys)(void *arg, char *err, size_t errlen);
     /* Builds the relays and listeners and declares the parts; -1 after
      * logging why. teardown runs even after a failed setup. */
     int (*setup)(void *arg, struct ev_loop *loop);

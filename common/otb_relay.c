@@ -46,14 +46,23 @@ void otb_relay_close_all(struct otb_relay *r, const char *reason)
         otb_conn_close(r->live, reason);
 }
 
-int otb_relay_set_master(struct otb_relay *r, const struct otb_master *master)
+struct otb_relay_key *otb_relay_key_new(const struct otb_master *master)
 {
     struct otb_relay_key *k = calloc(1, sizeof(*k));
 
+    if (k) {
+        k->master = *master;
+        k->users = 1;
+    }
+    return k;
+}
+
+int otb_relay_set_master(struct otb_relay *r, const struct otb_master *master)
+{
+    struct otb_relay_key *k = otb_relay_key_new(master);
+
     if (!k)
         return -ENOMEM;
-    k->master = *master;
-    k->users = 1;
     otb_relay_key_put(r->key); /* freed now, or by its last connection */
     r->key = k;
     return 0;

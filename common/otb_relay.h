@@ -158,7 +158,7 @@ struct otb_relay {
     uint8_t *scratch; /* OTB_BUF_SIZE, shared: only used within one callback */
     struct otb_counters stats;
     struct otb_replay *replay; /* server: salts seen (SIP004) */
-    struct otb_saltpool salts2022; /* server: request salts of 2022 streams */
+    struct otb_saltpool salts2022; /* 2022 streams: request salts (server), response salts (client) */
     /* Where destinations are reached (server: every connection; client: the
      * direct ones): policy, resolver, source addresses, socket options.
      * Shared with the UDP relay, owned by the program. */
@@ -214,6 +214,10 @@ int otb_relay_init(struct otb_relay *r, struct ev_loop *loop, const struct otb_l
  * open finish with the key they started with. 0 or -ENOMEM. */
 int otb_relay_set_master(struct otb_relay *r, const struct otb_master *master);
 const struct otb_master *otb_relay_master(const struct otb_relay *r);
+/* A key with one reference (its owner's), NULL when out of memory; each
+ * connection started under it takes another. put drops one, the last frees. */
+struct otb_relay_key *otb_relay_key_new(const struct otb_master *master);
+void otb_relay_key_put(struct otb_relay_key *k);
 /* Server: the pre-authentication limits (after max_conns is set). 0 or -ENOMEM. */
 int otb_relay_set_preauth(struct otb_relay *r, ev_tstamp timeout, size_t per_source);
 /* Closes every connection and frees what the relay owns (not egress/replay). */
@@ -234,6 +238,10 @@ int otb_listen_each(const struct otb_logger *log, const char *host, uint16_t por
 
 /* Server: a box connected; its stream starts with the salt and address header. */
 void otb_relay_accept_cipher(struct otb_relay *r, int fd, const struct sockaddr *peer);
+/* The same under key instead of the relay's current key: a listener with its
+ * own method and secret (otb-server's "listeners"). */
+void otb_relay_accept_cipher_key(struct otb_relay *r, struct otb_relay_key *key, int fd,
+                                 const struct sockaddr *peer);
 /* Client: a LAN connection to target; opens the encrypted stream upstream.
  * early: bytes already read from fd (e.g. sent right after a SOCKS5 request),
  * relayed first; may be NULL; at most OTB_RELAY_EARLY_MAX bytes. If a server fails to connect, the next one is

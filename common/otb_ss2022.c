@@ -277,6 +277,15 @@ const uint8_t *otb_ss22_request_salt(const struct otb_ss22_dec *d)
     return d->salt;
 }
 
+bool otb_ss22_response_replayed(struct otb_ss22_dec *d, struct otb_saltpool *pool, double now)
+{
+    if (d->request || d->salt_pooled || d->state == OTB_SS22_DEC_SALT ||
+        d->state == OTB_SS22_DEC_FIXED)
+        return false;
+    d->salt_pooled = true;
+    return otb_saltpool_check_add(pool, d->salt, d->master->key_len, now) != 0;
+}
+
 void otb_ss22_dec_end(struct otb_ss22_dec *d)
 {
     otb_aead_end(&d->aead);

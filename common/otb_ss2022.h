@@ -6,13 +6,15 @@
  *             [seal(payload)] then length and payload chunks.
  * Subkeys come from BLAKE3 (otb_aead_start with a 2022 method), chunks carry
  * up to 0xFFFF bytes. Pure and allocation-free: no I/O, no clock (the caller
- * gives the time), no salt pool (the caller checks request_salt). */
+ * gives the time); the server checks request_salt against its salt pool, the
+ * client hands its pool to otb_ss22_response_replayed. */
 #ifndef OTB_SS2022_H
 #define OTB_SS2022_H
 
 #include "otb_addr.h"
 #include "otb_common.h"
 #include "otb_crypto.h"
+#include "otb_saltpool.h"
 
 #define OTB_SS22_CHUNK_MAX 0xFFFF
 #define OTB_SS22_PADDING_MAX 900
@@ -68,6 +70,7 @@ struct otb_ss22_dec {
     enum otb_ss22_err err;
     bool request;        /* decodes a request stream (server) */
     bool opened;         /* the current unit is decrypted in place */
+    bool salt_pooled;    /* client: the response's salt went through the pool */
     uint16_t next_len;   /* plaintext length of the next unit */
     uint32_t out_from, out_to; /* what is left to deliver of the opened unit */
     uint64_t now;        /* the caller's clock (Unix seconds), set before opening */
@@ -113,6 +116,12 @@ int otb_ss22_open(struct otb_ss22_dec *d, uint8_t *in, size_t inlen, size_t *con
                   uint8_t *out, size_t outcap, size_t *outlen);
 /* The request's salt once its fixed header passed the checks, else NULL. */
 const uint8_t *otb_ss22_request_salt(const struct otb_ss22_dec *d);
+/* Client, after otb_ss22_open: once the response's fixed header passed (its
+ * timestamp within OTB_SS22_TIME_WINDOW), its salt goes into pool, once per
+ * stream, as the spec asks of clients too. true when the pool refused it:
+ * seen within the pool's ttl (a replayed response) or not kept (no memory);
+ * the stream must then be dropped, nothing of it delivered. */
+bool otb_ss22_response_replayed(struct otb_ss22_dec *d, struct otb_saltpool *pool, double now);
 void otb_ss22_dec_end(struct otb_ss22_dec *d);
 
 #endif

@@ -33,16 +33,16 @@ static int otb_udp_client_out_fd(struct otb_udp_assoc *a)
         return a->out[0].fd;
     /* Not connect()ed: the route, and so the source address, is chosen per
      * datagram, so traffic follows the routing when a WAN goes down. */
-    fd = otb_sock_dgram(a->server.ss_family, &r->out_opts, NULL, 0);
+    fd = otb_sock_dgram(a->server.sa.sa_family, &r->out_opts, NULL, 0);
     if (fd < 0) {
         r->stats.errors++;
         OTB_DEBUG(r->log, "udp: socket to the server: %s", strerror(-fd));
         return -1;
     }
     if (r->qos)
-        otb_qos_mark_socket(fd, a->server.ss_family, a->qclass);
+        otb_qos_mark_socket(fd, a->server.sa.sa_family, a->qclass);
     if (r->duplicate)
-        otb_udp_client_want_local(fd, a->server.ss_family);
+        otb_udp_client_want_local(fd, a->server.sa.sa_family);
     otb_udp_sock_start(r, &a->out[0], fd);
     return fd;
 }
@@ -59,7 +59,7 @@ static void otb_udp_client_classify(struct otb_udp_assoc *a, int tos, const stru
     const struct sockaddr *dst =
         otb_addr_to_sockaddr(to, &ss, &sslen) == 0 ? (const struct sockaddr *)&ss : NULL;
     enum otb_qos_class pkt = otb_qos_classify_udp(r->qos, tos < 0 ? 0 : (uint8_t)tos,
-                                                  (const struct sockaddr *)&a->peer, dst,
+                                                  &a->peer.sa, dst,
                                                   to->port, len);
     enum otb_qos_class next = otb_qos_assoc_class(a->qclass, a->qseen, pkt);
 
@@ -72,7 +72,7 @@ static void otb_udp_client_classify(struct otb_udp_assoc *a, int tos, const stru
         return;
     if (r->tx->n && r->tx->fd == a->out[0].fd)
         otb_udp_tx_flush(r);
-    otb_qos_mark_socket(a->out[0].fd, a->server.ss_family, next);
+    otb_qos_mark_socket(a->out[0].fd, a->server.sa.sa_family, next);
 }
 
 /* The server for a's next datagram: the relay's pick, so that associations
@@ -91,10 +91,10 @@ static bool otb_udp_client_pick(struct otb_udp_assoc *a)
     }
     if (idx == a->server_index)
         return true;
-    if (a->out[0].fd >= 0 && sa.ss_family != a->server.ss_family)
+    if (a->out[0].fd >= 0 && sa.ss_family != a->server.sa.sa_family)
         otb_udp_sock_close(r, &a->out[0]);
     a->server_index = idx;
-    memcpy(&a->server, &sa, len);
+    otb_udp_sockaddr_set(&a->server, &len, (const struct sockaddr *)&sa);
     return true;
 }
 
@@ -108,7 +108,7 @@ static const struct sockaddr *otb_udp_client_wan(struct otb_udp_assoc *a,
     struct otb_udprelay *r = a->relay;
     socklen_t len;
 
-    a->wan = r->upstream.source ? r->upstream.source(r->upstream.arg, a->server.ss_family, 0,
+    a->wan = r->upstream.source ? r->upstream.source(r->upstream.arg, a->server.sa.sa_family, 0,
                                                      src, &len, NULL)
                                 : -1;
     if (a->wan < 0)
@@ -147,13 +147,13 @@ static void otb_udp_client_copy(struct otb_udp_assoc *a, int fd, const uint8_t *
         !otb_udp_dup_eligible(r->duplicate, otb_method_is_2022(r->master->method),
                               otb_udp_assoc_is_voice(a), a->wan))
         return;
-    second = up->source(up->arg, a->server.ss_family, 1u << a->wan, &src, &slen, NULL);
+    second = up->source(up->arg, a->server.sa.sa_family, 1u << a->wan, &src, &slen, NULL);
     if (!otb_udp_dup_second_ok(a->wan, second, second >= 0 && up->down && up->down(up->arg, second)))
         return;
     /* Taken after the original was committed: a full batch was sent, and
      * out still holds the packet. */
     memcpy(otb_udp_tx_slot(r, fd), out, len);
-    otb_udp_tx_commit_from(r, len, (const struct sockaddr *)&a->server, OTB_UDP_UP, payload, -1,
+    otb_udp_tx_commit_from(r, len, &a->server.sa, OTB_UDP_UP, payload, -1,
                            (const struct sockaddr *)&src);
     r->stats.dup_sent++;
     a->dup_wan = second;
@@ -292,7 +292,7 @@ void otb_udp_client_datagram(void *ctx, uint8_t *data, size_t n,
     } else {
         len = otb_udp_seal_with(r, to, data, n, out);
     }
-    otb_udp_tx_commit_from(r, len, (const struct sockaddr *)&a->server, OTB_UDP_UP, n, -1,
+    otb_udp_tx_commit_from(r, len, &a->server.sa, OTB_UDP_UP, n, -1,
                            otb_udp_client_wan(a, &src));
     otb_udp_client_copy(a, fd, out, len, n);
     otb_udp_assoc_touch(a);
@@ -307,7 +307,7 @@ static int otb_udp_client_reply_fd(struct otb_udp_assoc *a, const struct sockadd
     struct otb_udp_key k;
     int fd;
 
-    if (src->sa_family != a->peer.ss_family || otb_udp_key_set(&k, src, 0) < 0) {
+    if (src->sa_family != a->peer.sa.sa_family || otb_udp_key_set(&k, src, 0) < 0) {
         r->stats.bad++;
         return -1;
     }
@@ -346,7 +346,7 @@ void otb_udp_client_deliver(void *ctx, uint8_t *data, size_t n,
     int fd = a->via->fd, rc = 1, wan;
 
     /* Only the server holds the key; anything else is noise or an attack. */
-    if (!otb_udp_same_sockaddr(sender, (const struct sockaddr *)&a->server)) {
+    if (!otb_udp_same_sockaddr(sender, &a->server.sa)) {
         r->stats.bad++;
         return;
     }
@@ -372,7 +372,7 @@ void otb_udp_client_deliver(void *ctx, uint8_t *data, size_t n,
         if ((fd = otb_udp_client_reply_fd(a, (const struct sockaddr *)&src)) < 0)
             return;
     }
-    otb_udp_tx_queue(r, fd, r->plain + off, len, (const struct sockaddr *)&a->peer, OTB_UDP_DOWN);
+    otb_udp_tx_queue(r, fd, r->plain + off, len, &a->peer.sa, OTB_UDP_DOWN);
     otb_udp_assoc_touch(a);
 }
 

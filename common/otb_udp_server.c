@@ -182,12 +182,9 @@ static void otb_udp_server_moved(struct otb_udp_assoc *a, const struct sockaddr 
 {
     struct otb_udp_key cur, k;
 
-    if (otb_udp_key_set(&cur, (const struct sockaddr *)&a->peer, 0) < 0 ||
-        otb_udp_key_set(&k, from, 0) < 0 ||
-        otb_udp_dup_fresh(&a->ss22.dup, &cur, &k, ev_now(a->relay->loop))) {
-        a->peer_len = otb_sockaddr_len(from);
-        memcpy(&a->peer, from, a->peer_len);
-    }
+    if (otb_udp_key_set(&cur, &a->peer.sa, 0) < 0 || otb_udp_key_set(&k, from, 0) < 0 ||
+        otb_udp_dup_fresh(&a->dup, &cur, &k, ev_now(a->relay->loop)))
+        otb_udp_sockaddr_set(&a->peer, &a->peer_len, from);
 }
 
 /* 2022: a packet the window refused. true: the box's copy by its other WAN
@@ -197,9 +194,9 @@ static bool otb_udp_server_copy(struct otb_udp_assoc *a, const struct sockaddr *
 {
     struct otb_udp_key cur, k;
 
-    return otb_udp_key_set(&cur, (const struct sockaddr *)&a->peer, 0) == 0 &&
+    return otb_udp_key_set(&cur, &a->peer.sa, 0) == 0 &&
            otb_udp_key_set(&k, from, 0) == 0 &&
-           otb_udp_dup_copy(&a->ss22.dup, &a->ss22.window, pid, &cur, &k,
+           otb_udp_dup_copy(&a->dup, &a->ss22.window, pid, &cur, &k,
                             ev_now(a->relay->loop));
 }
 
@@ -212,10 +209,10 @@ static void otb_udp_server_copy_reply(struct otb_udp_assoc *a, const uint8_t *ou
     struct otb_udprelay *r = a->relay;
     struct sockaddr_storage ss;
 
-    if (len == 0 || a->ss22.dup.second.family != a->peer.ss_family ||
-        !otb_udp_assoc_is_voice(a) || !otb_udp_dup_take(&a->ss22.dup, ev_now(r->loop)))
+    if (len == 0 || a->dup.second.family != a->peer.sa.sa_family ||
+        !otb_udp_assoc_is_voice(a) || !otb_udp_dup_take(&a->dup, ev_now(r->loop)))
         return;
-    otb_udp_dup_sockaddr(&a->ss22.dup.second, &ss);
+    otb_udp_dup_sockaddr(&a->dup.second, &ss);
     memcpy(otb_udp_tx_slot(r, a->via->fd), out, len);
     otb_udp_tx_commit(r, len, (const struct sockaddr *)&ss, OTB_UDP_DOWN, payload, a->tos);
     r->stats.dup_sent++;
@@ -332,7 +329,7 @@ void otb_udp_server_reply(void *ctx, uint8_t *data, size_t n, const struct socka
          * source, would open as a box's request (a reflector) under the same key. */
         otb_replay_check_add(&r->replay, out, r->master->key_len);
     }
-    otb_udp_tx_commit(r, len, (const struct sockaddr *)&a->peer, OTB_UDP_DOWN, n, a->tos);
+    otb_udp_tx_commit(r, len, &a->peer.sa, OTB_UDP_DOWN, n, a->tos);
     if (otb_method_is_2022(r->master->method))
         otb_udp_server_copy_reply(a, out, len, n);
     otb_udp_assoc_touch(a);

@@ -98,10 +98,15 @@ static void otb_udp_lru_push(struct otb_udp_table *t, struct otb_udp_link *l)
 
 /* ------------------------------------------------------------- clients */
 
+/* A key of no address family (a 2022 session, keyed by its session ID: its
+ * address may change) has no address to group by: all such keys share one
+ * client, so a session costs no client of its own (memory per session), and
+ * a full table takes the least recently active session for a new one. */
 static void otb_udp_client_key(struct otb_udp_key *ck, const struct otb_udp_key *k)
 {
     memset(ck, 0, sizeof(*ck));
-    memcpy(ck->addr, k->addr, sizeof(ck->addr));
+    if (k->family != AF_UNSPEC)
+        memcpy(ck->addr, k->addr, sizeof(ck->addr));
     ck->family = k->family;
 }
 

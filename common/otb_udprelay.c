@@ -13,6 +13,14 @@ static void otb_udp_assoc_timer_cb(struct ev_loop *loop, ev_timer *w, int revent
 
 /* ============================================================ associations */
 
+/* Memory per UDP session: at most 512 bytes of the server's heap, the
+ * allocator's chunk header (16 bytes with glibc, rounding included) counted.
+ * SIP004 associations and 2022 sessions have the same size: no side
+ * allocation; only a client's TPROXY reply sockets come on top. */
+#define OTB_UDP_ASSOC_BUDGET 512
+_Static_assert(sizeof(struct otb_udp_assoc) + 16 <= OTB_UDP_ASSOC_BUDGET,
+               "struct otb_udp_assoc outgrew the 512-byte budget per UDP session");
+
 static size_t otb_udp_assoc_size(const struct otb_udprelay *r)
 {
     size_t replies = r->role == OTB_UDP_CLIENT && !r->forward ? OTB_UDP_REPLY_SOCKS : 0;
@@ -160,15 +168,16 @@ static struct otb_udp_assoc *otb_udp_assoc_new(struct otb_udprelay *r,
     }
     a->relay = r;
     a->via = via;
-    a->peer_len = otb_sockaddr_len(peer);
-    memcpy(&a->peer, peer, a->peer_len);
+    otb_udp_sockaddr_set(&a->peer, &a->peer_len, peer);
     a->link.key = *k;
     a->link.hash = hash;
     for (size_t i = 0; i < OTB_ARRAY_LEN(a->out); i++)
         otb_udp_sock_init(&a->out[i], a);
-    a->server_index = -1;
-    a->wan = -1;
-    a->dup_wan = -1;
+    if (r->role == OTB_UDP_CLIENT) {
+        a->server_index = -1;
+        a->wan = -1;
+        a->dup_wan = -1;
+    }
     a->tos = -1;
     a->last_active = ev_now(r->loop);
     if (otb_udp_table_insert(&r->table, &a->link) < 0) {

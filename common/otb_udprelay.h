@@ -58,6 +58,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <sodium.h>
@@ -224,6 +226,25 @@ struct otb_udp_pending {
     uint8_t data[];
 };
 
+/* An IPv4 or IPv6 socket address (the only families a UDP peer has) in 28
+ * bytes, where sockaddr_storage takes 128: associations hold two, and their
+ * size is the relay's memory per session. */
+union otb_udp_sockaddr {
+    struct sockaddr sa;
+    struct sockaddr_in in4;
+    struct sockaddr_in6 in6;
+};
+
+/* Copies sa (AF_INET or AF_INET6) into *dst; its length in *len. */
+static inline void otb_udp_sockaddr_set(union otb_udp_sockaddr *dst, socklen_t *len,
+                                        const struct sockaddr *sa)
+{
+    socklen_t n = sa->sa_family == AF_INET6 ? sizeof(dst->in6) : sizeof(dst->in4);
+
+    memcpy(dst, sa, n);
+    *len = n;
+}
+
 /* TPROXY: a socket that speaks to the LAN host as one Internet address. */
 struct otb_udp_reply {
     struct otb_udp_key from;
@@ -234,7 +255,7 @@ struct otb_udp_assoc {
     struct otb_udp_link link; /* first: the table hands back links */
     struct otb_udprelay *relay;
     struct otb_udp_listener *via; /* where the peer sends to us, and replies leave from */
-    struct sockaddr_storage peer;  /* box (server role) or LAN host (client role) */
+    union otb_udp_sockaddr peer;  /* box (server role) or LAN host (client role) */
     socklen_t peer_len;
     ev_timer timer;
     ev_tstamp last_active;
@@ -246,11 +267,20 @@ struct otb_udp_assoc {
      * datagrams back to it; -1 = none seen */
     int tos;
     struct otb_udp_sock out[2]; /* server: by family, [0] IPv4, [1] IPv6; client: [0] */
-    /* client: the server this association uses, asked again on every datagram */
-    int server_index;
-    struct sockaddr_storage server;
-    /* client: the WAN its latest datagram left by (upstream source), -1 = routing's */
-    int wan;
+    /* By role: a client association never answers a second address, a
+     * server one never picks a server or a WAN (the 512-byte budget). */
+    union {
+        struct {
+            /* client: the server this association uses, asked again on every datagram */
+            int server_index;
+            union otb_udp_sockaddr server;
+            /* client: the WAN its latest datagram left by (upstream source), -1 = routing's */
+            int wan;
+            /* client: the WAN the latest copy left by (voice_duplicate), -1 = none */
+            int dup_wan;
+        };
+        struct otb_udp_dup dup; /* server, 2022: the session's second address */
+    };
     /* server: name resolution */
     struct otb_dns_query *dns;
     struct otb_udp_pending *held;
@@ -263,10 +293,7 @@ struct otb_udp_assoc {
         uint8_t subkey[OTB_MAX_KEY_LEN];      /* AES: of sid */
         uint8_t peer_subkey[OTB_MAX_KEY_LEN]; /* AES: of peer_sid */
         bool peer_known;                    /* client: a server session was seen */
-        struct otb_udp_dup dup;             /* server: the second address */
     } ss22;
-    /* client: the WAN the latest copy left by (voice_duplicate), -1 = none */
-    int dup_wan;
     /* client, TPROXY: reply sockets, filled in order then replaced round-robin */
     unsigned nreplies, reply_next;
     struct otb_udp_reply replies[];

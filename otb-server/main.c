@@ -20,6 +20,20 @@
 #include "otb_shaper.h"
 #include "otb_udprelay.h"
 
+/* One entry of "listeners": a further port with its own method and key, so
+ * that boxes can move from one method family to the other one at a time.
+ * TCP goes through the shared relay under this key; UDP and the WAN probes
+ * need relays of their own (their datagrams carry no hint of the key). */
+struct otb_server_port {
+    uint16_t port;
+    struct otb_master master;
+    struct otb_relay_key *key;
+    struct otb_listener_set listeners;
+    struct otb_udprelay udp;
+    bool udp_on;
+    struct otb_probe_responder probes;
+};
+
 struct otb_server {
     struct otb_config cfg;
     struct otb_logger log;
@@ -35,14 +49,18 @@ struct otb_server {
     struct otb_ifwatch ifwatch; /* this host's addresses, refused as destinations */
     struct otb_shaper shaper;   /* --shape-downloads */
     bool shaping;
+    struct otb_server_port extra[OTB_MAX_LISTENERS]; /* "listeners" */
+    size_t n_extra;
     struct otb_program prog;
 };
 
-/* The ACL's client lists are applied before a byte is read. */
+/* The ACL's client lists are applied before a byte is read. l->arg: the
+ * listener's port of "listeners", NULL for server_port (the relay's key). */
 static void otb_server_on_accept(struct otb_listener *l, int fd, const struct sockaddr *peer,
                                  socklen_t len)
 {
     struct otb_relay *r = l->relay;
+    struct otb_server_port *port = l->arg;
 
     if (!otb_acl_client_permitted(r->egress->acl, peer)) {
         r->stats.client_refused++;
@@ -54,7 +72,7 @@ static void otb_server_on_accept(struct otb_listener *l, int fd, const struct so
         close(fd);
         return;
     }
-    otb_relay_accept_cipher(r, fd, peer);
+    otb_relay_accept_cipher_key(r, port ? port->key : r->key, fd, peer);
 }
 
 /* An address of this host came or went. */
@@ -89,45 +107,84 @@ static void otb_server_log_replay(struct otb_server *s, const char *what,
 
 /* ----------------------------------------------------- UDP relay (-u, -U) */
 
-/* After the TCP relay's setup: shares its egress, listens on the same
- * addresses and port. */
-static int otb_server_setup_udp(struct otb_server *s, struct ev_loop *loop)
+/* After the TCP relay's setup: u shares its egress, listens on the same
+ * addresses and on port (0: server_port and the servers' own ports) under
+ * master; *on is set once u needs destroying. */
+static int otb_server_setup_udp(struct otb_server *s, struct ev_loop *loop,
+                                struct otb_udprelay *u, bool *on,
+                                const struct otb_master *master, uint16_t port)
 {
     struct otb_sock_opts opts = { .reuse_port = s->cfg.reuse_port };
 
-    if (otb_udprelay_init(&s->udp, loop, &s->log, &s->master, OTB_UDP_SERVER,
+    if (otb_udprelay_init(u, loop, &s->log, master, OTB_UDP_SERVER,
                           (size_t)s->cfg.udp_max_assoc) < 0) {
         OTB_ERR(&s->log, "out of memory");
         return -1;
     }
-    s->udp_on = true;
-    s->udp.idle_timeout = s->cfg.timeout;
-    s->udp.egress = &s->egress;
+    *on = true;
+    u->idle_timeout = s->cfg.timeout;
+    u->egress = &s->egress;
     for (size_t i = 0; i < s->cfg.n_servers; i++) {
         const struct otb_hostport *hp = &s->cfg.servers[i];
-        if (otb_udprelay_listen_host(&s->udp, hp->host, hp->port ? hp->port : s->cfg.server_port,
-                                     &opts) < 0)
+        uint16_t p = port ? port : hp->port ? hp->port : s->cfg.server_port;
+        if (otb_udprelay_listen_host(u, hp->host, p, &opts) < 0)
             return -1;
     }
-    OTB_INFO(&s->log, "UDP relay: up to %zu associations", s->udp.max_assoc);
-    otb_server_log_replay(s, "UDP", &s->udp.replay);
+    OTB_INFO(&s->log, "UDP relay (%s): up to %zu associations", otb_method_info(master->method)->name,
+             u->max_assoc);
+    otb_server_log_replay(s, "UDP", &u->replay);
     return 0;
 }
 
 /* Without a UDP relay the boxes' WAN probes still need an answer: they
  * tell a WAN that passes nothing from a server that does not relay UDP. */
-static int otb_server_setup_probes(struct otb_server *s, struct ev_loop *loop)
+static void otb_server_setup_probes(struct otb_server *s, struct ev_loop *loop,
+                                    struct otb_probe_responder *pr,
+                                    const struct otb_master *master, uint16_t port)
 {
-    s->probes = (struct otb_probe_responder){ .loop = loop, .log = &s->log,
-                                              .master = otb_relay_master(&s->relay) };
+    *pr = (struct otb_probe_responder){ .loop = loop, .log = &s->log, .master = master };
     for (size_t i = 0; i < s->cfg.n_servers; i++) {
         const struct otb_hostport *hp = &s->cfg.servers[i];
+        uint16_t p = port ? port : hp->port ? hp->port : s->cfg.server_port;
         /* Not fatal: relaying matters more; the boxes then keep their
          * routing's choice of WAN (their log says their probes go unanswered). */
-        if (otb_probe_responder_listen(&s->probes, hp->host,
-                                       hp->port ? hp->port : s->cfg.server_port) < 0)
+        if (otb_probe_responder_listen(pr, hp->host, p) < 0)
             OTB_WARN(&s->log, "WAN health probes of the boxes will go unanswered");
     }
+}
+
+/* Before the secrets are wiped: the keys of "listeners". */
+static int otb_server_keys(void *arg, char *err, size_t errlen)
+{
+    struct otb_server *s = arg;
+
+    for (size_t i = 0; i < s->cfg.n_listeners; i++) {
+        struct otb_server_port *p = &s->extra[i];
+        if (otb_config_listener_master(&s->cfg, i, &p->master, err, errlen) != OTB_CONFIG_OK)
+            return -1;
+        p->port = s->cfg.listeners[i].port;
+        s->n_extra = i + 1;
+    }
+    return 0;
+}
+
+/* One port of "listeners": TCP on the shared relay, UDP or probes of its own. */
+static int otb_server_setup_port(struct otb_server *s, struct ev_loop *loop,
+                                 struct otb_server_port *p,
+                                 const struct otb_sock_opts *listen_opts)
+{
+    if (!(p->key = otb_relay_key_new(&p->master))) {
+        OTB_ERR(&s->log, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < s->cfg.n_servers && s->cfg.mode != OTB_MODE_UDP_ONLY; i++) {
+        if (otb_daemon_listen(&s->relay, &p->listeners, s->cfg.servers[i].host, p->port,
+                              listen_opts, otb_server_on_accept, p) < 0)
+            return -1;
+    }
+    if (s->cfg.mode != OTB_MODE_TCP_ONLY)
+        return otb_server_setup_udp(s, loop, &p->udp, &p->udp_on, &p->master, p->port);
+    otb_server_setup_probes(s, loop, &p->probes, &p->master, p->port);
     return 0;
 }
 
@@ -202,13 +259,14 @@ static int otb_server_setup(void *arg, struct ev_loop *loop)
         const struct otb_hostport *hp = &s->cfg.servers[i];
         if (otb_daemon_listen(&s->relay, &s->listeners, hp->host,
                               hp->port ? hp->port : s->cfg.server_port, &listen_opts,
-                              otb_server_on_accept, s) < 0)
+                              otb_server_on_accept, NULL) < 0)
             return -1;
     }
-    if (s->cfg.mode != OTB_MODE_TCP_ONLY && otb_server_setup_udp(s, loop) < 0)
+    if (s->cfg.mode != OTB_MODE_TCP_ONLY &&
+        otb_server_setup_udp(s, loop, &s->udp, &s->udp_on, &s->master, 0) < 0)
         return -1;
-    if (s->cfg.mode == OTB_MODE_TCP_ONLY && otb_server_setup_probes(s, loop) < 0)
-        return -1;
+    if (s->cfg.mode == OTB_MODE_TCP_ONLY)
+        otb_server_setup_probes(s, loop, &s->probes, otb_relay_master(&s->relay), 0);
     if (s->cfg.shape_downloads[0]) {
         if (otb_shaper_start(&s->shaper, loop, &s->log, s->cfg.shape_downloads,
                              (unsigned)s->cfg.shape_share) < 0)
@@ -220,6 +278,12 @@ static int otb_server_setup(void *arg, struct ev_loop *loop)
     }
     OTB_INFO(&s->log, "method %s, idle timeout %d s, up to %zu connections",
              otb_method_info(s->master.method)->name, s->cfg.timeout, s->relay.max_conns);
+    for (size_t i = 0; i < s->n_extra; i++) {
+        if (otb_server_setup_port(s, loop, &s->extra[i], &listen_opts) < 0)
+            return -1;
+        OTB_INFO(&s->log, "port %u: method %s (listeners[%zu])", s->extra[i].port,
+                 otb_method_info(s->extra[i].master.method)->name, i);
+    }
     OTB_INFO(&s->log, "before authentication: %d s from the accept, at most %ld per source",
              s->cfg.preauth_timeout, s->cfg.max_preauth_per_source);
     otb_server_log_replay(s, "TCP", &s->replay);
@@ -229,9 +293,30 @@ static int otb_server_setup(void *arg, struct ev_loop *loop)
     return 0;
 }
 
+/* SIGTERM: the ports of "listeners" accept no more; their TCP connections
+ * drain with the shared relay's. */
+static void otb_server_stop(void *arg)
+{
+    struct otb_server *s = arg;
+
+    for (size_t i = 0; i < s->n_extra; i++) {
+        otb_daemon_close_listeners(&s->extra[i].listeners);
+        if (s->extra[i].udp_on)
+            otb_udprelay_stop(&s->extra[i].udp);
+    }
+}
+
 static void otb_server_teardown(void *arg)
 {
     struct otb_server *s = arg;
+
+    for (size_t i = 0; i < s->n_extra; i++) {
+        struct otb_server_port *p = &s->extra[i];
+        if (p->udp_on)
+            otb_udprelay_destroy(&p->udp);
+        if (p->probes.loop)
+            otb_probe_responder_close(&p->probes);
+    }
 
     otb_ifwatch_stop(&s->ifwatch);
     if (s->shaping)
@@ -240,6 +325,11 @@ static void otb_server_teardown(void *arg)
         otb_udprelay_destroy(&s->udp);
     otb_relay_destroy(&s->relay);
     otb_daemon_close_listeners(&s->listeners);
+    for (size_t i = 0; i < s->n_extra; i++) {
+        otb_daemon_close_listeners(&s->extra[i].listeners);
+        otb_relay_key_put(s->extra[i].key); /* after the relay's connections */
+        otb_master_wipe(&s->extra[i].master);
+    }
     if (s->probes.loop)
         otb_probe_responder_close(&s->probes);
     otb_egress_free(&s->egress);
@@ -247,7 +337,8 @@ static void otb_server_teardown(void *arg)
 }
 
 static const struct otb_program_ops otb_server_ops = {
-    .setup = otb_server_setup, .reload = otb_server_reload, .teardown = otb_server_teardown
+    .keys = otb_server_keys, .setup = otb_server_setup, .stop = otb_server_stop,
+    .reload = otb_server_reload, .teardown = otb_server_teardown
 };
 
 int main(int argc, char **argv)

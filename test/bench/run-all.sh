@@ -9,6 +9,11 @@
 #                                per connection
 #   udp       udp_bench.sh       otb-tunnel+otb-server vs ss-tunnel+ss-server
 #                                on loopback: packets/s, p50/p99 round trip
+#   ss2022    ss2022_bench.sh    the 2022 methods vs the same build's SIP004
+#                                methods vs ss-libev on loopback: TCP
+#                                throughput, server CPU per GB, UDP packets/s,
+#                                memory per UDP session (its summary rows put
+#                                2022 in the otb column, SIP004 in the ss one)
 #   loopback  loopback_bench.sh  otb-redir+otb-server vs ss-redir+ss-server
 #                                behind an nft REDIRECT: chain throughput (root)
 #   lab       lab_bench.sh       network-namespace lab with emulated WANs:
@@ -40,7 +45,7 @@ set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export OTB_SRC=${OTB_SRC:-$(cd "$HERE/../.." && pwd)}
-BENCHES=(server udp loopback lab wan voice)
+BENCHES=(server udp ss2022 loopback lab wan voice)
 BENCH_SKIP=${BENCH_SKIP:-}
 
 for b in $BENCH_SKIP; do

@@ -4,7 +4,8 @@
 # directory; the addresses, documentation ones in the examples, and the ports
 # overridden on the command line to loopback and free ports; the server given
 # a loopback ACL), a file is
-# downloaded byte-exact through SOCKS5 -> otb-redir -> otb-server, the status
+# downloaded byte-exact through SOCKS5 -> otb-redir -> otb-server (and the
+# migration example serves both its ports), the status
 # socket named in the example answers JSON, and SIGTERM ends each with
 # status 0; their metrics listeners (moved to loopback) answer and
 # promtool accepts examples/prometheus.yml. The box example makes a whole firewall plan. Every config key of the programs
@@ -103,6 +104,23 @@ ex_run_chain() {
     ops_stop_ok otb-server "$server"
 }
 
+# The migration example serves both of its ports, TCP and UDP (its second
+# port moved to a free one).
+ex_run_migrate() {
+    local sport nport server
+    sport=$(ops_free_port)
+    nport=$(ops_free_port)
+    sed -i "s/\"server_port\": 8389/\"server_port\": $nport/" "$EX/server-migrate.json"
+    ops_bg server-migrate "$(ops_bin otb-server)" -c "$EX/server-migrate.json" -s 127.0.0.1 \
+        -p "$sport" -b 127.0.0.1 --acl "$OPS_DIR/loopback.acl"
+    server=$OPS_PID
+    ops_wait_listen "$sport" 10 "$server"
+    ops_wait_listen "$nport" 10 "$server"
+    ops_wait_udp "$nport"
+    ex_status_check "$(ex_status_path "$EX/server-migrate.json")" server-migrate.json
+    ops_stop_ok otb-server "$server"
+}
+
 # The box's example config must make a whole firewall plan (otb-boxconf
 # checks it as "otb-firewall up" would, without applying it), and "status"
 # reads it and, with nothing installed, answers 3 (2 would be a config error).
@@ -146,6 +164,7 @@ main() {
     ex_localize
     ops_http_start
     ex_run_chain
+    ex_run_migrate
     ex_firewall_check
     ops_say "PASS"
 }

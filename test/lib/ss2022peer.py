@@ -9,9 +9,12 @@ BLAKE3 derive_key by Debian's b3sum.
         2022 request for HOST:PORT to the server on 127.0.0.1:SERVER_PORT
         (like ss-tunnel); the first bytes of the connection, if they come
         within 0.2 s, ride in the request header, otherwise random padding.
-  server METHOD PSK PORT LOG
+  server METHOD PSK PORT LOG [RESPONSE]
         a server on 127.0.0.1:PORT connecting to what requests name; every
-        protocol violation of the client is written to LOG.
+        protocol violation of the client is written to LOG. RESPONSE spoils
+        the responses for the client's checks: "same-salt" gives every
+        response one salt (what a replayed response shows a client that
+        checks the request salt), "stale" stamps them 60 s in the past.
   probe METHOD PSK SERVER_PORT HOST PORT CASE
         sends one crafted request (CASE: good, stale, future, replay,
         type, padding, empty) for HOST:PORT (an echo server) with the
@@ -227,7 +230,7 @@ class Violations:
             f.write(what + "\n")
 
 
-def server_conn(m, conn, log):
+def server_conn(m, conn, log, spoil=None):
     out = None
     try:
         first = conn.recv(m.key_len, socket.MSG_PEEK)
@@ -251,7 +254,8 @@ def server_conn(m, conn, log):
             return
         out = socket.create_connection((host, port), timeout=120)
         out.sendall(payload)
-        rsalt = os.urandom(m.key_len)
+        rsalt = m.fixed_salt if spoil == "same-salt" else os.urandom(m.key_len)
+        rtime = int(time.time()) - (2 * TIME_WINDOW if spoil == "stale" else 0)
         enc = m.session(rsalt)
 
         def down():
@@ -262,7 +266,7 @@ def server_conn(m, conn, log):
                     if not data:
                         break
                     if first:  # the header also announces the first chunk
-                        hdr = struct.pack(">BQ", TYPE_SERVER, int(time.time())) + salt
+                        hdr = struct.pack(">BQ", TYPE_SERVER, rtime) + salt
                         hdr += struct.pack(">H", len(data))
                         conn.sendall(rsalt + enc.seal(hdr) + enc.seal(data))
                         first = False
@@ -517,8 +521,9 @@ def main(argv):
         otbpeer.serve_tcp(int(argv[3]),
                           lambda conn, peer: tunnel_conn(m, conn, server_port, host, port))
     elif cmd == "server":
-        log = Violations(argv[4])
-        otbpeer.serve_tcp(int(argv[3]), lambda conn, peer: server_conn(m, conn, log))
+        log, spoil = Violations(argv[4]), argv[5] if len(argv) > 5 else None
+        m.fixed_salt = os.urandom(m.key_len)
+        otbpeer.serve_tcp(int(argv[3]), lambda conn, peer: server_conn(m, conn, log, spoil))
     elif cmd == "probe":
         probe(m, int(argv[3]), argv[4], int(argv[5]), argv[6])
     elif cmd == "udp-tunnel":

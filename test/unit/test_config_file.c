@@ -292,6 +292,89 @@ static void test_public_address(void **state)
 }
 
 /* A secret on the command line beats the file's secret of the other kind. */
+/* "listeners": further ports with their own method and secret (server). */
+static void test_listeners(void **state)
+{
+    struct tmp *t = *state;
+    struct otb_config cfg;
+    struct otb_master m;
+    char err[256] = "";
+    static const struct {
+        const char *listeners, *want;
+    } bad[] = {
+        { "{}", "config key \"listeners\": expected an array" },
+        { "[1]", "listeners[0]\": expected an object" },
+        { "[{\"server_port\": 8389, \"method\": \"rot13\", \"key\": \"" KEY16 "\"}]",
+          "listeners[0].method\": unknown method" },
+        { "[{\"server_port\": 8389, \"method\": \"aes-128-gcm\", \"password\": \"x\"},"
+          " {\"server_port\": 8390, \"method\": \"aes-128-gcm\", \"pasword\": \"x\"}]",
+          "unknown config key \"listeners[1].pasword\"" },
+        { "[{\"server_port\": 0, \"method\": \"aes-128-gcm\", \"password\": \"x\"}]",
+          "listeners[0].server_port" },
+        { "[{\"method\": \"aes-128-gcm\", \"password\": \"x\"}]", "missing server_port" },
+        { "[{\"server_port\": 8389, \"password\": \"x\"}]", "missing method" },
+        { "[{\"server_port\": 8389, \"method\": \"aes-128-gcm\"}]", "missing password or key" },
+        { "[{\"server_port\": 8388, \"method\": \"aes-128-gcm\", \"password\": \"x\"}]",
+          "listeners[0].server_port: port 8388 is already served" },
+        { "[{\"server_port\": 8389, \"method\": \"aes-128-gcm\", \"password\": \"x\"},"
+          " {\"server_port\": 8389, \"method\": \"aes-128-gcm\", \"password\": \"x\"}]",
+          "listeners[1].server_port: port 8389 is already served" },
+        { "[{\"server_port\": 8389, \"method\": \"2022-blake3-aes-128-gcm\", \"key\": \"" KEY32
+          "\"}]", "listeners[0].key: 2022-blake3-aes-128-gcm needs the base64 of a 16-byte key" },
+        { "[{\"server_port\": 8389, \"method\": \"2022-blake3-aes-256-gcm\", \"password\": \""
+          PW "\"}]", "listeners[0].password: 2022-blake3-aes-256-gcm needs" },
+        { "[{\"server_port\": 8389, \"method\": \"aes-256-gcm\", \"key\": \"" KEY16 "\"}]",
+          "listeners[0].key: expected base64 of a 32-byte key" },
+        { "[{\"server_port\": 1, \"method\": \"aes-128-gcm\", \"password\": \"x\"},"
+          " {\"server_port\": 2, \"method\": \"aes-128-gcm\", \"password\": \"x\"},"
+          " {\"server_port\": 3, \"method\": \"aes-128-gcm\", \"password\": \"x\"},"
+          " {\"server_port\": 4, \"method\": \"aes-128-gcm\", \"password\": \"x\"},"
+          " {\"server_port\": 5, \"method\": \"aes-128-gcm\", \"password\": \"x\"}]",
+          "at most 4 entries" },
+    };
+    char text[1024];
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(text, sizeof(text),
+                 "{\"server_port\": 8388, \"password\": \"" PW "\", \"listeners\": %s}",
+                 bad[i].listeners);
+        char name[16];
+        snprintf(name, sizeof(name), "bad%zu.json", i);
+        const char *path = tmp_file(t, name, text);
+        assert_int_equal(LOAD(&cfg, OTB_PROG_SERVER, err, "-c", path), OTB_CONFIG_ERROR);
+        assert_contains(err, bad[i].want);
+        assert_lacks(err, PW);
+        assert_lacks(err, KEY32);
+    }
+
+    const char *good = tmp_file(t, "good.json",
+        "{\"server_port\": 8388, \"method\": \"aes-256-gcm\", \"password\": \"" PW "\","
+        " \"listeners\": [{\"server_port\": 8389, \"method\": \"2022-blake3-aes-128-gcm\","
+        " \"key\": \"" KEY16 "\"}, {\"server_port\": 8390, \"method\":"
+        " \"2022-blake3-chacha20-poly1305\", \"password\": \"" KEY32 "\"}]}");
+    assert_int_equal(LOAD(&cfg, OTB_PROG_SERVER, err, "-c", good), OTB_CONFIG_OK);
+    assert_int_equal(cfg.n_listeners, 2);
+    assert_int_equal(cfg.listeners[0].port, 8389);
+    assert_string_equal(cfg.listeners[1].method, "2022-blake3-chacha20-poly1305");
+    assert_int_equal(otb_config_listener_master(&cfg, 0, &m, err, sizeof(err)), OTB_CONFIG_OK);
+    assert_int_equal(m.method, OTB_2022_AES_128_GCM);
+    for (int i = 0; i < 16; i++)
+        assert_int_equal(m.key[i], i + 1);
+    assert_int_equal(otb_config_listener_master(&cfg, 1, &m, err, sizeof(err)), OTB_CONFIG_OK);
+    assert_int_equal(m.key_len, 32);
+    assert_int_equal(otb_config_master(&cfg, &m, err, sizeof(err)), OTB_CONFIG_OK);
+    assert_int_equal(m.method, OTB_AES_256_GCM);
+    otb_config_wipe_secrets(&cfg);
+    assert_string_equal(cfg.listeners[0].key_b64, "");
+    assert_string_equal(cfg.listeners[1].password, "");
+    /* The box programs share the server's file and ignore the key. */
+    const char *box = tmp_file(t, "box.json",
+        "{\"server\": \"192.0.2.1\", \"server_port\": 8388, \"local_port\": 1080,"
+        " \"password\": \"" PW "\", \"listeners\": [{\"server_port\": 8388, \"method\":"
+        " \"aes-128-gcm\", \"password\": \"x\"}]}");
+    assert_int_equal(LOAD(&cfg, OTB_PROG_REDIR, err, "-c", box), OTB_CONFIG_OK);
+}
+
 static void test_cli_secret_overrides_file(void **state)
 {
     struct tmp *t = *state;
@@ -415,6 +498,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_password_file, tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(test_config_file_errors, tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(test_public_address, tmp_setup, tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_listeners, tmp_setup, tmp_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

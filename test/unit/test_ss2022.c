@@ -383,6 +383,104 @@ static void test_response(void **state)
     }
 }
 
+/* salt || seal(type 1, ts, req_salt, 5) || seal("hello"): a response built
+ * with the AEAD only. */
+static size_t build_response(const struct otb_master *m, const uint8_t *salt,
+                             const uint8_t *req_salt, uint64_t ts, uint8_t *out)
+{
+    struct otb_aead a = { 0 };
+    size_t kl = m->key_len, n = kl;
+    uint8_t hdr[OTB_SS22_RESP_FIXED_LEN(OTB_MAX_SALT_LEN)];
+
+    hdr[0] = OTB_SS22_TYPE_SERVER;
+    otb_put_be64(hdr + 1, ts);
+    memcpy(hdr + 9, req_salt, kl);
+    otb_put_be16(hdr + 9 + kl, 5);
+    memcpy(out, salt, kl);
+    assert_int_equal(otb_aead_start(&a, m, salt), 0);
+    otb_aead_seal(&a, out + n, hdr, OTB_SS22_RESP_FIXED_LEN(kl));
+    n += OTB_SS22_RESP_FIXED_LEN(kl) + OTB_TAG_LEN;
+    otb_aead_seal(&a, out + n, (const uint8_t *)"hello", 5);
+    n += 5 + OTB_TAG_LEN;
+    otb_aead_end(&a);
+    return n;
+}
+
+/* Decodes the first len bytes of in as the response to req_salt at now; then
+ * asks whether pool has seen its salt. The decoder's result in *rc. */
+static bool response_replayed(const struct otb_master *m, uint8_t *in, size_t len,
+                              const uint8_t *req_salt, uint64_t now, struct otb_saltpool *pool,
+                              int *rc)
+{
+    struct otb_ss22_dec d = { 0 };
+    uint8_t out[64];
+    size_t used, made;
+    bool replayed;
+
+    otb_ss22_dec_init(&d, m, false, req_salt);
+    d.now = now;
+    *rc = otb_ss22_open(&d, in, len, &used, out, sizeof(out), &made);
+    replayed = otb_ss22_response_replayed(&d, pool, (double)now);
+    /* Once per stream: asking again does not find its own salt. */
+    assert_false(otb_ss22_response_replayed(&d, pool, (double)now));
+    otb_ss22_dec_end(&d);
+    return replayed;
+}
+
+/* Client side of the salt pool: a response salt seen before is refused even
+ * when the response names the right request salt; past the pool's ttl the
+ * timestamp check refuses it instead. */
+static void test_response_replayed(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < OTB_ARRAY_LEN(methods); i++) {
+        struct otb_master m;
+        struct otb_saltpool pool;
+        uint8_t q1[32], q2[32], q3[32], salt[32], fresh[32], buf[512];
+        size_t kl, len;
+        int rc;
+
+        psk(&m, methods[i], 0x55);
+        kl = m.key_len;
+        memset(q1, 1, sizeof(q1));
+        memset(q2, 2, sizeof(q2));
+        memset(q3, 3, sizeof(q3));
+        memset(salt, 0x5A, sizeof(salt));
+        memset(fresh, 0x5B, sizeof(fresh));
+        otb_saltpool_init(&pool, OTB_SS22_SALT_TTL);
+
+        /* Only the salt and half the header: nothing to record yet. */
+        len = build_response(&m, salt, q1, NOW, buf);
+        assert_false(response_replayed(&m, buf, kl + 5, q1, NOW, &pool, &rc));
+        assert_int_equal(rc, OTB_NEED_MORE);
+        assert_int_equal(otb_saltpool_count(&pool, (double)NOW), 0);
+
+        assert_false(response_replayed(&m, buf, len, q1, NOW, &pool, &rc));
+        assert_int_equal(rc, OTB_NEED_MORE);
+        assert_int_equal(otb_saltpool_count(&pool, (double)NOW), 1);
+        /* The same response salt for another request: decodes, is a replay. */
+        len = build_response(&m, salt, q2, NOW + 10, buf);
+        assert_true(response_replayed(&m, buf, len, q2, NOW + 10, &pool, &rc));
+        assert_int_equal(rc, OTB_NEED_MORE);
+        len = build_response(&m, fresh, q3, NOW, buf);
+        assert_false(response_replayed(&m, buf, len, q3, NOW + 20, &pool, &rc));
+        /* After the ttl the salt is forgotten, and the timestamp is stale. */
+        len = build_response(&m, salt, q2, NOW + 10, buf);
+        assert_false(response_replayed(&m, buf, len, q2, NOW + 10 + OTB_SS22_SALT_TTL + 1, &pool,
+                                       &rc));
+        assert_int_equal(rc, OTB_BAD);
+        /* A request stream never goes through this check. */
+        {
+            struct otb_ss22_dec d = { 0 };
+            otb_ss22_dec_init(&d, &m, true, NULL);
+            d.state = OTB_SS22_DEC_PAYLOAD;
+            assert_false(otb_ss22_response_replayed(&d, &pool, (double)NOW));
+            otb_ss22_dec_end(&d);
+        }
+        otb_saltpool_free(&pool);
+    }
+}
+
 /* The encoder's request with padding; a 0xFFFF chunk delivered into a small
  * output over several calls, each given the same unconsumed input. */
 static void test_request_big_chunk(void **state)
@@ -511,6 +609,7 @@ int main(void)
         cmocka_unit_test(test_request_auth),
         cmocka_unit_test(test_request_short),
         cmocka_unit_test(test_response),
+        cmocka_unit_test(test_response_replayed),
         cmocka_unit_test(test_request_big_chunk),
         cmocka_unit_test(test_max_plain),
         cmocka_unit_test(test_saltpool_repeat),

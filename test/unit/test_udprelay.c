@@ -11,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
@@ -148,6 +149,31 @@ static void test_table_lru(void **state)
 }
 
 /* Many more entries than buckets: long chains, removal from their middle. */
+/* Keys of no address family (2022 sessions, keyed by session ID) share one
+ * client: no client is allocated per session. */
+static void test_table_sessions_one_client(void **state)
+{
+    struct otb_udp_table t;
+    struct otb_udp_link links[3];
+    (void)state;
+
+    assert_int_equal(otb_udp_table_init(&t, 4), 0);
+    memset(links, 0, sizeof(links));
+    for (int i = 0; i < 3; i++) {
+        memset(links[i].key.addr, 0x40 + i, 8); /* a session ID */
+        links[i].key.family = AF_UNSPEC;
+        links[i].key.sub = 0x22;
+        links[i].hash = otb_udp_table_hash(&t, &links[i].key);
+        assert_int_equal(otb_udp_table_insert(&t, &links[i]), 0);
+    }
+    assert_int_equal(otb_udp_table_client_count(&t, &links[0].key), 3);
+    assert_ptr_equal(links[0].client, links[2].client);
+    for (int i = 0; i < 3; i++)
+        otb_udp_table_remove(&t, &links[i]);
+    assert_null(t.clients);
+    otb_udp_table_free(&t);
+}
+
 static void test_table_chains(void **state)
 {
     enum { N = 2000 };
@@ -416,6 +442,9 @@ static void test_server_full_cone(void **state)
     assert_int_equal(n, 5);
     assert_memory_equal(buf, "hello", 5);
     assert_int_equal(e.relay.stats.assoc_active, 1);
+    /* Memory per session, measured: one heap chunk (its header counted)
+     * within the 512-byte budget. */
+    assert_true(malloc_usable_size(e.relay.table.lru.next) + sizeof(size_t) <= 512);
 
     /* The reply, and a datagram from a host the box never addressed. */
     send_to(target, "world", 5, &mapping);
@@ -695,6 +724,7 @@ int main(void)
         cmocka_unit_test(test_hash),
         cmocka_unit_test(test_table_lru),
         cmocka_unit_test(test_table_chains),
+        cmocka_unit_test(test_table_sessions_one_client),
         cmocka_unit_test(test_name_cache),
         cmocka_unit_test(test_voice_ports),
         cmocka_unit_test(test_orig_dst),
