@@ -59,6 +59,23 @@ ss22_probe() { # ss22_probe METHOD PSK SERVER_PORT CASE: answered or silent
     timeout 30 /usr/bin/python3 "$SS22" probe "$1" "$2" "$3" 127.0.0.1 "$ECHO_PORT" "$4"
 }
 
+# expect_silent_probes WHAT PROBE_FN METHOD PSK SERVER_PORT CASE...: every
+# CASE unanswered. Each waits out its own timeout, so they run side by side
+# (each is a connection or a session of its own).
+expect_silent_probes() {
+    local what=$1 fn=$2 m=$3 psk=$4 sport=$5 c
+    local -a pids=()
+    shift 5
+    for c in "$@"; do
+        "$fn" "$m" "$psk" "$sport" "$c" >"$OTB_TMP/probe.$m.$c" 2>&1 &
+        pids+=($!)
+    done
+    wait "${pids[@]}" || true
+    for c in "$@"; do
+        otb_expect_eq "$m: $what $c" "$(cat "$OTB_TMP/probe.$m.$c")" silent
+    done
+}
+
 otb_random_file "$UP" "$MIB"
 otb_random_file "$DOWN" "$MIB"
 UP_REF="$(otb_sha256 "$UP") $(otb_file_size "$UP")"
@@ -83,10 +100,8 @@ round_server() {
     otb_expect_eq "$m: download through otb-server, sha256 at the client" \
         "$(otb_peer download 127.0.0.1 "$tport" "$DOWN")" "$DOWN_REF"
     otb_expect_eq "$m: good request" "$(ss22_probe "$m" "$psk" "$sport" good)" answered
-    for c in stale future replay type padding empty; do
-        otb_expect_eq "$m: request with $c header" "$(ss22_probe "$m" "$psk" "$sport" "$c")" \
-            silent
-    done
+    expect_silent_probes "request with header:" ss22_probe "$m" "$psk" "$sport" \
+        stale future replay type padding empty
     stats=$(otb_server_stats "srv-$m")
     otb_expect_eq "$m: refused requests counted" \
         "$(otb_stat "$stats" auth_fail) $(otb_stat "$stats" replay)" "5 1"
@@ -141,9 +156,7 @@ round_udp_server() {
     udp_expect_burst "$m: UDP burst through otb-server" "$(udp_peer burst 127.0.0.1 "$tport" "$N")" \
         "$N"
     otb_expect_eq "$m: UDP good packet" "$(ss22_udp_probe "$m" "$psk" "$sport" good)" answered
-    for c in replay old stale type; do
-        otb_expect_eq "$m: UDP $c packet" "$(ss22_udp_probe "$m" "$psk" "$sport" "$c")" silent
-    done
+    expect_silent_probes "UDP packet:" ss22_udp_probe "$m" "$psk" "$sport" replay old stale type
     before=$(udp_sources)
     otb_expect_eq "$m: UDP session moved to another source address" \
         "$(ss22_udp_probe "$m" "$psk" "$sport" move)" answered
