@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "otb_autorate.h"
 #include "otb_crypto.h"
 #include "otb_log.h"
 #include "otb_policy.h"
@@ -50,6 +51,11 @@ struct otb_wanmon_wan {
     char iface[IFNAMSIZ];
     uint32_t mark;  /* from "wans", 0 = none */
     uint32_t download_kbit; /* from "wans": told the server in the probes, 0 = not */
+    /* "download_auto": download_kbit follows the estimate (probes 5/s for
+     * its RTT samples); auto_start_kbit = the config it started from. */
+    bool download_auto;
+    struct otb_autorate autorate;
+    uint32_t auto_start_kbit, auto_logged_kbit;
     bool present;   /* seen in the last scan (configured, or a default route) */
     struct sockaddr_storage addr; /* source address, family of the server; 0 = none */
     socklen_t addr_len;
