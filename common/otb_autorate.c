@@ -44,7 +44,8 @@ static uint64_t otb_autorate_decide(const struct otb_autorate *a, double now)
     }
     if (loaded && a->rise < OTB_AUTORATE_RISE / 2 &&
         (a->last_down == 0 || now - a->last_down >= OTB_AUTORATE_HOLD_UP))
-        return rate * OTB_AUTORATE_UP_PCT / 100 + 1;
+        return rate * (rate * 10 >= (uint64_t)a->bloat_kbit * 9 ? OTB_AUTORATE_CREEP_PCT
+                                                                  : OTB_AUTORATE_UP_PCT) / 100 + 1;
     return rate;
 }
 
@@ -76,7 +77,9 @@ bool otb_autorate_step(struct otb_autorate *a, double now, uint64_t rx_bytes, do
 
     uint32_t old = a->rate_kbit;
     a->rate_kbit = otb_autorate_clamp(a, otb_autorate_decide(a, now));
-    if (a->rate_kbit < old)
+    if (a->rate_kbit < old) {
         a->last_down = now;
+        a->bloat_kbit = old;
+    }
     return a->rate_kbit != old;
 }

@@ -4,7 +4,9 @@
  * loses throughput. This estimate watches the WAN's received throughput and
  * the RTT of its health probes (which cross the line's download queue):
  *
- *   loaded (rx > 75% of the rate) and RTT near its baseline: +5%
+ *   loaded (rx > 75% of the rate) and RTT near its baseline: +5%, only +1%
+ *     from 90% of the rate a queue last formed at (less overshoot, so
+ *     smaller queues while probing for more)
  *   RTT over the baseline by 15 ms or more (a queue in the modem): down to
  *     90% of what the line carries (at most -50%, at least -10%)
  *   otherwise (idle, or a small rise): hold
@@ -24,6 +26,7 @@
 #define OTB_AUTORATE_LOADED_PCT 75    /* rx over this % of the rate: loaded */
 #define OTB_AUTORATE_RISE 0.015       /* s over the baseline: a queue is forming */
 #define OTB_AUTORATE_UP_PCT 105
+#define OTB_AUTORATE_CREEP_PCT 101    /* the rise near the rate of the last queue */
 #define OTB_AUTORATE_DOWN_PCT 90
 #define OTB_AUTORATE_HOLD_UP 2.0      /* s after a fall before rising again */
 #define OTB_AUTORATE_HOLD_DOWN 1.0    /* s after a fall before falling again */
@@ -36,6 +39,7 @@ struct otb_autorate {
     uint64_t rx0;      /* rx bytes then */
     double rtt_min;    /* lowest sample of the interval; 0 = none */
     double last_down;  /* when the rate was last lowered; 0 = never */
+    uint32_t bloat_kbit; /* the rate a queue last formed at; 0 = none */
     uint32_t rx_kbit;  /* last interval's received throughput (for the log) */
     double rise;       /* last interval's RTT over the baseline, s (for the log) */
 };

@@ -233,9 +233,9 @@ static void otb_wanmon_autorate(struct otb_wanmon_wan *w, ev_tstamp rtt)
  * (again only when the config changed: a rescan keeps the estimate). */
 static void otb_wanmon_config_rate(struct otb_wanmon_wan *w, const struct otb_wan *c)
 {
-    if (!c->download_auto) {
+    if (!c->download_auto || !w->mon->autorate) {
         w->download_auto = false;
-        w->download_kbit = c->download_kbit;
+        w->download_kbit = c->download_auto ? 0 : c->download_kbit;
         return;
     }
     if (!w->download_auto || w->auto_start_kbit != c->download_kbit ||
@@ -563,6 +563,7 @@ void otb_wanmon_start(struct otb_wanmon *m, struct ev_loop *loop, const struct o
     m->policy = policy;
     m->n = 0;
     m->probe_interval = s->probe_interval;
+    m->autorate = s->autorate;
     m->down_after = s->down_after;
     m->manage_endpoints = s->manage_endpoints;
     m->ever_answered = m->silence_logged = false;

@@ -100,6 +100,7 @@ struct otb_wanmon {
     ev_tstamp probe_interval, down_after;
     char hook[PATH_MAX];
     bool manage_endpoints; /* flag dead WANs' MPTCP endpoints backup */
+    bool autorate;         /* otb_wanmon_settings.autorate */
     /* Until some WAN gets an answer, silence says nothing about the WANs
      * (the server may not answer probes): nothing is declared down. */
     bool ever_answered, silence_logged;
@@ -113,6 +114,9 @@ struct otb_wanmon_settings {
     ev_tstamp down_after;     /* silent this long (and 2 probes lost): down */
     const char *hook;         /* "" = none */
     bool manage_endpoints;
+    /* Estimate the rate of "download_auto" WANs (otb-redir). Without, such
+     * WANs' probes carry no rate: one program on the box announces it. */
+    bool autorate;
 };
 
 /* Starts tracking (first scan at once). target: the server probed. */

@@ -55,6 +55,14 @@ static void test_falls_on_rtt_rise(void **state)
     t = feed(&a, t, 1.5, &rx, 5000, 0.100);
     assert_true(a.rate_kbit <= 5000 * 95 / 100);
     assert_true(a.rate_kbit >= 2500);
+    /* Rising again: +5% while well under the rate the queue formed at,
+     * +1% once near it. */
+    uint32_t low = a.rate_kbit;
+    t = feed(&a, t, 2.6, &rx, low * 9 / 10, 0.020);
+    assert_true(a.rate_kbit > low && a.rate_kbit <= low * 105 / 100 + 1);
+    t = feed(&a, t, 40, &rx, 10000, 0.020); /* up to 9000, then +1% steps */
+    assert_true(a.rate_kbit >= 9000 && a.rate_kbit <= 10000 * 101 / 100 + 1);
+    t = feed(&a, t, 1.5, &rx, 5000, 0.100);
     /* A small rise (under the threshold) does not lower it. */
     uint32_t r = a.rate_kbit;
     t = feed(&a, t, 3, &rx, r / 2, 0.025);
@@ -94,7 +102,7 @@ static void test_bounds(void **state)
     assert_int_equal(a.rate_kbit, 8000);
     /* Loaded and flat for long: never over the maximum. */
     t = feed(&a, t, 40, &rx, 11000, 0.300);
-    for (int i = 0; i < 100; i++)
+    for (int i = 0; i < 300; i++)
         t = feed(&a, t, 0.5, &rx, a.rate_kbit, 0.300);
     assert_int_equal(a.rate_kbit, 12000);
     /* A counter that goes back (interface re-created) is no negative rate. */
