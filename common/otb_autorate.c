@@ -64,8 +64,14 @@ bool otb_autorate_step(struct otb_autorate *a, double now, uint64_t rx_bytes, do
     if (a->rtt_min == 0 || rtt < a->rtt_min)
         a->rtt_min = rtt;
     double dt = now - a->t0;
-    if (dt < OTB_AUTORATE_INTERVAL)
+    /* A queue seen twice in a row need not wait for the end of the interval. */
+    double prev = a->prev_rtt;
+    bool queue = prev - a->baseline >= OTB_AUTORATE_RISE && rtt - a->baseline >= OTB_AUTORATE_RISE;
+    a->prev_rtt = rtt;
+    if (dt < OTB_AUTORATE_INTERVAL && !(queue && dt >= 0.2))
         return false;
+    if (queue)
+        a->rtt_min = rtt < prev ? rtt : prev;
     /* The interval's lowest sample: a lone late answer is jitter, a queue
      * raises them all. */
     otb_autorate_baseline(a, a->rtt_min, dt);

@@ -11,7 +11,8 @@
  *     90% of what the line carries (at most -50%, at least -10%)
  *   otherwise (idle, or a small rise): hold
  *
- * within [min, max]. Decisions every half second; after lowering, no rise
+ * within [min, max]. Decisions every half second, or at once when two
+ * samples in a row (0.2 s apart or more) are 15 ms over the baseline; after lowering, no rise
  * for 2 s and no further fall for 1 s (the queue needs time to drain). The
  * baseline is the lowest RTT, at once when lower, rising slowly otherwise
  * (30 s time constant: a path that got longer for good is followed). Pure:
@@ -40,6 +41,7 @@ struct otb_autorate {
     double rtt_min;    /* lowest sample of the interval; 0 = none */
     double last_down;  /* when the rate was last lowered; 0 = never */
     uint32_t bloat_kbit; /* the rate a queue last formed at; 0 = none */
+    double prev_rtt;     /* the sample before; two high in a row end the interval early */
     uint32_t rx_kbit;  /* last interval's received throughput (for the log) */
     double rise;       /* last interval's RTT over the baseline, s (for the log) */
 };
