@@ -74,6 +74,42 @@ static int otb_policy_parse_gateways(struct otb_wan *w, struct json_object *v)
     return 0;
 }
 
+/* "download_auto" and its bounds, "download_min_kbit" (default a quarter of
+ * download_kbit) and "download_max_kbit" (default twice). */
+static int otb_policy_parse_wan_auto(struct otb_wan *w, const char *name,
+                                     struct json_object *obj, char *err, size_t errlen)
+{
+    struct json_object *v;
+    int has_min, has_max;
+
+    if (json_object_object_get_ex(obj, "download_auto", &v)) {
+        if (!json_object_is_type(v, json_type_boolean))
+            return otb_policy_err(err, errlen, "config key \"wans\": WAN \"%s\": "
+                                  "\"download_auto\" must be true or false", name);
+        w->download_auto = json_object_get_boolean(v);
+    }
+    if (w->download_auto && !w->download_kbit)
+        return otb_policy_err(err, errlen, "config key \"wans\": WAN \"%s\": "
+                              "\"download_auto\" needs a \"download_kbit\" to start from", name);
+    if ((has_min = otb_policy_uint(obj, "download_min_kbit", 100000000,
+                                   &w->download_min_kbit)) < 0 ||
+        (has_min && (!w->download_auto || w->download_min_kbit > w->download_kbit)))
+        return otb_policy_err(err, errlen, "config key \"wans\": WAN \"%s\": "
+                              "\"download_min_kbit\" must be a positive integer (kbit/s), "
+                              "at most \"download_kbit\", with \"download_auto\"", name);
+    if ((has_max = otb_policy_uint(obj, "download_max_kbit", 100000000,
+                                   &w->download_max_kbit)) < 0 ||
+        (has_max && (!w->download_auto || w->download_max_kbit < w->download_kbit)))
+        return otb_policy_err(err, errlen, "config key \"wans\": WAN \"%s\": "
+                              "\"download_max_kbit\" must be a positive integer (kbit/s), "
+                              "at least \"download_kbit\", with \"download_auto\"", name);
+    if (w->download_auto && !has_min)
+        w->download_min_kbit = w->download_kbit / 4 ? w->download_kbit / 4 : 1;
+    if (w->download_auto && !has_max)
+        w->download_max_kbit = w->download_kbit > 50000000 ? 100000000 : w->download_kbit * 2;
+    return 0;
+}
+
 /* The keys only otb-firewall and otb-qos read: table, gateway, upload_kbit; and
  * download_kbit, which the WAN's health probes tell the server. */
 static int otb_policy_parse_wan_routing(struct otb_wan *w, const char *name,
@@ -94,7 +130,7 @@ static int otb_policy_parse_wan_routing(struct otb_wan *w, const char *name,
     if (otb_policy_uint(obj, "download_kbit", 100000000, &w->download_kbit) < 0)
         return otb_policy_err(err, errlen, "config key \"wans\": WAN \"%s\": \"download_kbit\" "
                               "must be a positive integer (kbit/s)", name);
-    return 0;
+    return otb_policy_parse_wan_auto(w, name, obj, err, errlen);
 }
 
 static int otb_policy_parse_wan(struct otb_wan *w, const char *name, struct json_object *obj,
@@ -108,7 +144,8 @@ static int otb_policy_parse_wan(struct otb_wan *w, const char *name, struct json
     json_object_object_foreach(obj, key, val) {
         if (strcmp(key, "interface") && strcmp(key, "mark") && strcmp(key, "backup") &&
             strcmp(key, "table") && strcmp(key, "gateway") && strcmp(key, "upload_kbit") &&
-            strcmp(key, "download_kbit"))
+            strcmp(key, "download_kbit") && strcmp(key, "download_auto") &&
+            strcmp(key, "download_min_kbit") && strcmp(key, "download_max_kbit"))
             return otb_policy_err(err, errlen, "config key \"wans\": unknown key \"%s\" in "
                                   "WAN \"%s\"", key, name);
         (void)val;

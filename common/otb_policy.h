@@ -42,6 +42,8 @@ struct otb_wan {
     struct otb_cidr gw6;
     uint32_t upload_kbit; /* "upload_kbit": line upload rate for otb-qos, 0 = not shaped */
     uint32_t download_kbit; /* "download_kbit": told the server (rate probes), 0 = not */
+    bool download_auto;     /* "download_auto": download_kbit is only where the estimate starts */
+    uint32_t download_min_kbit, download_max_kbit; /* its bounds (set when download_auto) */
 };
 
 enum otb_pin_mode { OTB_PIN_TUNNEL_VIA, OTB_PIN_DIRECT };

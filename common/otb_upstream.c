@@ -140,7 +140,8 @@ void otb_upstreams_watch_wans(struct otb_upstreams *u, const struct otb_config *
 {
     struct otb_wanmon_settings set = { .probe_interval = cfg->wan_probe_ms / 1000.,
                                        .down_after = cfg->wan_down_ms / 1000.,
-                                       .hook = cfg->wan_hook, .manage_endpoints = endpoints };
+                                       .hook = cfg->wan_hook, .manage_endpoints = endpoints,
+                                       .autorate = cfg->prog == OTB_PROG_REDIR };
     int first = u->current >= 0 ? u->current : 0;
 
     if (!cfg->wan_health || u->n == 0)

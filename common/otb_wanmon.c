@@ -209,6 +209,47 @@ unsigned otb_wanmon_loss_pct(const struct otb_wanmon_wan *w)
                        : 0;
 }
 
+/* An RTT sample of a WAN with "download_auto": the estimate's next step. The
+ * log says changes of more than 10% since the last said. */
+static void otb_wanmon_autorate(struct otb_wanmon_wan *w, ev_tstamp rtt)
+{
+    struct otb_autorate *a = &w->autorate;
+    uint32_t said = w->auto_logged_kbit;
+
+    if (!w->download_auto ||
+        !otb_autorate_step(a, ev_now(w->mon->loop), otb_wanmon_ifstat(w->iface, "rx_bytes"), rtt))
+        return;
+    w->download_kbit = a->rate_kbit;
+    if ((uint64_t)a->rate_kbit * 10 > (uint64_t)said * 11 ||
+        (uint64_t)a->rate_kbit * 10 < (uint64_t)said * 9) {
+        OTB_INFO(w->mon->log, "WAN %s: download rate estimate %u kbit/s (was %u; received %u "
+                 "kbit/s, rtt %+.0f ms over its %.0f ms baseline)", w->name, a->rate_kbit, said,
+                 a->rx_kbit, a->rise * 1000, a->baseline * 1000);
+        w->auto_logged_kbit = a->rate_kbit;
+    }
+}
+
+/* The download rate from the config: fixed, or where the estimate starts
+ * (again only when the config changed: a rescan keeps the estimate). */
+static void otb_wanmon_config_rate(struct otb_wanmon_wan *w, const struct otb_wan *c)
+{
+    if (!c->download_auto || !w->mon->autorate) {
+        w->download_auto = false;
+        w->download_kbit = c->download_auto ? 0 : c->download_kbit;
+        return;
+    }
+    if (!w->download_auto || w->auto_start_kbit != c->download_kbit ||
+        w->autorate.min_kbit != c->download_min_kbit ||
+        w->autorate.max_kbit != c->download_max_kbit) {
+        otb_autorate_init(&w->autorate, c->download_kbit, c->download_min_kbit,
+                          c->download_max_kbit);
+        w->download_auto = true;
+        w->auto_start_kbit = c->download_kbit;
+        w->auto_logged_kbit = w->autorate.rate_kbit;
+    }
+    w->download_kbit = w->autorate.rate_kbit;
+}
+
 static void otb_wanmon_answered(struct otb_wanmon_wan *w, ev_tstamp rtt)
 {
     char why[64];
@@ -227,6 +268,7 @@ static void otb_wanmon_answered(struct otb_wanmon_wan *w, ev_tstamp rtt)
             w->rttvar = 0.75 * w->rttvar + 0.25 * (w->srtt > rtt ? w->srtt - rtt : rtt - w->srtt);
             w->srtt = 0.875 * w->srtt + 0.125 * rtt;
         }
+        otb_wanmon_autorate(w, rtt);
     }
     if (w->state == OTB_WAN_UP ||
         (w->state == OTB_WAN_DOWN && w->answers_in_row < OTB_WANMON_ANSWERS_FOR_UP))
@@ -313,6 +355,9 @@ static ev_tstamp otb_wanmon_interval(const struct otb_wanmon_wan *w)
         return OTB_WANMON_DOWN_INTERVAL;
     if (w->state == OTB_WAN_UNKNOWN || w->lost_in_row > 0 ||
         otb_wanmon_data_unanswered(w, ev_now(w->mon->loop)))
+        return OTB_WANMON_SUSPECT_INTERVAL;
+    /* The rate estimate needs several RTT samples a second (2.3 kbit/s). */
+    if (w->download_auto && w->mon->probe_interval > OTB_WANMON_SUSPECT_INTERVAL)
         return OTB_WANMON_SUSPECT_INTERVAL;
     return w->mon->probe_interval;
 }
@@ -483,7 +528,7 @@ static void otb_wanmon_scan(struct otb_wanmon *m)
             struct otb_wanmon_wan *w = otb_wanmon_slot(m, c->name, c->iface, c->mark);
             if (w) {
                 seen[otb_wanmon_index(w)] = true;
-                w->download_kbit = c->download_kbit;
+                otb_wanmon_config_rate(w, c);
             }
         }
     } else if ((n = otb_nl_default_routes(m->target.ss_family, routes,
@@ -518,6 +563,7 @@ void otb_wanmon_start(struct otb_wanmon *m, struct ev_loop *loop, const struct o
     m->policy = policy;
     m->n = 0;
     m->probe_interval = s->probe_interval;
+    m->autorate = s->autorate;
     m->down_after = s->down_after;
     m->manage_endpoints = s->manage_endpoints;
     m->ever_answered = m->silence_logged = false;
@@ -690,12 +736,14 @@ void otb_wanmon_write_json(const struct otb_wanmon *m, FILE *out)
         fprintf(out,
                 "%s{\"name\":\"%s\",\"iface\":\"%s\",\"address\":\"%s\",\"state\":\"%s\","
                 "\"rtt_ms\":%.1f,\"loss_pct\":%u,\"last_change\":%.0f,\"tx_bytes\":%llu,"
-                "\"rx_bytes\":%llu,\"probes_sent\":%llu,\"probes_lost\":%llu}",
+                "\"rx_bytes\":%llu,\"probes_sent\":%llu,\"probes_lost\":%llu,\"download_kbit\":%u,"
+                "\"download_auto\":%s}",
                 i ? "," : "", w->name, w->iface, addr, otb_wanmon_state_name(w->state),
                 w->srtt * 1000, otb_wanmon_loss_pct(w), w->last_change,
                 (unsigned long long)otb_wanmon_ifstat(w->iface, "tx_bytes"),
                 (unsigned long long)otb_wanmon_ifstat(w->iface, "rx_bytes"),
-                (unsigned long long)w->probes_sent, (unsigned long long)w->probes_lost);
+                (unsigned long long)w->probes_sent, (unsigned long long)w->probes_lost,
+                w->download_kbit, w->download_auto ? "true" : "false");
     }
     fputc(']', out);
 }

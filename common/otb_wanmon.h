@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "otb_autorate.h"
 #include "otb_crypto.h"
 #include "otb_log.h"
 #include "otb_policy.h"
@@ -50,6 +51,11 @@ struct otb_wanmon_wan {
     char iface[IFNAMSIZ];
     uint32_t mark;  /* from "wans", 0 = none */
     uint32_t download_kbit; /* from "wans": told the server in the probes, 0 = not */
+    /* "download_auto": download_kbit follows the estimate (probes 5/s for
+     * its RTT samples); auto_start_kbit = the config it started from. */
+    bool download_auto;
+    struct otb_autorate autorate;
+    uint32_t auto_start_kbit, auto_logged_kbit;
     bool present;   /* seen in the last scan (configured, or a default route) */
     struct sockaddr_storage addr; /* source address, family of the server; 0 = none */
     socklen_t addr_len;
@@ -94,6 +100,7 @@ struct otb_wanmon {
     ev_tstamp probe_interval, down_after;
     char hook[PATH_MAX];
     bool manage_endpoints; /* flag dead WANs' MPTCP endpoints backup */
+    bool autorate;         /* otb_wanmon_settings.autorate */
     /* Until some WAN gets an answer, silence says nothing about the WANs
      * (the server may not answer probes): nothing is declared down. */
     bool ever_answered, silence_logged;
@@ -107,6 +114,9 @@ struct otb_wanmon_settings {
     ev_tstamp down_after;     /* silent this long (and 2 probes lost): down */
     const char *hook;         /* "" = none */
     bool manage_endpoints;
+    /* Estimate the rate of "download_auto" WANs (otb-redir). Without, such
+     * WANs' probes carry no rate: one program on the box announces it. */
+    bool autorate;
 };
 
 /* Starts tracking (first scan at once). target: the server probed. */

@@ -106,6 +106,40 @@ static void test_errors_name_the_key(void **state)
     expect_error("{\"wans\": {\"a\": {\"interface\": \"eth1\\\"\"}}}", "\"interface\"");
 }
 
+/* "download_auto": the rate follows the line between a minimum and a maximum. */
+static void test_download_auto(void **state)
+{
+    static struct otb_config cfg;
+    char err[256] = "";
+    (void)state;
+    assert_int_equal(apply(&cfg, "{\"wans\": {\"a\": {\"interface\": \"eth1\", "
+                           "\"download_kbit\": 20000, \"download_auto\": true}, "
+                           "\"b\": {\"interface\": \"eth2\", \"download_kbit\": 8000, "
+                           "\"download_auto\": true, \"download_min_kbit\": 3000, "
+                           "\"download_max_kbit\": 9000}}}", err, sizeof(err)),
+                     OTB_CONFIG_OK);
+    assert_true(cfg.policy.wans[0].download_auto);
+    assert_int_equal(cfg.policy.wans[0].download_min_kbit, 5000);  /* a quarter */
+    assert_int_equal(cfg.policy.wans[0].download_max_kbit, 40000); /* twice */
+    assert_int_equal(cfg.policy.wans[1].download_min_kbit, 3000);
+    assert_int_equal(cfg.policy.wans[1].download_max_kbit, 9000);
+    expect_error("{\"wans\": {\"a\": {\"interface\": \"eth1\", \"download_auto\": 1}}}",
+                 "\"download_auto\"");
+    expect_error("{\"wans\": {\"a\": {\"interface\": \"eth1\", \"download_auto\": true}}}",
+                 "\"download_auto\" needs a \"download_kbit\"");
+    expect_error("{\"wans\": {\"a\": {\"interface\": \"eth1\", \"download_kbit\": 9000, "
+                 "\"download_min_kbit\": 3000}}}", "\"download_min_kbit\"");
+    expect_error("{\"wans\": {\"a\": {\"interface\": \"eth1\", \"download_kbit\": 9000, "
+                 "\"download_auto\": true, \"download_min_kbit\": 10000}}}",
+                 "\"download_min_kbit\"");
+    expect_error("{\"wans\": {\"a\": {\"interface\": \"eth1\", \"download_kbit\": 9000, "
+                 "\"download_auto\": true, \"download_max_kbit\": 8000}}}",
+                 "\"download_max_kbit\"");
+    expect_error("{\"wans\": {\"a\": {\"interface\": \"eth1\", \"download_kbit\": 9000, "
+                 "\"download_auto\": true, \"download_max_kbit\": -1}}}",
+                 "\"download_max_kbit\"");
+}
+
 static void test_parse_host(void **state)
 {
     struct otb_pin pin;
@@ -143,6 +177,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wans_and_pins),
         cmocka_unit_test(test_errors_name_the_key),
+        cmocka_unit_test(test_download_auto),
         cmocka_unit_test(test_parse_host),
         cmocka_unit_test(test_mptcp_endpoints),
     };
