@@ -146,8 +146,8 @@ wait_shaped() {
 }
 
 voices idle
-loaded noshape
 udpload noshape
+loaded noshape
 lab_run srv tc qdisc show dev wan1 | grep -q b7b: && lab_fail "shaping without the option"
 
 server shaped --shape-downloads wan1,wan2
