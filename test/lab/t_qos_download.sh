@@ -12,7 +12,7 @@
 # otb-tunnel's config) tell the server each WAN address's rate, and it sends each at 90% of it
 # with HTB, voice first, so the queue forms in the server, behind the voice.
 #
-# A second load, without and with shaping: a bulk UDP download (iperf3 -u -R at three times
+# A second load, without and with shaping: a bulk UDP download (iperf3 -u -R at 2.5 times
 # the link rate, datagrams of a QUIC size) through otb-tunnel beside the EF voice flow. The
 # box sees only its small requests (interactive); the server classes its answers bulk UDP,
 # which the counters of its classes must show.
@@ -45,7 +45,7 @@ LOAD_SECONDS=$((VOICE_SECONDS + 8))
 MAX_RISE_MS=30
 MIN_UNSHAPED_RISE_MS=40
 MIN_SHAPED_PCT=70
-UDP_LOAD_MBIT=$((3 * RATE_MBIT))
+UDP_LOAD_MBIT=$((5 * RATE_MBIT / 2))
 SHAPER_TIMEOUT_S=6 # OTB_SHAPER_TIMEOUT
 RT_PRIO=20
 
@@ -119,7 +119,7 @@ loaded() {
 # of a QUIC size, at UDP_LOAD_MBIT: more than the links' sum) comes back through otb-tunnel.
 udpload() {
     local name=$1-udp pid
-    lab_run lan iperf3 -c "$LAB_INET_ADDR" -p "$IPERF_PORT" -u -R -l 1200 -b "${UDP_LOAD_MBIT}M" \
+    lab_run lan iperf3 -c "$LAB_INET_ADDR" -p "$IPERF_PORT" -u -R -l 1350 -b "${UDP_LOAD_MBIT}M" \
         -t "$((VOICE_SECONDS + 3))" >"$LAB_DIR/iperf-$name.txt" 2>&1 &
     pid=$!
     sleep 2
