@@ -155,11 +155,28 @@ enum otb_qos_class otb_qos_classify_udp(const struct otb_qos_policy *p, uint8_t 
     if (dscp == OTB_QOS_DSCP_EF || dscp == OTB_QOS_DSCP_CS5 || otb_qos_voice_port(p, port) ||
         otb_qos_voice_host(p, src) || otb_qos_voice_host(p, dst))
         return OTB_QOS_VOICE;
+    return otb_qos_classify_answer(port, payload_len);
+}
+
+enum otb_qos_class otb_qos_classify_answer(uint16_t port, size_t payload_len)
+{
     if (port == OTB_QOS_PORT_QUIC)
         return OTB_QOS_BULK;
     if (port == OTB_QOS_PORT_DNS || payload_len <= OTB_QOS_SMALL_PAYLOAD)
         return OTB_QOS_INTERACTIVE;
     return OTB_QOS_BULK;
+}
+
+int otb_qos_answer_tos(int box_tos, enum otb_qos_class answers)
+{
+    enum otb_qos_class box = OTB_QOS_UNSET;
+
+    if (box_tos >= 0) {
+        box = otb_qos_from_tos((uint8_t)box_tos);
+        if ((box_tos & 0xfc) != otb_qos_tos(box))
+            return box_tos; /* a DSCP otb-qos does not set: the box's own choice */
+    }
+    return box == OTB_QOS_VOICE || answers <= box ? box_tos : otb_qos_tos(answers);
 }
 
 enum otb_qos_class otb_qos_assoc_class(enum otb_qos_class cur, unsigned seen,

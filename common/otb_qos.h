@@ -75,6 +75,18 @@ bool otb_qos_voice_host(const struct otb_qos_policy *p, const struct sockaddr *s
 enum otb_qos_class otb_qos_classify_udp(const struct otb_qos_policy *p, uint8_t tos,
                                         const struct sockaddr *src, const struct sockaddr *dst,
                                         uint16_t port, size_t payload_len);
+/* Class of one datagram that is not voice, by its port (the remote one) and
+ * size: what otb_qos_classify_udp says of the box's datagrams, and the
+ * server of the answers to them. */
+enum otb_qos_class otb_qos_classify_answer(uint16_t port, size_t payload_len);
+/* Server: the DSCP+ECN byte for an association's answers (-1 = none), from
+ * box_tos (the box's latest datagram's, -1 none) and answers (the class of the
+ * answers so far, otb_qos_assoc_class over otb_qos_classify_answer). The box
+ * sees only what the LAN sends: a download whose requests are small (QUIC's
+ * acknowledgements, iperf3 -u -R) it classes interactive, its answers say
+ * bulk. Voice, and a DSCP otb-qos does not set, stay as the box sent them;
+ * otherwise the bulkier class of the two. */
+int otb_qos_answer_tos(int box_tos, enum otb_qos_class answers);
 /* An association's class after one more datagram of class pkt; seen: how
  * many it had before this one. */
 enum otb_qos_class otb_qos_assoc_class(enum otb_qos_class cur, unsigned seen,

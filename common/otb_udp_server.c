@@ -307,6 +307,19 @@ void otb_udp_server_datagram(void *ctx, uint8_t *data, size_t n,
     otb_udp_server_route(r, l, from, &to, r->plain + off, len, otb_udp_recv_tos(msg), NULL);
 }
 
+/* The DSCP for an answer of len bytes from port: with download shaping, the
+ * class of the answers counts too (otb_qos_answer_tos), since the shaper's
+ * filters read it; else the box's. */
+static int otb_udp_server_answer_tos(struct otb_udp_assoc *a, uint16_t port, size_t len)
+{
+    if (!a->relay->shaper)
+        return a->tos;
+    a->qclass = otb_qos_assoc_class(a->qclass, a->qseen, otb_qos_classify_answer(port, len));
+    if (a->qseen < OTB_QOS_DECIDE_PACKETS)
+        a->qseen++;
+    return otb_qos_answer_tos(a->tos, a->qclass);
+}
+
 /* A datagram from any Internet host to the association's socket: back to the box. */
 void otb_udp_server_reply(void *ctx, uint8_t *data, size_t n, const struct sockaddr *from,
                           struct msghdr *msg)
@@ -329,7 +342,8 @@ void otb_udp_server_reply(void *ctx, uint8_t *data, size_t n, const struct socka
          * source, would open as a box's request (a reflector) under the same key. */
         otb_replay_check_add(&r->replay, out, r->master->key_len);
     }
-    otb_udp_tx_commit(r, len, &a->peer.sa, OTB_UDP_DOWN, n, a->tos);
+    otb_udp_tx_commit(r, len, &a->peer.sa, OTB_UDP_DOWN, n,
+                      otb_udp_server_answer_tos(a, src.port, n));
     if (otb_method_is_2022(r->master->method))
         otb_udp_server_copy_reply(a, out, len, n);
     otb_udp_assoc_touch(a);

@@ -260,7 +260,8 @@ struct otb_udp_assoc {
     ev_timer timer;
     ev_tstamp last_active;
     bool voice;
-    /* client: traffic class from the first datagrams (otb_qos), marked on out[0] */
+    /* client: traffic class from the first datagrams (otb_qos), marked on out[0];
+     * server with download shaping: that of the first answers */
     enum otb_qos_class qclass;
     unsigned qseen;
     /* server: DSCP+ECN byte of the box's latest datagram, copied onto the

@@ -2,7 +2,8 @@
 # Benchmark: voice during a saturating download, without and with the server's download
 # shaping (otb-server --shape-downloads, the boxes' "download_kbit"). Runs the lab scenario of
 # test/lab/t_qos_download.sh (two WANs whose queues sit in modems beyond the box, an EF voice
-# flow of 50 datagrams/s through otb-tunnel, an iperf3 -R download through otb-redir) with
+# flow of 50 datagrams/s through otb-tunnel, an iperf3 -R download through otb-redir, then a
+# bulk UDP download, iperf3 -u -R, through otb-tunnel) with
 # longer voice runs, and prints the figures side by side with the targets of issue 15.
 # Not a pass/fail test: the exit status says only whether the scenario ran.
 #
@@ -29,3 +30,7 @@ printf '%-34s %12s %12s %10s\n' "p99 RTT rise, ms (idle p99 $(fig p99_idle))" "$
 printf '%-34s %12s %12s %10s\n' "voice datagrams lost" "$(fig lost_noshape)" "$(fig lost_shaped)" "0"
 printf '%-34s %12s %12s %10s\n' "download, % of the links' sum" "$(fig dl_noshape)" \
     "$(fig dl_shaped)" ">= 75"
+printf '%-34s %12s %12s %10s\n' "bulk UDP download: p99 rise, ms" "$(fig rise_udp_noshape)" \
+    "$(fig rise_udp_shaped)" "< 15"
+printf '%-34s %12s %12s %10s\n' "bulk UDP download: voice lost" "$(fig lost_udp_noshape)" \
+    "$(fig lost_udp_shaped)" "0"

@@ -12,10 +12,15 @@
 # otb-tunnel's config) tell the server each WAN address's rate, and it sends each at 90% of it
 # with HTB, voice first, so the queue forms in the server, behind the voice.
 #
+# A second load, without and with shaping: a bulk UDP download (iperf3 -u -R at 2.5 times
+# the link rate, datagrams of a QUIC size) through otb-tunnel beside the EF voice flow. The
+# box sees only its small requests (interactive); the server classes its answers bulk UDP,
+# which the counters of its classes must show.
+#
 # Printed: voice p99 RTT rise and loss, download throughput as % of the links' sum, without
-# and with shaping. Pass: without, the EF flow's p99 rises by MIN_UNSHAPED_RISE_MS or more (the
-# problem is there); with, both flows' p99 rise by less than MAX_RISE_MS and no datagram is
-# lost, and the download
+# and with shaping. Pass: without, the EF flow's p99 rises by MIN_UNSHAPED_RISE_MS or more
+# under either download (the problem is there); with, all flows' p99 rise by less than
+# MAX_RISE_MS and no datagram is lost, and the TCP download
 # keeps MIN_SHAPED_PCT% of the links' sum. Then a WAN goes silent (black hole): its address's
 # classes go once its probes have stopped for the shaper's timeout, the other WAN's stay; at
 # exit the server removes its root qdiscs.
@@ -40,6 +45,7 @@ LOAD_SECONDS=$((VOICE_SECONDS + 8))
 MAX_RISE_MS=30
 MIN_UNSHAPED_RISE_MS=40
 MIN_SHAPED_PCT=70
+UDP_LOAD_MBIT=$((5 * RATE_MBIT / 2))
 SHAPER_TIMEOUT_S=6 # OTB_SHAPER_TIMEOUT
 RT_PRIO=20
 
@@ -110,6 +116,18 @@ loaded() {
         "$LAB_DIR/iperf-$name.json" "$((2 * RATE_MBIT))" >"$LAB_DIR/dl-$name.txt"
 }
 
+# udpload NAME: the EF voice flow (NAME-udp) while a bulk UDP download (iperf3 -u -R, datagrams
+# of a QUIC size, at UDP_LOAD_MBIT: more than the links' sum) comes back through otb-tunnel.
+udpload() {
+    local name=$1-udp pid
+    lab_run lan iperf3 -c "$LAB_INET_ADDR" -p "$IPERF_PORT" -u -R -l 1350 -b "${UDP_LOAD_MBIT}M" \
+        -t "$((VOICE_SECONDS + 3))" >"$LAB_DIR/iperf-$name.txt" 2>&1 &
+    pid=$!
+    sleep 2
+    voice "$name" 0xb8
+    wait "$pid" || lab_fail "iperf3 -u ($name) failed: $(tail -n 3 "$LAB_DIR/iperf-$name.txt")"
+}
+
 # shaped_addrs DEV: the box addresses the server's filters on DEV send to a WAN class (hex).
 shaped_addrs() {
     lab_run srv tc filter show dev "$1" parent b7b: 2>/dev/null |
@@ -129,6 +147,7 @@ wait_shaped() {
 }
 
 voices idle
+udpload noshape
 loaded noshape
 lab_run srv tc qdisc show dev wan1 | grep -q b7b: && lab_fail "shaping without the option"
 
@@ -137,8 +156,10 @@ wait_shaped "$WAN1_HEX $WAN2_HEX" 10 ||
     lab_fail "the server did not shape both box WANs: wan1 '$(shaped_addrs wan1)', wan2 '$(shaped_addrs wan2)'"
 loaded shaped
 for dev in wan1 wan2; do lab_run srv tc -s class show dev "$dev"; done >"$LAB_DIR/shaped-classes.txt"
+udpload shaped
+for dev in wan1 wan2; do lab_run srv tc -s class show dev "$dev"; done >"$LAB_DIR/udp-classes.txt"
 
-for run in idle noshape shaped idle-port noshape-port shaped-port; do
+for run in idle noshape shaped idle-port noshape-port shaped-port noshape-udp shaped-udp; do
     dl=""
     [[ -f $LAB_DIR/dl-$run.txt ]] && dl=", download $(cat "$LAB_DIR/dl-$run.txt")% of the links' sum"
     printf 'voice %-13s %s%s\n' "$run:" "$(cat "$LAB_DIR/voice-$run.txt")" "$dl"
@@ -151,27 +172,48 @@ rise_sh=$(rise shaped)
 rise_port_no=$(rise noshape-port idle-port)
 rise_port_sh=$(rise shaped-port idle-port)
 echo "unmarked voice on a voice port: p99 rise without shaping $rise_port_no ms (lost $(field noshape-port lost)), with shaping $rise_port_sh ms (lost $(field shaped-port lost))"
+rise_udp_no=$(rise noshape-udp)
+rise_udp_sh=$(rise shaped-udp)
+echo "voice p99 rise during a bulk UDP download: without shaping $rise_udp_no ms (lost $(field noshape-udp lost)), with shaping $rise_udp_sh ms (lost $(field shaped-udp lost))"
 echo "voice p99 rise during a saturating download: without shaping $rise_no ms (lost $(field noshape lost), download $(cat "$LAB_DIR/dl-noshape.txt")%), with shaping $rise_sh ms (lost $(field shaped lost), download $(cat "$LAB_DIR/dl-shaped.txt")%)"
 
 if [[ -n ${QOSDL_FIGURES:-} ]]; then
     printf '%s %s\n' rise_noshape "$rise_no" lost_noshape "$(field noshape lost)" \
         dl_noshape "$(cat "$LAB_DIR/dl-noshape.txt")" rise_shaped "$rise_sh" \
         lost_shaped "$(field shaped lost)" dl_shaped "$(cat "$LAB_DIR/dl-shaped.txt")" \
-        p99_idle "$base" >"$QOSDL_FIGURES"
+        p99_idle "$base" rise_udp_noshape "$rise_udp_no" lost_udp_noshape "$(field noshape-udp lost)" \
+        rise_udp_shaped "$rise_udp_sh" lost_udp_shaped "$(field shaped-udp lost)" >"$QOSDL_FIGURES"
 fi
 
-# The voice answers of both flows went through the voice class of a WAN (b7b:N1, N = the
-# WAN's slot).
-voice_pkts=$(awk '/^class htb b7b:[0-9a-f]*1 / { f = 1; next } /^class/ { f = 0 }
-                  f && $1 == "Sent" { s += $4 } END { print s + 0 }' "$LAB_DIR/shaped-classes.txt")
+# class_pkts NAME C: packets sent by class C (1 voice, 2 interactive, 3 default, 4 bulk) of
+# the server's WANs (b7b:NC, N = the WAN's slot) in LAB_DIR/NAME-classes.txt.
+class_pkts() {
+    awk -v c="$2" '/^class htb b7b:/ { split($3, id, ":"); f = substr(id[2], length(id[2])) == c
+                                        next }
+                   /^class/ { f = 0 } f && $1 == "Sent" { s += $4 } END { print s + 0 }' \
+        "$LAB_DIR/$1-classes.txt"
+}
+# The voice answers of both flows went through the voice class of a WAN.
+voice_pkts=$(class_pkts shaped 1)
 echo "packets of the voice classes on the server's WAN links: $voice_pkts"
 ((voice_pkts >= 2 * VOICE_SECONDS * 50 - 10)) ||
     lab_fail "the voice classes saw $voice_pkts packets: the voice answers are not classed voice"
+# During the bulk UDP download: the voice answers in the voice classes, the download's
+# datagrams in the bulk ones (not interactive, though the box sends its requests small).
+for c in 1 2 4; do
+    udp_pkts[c]=$(($(class_pkts udp "$c") - $(class_pkts shaped "$c")))
+done
+echo "server classes during the bulk UDP download: voice ${udp_pkts[1]}, interactive ${udp_pkts[2]}, bulk ${udp_pkts[4]} packets"
+((udp_pkts[1] >= VOICE_SECONDS * 50 - 10)) ||
+    lab_fail "the voice classes saw ${udp_pkts[1]} packets during the UDP download"
+((udp_pkts[4] >= VOICE_SECONDS * RATE_MBIT * 50 && udp_pkts[2] * 10 < udp_pkts[4])) ||
+    lab_fail "the bulk UDP download is not classed bulk: bulk ${udp_pkts[4]}, interactive ${udp_pkts[2]} packets"
 lab_assert_ge "$rise_no" "$MIN_UNSHAPED_RISE_MS" "no queue in the modems without shaping (p99 rise)"
-for run in shaped shaped-port; do
+lab_assert_ge "$rise_udp_no" "$MIN_UNSHAPED_RISE_MS" "no queue in the modems without shaping (bulk UDP, p99 rise)"
+for run in shaped shaped-port shaped-udp; do
     [[ $(field "$run" lost) == 0 ]] || lab_fail "voice ($run) lost $(field "$run" lost) datagrams with shaping"
 done
-for r in "$rise_sh" "$rise_port_sh"; do
+for r in "$rise_sh" "$rise_port_sh" "$rise_udp_sh"; do
     awk -v r="$r" -v m="$MAX_RISE_MS" 'BEGIN { exit !(r < m) }' ||
         lab_fail "voice p99 RTT rose by $r ms with shaping (limit $MAX_RISE_MS)"
 done

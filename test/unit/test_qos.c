@@ -104,6 +104,40 @@ static void test_classify_udp(void **state)
                                           (struct sockaddr *)&far, 40000, 1200), OTB_QOS_BULK);
 }
 
+/* The server's marking of an association's answers, as its download shaper classes them. */
+static void test_answer_tos(void **state)
+{
+    enum otb_qos_class c = OTB_QOS_UNSET;
+    unsigned seen = 0;
+    uint8_t ef = otb_qos_tos(OTB_QOS_VOICE), interactive = otb_qos_tos(OTB_QOS_INTERACTIVE);
+    uint8_t bulk = otb_qos_tos(OTB_QOS_BULK);
+
+    (void)state;
+    assert_int_equal(otb_qos_classify_answer(443, 40), OTB_QOS_BULK);
+    assert_int_equal(otb_qos_classify_answer(53, 1200), OTB_QOS_INTERACTIVE);
+    assert_int_equal(otb_qos_classify_answer(5201, 4), OTB_QOS_INTERACTIVE);
+    assert_int_equal(otb_qos_classify_answer(5201, 1200), OTB_QOS_BULK);
+    /* iperf3 -u -R: the box saw a 4-byte request (interactive); the answers: a 4-byte
+     * one, then the download. Bulk once they show it. */
+    c = otb_qos_assoc_class(c, seen++, otb_qos_classify_answer(5201, 4));
+    assert_int_equal(otb_qos_answer_tos(interactive, c), interactive);
+    c = otb_qos_assoc_class(c, seen++, otb_qos_classify_answer(5201, 1200));
+    assert_int_equal(otb_qos_answer_tos(interactive, c), bulk);
+    assert_int_equal(otb_qos_answer_tos(-1, c), bulk);  /* no DSCP from the box */
+    assert_int_equal(otb_qos_answer_tos(0, c), bulk);   /* a box without otb-qos */
+    assert_int_equal(otb_qos_answer_tos(bulk, c), bulk);
+    /* Voice stays voice, whatever its answers. */
+    assert_int_equal(otb_qos_answer_tos(ef, c), ef);
+    /* A DSCP otb-qos does not set (CS5, AF31) is the box's choice. */
+    assert_int_equal(otb_qos_answer_tos(0xa0, c), 0xa0);
+    assert_int_equal(otb_qos_answer_tos(0x68, c), 0x68);
+    /* Small answers (a game, DNS) do not promote a bulk association, nor mark an unmarked one
+     * other than interactive. */
+    assert_int_equal(otb_qos_answer_tos(bulk, OTB_QOS_INTERACTIVE), bulk);
+    assert_int_equal(otb_qos_answer_tos(interactive, OTB_QOS_INTERACTIVE), interactive);
+    assert_int_equal(otb_qos_answer_tos(-1, OTB_QOS_UNSET), -1);
+}
+
 static void test_assoc_class(void **state)
 {
     enum otb_qos_class c = OTB_QOS_UNSET;
@@ -233,6 +267,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ports),         cmocka_unit_test(test_hosts),
         cmocka_unit_test(test_classify_udp),  cmocka_unit_test(test_assoc_class),
+        cmocka_unit_test(test_answer_tos),
         cmocka_unit_test(test_tcp_and_marks), cmocka_unit_test(test_mark_socket),
         cmocka_unit_test(test_recv_tos),      cmocka_unit_test(test_config_keys),
     };
