@@ -3,11 +3,15 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -413,12 +417,163 @@ static void otb_shaper_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
     }
 }
 
+/* ------------------------------------------------------ segmentation offload */
+
+/* With TSO/GSO on, the stack hands the interface super-packets of up to 64 KB, and HTB
+ * dequeues each as one: a voice packet then waits behind 64 KB of bulk, 100 ms at 5 Mbit/s.
+ * Shaping needs wire-sized packets, so the shaped interfaces run with segmentation offload
+ * off while we shape (the CPU cost is small at box download rates) and get back what they
+ * had at stop. The features are found by name, as ethtool -K does it: the legacy TSO switch
+ * misses the kernel's newer TSO variants (tx-tcp-accecn-segmentation on 6.x). */
+
+/* Pure: a feature that makes super-packets (TSO in all its variants, GSO, UDP GSO). */
+bool otb_shaper_is_segmentation(const char *name)
+{
+    size_t n = strlen(name);
+    static const char suffix[] = "-segmentation";
+
+    if (strcmp(name, "tx-generic-segmentation") == 0 || strcmp(name, "tx-udp-segmentation") == 0)
+        return true;
+    return strncmp(name, "tx-tcp", 6) == 0 && n >= sizeof(suffix) - 1 &&
+           strcmp(name + n - (sizeof(suffix) - 1), suffix) == 0;
+}
+
+static int otb_shaper_ethtool(int fd, const char *ifname, void *cmd)
+{
+    struct ifreq ifr;
+
+    memset(&ifr, 0, sizeof(ifr));
+    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+    ifr.ifr_data = cmd;
+    return ioctl(fd, SIOCETHTOOL, &ifr);
+}
+
+/* The interface's feature names (count in *n, at most OTB_SHAPER_FEATURE_WORDS x 32), in a
+ * buffer to free; NULL (errno set) when ethtool's ioctl is not there. */
+static struct ethtool_gstrings *otb_shaper_feature_names(int fd, const char *ifname, size_t *n)
+{
+    struct {
+        struct ethtool_sset_info hdr;
+        uint32_t count;
+    } info = { .hdr = { .cmd = ETHTOOL_GSSET_INFO, .sset_mask = 1ull << ETH_SS_FEATURES } };
+    struct ethtool_gstrings *names;
+
+    if (otb_shaper_ethtool(fd, ifname, &info) < 0)
+        return NULL;
+    if (!info.hdr.sset_mask || info.count == 0) {
+        errno = EOPNOTSUPP;
+        return NULL;
+    }
+    *n = info.count < OTB_SHAPER_FEATURE_WORDS * 32 ? info.count : OTB_SHAPER_FEATURE_WORDS * 32;
+    names = calloc(1, sizeof(*names) + (size_t)info.count * ETH_GSTRING_LEN);
+    if (!names)
+        return NULL;
+    names->cmd = ETHTOOL_GSTRINGS;
+    names->string_set = ETH_SS_FEATURES;
+    names->len = info.count;
+    if (otb_shaper_ethtool(fd, ifname, names) < 0) {
+        free(names);
+        return NULL;
+    }
+    return names;
+}
+
+/* Sets the features of mask (bit i of word w: feature 32w+i) to on or off; words: the
+ * kernel's count of feature words, which it wants exactly. */
+static int otb_shaper_set_features(int fd, const char *ifname, const uint32_t *mask,
+                                   uint32_t words, bool on)
+{
+    struct {
+        struct ethtool_sfeatures hdr;
+        struct ethtool_set_features_block blocks[OTB_SHAPER_FEATURE_WORDS];
+    } sf = { .hdr = { .cmd = ETHTOOL_SFEATURES, .size = words } };
+
+    for (size_t w = 0; w < words; w++) {
+        sf.blocks[w].valid = mask[w];
+        sf.blocks[w].requested = on ? mask[w] : 0;
+    }
+    /* > 0: some features changed differently (the kernel's dependencies); a second look is
+     * what the caller's log needs, not a failure. */
+    return otb_shaper_ethtool(fd, ifname, &sf) < 0 ? -1 : 0;
+}
+
+/* Turns segmentation offload off on interface i, remembering what was on. Failure is logged,
+ * not fatal: shaping still works, with coarser latency for voice. */
+static void otb_shaper_offload_off(struct otb_shaper *s, size_t i)
+{
+    const char *ifc = s->ifaces[i];
+    struct {
+        struct ethtool_gfeatures hdr;
+        struct ethtool_get_features_block blocks[OTB_SHAPER_FEATURE_WORDS];
+    } gf = { .hdr = { .cmd = ETHTOOL_GFEATURES, .size = OTB_SHAPER_FEATURE_WORDS } };
+    struct ethtool_gstrings *names = NULL;
+    uint32_t *mask = s->offload_was_on[i];
+    size_t n = 0, off = 0;
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+    memset(mask, 0, sizeof(s->offload_was_on[i]));
+    if (fd < 0 || !(names = otb_shaper_feature_names(fd, ifc, &n)) ||
+        otb_shaper_ethtool(fd, ifc, &gf) < 0)
+        goto fail;
+    for (size_t f = 0; f < n; f++) {
+        const struct ethtool_get_features_block *b = &gf.blocks[f / 32];
+        uint32_t bit = 1u << (f % 32);
+        char name[ETH_GSTRING_LEN + 1];
+
+        memcpy(name, names->data + f * ETH_GSTRING_LEN, ETH_GSTRING_LEN);
+        name[ETH_GSTRING_LEN] = '\0';
+        if ((b->active & bit) && (b->available & bit) && !(b->never_changed & bit) &&
+            otb_shaper_is_segmentation(name)) {
+            mask[f / 32] |= bit;
+            off++;
+        }
+    }
+    s->offload_words[i] = (uint32_t)((n + 31) / 32);
+    if (off && otb_shaper_set_features(fd, ifc, mask, s->offload_words[i], false) < 0)
+        goto fail;
+    if (off)
+        OTB_INFO(s->log, "download shaping: segmentation offload (TSO/GSO, %zu features) off "
+                 "on %s while shaping: wire-sized packets through the queues", off, ifc);
+    free(names);
+    close(fd);
+    return;
+fail:
+    OTB_WARN(s->log, "download shaping: cannot turn segmentation offload off on %s (%s): voice "
+             "may wait behind 64 KB bursts (ethtool -K %s tso off gso off)", ifc, strerror(errno),
+             ifc);
+    memset(mask, 0, sizeof(s->offload_was_on[i]));
+    free(names);
+    if (fd >= 0)
+        close(fd);
+}
+
+static void otb_shaper_offload_restore(struct otb_shaper *s, size_t i)
+{
+    uint32_t any = 0;
+    int fd;
+
+    for (size_t w = 0; w < OTB_SHAPER_FEATURE_WORDS; w++)
+        any |= s->offload_was_on[i][w];
+    if (!any)
+        return;
+    fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || otb_shaper_set_features(fd, s->ifaces[i], s->offload_was_on[i],
+                                          s->offload_words[i], true) < 0)
+        OTB_WARN(s->log, "download shaping: cannot turn segmentation offload back on on %s: %s",
+                 s->ifaces[i], strerror(errno));
+    memset(s->offload_was_on[i], 0, sizeof(s->offload_was_on[i]));
+    if (fd >= 0)
+        close(fd);
+}
+
 static void otb_shaper_del_roots(struct otb_shaper *s, size_t n)
 {
     /* With the handle: removes our root only, never someone else's. */
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         (void)otb_shaper_tcf(s, false, true, "qdisc del dev %s root handle " OTB_SHAPER_HANDLE ":",
                              s->ifaces[i]);
+        otb_shaper_offload_restore(s, i);
+    }
 }
 
 int otb_shaper_start(struct otb_shaper *s, struct ev_loop *loop, const struct otb_logger *log,
@@ -445,6 +600,7 @@ int otb_shaper_start(struct otb_shaper *s, struct ev_loop *loop, const struct ot
             otb_shaper_del_roots(s, i);
             return -1;
         }
+        otb_shaper_offload_off(s, i);
     }
     /* fq_codel leaves where the kernel has it, pfifo otherwise. */
     s->pfifo = otb_shaper_tcf(s, false, true, "class add dev %s parent " OTB_SHAPER_HANDLE

@@ -151,9 +151,19 @@ udpload noshape
 loaded noshape
 lab_run srv tc qdisc show dev wan1 | grep -q b7b: && lab_fail "shaping without the option"
 
+# offload DEV NAME: on/off, as ethtool shows the feature on the server's DEV.
+offload() { lab_run srv ethtool -k "$1" | awk -v f="$2:" '$1 == f { print $2 }'; }
+[[ $(offload wan1 tcp-segmentation-offload) == on && $(offload wan1 generic-segmentation-offload) == on ]] ||
+    lab_fail "the lab's wan1 should start with TSO and GSO on"
+
 server shaped --shape-downloads wan1,wan2
 wait_shaped "$WAN1_HEX $WAN2_HEX" 10 ||
     lab_fail "the server did not shape both box WANs: wan1 '$(shaped_addrs wan1)', wan2 '$(shaped_addrs wan2)'"
+# 64 KB TSO/GSO bursts through HTB would hold voice back (tens of ms at 10 Mbit/s).
+for dev in wan1 wan2; do
+    [[ $(offload $dev tcp-segmentation-offload) == off && $(offload $dev generic-segmentation-offload) == off ]] ||
+        lab_fail "shaping: TSO/GSO still on on $dev"
+done
 loaded shaped
 for dev in wan1 wan2; do lab_run srv tc -s class show dev "$dev"; done >"$LAB_DIR/shaped-classes.txt"
 udpload shaped
@@ -268,5 +278,7 @@ awk -v r="$rise_auto" -v m="$rise_no" 'BEGIN { exit !(r < m / 2) }' ||
 otb_stop_pid "$SERVER_PID" 20
 for dev in wan1 wan2; do
     lab_run srv tc qdisc show dev "$dev" | grep -q b7b: && lab_fail "the server left its qdisc on $dev"
+    [[ $(offload $dev tcp-segmentation-offload) == on && $(offload $dev generic-segmentation-offload) == on ]] ||
+        lab_fail "the server did not turn TSO/GSO back on on $dev"
 done
 echo "PASS: t_qos_download"
