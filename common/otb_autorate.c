@@ -24,6 +24,15 @@ static void otb_autorate_baseline(struct otb_autorate *a, double rtt, double dt)
     a->baseline += (rtt - a->baseline) * (k > 1 ? 1 : k);
 }
 
+/* Within 90..110% of the rate a queue last formed at: the line's limit is near, creep. Past
+ * it without a queue, the line got faster (4G): rise at full pace again. */
+static bool otb_autorate_near_bloat(const struct otb_autorate *a, uint64_t rate)
+{
+    uint64_t b = a->bloat_kbit;
+
+    return b > 0 && rate * 10 >= b * 9 && rate * 10 <= b * 11;
+}
+
 /* The new rate for an interval's throughput and RTT rise. */
 static uint64_t otb_autorate_decide(const struct otb_autorate *a, double now)
 {
@@ -44,8 +53,8 @@ static uint64_t otb_autorate_decide(const struct otb_autorate *a, double now)
     }
     if (loaded && a->rise < OTB_AUTORATE_RISE / 2 &&
         (a->last_down == 0 || now - a->last_down >= OTB_AUTORATE_HOLD_UP))
-        return rate * (rate * 10 >= (uint64_t)a->bloat_kbit * 9 ? OTB_AUTORATE_CREEP_PCT
-                                                                  : OTB_AUTORATE_UP_PCT) / 100 + 1;
+        return rate * (otb_autorate_near_bloat(a, rate) ? OTB_AUTORATE_CREEP_PCT
+                                                        : OTB_AUTORATE_UP_PCT) / 100 + 1;
     return rate;
 }
 
@@ -84,8 +93,16 @@ bool otb_autorate_step(struct otb_autorate *a, double now, uint64_t rx_bytes, do
     uint32_t old = a->rate_kbit;
     a->rate_kbit = otb_autorate_clamp(a, otb_autorate_decide(a, now));
     if (a->rate_kbit < old) {
+        /* Where the queue forms: the announced rate at which the server's shaping (at
+         * its default share) sends what the line carried while the queue stood, not the
+         * rate we had, which may be twice the line's after a fall. A fall soon after
+         * another is the same queue draining: where it formed is known already. */
+        uint64_t at = (uint64_t)a->rx_kbit * 100 / OTB_AUTORATE_SERVER_SHARE_PCT;
+        bool draining = a->last_down > 0 && now - a->last_down < OTB_AUTORATE_HOLD_UP;
+
+        if (!draining || a->bloat_kbit == 0)
+            a->bloat_kbit = at < a->rate_kbit ? a->rate_kbit : at > old ? old : (uint32_t)at;
         a->last_down = now;
-        a->bloat_kbit = old;
     }
     return a->rate_kbit != old;
 }

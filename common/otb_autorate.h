@@ -5,8 +5,9 @@
  * the RTT of its health probes (which cross the line's download queue):
  *
  *   loaded (rx > 75% of the rate) and RTT near its baseline: +5%, only +1%
- *     from 90% of the rate a queue last formed at (less overshoot, so
- *     smaller queues while probing for more)
+ *     within 90..110% of the rate a queue last formed at (less overshoot, so
+ *     smaller queues while probing for more); that rate is read from what
+ *     the line carried while the queue stood, not from the rate we had
  *   RTT over the baseline by 15 ms or more (a queue in the modem): down to
  *     90% of what the line carries (at most -50%, at least -10%)
  *   otherwise (idle, or a small rise): hold
@@ -32,6 +33,7 @@
 #define OTB_AUTORATE_HOLD_UP 2.0      /* s after a fall before rising again */
 #define OTB_AUTORATE_HOLD_DOWN 1.0    /* s after a fall before falling again */
 #define OTB_AUTORATE_BASELINE_TAU 30. /* s: how slowly the baseline rises */
+#define OTB_AUTORATE_SERVER_SHARE_PCT 90 /* otb-server's default shape_share */
 
 struct otb_autorate {
     uint32_t rate_kbit, min_kbit, max_kbit;
@@ -40,7 +42,7 @@ struct otb_autorate {
     uint64_t rx0;      /* rx bytes then */
     double rtt_min;    /* lowest sample of the interval; 0 = none */
     double last_down;  /* when the rate was last lowered; 0 = never */
-    uint32_t bloat_kbit; /* the rate a queue last formed at; 0 = none */
+    uint32_t bloat_kbit; /* the announced rate a queue last formed at; 0 = none */
     double prev_rtt;     /* the sample before; two high in a row end the interval early */
     uint32_t rx_kbit;  /* last interval's received throughput (for the log) */
     double rise;       /* last interval's RTT over the baseline, s (for the log) */

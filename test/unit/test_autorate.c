@@ -55,13 +55,27 @@ static void test_falls_on_rtt_rise(void **state)
     t = feed(&a, t, 1.5, &rx, 5000, 0.100);
     assert_true(a.rate_kbit <= 5000 * 95 / 100);
     assert_true(a.rate_kbit >= 2500);
-    /* Rising again: +5% while well under the rate the queue formed at,
-     * +1% once near it. */
+    /* The queue formed where the server, shaping at 90%, sends what the line
+     * carried: 5000 / 0.9, not the 10000 we had. */
+    assert_true(a.bloat_kbit >= 5500 && a.bloat_kbit <= 5600);
+    /* Rising again: +5% while well under that rate, +1% within 90..110% of
+     * it, so the next queue is a small one. */
     uint32_t low = a.rate_kbit;
-    t = feed(&a, t, 2.6, &rx, low * 9 / 10, 0.020);
-    assert_true(a.rate_kbit > low && a.rate_kbit <= low * 105 / 100 + 1);
-    t = feed(&a, t, 40, &rx, 10000, 0.020); /* up to 9000, then +1% steps */
-    assert_true(a.rate_kbit >= 9000 && a.rate_kbit <= 10000 * 101 / 100 + 1);
+    assert_true(low < 4600);
+    for (int i = 0; i < 100 && a.rate_kbit == low; i++) /* after the 2 s hold */
+        t = feed(&a, t, 0.1, &rx, low * 9 / 10, 0.020);
+    assert_int_equal(a.rate_kbit, low * 105 / 100 + 1);
+    for (int i = 0; i < 100 && a.rate_kbit < 5000; i++)
+        t = feed(&a, t, 0.5, &rx, a.rate_kbit * 9 / 10, 0.020);
+    uint32_t near = a.rate_kbit;
+    t = feed(&a, t, 0.5, &rx, near * 9 / 10, 0.020);
+    assert_true(a.rate_kbit > near && a.rate_kbit <= near * 101 / 100 + 1);
+    /* No queue past 110% of it: the line got faster, +5% steps again. */
+    for (int i = 0; i < 100 && a.rate_kbit <= 6200; i++)
+        t = feed(&a, t, 0.5, &rx, a.rate_kbit * 9 / 10, 0.020);
+    near = a.rate_kbit;
+    t = feed(&a, t, 0.5, &rx, near * 9 / 10, 0.020);
+    assert_true(a.rate_kbit > near * 104 / 100);
     t = feed(&a, t, 1.5, &rx, 5000, 0.100);
     /* A small rise (under the threshold) does not lower it. */
     uint32_t r = a.rate_kbit;
