@@ -29,8 +29,8 @@ static int otb_udp_client_out_fd(struct otb_udp_assoc *a)
     struct otb_udprelay *r = a->relay;
     int fd;
 
-    if (a->out[0].fd >= 0)
-        return a->out[0].fd;
+    if (a->out[0].io.fd >= 0)
+        return a->out[0].io.fd;
     /* Not connect()ed: the route, and so the source address, is chosen per
      * datagram, so traffic follows the routing when a WAN goes down. */
     fd = otb_sock_dgram(a->server.sa.sa_family, &r->out_opts, NULL, 0);
@@ -68,11 +68,11 @@ static void otb_udp_client_classify(struct otb_udp_assoc *a, int tos, const stru
     if (next == a->qclass)
         return;
     a->qclass = next;
-    if (a->out[0].fd < 0)
+    if (a->out[0].io.fd < 0)
         return;
-    if (r->tx->n && r->tx->fd == a->out[0].fd)
+    if (r->tx->n && r->tx->fd == a->out[0].io.fd)
         otb_udp_tx_flush(r);
-    otb_qos_mark_socket(a->out[0].fd, a->server.sa.sa_family, next);
+    otb_qos_mark_socket(a->out[0].io.fd, a->server.sa.sa_family, next);
 }
 
 /* The server for a's next datagram: the relay's pick, so that associations
@@ -91,7 +91,7 @@ static bool otb_udp_client_pick(struct otb_udp_assoc *a)
     }
     if (idx == a->server_index)
         return true;
-    if (a->out[0].fd >= 0 && sa.ss_family != a->server.sa.sa_family)
+    if (a->out[0].io.fd >= 0 && sa.ss_family != a->server.sa.sa_family)
         otb_udp_sock_close(r, &a->out[0]);
     a->server_index = idx;
     otb_udp_sockaddr_set(&a->server, &len, (const struct sockaddr *)&sa);
@@ -221,7 +221,7 @@ static int otb_udp_client_open_2022(struct otb_udp_assoc *a, uint8_t *data, size
             r->stats.bad++;
             return -1;
         }
-        if (a->ss22.peer_known && memcmp(sid, a->ss22.peer_sid, sizeof(sid)) == 0)
+        if (a->ss22_peer_known && memcmp(sid, a->ss22.peer_sid, sizeof(sid)) == 0)
             key = a->ss22.peer_subkey;
         else
             otb_ss22_udp_subkey(m, sid, subkey);
@@ -232,12 +232,12 @@ static int otb_udp_client_open_2022(struct otb_udp_assoc *a, uint8_t *data, size
         r->stats.bad++;
         return -1;
     }
-    if (!a->ss22.peer_known || memcmp(msg.sid, a->ss22.peer_sid, sizeof(msg.sid)) != 0) {
+    if (!a->ss22_peer_known || memcmp(msg.sid, a->ss22.peer_sid, sizeof(msg.sid)) != 0) {
         memcpy(a->ss22.peer_sid, msg.sid, sizeof(msg.sid));
         if (key == subkey)
             memcpy(a->ss22.peer_subkey, subkey, sizeof(subkey));
         memset(&a->ss22.window, 0, sizeof(a->ss22.window));
-        a->ss22.peer_known = true;
+        a->ss22_peer_known = true;
     }
     if (!otb_ss22_window_check(&a->ss22.window, msg.pid)) {
         /* Only the server's address gets here: a refused ID it sent within

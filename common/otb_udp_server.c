@@ -24,8 +24,8 @@ static int otb_udp_server_out_fd(struct otb_udp_assoc *a, int family)
     const struct sockaddr *bind_sa = otb_egress_bind(r->egress, family, &bind_len);
     int fd;
 
-    if (s->fd >= 0)
-        return s->fd;
+    if (s->io.fd >= 0)
+        return s->io.fd;
     /* Bound to -b with any port, so the mapping is fixed from the first datagram. */
     fd = otb_sock_dgram(family, &r->egress->opts, bind_sa, bind_len);
     if (fd < 0) {

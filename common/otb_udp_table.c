@@ -77,7 +77,7 @@ struct otb_udp_link *otb_udp_table_find(const struct otb_udp_table *t,
                                         const struct otb_udp_key *k, uint64_t hash)
 {
     for (struct otb_udp_link *l = t->buckets[hash & t->mask]; l; l = l->hnext)
-        if (l->hash == hash && memcmp(&l->key, k, sizeof(*k)) == 0)
+        if (memcmp(&l->key, k, sizeof(*k)) == 0)
             return l;
     return NULL;
 }
@@ -193,7 +193,7 @@ size_t otb_udp_table_client_count(const struct otb_udp_table *t, const struct ot
 
 int otb_udp_table_insert(struct otb_udp_table *t, struct otb_udp_link *l)
 {
-    struct otb_udp_link **b = &t->buckets[l->hash & t->mask];
+    struct otb_udp_link **b = &t->buckets[otb_udp_table_hash(t, &l->key) & t->mask];
 
     if (!(l->client = otb_udp_client_get(t, &l->key)))
         return -ENOMEM;
@@ -208,7 +208,7 @@ int otb_udp_table_insert(struct otb_udp_table *t, struct otb_udp_link *l)
 
 void otb_udp_table_remove(struct otb_udp_table *t, struct otb_udp_link *l)
 {
-    struct otb_udp_link **p = &t->buckets[l->hash & t->mask];
+    struct otb_udp_link **p = &t->buckets[otb_udp_table_hash(t, &l->key) & t->mask];
 
     while (*p && *p != l)
         p = &(*p)->hnext;

@@ -9,7 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static void otb_udp_assoc_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 /* ============================================================ associations */
 
@@ -42,17 +41,19 @@ void otb_udp_assoc_touch(struct otb_udp_assoc *a)
 void otb_udp_assoc_note_port(struct otb_udp_assoc *a, uint16_t port)
 {
     if (!a->voice && otb_udp_port_is_voice(port))
-        a->voice = true; /* the timer picks the longer timeout up when it fires */
+        a->voice = true; /* the sweep gives it the longer timeout */
 }
 
 void otb_udp_sock_close(struct otb_udprelay *r, struct otb_udp_sock *s)
 {
-    if (s->fd < 0)
+    int fd = s->io.fd;
+
+    if (fd < 0)
         return;
     otb_udp_tx_flush(r); /* nothing queued may outlive its descriptor */
     ev_io_stop(r->loop, &s->io);
-    close(s->fd);
-    s->fd = -1;
+    close(fd);
+    ev_io_set(&s->io, -1, EV_READ);
 }
 
 /* Watchers are stopped before the memory goes, so nothing pending can reach it. */
@@ -61,7 +62,6 @@ void otb_udp_assoc_close(struct otb_udp_assoc *a, uint64_t *counter)
     struct otb_udprelay *r = a->relay;
 
     (*counter)++;
-    ev_timer_stop(r->loop, &a->timer);
     for (size_t i = 0; i < OTB_ARRAY_LEN(a->out); i++)
         otb_udp_sock_close(r, &a->out[i]);
     if (a->dns)
@@ -75,18 +75,43 @@ void otb_udp_assoc_close(struct otb_udp_assoc *a, uint64_t *counter)
     free(a);
 }
 
-static void otb_udp_assoc_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+/* Between sweeps: a tenth of the idle timeout, within 0.1..1 s (an association outlives
+ * its timeout by at most that). */
+static ev_tstamp otb_udp_sweep_interval(const struct otb_udprelay *r)
 {
-    struct otb_udp_assoc *a = otb_container_of(w, struct otb_udp_assoc, timer);
-    /* Re-armed lazily from the last activity instead of on every datagram. */
-    ev_tstamp left = a->last_active + otb_udp_assoc_idle(a) - ev_now(loop);
+    ev_tstamp t = r->idle_timeout / 10;
+    return t < 0.1 ? 0.1 : t > 1. ? 1. : t;
+}
 
-    if (left > 0.01) {
-        ev_timer_set(w, left, 0.);
-        ev_timer_start(loop, w);
+static void otb_udp_sweep_arm(struct otb_udprelay *r)
+{
+    if (ev_is_active(&r->sweep) || r->table.count == 0 || r->stopped)
         return;
+    ev_timer_set(&r->sweep, otb_udp_sweep_interval(r), 0.);
+    ev_timer_start(r->loop, &r->sweep);
+}
+
+/* The LRU list runs from the most recently active to the least (every activity goes
+ * through otb_udp_assoc_touch), so the idle ones are at its end: from there, close the
+ * expired ones, pass over voice ones still within their longer timeout, and stop at the
+ * first other one still within its timeout (all newer ones are too). */
+static void otb_udp_sweep_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct otb_udprelay *r = w->data;
+    ev_tstamp now = ev_now(loop);
+    struct otb_udp_link *l, *newer;
+
+    (void)revents;
+    for (l = r->table.lru.prev; l != &r->table.lru; l = newer) {
+        struct otb_udp_assoc *a = (struct otb_udp_assoc *)l;
+
+        newer = l->prev;
+        if (now >= a->last_active + otb_udp_assoc_idle(a))
+            otb_udp_assoc_close(a, &r->stats.assoc_expired);
+        else if (!a->voice)
+            break;
     }
-    otb_udp_assoc_close(a, &a->relay->stats.assoc_expired);
+    otb_udp_sweep_arm(r);
 }
 
 /* What comes back on an association's own socket: from the Internet to a
@@ -103,7 +128,6 @@ static void otb_udp_assoc_reply_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 static void otb_udp_sock_init(struct otb_udp_sock *s, struct otb_udp_assoc *a)
 {
-    s->fd = -1;
     ev_io_init(&s->io, otb_udp_assoc_reply_cb, -1, EV_READ);
     s->io.data = a;
 }
@@ -111,7 +135,6 @@ static void otb_udp_sock_init(struct otb_udp_sock *s, struct otb_udp_assoc *a)
 /* Gives the association socket s its descriptor and starts reading replies. */
 void otb_udp_sock_start(struct otb_udprelay *r, struct otb_udp_sock *s, int fd)
 {
-    s->fd = fd;
     ev_io_set(&s->io, fd, EV_READ);
     ev_io_start(r->loop, &s->io);
 }
@@ -125,7 +148,7 @@ bool otb_udp_assoc_is_voice(const struct otb_udp_assoc *a)
 }
 
 /* A full table may take a non-voice association, or a voice one whose
- * timer has expired (not yet reaped: the timer is re-armed lazily). */
+ * timeout has passed (not yet reaped by the sweep). */
 static bool otb_udp_assoc_evictable(const struct otb_udp_link *l, void *arg)
 {
     const struct otb_udp_assoc *a = (const struct otb_udp_assoc *)l;
@@ -170,7 +193,6 @@ static struct otb_udp_assoc *otb_udp_assoc_new(struct otb_udprelay *r,
     a->via = via;
     otb_udp_sockaddr_set(&a->peer, &a->peer_len, peer);
     a->link.key = *k;
-    a->link.hash = hash;
     for (size_t i = 0; i < OTB_ARRAY_LEN(a->out); i++)
         otb_udp_sock_init(&a->out[i], a);
     if (r->role == OTB_UDP_CLIENT) {
@@ -185,8 +207,7 @@ static struct otb_udp_assoc *otb_udp_assoc_new(struct otb_udprelay *r,
         free(a);
         return NULL;
     }
-    ev_timer_init(&a->timer, otb_udp_assoc_timer_cb, r->idle_timeout, 0.);
-    ev_timer_start(r->loop, &a->timer);
+    otb_udp_sweep_arm(r);
     r->stats.assoc_created++;
     r->stats.assoc_active = r->table.count;
     return a;
@@ -388,6 +409,8 @@ int otb_udprelay_init(struct otb_udprelay *r, struct ev_loop *loop, const struct
     r->max_assoc = max_assoc ? max_assoc : OTB_UDP_DEFAULT_MAX_ASSOC;
     r->idle_timeout = 60.;
     r->salts_used = sizeof(r->salts); /* drawn on first use */
+    ev_timer_init(&r->sweep, otb_udp_sweep_cb, 1., 0.);
+    r->sweep.data = r;
     r->rx = malloc(sizeof(*r->rx));
     r->plain = malloc(OTB_UDP_PLAIN_CAP);
     r->tx = calloc(1, sizeof(*r->tx));
@@ -408,6 +431,8 @@ void otb_udprelay_stop(struct otb_udprelay *r)
     uint64_t closed = 0; /* a stop is neither an eviction nor an expiry */
 
     r->stopped = true;
+    if (r->loop)
+        ev_timer_stop(r->loop, &r->sweep);
     if (r->tx)
         otb_udp_tx_flush(r);
     while (r->listeners) {

@@ -117,7 +117,6 @@ struct otb_udp_link {
     struct otb_udp_link *cprev, *cnext; /* its client's LRU list, most recent first */
     struct otb_udp_client *client;
     struct otb_udp_key key;
-    uint64_t hash;
 };
 
 /* A peer address (any port): a box on the server, a LAN host on the box.
@@ -214,8 +213,7 @@ struct otb_udp_listener {
 };
 
 struct otb_udp_sock {
-    ev_io io; /* io.data: the association */
-    int fd;
+    ev_io io; /* io.data: the association; io.fd: its descriptor, -1 = none */
 };
 
 /* Server: the datagram an association holds while its lookup runs. */
@@ -257,16 +255,16 @@ struct otb_udp_assoc {
     struct otb_udp_listener *via; /* where the peer sends to us, and replies leave from */
     union otb_udp_sockaddr peer;  /* box (server role) or LAN host (client role) */
     socklen_t peer_len;
-    ev_timer timer;
+    /* idle expiry: the relay's sweep reads it along the table's LRU list */
     ev_tstamp last_active;
     bool voice;
     /* client: traffic class from the first datagrams (otb_qos), marked on out[0];
-     * server with download shaping: that of the first answers */
-    enum otb_qos_class qclass;
-    unsigned qseen;
+     * server with download shaping: that of the first answers (enum otb_qos_class) */
+    uint8_t qclass;
+    uint16_t qseen;
     /* server: DSCP+ECN byte of the box's latest datagram, copied onto the
      * datagrams back to it; -1 = none seen */
-    int tos;
+    int16_t tos;
     struct otb_udp_sock out[2]; /* server: by family, [0] IPv4, [1] IPv6; client: [0] */
     /* By role: a client association never answers a second address, a
      * server one never picks a server or a WAN (the 512-byte budget). */
@@ -293,8 +291,8 @@ struct otb_udp_assoc {
         struct otb_ss22_window window;      /* the other side's packet IDs */
         uint8_t subkey[OTB_MAX_KEY_LEN];      /* AES: of sid */
         uint8_t peer_subkey[OTB_MAX_KEY_LEN]; /* AES: of peer_sid */
-        bool peer_known;                    /* client: a server session was seen */
     } ss22;
+    bool ss22_peer_known; /* client: a server session was seen (here: no padding) */
     /* client, TPROXY: reply sockets, filled in order then replaced round-robin */
     unsigned nreplies, reply_next;
     struct otb_udp_reply replies[];
@@ -317,6 +315,9 @@ struct otb_udprelay {
     uint8_t salts[OTB_UDP_SALT_POOL];
     size_t salts_used;
     struct otb_udp_listener *listeners;
+    /* Reaps idle associations from the LRU end: one timer for all of them, not 48 bytes
+     * and a heap entry each (the 512-byte budget of a session). Runs while any exist. */
+    ev_timer sweep;
     bool stopped;
     /* set by the program after init */
     struct otb_sock_opts out_opts; /* client: mark/iface of sockets toward the server */

@@ -51,7 +51,6 @@ static void item_set(struct otb_udp_table *t, struct item *it, int id)
     struct sockaddr_in sin = v4("192.0.2.1", (uint16_t)(1000 + id));
     it->id = id;
     assert_int_equal(otb_udp_key_set(&it->link.key, (struct sockaddr *)&sin, 0), 0);
-    it->link.hash = otb_udp_table_hash(t, &it->link.key);
 }
 
 static int oldest_id(const struct otb_udp_table *t)
@@ -132,10 +131,10 @@ static void test_table_lru(void **state)
     item_set(&t, &items[5], 5);
     otb_udp_table_insert(&t, &items[5].link);
     assert_int_equal(t.count, 5);
-    assert_null(otb_udp_table_find(&t, &items[1].link.key, items[1].link.hash));
+    assert_null(otb_udp_table_find(&t, &items[1].link.key, otb_udp_table_hash(&t, &items[1].link.key)));
     for (int i = 2; i < 5; i++) {
         assert_int_equal(oldest_id(&t), i);
-        assert_ptr_equal(otb_udp_table_find(&t, &items[i].link.key, items[i].link.hash),
+        assert_ptr_equal(otb_udp_table_find(&t, &items[i].link.key, otb_udp_table_hash(&t, &items[i].link.key)),
                          &items[i].link);
         otb_udp_table_remove(&t, &items[i].link);
     }
@@ -163,7 +162,6 @@ static void test_table_sessions_one_client(void **state)
         memset(links[i].key.addr, 0x40 + i, 8); /* a session ID */
         links[i].key.family = AF_UNSPEC;
         links[i].key.sub = 0x22;
-        links[i].hash = otb_udp_table_hash(&t, &links[i].key);
         assert_int_equal(otb_udp_table_insert(&t, &links[i]), 0);
     }
     assert_int_equal(otb_udp_table_client_count(&t, &links[0].key), 3);
@@ -192,7 +190,7 @@ static void test_table_chains(void **state)
         otb_udp_table_remove(&t, &items[i].link);
     assert_int_equal(t.count, N / 2);
     for (int i = 0; i < N; i++) {
-        struct otb_udp_link *l = otb_udp_table_find(&t, &items[i].link.key, items[i].link.hash);
+        struct otb_udp_link *l = otb_udp_table_find(&t, &items[i].link.key, otb_udp_table_hash(&t, &items[i].link.key));
         if (i % 2)
             assert_ptr_equal(l, &items[i].link);
         else
