@@ -461,7 +461,8 @@ void otb_udprelay_destroy(struct otb_udprelay *r)
     r->plain = NULL;
 }
 
-void otb_udprelay_snapshot(const struct otb_udprelay *r, struct otb_udp_counters *s)
+/* One relay's counters with the values filled when read. */
+static void otb_udprelay_snapshot_one(const struct otb_udprelay *r, struct otb_udp_counters *s)
 {
     *s = r->stats;
     s->assoc_max = r->max_assoc;
@@ -469,6 +470,22 @@ void otb_udprelay_snapshot(const struct otb_udprelay *r, struct otb_udp_counters
     for (const struct otb_udp_link *l = r->table.lru.next; l != &r->table.lru; l = l->next) {
         const struct otb_udp_assoc *a = (const struct otb_udp_assoc *)l;
         s->assoc_voice += a->voice || a->qclass == OTB_QOS_VOICE;
+    }
+}
+
+void otb_udprelay_snapshot(const struct otb_udprelay *r, struct otb_udp_counters *s)
+{
+    otb_udprelay_snapshot_one(r, s);
+    for (const struct otb_udprelay *o = r->also; o; o = o->also) {
+        struct otb_udp_counters more;
+
+        otb_udprelay_snapshot_one(o, &more);
+        for (size_t i = 0; i < otb_udp_counter_table.n; i++) {
+            const struct otb_counter_desc *d = &otb_udp_counter_table.desc[i];
+            uint64_t v = otb_counter_get(d, s) + otb_counter_get(d, &more);
+
+            memcpy((char *)s + d->offset, &v, sizeof(v));
+        }
     }
 }
 
@@ -485,8 +502,10 @@ void otb_udprelay_write_json(const struct otb_udprelay *r, FILE *out)
 void otb_udprelay_log_stats(const struct otb_udprelay *r)
 {
     char line[OTB_COUNTERS_LINE_LEN];
+    struct otb_udp_counters s;
 
-    otb_counters_format_line(&otb_udp_counter_table, &r->stats, line, sizeof(line));
+    otb_udprelay_snapshot(r, &s);
+    otb_counters_format_line(&otb_udp_counter_table, &s, line, sizeof(line));
     OTB_INFO(r->log, "udp stats: %s", line);
 }
 

@@ -315,6 +315,9 @@ struct otb_udprelay {
     uint8_t salts[OTB_UDP_SALT_POOL];
     size_t salts_used;
     struct otb_udp_listener *listeners;
+    /* Further relays of the program whose counters are reported with this one's
+     * (otb-server's "listeners" ports); NULL = none. */
+    const struct otb_udprelay *also;
     /* Reaps idle associations from the LRU end: one timer for all of them, not 48 bytes
      * and a heap entry each (the 512-byte budget of a session). Runs while any exist. */
     ev_timer sweep;
@@ -356,7 +359,7 @@ void otb_udprelay_stop(struct otb_udprelay *r);
 unsigned otb_udprelay_count_wan(const struct otb_udprelay *r, int wan);
 void otb_udprelay_log_stats(const struct otb_udprelay *r);
 /* The counters with the values filled when read (table size, voice
- * associations). */
+ * associations), summed over r and the relays chained from it (also). */
 void otb_udprelay_snapshot(const struct otb_udprelay *r, struct otb_udp_counters *s);
 /* The counters as ',"udp":{...}' for the status document (otb_status_extra). */
 void otb_udprelay_write_json(const struct otb_udprelay *r, FILE *out);

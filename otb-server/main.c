@@ -182,9 +182,17 @@ static int otb_server_setup_port(struct otb_server *s, struct ev_loop *loop,
                               listen_opts, otb_server_on_accept, p) < 0)
             return -1;
     }
-    if (s->cfg.mode != OTB_MODE_TCP_ONLY)
-        return otb_server_setup_udp(s, loop, &p->udp, &p->udp_on, &p->master, p->port);
+    if (s->cfg.mode != OTB_MODE_TCP_ONLY) {
+        if (otb_server_setup_udp(s, loop, &p->udp, &p->udp_on, &p->master, p->port) < 0)
+            return -1;
+        /* Reported with the main relay's counters: one "udp" for the whole server. */
+        p->udp.also = s->udp.also;
+        s->udp.also = &p->udp;
+        p->udp.shaper = s->shaping ? &s->shaper : NULL;
+        return 0;
+    }
     otb_server_setup_probes(s, loop, &p->probes, &p->master, p->port);
+    p->probes.shaper = s->shaping ? &s->shaper : NULL;
     return 0;
 }
 

@@ -123,6 +123,12 @@ for tag in sip004 "${NEW[@]}"; do
 done
 otb_expect_eq "UDP refused by the server (bad, replay)" \
     "$(udp_status "$SOCK" udp.refused.bad) $(udp_status "$SOCK" udp.refused.replay)" "0 0"
+# One "udp" for the whole server: the bursts of the three ports are all counted, the
+# associations of every port's relay too.
+up=$(udp_status "$SOCK" udp.up.packets)
+((up >= 3 * N)) || otb_fail "status: udp.up.packets $up, expected the three bursts (>= $((3 * N)))"
+otb_expect_eq "status: associations created on the three ports" \
+    "$(udp_status "$SOCK" udp.associations.created)" 3
 
 ss22_probe() { # ss22_probe METHOD PSK SERVER_PORT: answered or silent
     timeout 30 /usr/bin/python3 "$SS22" probe "$1" "$2" "$3" 127.0.0.1 "$ECHO_PORT" good
