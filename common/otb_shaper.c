@@ -452,25 +452,29 @@ static int otb_shaper_ethtool(int fd, const char *ifname, void *cmd)
  * buffer to free; NULL (errno set) when ethtool's ioctl is not there. */
 static struct ethtool_gstrings *otb_shaper_feature_names(int fd, const char *ifname, size_t *n)
 {
-    struct {
-        struct ethtool_sset_info hdr;
-        uint32_t count;
-    } info = { .hdr = { .cmd = ETHTOOL_GSSET_INFO, .sset_mask = 1ull << ETH_SS_FEATURES } };
+    /* The header and its one count: kernel structs that end in a flexible array live in
+     * buffers of the size the call needs. */
+    uint64_t buf[(sizeof(struct ethtool_sset_info) + sizeof(uint32_t) + 7) / 8] = { 0 };
+    struct ethtool_sset_info *info = (struct ethtool_sset_info *)buf;
     struct ethtool_gstrings *names;
+    uint32_t count;
 
-    if (otb_shaper_ethtool(fd, ifname, &info) < 0)
+    info->cmd = ETHTOOL_GSSET_INFO;
+    info->sset_mask = 1ull << ETH_SS_FEATURES;
+    if (otb_shaper_ethtool(fd, ifname, info) < 0)
         return NULL;
-    if (!info.hdr.sset_mask || info.count == 0) {
+    count = info->data[0];
+    if (!info->sset_mask || count == 0) {
         errno = EOPNOTSUPP;
         return NULL;
     }
-    *n = info.count < OTB_SHAPER_FEATURE_WORDS * 32 ? info.count : OTB_SHAPER_FEATURE_WORDS * 32;
-    names = calloc(1, sizeof(*names) + (size_t)info.count * ETH_GSTRING_LEN);
+    *n = count < OTB_SHAPER_FEATURE_WORDS * 32 ? count : OTB_SHAPER_FEATURE_WORDS * 32;
+    names = calloc(1, sizeof(*names) + (size_t)count * ETH_GSTRING_LEN);
     if (!names)
         return NULL;
     names->cmd = ETHTOOL_GSTRINGS;
     names->string_set = ETH_SS_FEATURES;
-    names->len = info.count;
+    names->len = count;
     if (otb_shaper_ethtool(fd, ifname, names) < 0) {
         free(names);
         return NULL;
@@ -483,18 +487,24 @@ static struct ethtool_gstrings *otb_shaper_feature_names(int fd, const char *ifn
 static int otb_shaper_set_features(int fd, const char *ifname, const uint32_t *mask,
                                    uint32_t words, bool on)
 {
-    struct {
-        struct ethtool_sfeatures hdr;
-        struct ethtool_set_features_block blocks[OTB_SHAPER_FEATURE_WORDS];
-    } sf = { .hdr = { .cmd = ETHTOOL_SFEATURES, .size = words } };
+    uint64_t buf[(sizeof(struct ethtool_sfeatures) +
+                  OTB_SHAPER_FEATURE_WORDS * sizeof(struct ethtool_set_features_block) + 7) / 8] =
+        { 0 };
+    struct ethtool_sfeatures *sf = (struct ethtool_sfeatures *)buf;
 
+    if (words > OTB_SHAPER_FEATURE_WORDS) {
+        errno = E2BIG;
+        return -1;
+    }
+    sf->cmd = ETHTOOL_SFEATURES;
+    sf->size = words;
     for (size_t w = 0; w < words; w++) {
-        sf.blocks[w].valid = mask[w];
-        sf.blocks[w].requested = on ? mask[w] : 0;
+        sf->features[w].valid = mask[w];
+        sf->features[w].requested = on ? mask[w] : 0;
     }
     /* > 0: some features changed differently (the kernel's dependencies); a second look is
      * what the caller's log needs, not a failure. */
-    return otb_shaper_ethtool(fd, ifname, &sf) < 0 ? -1 : 0;
+    return otb_shaper_ethtool(fd, ifname, sf) < 0 ? -1 : 0;
 }
 
 /* Turns segmentation offload off on interface i, remembering what was on. Failure is logged,
@@ -502,21 +512,23 @@ static int otb_shaper_set_features(int fd, const char *ifname, const uint32_t *m
 static void otb_shaper_offload_off(struct otb_shaper *s, size_t i)
 {
     const char *ifc = s->ifaces[i];
-    struct {
-        struct ethtool_gfeatures hdr;
-        struct ethtool_get_features_block blocks[OTB_SHAPER_FEATURE_WORDS];
-    } gf = { .hdr = { .cmd = ETHTOOL_GFEATURES, .size = OTB_SHAPER_FEATURE_WORDS } };
+    uint64_t buf[(sizeof(struct ethtool_gfeatures) +
+                  OTB_SHAPER_FEATURE_WORDS * sizeof(struct ethtool_get_features_block) + 7) / 8] =
+        { 0 };
+    struct ethtool_gfeatures *gf = (struct ethtool_gfeatures *)buf;
     struct ethtool_gstrings *names = NULL;
     uint32_t *mask = s->offload_was_on[i];
     size_t n = 0, off = 0;
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
     memset(mask, 0, sizeof(s->offload_was_on[i]));
+    gf->cmd = ETHTOOL_GFEATURES;
+    gf->size = OTB_SHAPER_FEATURE_WORDS;
     if (fd < 0 || !(names = otb_shaper_feature_names(fd, ifc, &n)) ||
-        otb_shaper_ethtool(fd, ifc, &gf) < 0)
+        otb_shaper_ethtool(fd, ifc, gf) < 0)
         goto fail;
     for (size_t f = 0; f < n; f++) {
-        const struct ethtool_get_features_block *b = &gf.blocks[f / 32];
+        const struct ethtool_get_features_block *b = &gf->features[f / 32];
         uint32_t bit = 1u << (f % 32);
         char name[ETH_GSTRING_LEN + 1];
 
