@@ -210,6 +210,8 @@ static void otb_server_reload(void *arg)
         return;
     s->udp.master = otb_relay_master(&s->relay);
     s->udp.idle_timeout = s->cfg.timeout;
+    for (size_t i = 0; i < s->n_extra; i++) /* their keys stay: read at start only */
+        s->extra[i].udp.idle_timeout = s->cfg.timeout;
 }
 
 /* Builds the program's parts and declares them to the skeleton. */
