@@ -46,6 +46,15 @@ void otb_conn_connect(struct otb_conn *c, int fd, const struct sockaddr *sa);
 /* The connection's class (otb_qos) marked on fd. */
 void otb_conn_mark_class(struct otb_conn *c, int fd);
 
+/* otb_conn_client.c */
+/* Seal pipe: n bytes of data just written toward the server (kept while confirming). */
+void otb_conn_keep_sent(struct otb_conn *c, const uint8_t *data, size_t n);
+/* Timer of a confirming connection: true when it was handled (checked again later, or
+ * started over through another WAN), false when the idle timer's logic applies. */
+bool otb_conn_confirm_check(struct otb_conn *c);
+/* Stops keeping the sent bytes. */
+void otb_conn_unconfirm(struct otb_conn *c);
+
 /* otb_conn_server.c */
 /* HEADER state: replay check, then the address header. */
 void otb_conn_header_progress(struct otb_conn *c);

@@ -6,7 +6,9 @@
 #include "otb_conn.h"
 
 #include <errno.h>
+#include <linux/sockios.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 static void otb_conn_start_upstream(struct otb_conn *c, const char *why);
@@ -77,6 +79,12 @@ static void otb_conn_upstream_failed(struct otb_conn *c, const char *why)
 {
     struct otb_relay *r = c->relay;
 
+    if (c->rerouted) {
+        /* The stream's first bytes are in flight already: it cannot start over as a new
+         * request (the early LAN bytes are gone), and one start-over is what it gets. */
+        otb_conn_close(c, why);
+        return;
+    }
     if (c->wan >= 0 && c->wan_delay > 0) {
         /* Another WAN is left: the server is not to blame yet. */
         OTB_DEBUG(r->log, "[#%llu] %s through WAN %d: trying the next WAN",
@@ -100,6 +108,101 @@ static void otb_conn_upstream_failed(struct otb_conn *c, const char *why)
 static void otb_conn_upstream_connected(struct otb_conn *c)
 {
     c->relay->upstream.report(c->relay->upstream.arg, c->server_index, true);
+    /* A connect that succeeded says the WAN was alive one round trip ago, not that the
+     * stream gets through: keep what is sent until the server acknowledges it, while
+     * another WAN is left to start over on. */
+    c->confirming = c->wan >= 0 && c->wan_delay > 0 && !c->route;
+}
+
+void otb_conn_unconfirm(struct otb_conn *c)
+{
+    c->confirming = false;
+    otb_pipe_release(c->relay, &c->unacked);
+}
+
+void otb_conn_keep_sent(struct otb_conn *c, const uint8_t *data, size_t n)
+{
+    struct otb_buf *b = otb_pipe_buf(c->relay, &c->unacked);
+
+    if (!b || b->end + n > OTB_BUF_SIZE) { /* more than a buffer unacknowledged: let go */
+        otb_conn_unconfirm(c);
+        return;
+    }
+    memcpy(b->data + b->end, data, n);
+    b->end += (uint32_t)n;
+}
+
+/* Starts the stream over through the next WAN: the same bytes (same salt: should the first
+ * copy reach the server after all, its replay filter refuses one of the two, never serving
+ * both), then whatever was waiting to be sent. 0, or -1 when it cannot (c unchanged). */
+static int otb_conn_reroute(struct otb_conn *c)
+{
+    struct otb_relay *r = c->relay;
+    struct otb_buf *b = c->unacked;
+    size_t pending = c->seal.out ? c->seal.out->end - c->seal.out->start : 0;
+    struct sockaddr_storage server;
+    socklen_t len = sizeof(server);
+    struct linger now = { .l_onoff = 1, .l_linger = 0 };
+    bool fell_back = false;
+    int old_wan = c->wan, sfd;
+
+    if (!b || b->start != 0 || b->end + pending > OTB_BUF_SIZE ||
+        getpeername(c->cipher_fd, (struct sockaddr *)&server, &len) < 0)
+        return -1;
+    sfd = otb_conn_wan_socket(c, server.ss_family, &fell_back);
+    if (sfd < 0 || c->wan < 0) { /* no WAN left to choose: the routing would pick the dead one */
+        if (sfd >= 0)
+            close(sfd);
+        c->wan = old_wan;
+        return -1;
+    }
+    if (pending)
+        memcpy(b->data + b->end, c->seal.out->data + c->seal.out->start, pending);
+    b->end += (uint32_t)pending;
+    otb_pipe_release(r, &c->seal.out);
+    c->seal.out = b;
+    c->unacked = NULL;
+    ev_io_stop(r->loop, &c->seal.rio);
+    ev_io_stop(r->loop, &c->seal.wio);
+    ev_io_stop(r->loop, &c->open.rio);
+    ev_io_stop(r->loop, &c->open.wio);
+    /* A reset, not a FIN after the old bytes: nothing more goes out through the dead WAN. */
+    setsockopt(c->cipher_fd, SOL_SOCKET, SO_LINGER, &now, sizeof(now));
+    close(c->cipher_fd);
+    OTB_INFO(r->log, "[#%llu] WAN %d went silent before the server acknowledged the stream: "
+             "starting it over through WAN %d", (unsigned long long)c->id, old_wan, c->wan);
+    r->stats.rerouted++;
+    otb_relay_note_fallback(r, fell_back);
+    c->cipher_fd = sfd;
+    c->rerouted = true;
+    c->confirming = false;
+    otb_conn_mark_class(c, sfd);
+    c->cipher_mptcp = r->out_opts.mptcp && !fell_back;
+    otb_conn_connect(c, sfd, (const struct sockaddr *)&server);
+    if (c->wan_delay > 0 && c->state == OTB_CONN_CONNECTING)
+        otb_conn_arm_timer(c, c->wan_delay);
+    return 0;
+}
+
+bool otb_conn_confirm_check(struct otb_conn *c)
+{
+    struct otb_relay *r = c->relay;
+    int outq = 0;
+
+    if (!c->unacked || ev_now(r->loop) - c->last_active >= r->idle_timeout ||
+        ioctl(c->cipher_fd, SIOCOUTQ, &outq) < 0 || outq < (int)otb_buf_len(c->unacked)) {
+        /* Acknowledged, wholly or in part (the server has the start of the stream: starting
+         * over would not be the same stream any more), or idle: the idle timer's business. */
+        otb_conn_unconfirm(c);
+        return false;
+    }
+    if (r->upstream.down && r->upstream.down(r->upstream.arg, c->wan) &&
+        otb_conn_reroute(c) == 0)
+        return true;
+    if (r->upstream.suspect)
+        r->upstream.suspect(r->upstream.arg, c->wan); /* probes faster: "down" sooner */
+    otb_conn_arm_timer(c, c->wan_delay);
+    return true;
 }
 
 const struct otb_conn_side otb_conn_side_upstream = {

@@ -20,6 +20,9 @@
     X(closed, "connections", "closed", "closed")                                 \
     /* times the connection cap paused accepting */                              \
     X(limit_pauses, "connections", "limit_pauses", "limit_pauses")               \
+    /* box: streams started over through another WAN, their first one having      \
+     * gone silent before the server acknowledged anything */                     \
+    X(rerouted, "connections", "rerouted", "rerouted")                           \
     /* server, before authentication: past the fixed deadline, refused by the \
      * per-source cap, closed to make room at the connection cap */            \
     X(preauth_timeouts, "preauth", "timeouts", "preauth_timeouts")               \

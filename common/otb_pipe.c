@@ -137,6 +137,7 @@ void otb_conn_close(struct otb_conn *c, const char *reason)
     otb_pipe_stop(r, &c->seal);
     otb_pipe_stop(r, &c->open);
     otb_pipe_release(r, &c->early);
+    otb_pipe_release(r, &c->unacked);
     ev_timer_stop(r->loop, &c->timer);
     if (c->dns)
         otb_dns_cancel(c->dns);
@@ -213,6 +214,8 @@ static int otb_pipe_flush(struct otb_conn *c, struct otb_pipe *p)
                 break;
             return -errno;
         }
+        if (p == &c->seal && c->confirming)
+            otb_conn_keep_sent(c, b->data + b->start, (size_t)n);
         b->start += (uint32_t)n;
         p->bytes += (uint64_t)n;
         if (p == &c->seal)
@@ -366,6 +369,8 @@ static void otb_conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
                                                           : "connect timeout");
         return;
     }
+    if (c->confirming && otb_conn_confirm_check(c))
+        return;
     /* Idle timer: re-armed lazily from last_active instead of on every byte. */
     left = c->last_active + r->idle_timeout - ev_now(loop);
     if (c->preauth && r->preauth_timeout > 0) {
@@ -401,7 +406,7 @@ static void otb_conn_start_relay(struct otb_conn *c)
     ev_io_set(&c->seal.wio, c->cipher_fd, EV_WRITE);
     ev_io_set(&c->open.wio, c->plain_fd, EV_WRITE);
     otb_conn_touch(c);
-    otb_conn_arm_timer(c, r->idle_timeout);
+    otb_conn_arm_timer(c, c->confirming ? c->wan_delay : r->idle_timeout);
     /* Bytes that arrived with the header (server) or the header itself (client). */
     otb_conn_flush_or_close(c, &c->seal);
     if (otb_conn_gone(c))

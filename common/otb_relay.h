@@ -118,6 +118,14 @@ struct otb_conn {
     uint32_t wans_tried;    /* client: bit per WAN already tried with this server */
     ev_tstamp wan_delay;    /* client: how long this WAN's connect may take, 0 = timeout */
     struct otb_buf *early;  /* client: LAN bytes read before the relay started */
+    /* Client through a server with another WAN left: the stream's bytes written while the
+     * server has acknowledged none, kept so the stream can start over, byte for byte,
+     * through another WAN when this one dies silently in its first round trips (an MPTCP
+     * connection whose handshake's last ACK is lost can open no other subflow). Held for
+     * those first round trips only. */
+    bool confirming;
+    bool rerouted; /* client: started over once already (a failed connect then closes) */
+    struct otb_buf *unacked;
     struct otb_addr target;
 };
 

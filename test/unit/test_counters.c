@@ -21,7 +21,7 @@ static struct otb_counters tcp_sample(void)
                                   .errors = 14, .buffers_in_use = 15, .preauth_timeouts = 16,
                                   .preauth_source_cap = 17, .preauth_evicted = 18,
                                   .self_refused = 21, .pending = 22, .pending_capped = 23,
-                                  .client_refused = 24 };
+                                  .client_refused = 24, .rerouted = 25 };
 }
 
 static struct otb_udp_counters udp_sample(void)
@@ -57,7 +57,7 @@ static void test_tcp_json(void **state)
     (void)state;
     assert_string_equal(text,
                         "\"connections\":{\"active\":1,\"accepted\":2,\"closed\":3,"
-                        "\"limit_pauses\":4},"
+                        "\"limit_pauses\":4,\"rerouted\":25},"
                         "\"preauth\":{\"timeouts\":16,\"source_cap\":17,\"evicted\":18},"
                         "\"bytes\":{\"to_plain\":5,\"to_cipher\":6},"
                         "\"refused\":{\"auth_fail\":7,\"replay\":8,\"bad_header\":9,\"acl\":10,"
@@ -73,7 +73,7 @@ static void test_tcp_line(void **state)
 
     (void)state;
     otb_counters_format_line(&otb_tcp_counter_table, &c, line, sizeof(line));
-    assert_string_equal(line, "active 1 accepted 2 closed 3 limit_pauses 4 "
+    assert_string_equal(line, "active 1 accepted 2 closed 3 limit_pauses 4 rerouted 25 "
                               "preauth_timeouts 16 preauth_source_cap 17 preauth_evicted 18 "
                               "bytes_to_plain 5 "
                               "bytes_to_cipher 6 auth_fail 7 replay 8 bad_header 9 "
