@@ -81,7 +81,7 @@ static void otb_conn_upstream_failed(struct otb_conn *c, const char *why)
 
     if (c->rerouted) {
         /* The stream's first bytes are in flight already: it cannot start over as a new
-         * request (the early LAN bytes are gone), and one start-over is what it gets. */
+         * request (the early LAN bytes sealed into it are gone). */
         otb_conn_close(c, why);
         return;
     }
