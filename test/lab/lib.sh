@@ -241,6 +241,8 @@ lab_ns_del() {
 lab_down() {
     local role pids i
     [[ -n $LAB ]] || return 0
+    # Out of the job table: bash prints no "Killed" notice for what needs SIGKILL below.
+    disown -a 2>/dev/null || true
     for role in "${LAB_ROLES[@]}"; do
         pids=$(ip netns pids "$(lab_ns "$role")" 2>/dev/null || true)
         # shellcheck disable=SC2086 # one pid per word
