@@ -13,7 +13,8 @@
 #      nothing is echoed and the refusals are counted;
 #  (e) association cap and idle timeout: 40 LAN sockets through a tunnel and a
 #      server limited to 16 associations evict the oldest, and -t 2 expires
-#      the rest;
+#      the rest; a voice association (to port 5060) outlives -t 2, and an
+#      ordinary one newer than it still expires;
 #  (f) -U: the server relays UDP and does not listen on TCP.
 set -euo pipefail
 OTB_TEST_NAME=udp_forward
@@ -122,6 +123,40 @@ check_cap_and_timeout() {
     udp_stop capsrv
 }
 
+expired_is() {
+    [[ $(udp_status "$1" udp.associations.expired) == "$2" ]]
+}
+
+# A voice association (to SIP's port 5060) outlives -t 2 (it has 300 s), and the expiry sweep
+# passes over it: an ordinary association newer than it still expires.
+check_voice_timeout() {
+    local sport vport nport vaddr ssock="$OTB_TMP/vsrv.sock"
+    otb_ports sport vport nport
+    # SIP's port on a loopback address of this run's own (runs side by side share the ports).
+    vaddr="127.0.$((vport / 256 % 256)).$((vport % 256))"
+    mkdir -p "$OTB_TMP/vecho"
+    : >"$OTB_TMP/vecho/sources"
+    otb_start vecho python3 "$OTB_UDP_PEER" echo 5060 "$OTB_TMP/vecho" --bind "$vaddr"
+    otb_wait_for "udp echo on $vaddr:5060" 15 bash -c "ss -Hlun 'src = $vaddr:5060' | grep -q ."
+    udp_server_start vsrv "$sport" -u -k "$PASSWORD" --acl "$ACL" -t 2 --status-socket "$ssock"
+    udp_tunnel_start vtun "$vport" "$sport" -k "$PASSWORD" -L "$vaddr:5060"
+    udp_tunnel_start ntun "$nport" "$sport" -k "$PASSWORD" -L "127.0.0.1:$ECHO_PORT"
+    # The voice association first: the oldest of the server's table.
+    otb_expect_eq "echo from the SIP port" "$(udp_peer send 127.0.0.1 "$vport" 1)" "answered 1"
+    otb_expect_eq "echo from an ordinary port" "$(udp_peer send 127.0.0.1 "$nport" 1)" \
+        "answered 1"
+    otb_wait_for "the ordinary association to expire (-t 2)" 10 expired_is "$ssock" 1
+    sleep 1 # a further sweep or two
+    otb_expect_eq "associations expired" "$(udp_status "$ssock" udp.associations.expired)" 1
+    otb_expect_eq "associations active (the voice one)" \
+        "$(udp_status "$ssock" udp.associations.active)" 1
+    otb_expect_eq "voice associations" "$(udp_status "$ssock" udp.associations.voice)" 1
+    udp_stop vtun
+    udp_stop ntun
+    udp_stop vsrv
+    otb_stop vecho || true
+}
+
 check_udp_only() {
     local sport tport
     otb_ports sport tport
@@ -138,6 +173,7 @@ check_name_destination
 check_full_cone
 check_block_list
 check_cap_and_timeout
+check_voice_timeout
 check_udp_only
 otb_expect_eq "server bad datagrams" "$(udp_status "$SRV_SOCK" udp.refused.bad)" 0
 udp_stop srv
