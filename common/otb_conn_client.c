@@ -176,11 +176,11 @@ static int otb_conn_reroute(struct otb_conn *c)
     c->cipher_fd = sfd;
     c->rerouted = true;
     c->confirming = false;
+    c->seal.shut = false; /* a LAN half-close is passed on again, on the new socket */
     otb_conn_mark_class(c, sfd);
     c->cipher_mptcp = r->out_opts.mptcp && !fell_back;
+    /* The whole connect timeout, not a WAN's few RTTs: a failure now closes the stream. */
     otb_conn_connect(c, sfd, (const struct sockaddr *)&server);
-    if (c->wan_delay > 0 && c->state == OTB_CONN_CONNECTING)
-        otb_conn_arm_timer(c, c->wan_delay);
     return 0;
 }
 
