@@ -191,9 +191,9 @@ size_t otb_udp_table_client_count(const struct otb_udp_table *t, const struct ot
 
 /* ------------------------------------------------------------------ links */
 
-int otb_udp_table_insert(struct otb_udp_table *t, struct otb_udp_link *l)
+int otb_udp_table_insert(struct otb_udp_table *t, struct otb_udp_link *l, uint64_t hash)
 {
-    struct otb_udp_link **b = &t->buckets[otb_udp_table_hash(t, &l->key) & t->mask];
+    struct otb_udp_link **b = &t->buckets[hash & t->mask];
 
     if (!(l->client = otb_udp_client_get(t, &l->key)))
         return -ENOMEM;

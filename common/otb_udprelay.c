@@ -9,7 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-
 /* ============================================================ associations */
 
 /* Memory per UDP session: at most 512 bytes of the server's heap, the
@@ -202,7 +201,7 @@ static struct otb_udp_assoc *otb_udp_assoc_new(struct otb_udprelay *r,
     }
     a->tos = -1;
     a->last_active = ev_now(r->loop);
-    if (otb_udp_table_insert(&r->table, &a->link) < 0) {
+    if (otb_udp_table_insert(&r->table, &a->link, hash) < 0) {
         r->stats.errors++;
         free(a);
         return NULL;

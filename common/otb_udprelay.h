@@ -149,9 +149,10 @@ int otb_udp_key_set(struct otb_udp_key *k, const struct sockaddr *sa, uint8_t su
 uint64_t otb_udp_table_hash(const struct otb_udp_table *t, const struct otb_udp_key *k);
 struct otb_udp_link *otb_udp_table_find(const struct otb_udp_table *t,
                                         const struct otb_udp_key *k, uint64_t hash);
-/* l->key and l->hash set by the caller, key not present; l becomes the
- * newest. 0, or -ENOMEM (a new client could not be made; l not inserted). */
-int otb_udp_table_insert(struct otb_udp_table *t, struct otb_udp_link *l);
+/* l->key set by the caller, key not present, hash its otb_udp_table_hash (the caller's
+ * lookup computed it); l becomes the newest. 0, or -ENOMEM (a new client could not be
+ * made; l not inserted). */
+int otb_udp_table_insert(struct otb_udp_table *t, struct otb_udp_link *l, uint64_t hash);
 void otb_udp_table_remove(struct otb_udp_table *t, struct otb_udp_link *l);
 /* Marks l as the most recently active. */
 void otb_udp_table_touch(struct otb_udp_table *t, struct otb_udp_link *l);
