@@ -35,6 +35,18 @@ static int otb_conn_wan_socket(struct otb_conn *c, int family, bool *fell_back)
 
 /* ------------------------------------------------------ through a server */
 
+/* sfd, made for this attempt (fell_back: plain TCP where MPTCP was asked), becomes the
+ * connection's socket toward the server. */
+static void otb_conn_take_socket(struct otb_conn *c, int sfd, bool fell_back)
+{
+    struct otb_relay *r = c->relay;
+
+    otb_relay_note_fallback(r, fell_back);
+    c->cipher_fd = sfd;
+    otb_conn_mark_class(c, sfd);
+    c->cipher_mptcp = (c->route ? c->route->opts.mptcp : r->out_opts.mptcp) && !fell_back;
+}
+
 /* Client: pick a server not tried yet for this connection and connect. */
 static void otb_conn_start_upstream(struct otb_conn *c, const char *why)
 {
@@ -60,10 +72,7 @@ static void otb_conn_start_upstream(struct otb_conn *c, const char *why)
         otb_conn_close(c, "upstream socket failed");
         return;
     }
-    otb_relay_note_fallback(r, fell_back);
-    c->cipher_fd = sfd;
-    otb_conn_mark_class(c, sfd);
-    c->cipher_mptcp = (c->route ? c->route->opts.mptcp : r->out_opts.mptcp) && !fell_back;
+    otb_conn_take_socket(c, sfd, fell_back);
     if (c->codec->request(c) < 0) {
         otb_conn_close(c, "out of memory");
         return;
@@ -172,13 +181,10 @@ static int otb_conn_reroute(struct otb_conn *c)
     OTB_INFO(r->log, "[#%llu] WAN %d went silent before the server acknowledged the stream: "
              "starting it over through WAN %d", (unsigned long long)c->id, old_wan, c->wan);
     r->stats.rerouted++;
-    otb_relay_note_fallback(r, fell_back);
-    c->cipher_fd = sfd;
+    otb_conn_take_socket(c, sfd, fell_back);
     c->rerouted = true;
     c->confirming = false;
     c->seal.shut = false; /* a LAN half-close is passed on again, on the new socket */
-    otb_conn_mark_class(c, sfd);
-    c->cipher_mptcp = r->out_opts.mptcp && !fell_back;
     /* The whole connect timeout, not a WAN's few RTTs: a failure now closes the stream. */
     otb_conn_connect(c, sfd, (const struct sockaddr *)&server);
     return 0;
