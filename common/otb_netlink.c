@@ -174,6 +174,26 @@ size_t otb_nl_build_set_flags(void *buf, size_t cap, uint16_t genl_id, uint32_t 
     return otb_nl_finish(&o);
 }
 
+size_t otb_nl_build_link_get(void *buf, size_t cap, uint32_t seq, int ifindex)
+{
+    struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex };
+    struct otb_nl_out o;
+
+    otb_nl_begin(&o, buf, cap, RTM_GETLINK, NLM_F_REQUEST | NLM_F_ACK, seq, &ifi, sizeof(ifi));
+    return otb_nl_finish(&o);
+}
+
+size_t otb_nl_build_link_gso_segs(void *buf, size_t cap, uint32_t seq, int ifindex,
+                                  uint32_t segs)
+{
+    struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex };
+    struct otb_nl_out o;
+
+    otb_nl_begin(&o, buf, cap, RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, seq, &ifi, sizeof(ifi));
+    otb_nl_put_attr(&o, IFLA_GSO_MAX_SEGS, &segs, sizeof(segs));
+    return otb_nl_finish(&o);
+}
+
 /* ---- Reply walking ---- */
 
 bool otb_nl_addr_event(const void *buf, size_t len)
@@ -449,6 +469,34 @@ int otb_nl_parse_family_id(const void *msg, size_t len, uint16_t *id)
     return found ? 1 : 0;
 }
 
+int otb_nl_parse_link_gso_segs(const void *msg, size_t len, uint32_t *segs)
+{
+    struct nlmsghdr h;
+    struct otb_nl_attr a;
+    size_t mlen = otb_nl_msg_len(msg, len, &h);
+    size_t off = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct ifinfomsg));
+    bool found = false;
+    int rc;
+
+    if (mlen == 0)
+        return -1;
+    if (h.nlmsg_type != RTM_NEWLINK)
+        return 0;
+    if (mlen < off)
+        return -1;
+    while ((rc = otb_nl_attr_next(msg, mlen, &off, &a)) > 0) {
+        if (a.type != IFLA_GSO_MAX_SEGS)
+            continue;
+        if (a.len != sizeof(uint32_t))
+            return -1;
+        *segs = otb_nl_u32(a.data);
+        found = true;
+    }
+    if (rc < 0)
+        return -1;
+    return found ? 1 : 0;
+}
+
 /* The attributes nested in MPTCP_PM_ATTR_ADDR. */
 static int otb_nl_parse_endpoint_addr(const struct otb_nl_attr *nest, struct otb_nl_endpoint *ep)
 {
@@ -668,6 +716,54 @@ int otb_nl_default_routes(int family, struct otb_nl_route *out, size_t cap)
         if (!if_indextoname((unsigned)out[i].ifindex, out[i].ifname))
             out[i].ifname[0] = '\0';
     return (int)ctx.n;
+}
+
+struct otb_nl_gso_ctx {
+    uint32_t segs;
+    bool found;
+};
+
+static int otb_nl_gso_cb(const void *msg, size_t len, void *vctx)
+{
+    struct otb_nl_gso_ctx *ctx = vctx;
+    int rc = otb_nl_parse_link_gso_segs(msg, len, &ctx->segs);
+
+    if (rc < 0)
+        return -EBADMSG;
+    ctx->found |= rc > 0;
+    return 0;
+}
+
+int otb_nl_link_gso_max_segs(int ifindex, uint32_t *segs)
+{
+    struct otb_nl_gso_ctx ctx = { 0 };
+    uint8_t req[64];
+    int fd = otb_nl_open(NETLINK_ROUTE), rc;
+
+    if (fd < 0)
+        return fd;
+    rc = otb_nl_transact(fd, req, otb_nl_build_link_get(req, sizeof(req), 1, ifindex), 1,
+                         otb_nl_now_ms() + OTB_NL_TIMEOUT_MS, otb_nl_gso_cb, &ctx);
+    close(fd);
+    if (rc < 0)
+        return rc;
+    if (!ctx.found)
+        return -EOPNOTSUPP;
+    *segs = ctx.segs;
+    return 0;
+}
+
+int otb_nl_set_link_gso_max_segs(int ifindex, uint32_t segs)
+{
+    uint8_t req[64];
+    int fd = otb_nl_open(NETLINK_ROUTE), rc;
+
+    if (fd < 0)
+        return fd;
+    rc = otb_nl_transact(fd, req, otb_nl_build_link_gso_segs(req, sizeof(req), 1, ifindex, segs),
+                         1, otb_nl_now_ms() + OTB_NL_TIMEOUT_MS, NULL, NULL);
+    close(fd);
+    return rc;
 }
 
 static int otb_nl_family_cb(const void *msg, size_t len, void *ctx)

@@ -1,6 +1,7 @@
 /* The box's view of its WANs through netlink: default routes of the main
  * table (rtnetlink) and the endpoints of the in-kernel MPTCP path manager
- * (generic netlink family "mptcp_pm"), and the endpoint backup flag.
+ * (generic netlink family "mptcp_pm"), and the endpoint backup flag; and a
+ * link's GSO segment limit, which the server's download shaping lowers.
  *
  * The calls are blocking and open a socket each: they are made on state
  * changes (timers, link events), never per packet, and none waits more than
@@ -52,6 +53,12 @@ int otb_nl_mptcp_endpoints(struct otb_nl_endpoint *out, size_t cap);
  * no mptcp_pm family). */
 int otb_nl_mptcp_set_backup(uint8_t id, bool backup);
 
+/* A link's gso_max_segs (`ip -d link show`): the most segments the stack
+ * puts in one packet handed to the link's queues. 0 and *segs, or -errno. */
+int otb_nl_link_gso_max_segs(int ifindex, uint32_t *segs);
+/* Sets it (`ip link set dev IF gso_max_segs N`). 0 or -errno. */
+int otb_nl_set_link_gso_max_segs(int ifindex, uint32_t segs);
+
 /* ---- Pure parts: no socket, no global state. ---- */
 
 /* Requests. Each writes one netlink message into buf and returns its length,
@@ -65,6 +72,12 @@ size_t otb_nl_build_endpoint_dump(void *buf, size_t cap, uint16_t genl_id, uint3
 /* MPTCP_PM_CMD_SET_FLAGS of endpoint id to flags, acknowledged. */
 size_t otb_nl_build_set_flags(void *buf, size_t cap, uint16_t genl_id, uint32_t seq, uint8_t id,
                               uint32_t flags);
+
+/* RTM_GETLINK of one link, acknowledged. */
+size_t otb_nl_build_link_get(void *buf, size_t cap, uint32_t seq, int ifindex);
+/* RTM_NEWLINK changing only IFLA_GSO_MAX_SEGS of a link, acknowledged. */
+size_t otb_nl_build_link_gso_segs(void *buf, size_t cap, uint32_t seq, int ifindex,
+                                  uint32_t segs);
 
 /* Walking a received datagram. Calls cb on each message of sequence seq that
  * is neither an error/ack nor a done marker (other sequences are skipped);
@@ -102,5 +115,10 @@ int otb_nl_parse_family_id(const void *msg, size_t len, uint16_t *id);
  * MPTCP_PM_ATTR_ADDR): 1 when an endpoint with an address was parsed,
  * 0 when the message carries none, -1 malformed. */
 int otb_nl_parse_endpoint(const void *msg, size_t len, struct otb_nl_endpoint *out);
+
+/* Parses one RTM_NEWLINK message: 1 and *segs when it carries
+ * IFLA_GSO_MAX_SEGS, 0 when it does not (or is another message), -1
+ * malformed. */
+int otb_nl_parse_link_gso_segs(const void *msg, size_t len, uint32_t *segs);
 
 #endif

@@ -19,8 +19,9 @@
  *   b7b:N1..N4  voice, interactive, default, bulk UDP (prio 0..3), chosen
  *               by DSCP, ports and size as otb-qos does on the box; leaves
  *               fq_codel, or pfifo where the kernel has no fq_codel.
- * TSO and GSO are off on those interfaces while shaping (restored at stop):
- * HTB must see wire-sized packets, not 64 KB bursts voice would wait behind.
+ * Those interfaces' gso_max_segs is 1 while shaping (restored at stop): HTB
+ * must see wire-sized packets, not TCP's bursts of up to 64 KB voice would
+ * wait behind.
  * tc(8) does the work (`tc -force -batch -`), once per change: a WAN that
  * appears, changes rate or goes silent. */
 #ifndef OTB_SHAPER_H
@@ -43,8 +44,6 @@
  * so a lost probe or two changes nothing. */
 #define OTB_SHAPER_TIMEOUT 6.0
 #define OTB_SHAPER_HANDLE "b7b"
-/* Netdev features looked at, in 32-bit words (the kernel has about 70). */
-#define OTB_SHAPER_FEATURE_WORDS 8
 
 struct otb_shaper_slot {
     struct sockaddr_storage addr; /* family 0 = free */
@@ -61,9 +60,8 @@ struct otb_shaper {
     const char *tc; /* program, default "tc" */
     bool pfifo;     /* no fq_codel here: pfifo leaves */
     bool full_logged;
-    /* per interface, the segmentation features we turned off (bit f%32 of word f/32) */
-    uint32_t offload_was_on[OTB_SHAPER_IFACES][OTB_SHAPER_FEATURE_WORDS];
-    uint32_t offload_words[OTB_SHAPER_IFACES];
+    /* per interface, the gso_max_segs it had before we set 1 (0: untouched) */
+    uint32_t gso_segs_was[OTB_SHAPER_IFACES];
     ev_timer timer;
     struct otb_shaper_slot slots[OTB_SHAPER_SLOTS];
     uint64_t changes, failures;
@@ -73,8 +71,6 @@ struct otb_shaper {
  * "wan1,wan2"). 0, or -1 with the reason in err. */
 int otb_shaper_parse_ifaces(const char *list, char out[][IFNAMSIZ], size_t max, size_t *n,
                             char *err, size_t errlen);
-/* Pure: a netdev feature (ethtool -k name) that hands the queues super-packets. */
-bool otb_shaper_is_segmentation(const char *name);
 /* Pure: the shaped rate of a WAN, kbit/s (at least 8). */
 uint32_t otb_shaper_rate(uint32_t kbit, unsigned share_pct);
 /* Pure: tc batch lines that add (kbit > 0) or remove (kbit == 0) slot id's

@@ -5,7 +5,7 @@ OTB_PACKAGES=(
     libev-dev libsodium-dev libssl-dev libc-ares-dev libcork-dev libcorkipset-dev
     libpcre2-dev libjson-c-dev libcmocka-dev libmicrohttpd-dev
     shadowsocks-libev b3sum python3-nacl iperf3 dnsmasq socat curl bind9-dnsutils python3 procps
-    iproute2 ethtool nftables iptables mptcpd mptcpize kmod openssl
+    iproute2 nftables iptables mptcpd mptcpize kmod openssl
     podman buildah debootstrap uidmap fuse-overlayfs slirp4netns containernetworking-plugins
     groff man-db systemd prometheus chromium
 )

@@ -55,6 +55,14 @@ static void fuzz_genl(const void *msg, size_t len)
     free(ep);
 }
 
+static void fuzz_link(const void *msg, size_t len)
+{
+    uint32_t segs = 0;
+    int rc = otb_nl_parse_link_gso_segs(msg, len, &segs);
+
+    FUZZ_CHECK(rc >= -1 && rc <= 1);
+}
+
 static int fuzz_msg(const void *msg, size_t len, void *ctx)
 {
     size_t *calls = ctx;
@@ -62,6 +70,7 @@ static int fuzz_msg(const void *msg, size_t len, void *ctx)
     (*calls)++;
     fuzz_route(msg, len);
     fuzz_genl(msg, len);
+    fuzz_link(msg, len);
     return 0;
 }
 

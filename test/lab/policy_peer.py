@@ -103,21 +103,29 @@ def voice(host, port, seconds, tos, rate, size):
         sent[seq] = time.monotonic()
         s.send(struct.pack("!Id", seq, sent[seq]).ljust(size, b"v"))
 
-    otbpeer.paced(s, count, rate, send_one, lambda: voice_receive(s, sent, rtts),
+    samples = []
+    otbpeer.paced(s, count, rate, send_one, lambda: voice_receive(s, sent, rtts, samples),
                   lambda: len(rtts) >= count)
+    trace = os.environ.get("OTB_VOICE_TRACE")
+    if trace:
+        with open(trace, "w") as f:
+            for seq, sent_at, rtt in samples:
+                f.write("%d %.6f %.3f\n" % (seq, sent_at, rtt))
     print("sent %d lost %d p50 %.1f p99 %.1f max %.1f" % (
         count, count - len(rtts), otbpeer.percentile(rtts, 50), otbpeer.percentile(rtts, 99),
         max(rtts) if rtts else float("nan")))
 
 
-def voice_receive(s, sent, rtts):
+def voice_receive(s, sent, rtts, samples):
     try:
         data = s.recv(65535)
     except (BlockingIOError, ConnectionRefusedError):
         return
     seq, _ = struct.unpack("!Id", data[:12])
     if seq in sent:
-        rtts.append((time.monotonic() - sent.pop(seq)) * 1000.0)
+        sent_at = sent.pop(seq)
+        rtts.append((time.monotonic() - sent_at) * 1000.0)
+        samples.append((seq, sent_at, rtts[-1]))
 
 
 def main(argv):

@@ -42,7 +42,7 @@ TUNNEL_PORT=12346
 IPERF_PORT=5201
 VOICE_SECONDS=${QOSDL_VOICE_SECONDS:-12}
 LOAD_SECONDS=$((VOICE_SECONDS + 8))
-MAX_RISE_MS=30
+MAX_RISE_MS=15
 MIN_UNSHAPED_RISE_MS=40
 MIN_SHAPED_PCT=70
 UDP_LOAD_MBIT=$((5 * RATE_MBIT / 2))
@@ -87,7 +87,7 @@ pol_firewall up >"$LAB_DIR/firewall.log" 2>&1 ||
 
 # voice NAME TOS: runs a flow, keeps "sent N lost N p50 X p99 X max X" in LAB_DIR.
 voice() {
-    lab_run lan timeout 60 chrt -f "$RT_PRIO" python3 -I -S "$(pol_peer_path)" voice \
+    OTB_VOICE_TRACE=$LAB_DIR/trace-$1.txt lab_run lan timeout 60 chrt -f "$RT_PRIO" python3 -I -S "$(pol_peer_path)" voice \
         "$LAB_INET_ADDR" "$POL_ECHO_PORT" "$VOICE_SECONDS" "$2" 50 200 >"$LAB_DIR/voice-$1.txt"
 }
 
@@ -151,18 +151,18 @@ udpload noshape
 loaded noshape
 lab_run srv tc qdisc show dev wan1 | grep -q b7b: && lab_fail "shaping without the option"
 
-# offload DEV NAME: on/off, as ethtool shows the feature on the server's DEV.
-offload() { lab_run srv ethtool -k "$1" | awk -v f="$2:" '$1 == f { print $2 }'; }
-[[ $(offload wan1 tcp-segmentation-offload) == on && $(offload wan1 generic-segmentation-offload) == on ]] ||
-    lab_fail "the lab's wan1 should start with TSO and GSO on"
+# gso_segs DEV: the gso_max_segs of the server's DEV.
+gso_segs() { lab_run srv ip -d link show dev "$1" | grep -o 'gso_max_segs [0-9]*' | awk '{ print $2 }'; }
+GSO_SEGS_BEFORE=$(gso_segs wan1)
+((GSO_SEGS_BEFORE > 1)) || lab_fail "the lab's wan1 should start with gso_max_segs above 1, not '$GSO_SEGS_BEFORE'"
 
 server shaped --shape-downloads wan1,wan2
 wait_shaped "$WAN1_HEX $WAN2_HEX" 10 ||
     lab_fail "the server did not shape both box WANs: wan1 '$(shaped_addrs wan1)', wan2 '$(shaped_addrs wan2)'"
-# 64 KB TSO/GSO bursts through HTB would hold voice back (tens of ms at 10 Mbit/s).
+# TCP's bursts of several segments through HTB would hold voice back (+16 to +41 ms p99 at
+# 10 Mbit/s, whatever ethtool's TSO/GSO say): one segment per packet while shaping.
 for dev in wan1 wan2; do
-    [[ $(offload $dev tcp-segmentation-offload) == off && $(offload $dev generic-segmentation-offload) == off ]] ||
-        lab_fail "shaping: TSO/GSO still on on $dev"
+    [[ $(gso_segs $dev) == 1 ]] || lab_fail "shaping: gso_max_segs of $dev is '$(gso_segs $dev)', not 1"
 done
 loaded shaped
 for dev in wan1 wan2; do lab_run srv tc -s class show dev "$dev"; done >"$LAB_DIR/shaped-classes.txt"
@@ -223,9 +223,15 @@ lab_assert_ge "$rise_udp_no" "$MIN_UNSHAPED_RISE_MS" "no queue in the modems wit
 for run in shaped shaped-port shaped-udp; do
     [[ $(field "$run" lost) == 0 ]] || lab_fail "voice ($run) lost $(field "$run" lost) datagrams with shaping"
 done
-for r in "$rise_sh" "$rise_port_sh" "$rise_udp_sh"; do
+# slow RUN: how many of RUN's answers took more than 10 ms, and the first few (seq: ms).
+slow() {
+    awk '$3 > 10 { n++; if (n <= 8) s = s sprintf(" %d:%.0f", $1, $3) } END { printf "%d over 10 ms,%s", n, s }' \
+        "$LAB_DIR/trace-$1.txt"
+}
+for run in shaped shaped-port shaped-udp; do
+    r=$(rise "$run" "$([[ $run == *-port ]] && echo idle-port || echo idle)")
     awk -v r="$r" -v m="$MAX_RISE_MS" 'BEGIN { exit !(r < m) }' ||
-        lab_fail "voice p99 RTT rose by $r ms with shaping (limit $MAX_RISE_MS)"
+        lab_fail "voice ($run) p99 RTT rose by $r ms with shaping (limit $MAX_RISE_MS; answers $(slow "$run"))"
 done
 lab_assert_ge "$(cat "$LAB_DIR/dl-shaped.txt")" "$MIN_SHAPED_PCT" "download with shaping (% of the links' sum)"
 
@@ -271,7 +277,7 @@ echo "download_auto: WAN1 announced $before kbit/s on its ${RATE_MBIT} Mbit/s li
     lab_fail "download_auto: WAN1's announced rate $after kbit/s did not follow its line down"
 # Probing for more rate overshoots the line now and then (a sawtooth of small queues): voice
 # keeps well under the unshaped rise, not the fixed rate's; how far under varies from run to
-# run (p99 rise +3 to +52 ms seen here against +110 unshaped), so the bound is loose and the
+# run (p99 rise +1 to +25 ms seen here against +110 unshaped), so the bound is loose and the
 # figure is printed above.
 awk -v r="$rise_auto" -v m="$rise_no" 'BEGIN { exit !(r < m * 3 / 4) }' ||
     lab_fail "download_auto: voice p99 RTT rose by $rise_auto ms (unshaped $rise_no ms)"
@@ -280,7 +286,7 @@ awk -v r="$rise_auto" -v m="$rise_no" 'BEGIN { exit !(r < m * 3 / 4) }' ||
 otb_stop_pid "$SERVER_PID" 20
 for dev in wan1 wan2; do
     lab_run srv tc qdisc show dev "$dev" | grep -q b7b: && lab_fail "the server left its qdisc on $dev"
-    [[ $(offload $dev tcp-segmentation-offload) == on && $(offload $dev generic-segmentation-offload) == on ]] ||
-        lab_fail "the server did not turn TSO/GSO back on on $dev"
+    [[ $(gso_segs $dev) == "$GSO_SEGS_BEFORE" ]] ||
+        lab_fail "the server left gso_max_segs $(gso_segs $dev) on $dev (was $GSO_SEGS_BEFORE)"
 done
 echo "PASS: t_qos_download"

@@ -516,6 +516,102 @@ static void test_build_family_query(void **state)
     assert_int_equal(otb_nl_build_family_query(buf, len - 1, MPTCP_PM_NAME, 9), 0);
 }
 
+static void test_build_link_requests(void **state)
+{
+    uint8_t buf[64];
+    struct nlmsghdr h;
+    struct ifinfomsg ifi;
+    struct nlattr a;
+    uint32_t v;
+    size_t len;
+
+    (void)state;
+    len = otb_nl_build_link_get(buf, sizeof(buf), 5, 7);
+    assert_int_equal(len, NLMSG_HDRLEN + sizeof(ifi));
+    memcpy(&h, buf, sizeof(h));
+    memcpy(&ifi, buf + NLMSG_HDRLEN, sizeof(ifi));
+    assert_int_equal(h.nlmsg_len, len);
+    assert_int_equal(h.nlmsg_type, RTM_GETLINK);
+    assert_int_equal(h.nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK);
+    assert_int_equal(h.nlmsg_seq, 5);
+    assert_int_equal(ifi.ifi_index, 7);
+    assert_int_equal(otb_nl_build_link_get(buf, len - 1, 5, 7), 0);
+
+    /* Only the one attribute: a RTM_NEWLINK carries no change it does not name. */
+    len = otb_nl_build_link_gso_segs(buf, sizeof(buf), 6, 3, 1);
+    assert_int_equal(len, NLMSG_HDRLEN + sizeof(ifi) + NLA_HDRLEN + 4);
+    memcpy(&h, buf, sizeof(h));
+    memcpy(&ifi, buf + NLMSG_HDRLEN, sizeof(ifi));
+    memcpy(&a, buf + NLMSG_HDRLEN + sizeof(ifi), sizeof(a));
+    memcpy(&v, buf + NLMSG_HDRLEN + sizeof(ifi) + NLA_HDRLEN, sizeof(v));
+    assert_int_equal(h.nlmsg_len, len);
+    assert_int_equal(h.nlmsg_type, RTM_NEWLINK);
+    assert_int_equal(h.nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK);
+    assert_int_equal(ifi.ifi_index, 3);
+    assert_int_equal(ifi.ifi_change, 0);
+    assert_int_equal(a.nla_type, IFLA_GSO_MAX_SEGS);
+    assert_int_equal(a.nla_len, NLA_HDRLEN + 4);
+    assert_int_equal(v, 1);
+    for (size_t cap = 0; cap < len; cap++)
+        assert_int_equal(otb_nl_build_link_gso_segs(cap ? buf : NULL, cap, 6, 3, 1), 0);
+}
+
+static int parse_gso(const void *p, size_t len, uint32_t *segs)
+{
+    void *c = copy_exact(p, len);
+    int rc = otb_nl_parse_link_gso_segs(c, len, segs);
+    free(c);
+    return rc;
+}
+
+static void test_link_gso_segs(void **state)
+{
+    struct mb m = { .len = 0 };
+    struct ifinfomsg ifi = { .ifi_index = 2 };
+    uint32_t segs = 0;
+    size_t at;
+
+    (void)state;
+    at = mb_msg(&m, RTM_NEWLINK, 0, 1);
+    mb_raw(&m, &ifi, sizeof(ifi));
+    mb_attr(&m, IFLA_IFNAME, "wan1", 5);
+    mb_attr_u32(&m, IFLA_GSO_MAX_SIZE, 65536);
+    mb_attr_u32(&m, IFLA_GSO_MAX_SEGS, 65535);
+    mb_end_msg(&m, at);
+    assert_int_equal(parse_gso(m.b, m.len, &segs), 1);
+    assert_int_equal(segs, 65535);
+    /* Cut anywhere: malformed (a cut past the family header only loses attributes, which
+     * the header's length then disowns). */
+    for (size_t cut = 0; cut < m.len; cut++)
+        assert_int_equal(parse_gso(m.b, cut, &segs), -1);
+
+    /* Without the attribute; another message type; a u16 where a u32 belongs; no ifinfomsg. */
+    m.len = 0;
+    at = mb_msg(&m, RTM_NEWLINK, 0, 1);
+    mb_raw(&m, &ifi, sizeof(ifi));
+    mb_attr(&m, IFLA_IFNAME, "wan1", 5);
+    mb_end_msg(&m, at);
+    assert_int_equal(parse_gso(m.b, m.len, &segs), 0);
+    m.len = 0;
+    at = mb_msg(&m, RTM_NEWROUTE, 0, 1);
+    mb_raw(&m, &ifi, sizeof(ifi));
+    mb_attr_u32(&m, IFLA_GSO_MAX_SEGS, 1);
+    mb_end_msg(&m, at);
+    segs = 9;
+    assert_int_equal(parse_gso(m.b, m.len, &segs), 0);
+    assert_int_equal(segs, 9);
+    m.len = 0;
+    at = mb_msg(&m, RTM_NEWLINK, 0, 1);
+    mb_raw(&m, &ifi, sizeof(ifi));
+    mb_attr(&m, IFLA_GSO_MAX_SEGS, "\1\0", 2);
+    mb_end_msg(&m, at);
+    assert_int_equal(parse_gso(m.b, m.len, &segs), -1);
+    m.len = 0;
+    at = mb_msg(&m, RTM_NEWLINK, 0, 1);
+    mb_end_msg(&m, at);
+    assert_int_equal(parse_gso(m.b, m.len, &segs), -1);
+}
+
 static void test_build_endpoint_requests(void **state)
 {
     uint8_t buf[64];
@@ -903,6 +999,8 @@ int main(void)
         cmocka_unit_test(test_route_insert),
         cmocka_unit_test(test_build_route_dump),
         cmocka_unit_test(test_build_family_query),
+        cmocka_unit_test(test_build_link_requests),
+        cmocka_unit_test(test_link_gso_segs),
         cmocka_unit_test(test_build_endpoint_requests),
         cmocka_unit_test(test_family_id),
         cmocka_unit_test(test_endpoint),

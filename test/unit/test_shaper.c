@@ -44,25 +44,6 @@ static void test_rate(void **state)
     assert_int_equal(otb_shaper_rate(1, 50), 8);
 }
 
-static void test_segmentation_features(void **state)
-{
-    (void)state;
-    /* ethtool -k names: every TSO variant (6.x added accecn), GSO, UDP GSO */
-    static const char *const yes[] = { "tx-tcp-segmentation", "tx-tcp-ecn-segmentation",
-                                       "tx-tcp-mangleid-segmentation", "tx-tcp6-segmentation",
-                                       "tx-tcp-accecn-segmentation", "tx-generic-segmentation",
-                                       "tx-udp-segmentation" };
-    /* tunnels' segmentation concerns encapsulated traffic; receive side and checksums are
-     * not bursts toward the queue */
-    static const char *const no[] = { "tx-gre-segmentation", "tx-udp_tnl-segmentation",
-                                      "rx-gro-hw", "tx-checksum-ipv4", "tx-tcp", "tx-tcp-",
-                                      "-segmentation", "", "tx-tcp-segmentationx" };
-    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
-        assert_true(otb_shaper_is_segmentation(yes[i]));
-    for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
-        assert_false(otb_shaper_is_segmentation(no[i]));
-}
-
 static struct sockaddr_storage addr_of(int family, const char *ip)
 {
     struct sockaddr_storage ss;
@@ -157,7 +138,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_ifaces),
         cmocka_unit_test(test_rate),
-        cmocka_unit_test(test_segmentation_features),
         cmocka_unit_test(test_cmds_add_v4),
         cmocka_unit_test(test_cmds_v6_voice_min_fq_codel),
         cmocka_unit_test(test_cmds_remove_and_limits),
