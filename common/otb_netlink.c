@@ -441,12 +441,34 @@ static size_t otb_nl_genl_attrs(size_t mlen)
     return mlen >= hdr ? hdr : 0;
 }
 
+/* The value of the last attribute type among msg[off..mlen), which must be want_len bytes
+ * long: 1 and *data, 0 when there is none, -1 when the attributes are malformed or that one
+ * has another length. */
+static int otb_nl_find_attr(const uint8_t *msg, size_t mlen, size_t off, uint16_t type,
+                            size_t want_len, const uint8_t **data)
+{
+    struct otb_nl_attr a;
+    bool found = false;
+    int rc;
+
+    while ((rc = otb_nl_attr_next(msg, mlen, &off, &a)) > 0) {
+        if (a.type != type)
+            continue;
+        if (a.len != want_len)
+            return -1;
+        *data = a.data;
+        found = true;
+    }
+    if (rc < 0)
+        return -1;
+    return found ? 1 : 0;
+}
+
 int otb_nl_parse_family_id(const void *msg, size_t len, uint16_t *id)
 {
     struct nlmsghdr h;
-    struct otb_nl_attr a;
     size_t mlen = otb_nl_msg_len(msg, len, &h), off;
-    bool found = false;
+    const uint8_t *data;
     int rc;
 
     if (mlen == 0)
@@ -456,26 +478,18 @@ int otb_nl_parse_family_id(const void *msg, size_t len, uint16_t *id)
     off = otb_nl_genl_attrs(mlen);
     if (off == 0)
         return -1;
-    while ((rc = otb_nl_attr_next(msg, mlen, &off, &a)) > 0) {
-        if (a.type != CTRL_ATTR_FAMILY_ID)
-            continue;
-        if (a.len != sizeof(uint16_t))
-            return -1;
-        *id = otb_nl_u16(a.data);
-        found = true;
-    }
-    if (rc < 0)
-        return -1;
-    return found ? 1 : 0;
+    rc = otb_nl_find_attr(msg, mlen, off, CTRL_ATTR_FAMILY_ID, sizeof(uint16_t), &data);
+    if (rc == 1)
+        *id = otb_nl_u16(data);
+    return rc;
 }
 
 int otb_nl_parse_link_gso_segs(const void *msg, size_t len, uint32_t *segs)
 {
     struct nlmsghdr h;
-    struct otb_nl_attr a;
     size_t mlen = otb_nl_msg_len(msg, len, &h);
     size_t off = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct ifinfomsg));
-    bool found = false;
+    const uint8_t *data;
     int rc;
 
     if (mlen == 0)
@@ -484,17 +498,10 @@ int otb_nl_parse_link_gso_segs(const void *msg, size_t len, uint32_t *segs)
         return 0;
     if (mlen < off)
         return -1;
-    while ((rc = otb_nl_attr_next(msg, mlen, &off, &a)) > 0) {
-        if (a.type != IFLA_GSO_MAX_SEGS)
-            continue;
-        if (a.len != sizeof(uint32_t))
-            return -1;
-        *segs = otb_nl_u32(a.data);
-        found = true;
-    }
-    if (rc < 0)
-        return -1;
-    return found ? 1 : 0;
+    rc = otb_nl_find_attr(msg, mlen, off, IFLA_GSO_MAX_SEGS, sizeof(uint32_t), &data);
+    if (rc == 1)
+        *segs = otb_nl_u32(data);
+    return rc;
 }
 
 /* The attributes nested in MPTCP_PM_ATTR_ADDR. */

@@ -465,22 +465,30 @@ static void test_route_insert(void **state)
 
 /* ---- Requests ---- */
 
+/* The netlink header of a built request. */
+static void assert_request_header(const uint8_t *buf, size_t len, uint16_t type, uint16_t flags,
+                                  uint32_t seq)
+{
+    struct nlmsghdr h;
+
+    memcpy(&h, buf, sizeof(h));
+    assert_int_equal(h.nlmsg_len, len);
+    assert_int_equal(h.nlmsg_type, type);
+    assert_int_equal(h.nlmsg_flags, flags);
+    assert_int_equal(h.nlmsg_seq, seq);
+}
+
 static void test_build_route_dump(void **state)
 {
     uint8_t buf[64];
-    struct nlmsghdr h;
     struct rtmsg rtm;
     size_t len;
 
     (void)state;
     len = otb_nl_build_route_dump(buf, sizeof(buf), AF_INET6, 42);
     assert_int_equal(len, NLMSG_HDRLEN + sizeof(rtm));
-    memcpy(&h, buf, sizeof(h));
+    assert_request_header(buf, len, RTM_GETROUTE, NLM_F_REQUEST | NLM_F_DUMP, 42);
     memcpy(&rtm, buf + NLMSG_HDRLEN, sizeof(rtm));
-    assert_int_equal(h.nlmsg_len, len);
-    assert_int_equal(h.nlmsg_type, RTM_GETROUTE);
-    assert_int_equal(h.nlmsg_flags, NLM_F_REQUEST | NLM_F_DUMP);
-    assert_int_equal(h.nlmsg_seq, 42);
     assert_int_equal(rtm.rtm_family, AF_INET6);
     for (size_t cap = 0; cap < len; cap++) {
         uint8_t *small = malloc(cap ? cap : 1);
@@ -519,7 +527,6 @@ static void test_build_family_query(void **state)
 static void test_build_link_requests(void **state)
 {
     uint8_t buf[64];
-    struct nlmsghdr h;
     struct ifinfomsg ifi;
     struct nlattr a;
     uint32_t v;
@@ -528,25 +535,18 @@ static void test_build_link_requests(void **state)
     (void)state;
     len = otb_nl_build_link_get(buf, sizeof(buf), 5, 7);
     assert_int_equal(len, NLMSG_HDRLEN + sizeof(ifi));
-    memcpy(&h, buf, sizeof(h));
+    assert_request_header(buf, len, RTM_GETLINK, NLM_F_REQUEST | NLM_F_ACK, 5);
     memcpy(&ifi, buf + NLMSG_HDRLEN, sizeof(ifi));
-    assert_int_equal(h.nlmsg_len, len);
-    assert_int_equal(h.nlmsg_type, RTM_GETLINK);
-    assert_int_equal(h.nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK);
-    assert_int_equal(h.nlmsg_seq, 5);
     assert_int_equal(ifi.ifi_index, 7);
     assert_int_equal(otb_nl_build_link_get(buf, len - 1, 5, 7), 0);
 
     /* Only the one attribute: a RTM_NEWLINK carries no change it does not name. */
     len = otb_nl_build_link_gso_segs(buf, sizeof(buf), 6, 3, 1);
     assert_int_equal(len, NLMSG_HDRLEN + sizeof(ifi) + NLA_HDRLEN + 4);
-    memcpy(&h, buf, sizeof(h));
+    assert_request_header(buf, len, RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, 6);
     memcpy(&ifi, buf + NLMSG_HDRLEN, sizeof(ifi));
     memcpy(&a, buf + NLMSG_HDRLEN + sizeof(ifi), sizeof(a));
     memcpy(&v, buf + NLMSG_HDRLEN + sizeof(ifi) + NLA_HDRLEN, sizeof(v));
-    assert_int_equal(h.nlmsg_len, len);
-    assert_int_equal(h.nlmsg_type, RTM_NEWLINK);
-    assert_int_equal(h.nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK);
     assert_int_equal(ifi.ifi_index, 3);
     assert_int_equal(ifi.ifi_change, 0);
     assert_int_equal(a.nla_type, IFLA_GSO_MAX_SEGS);
@@ -564,51 +564,48 @@ static int parse_gso(const void *p, size_t len, uint32_t *segs)
     return rc;
 }
 
-static void test_link_gso_segs(void **state)
+/* A link message of type (RTM_NEWLINK or not) naming wan1, with a GSO segment limit of
+ * segs_len bytes when segs_len > 0. */
+static void mb_link(struct mb *m, uint16_t type, const void *segs, size_t segs_len)
 {
-    struct mb m = { .len = 0 };
     struct ifinfomsg ifi = { .ifi_index = 2 };
-    uint32_t segs = 0;
     size_t at;
 
+    m->len = 0;
+    at = mb_msg(m, type, 0, 1);
+    mb_raw(m, &ifi, sizeof(ifi));
+    mb_attr(m, IFLA_IFNAME, "wan1", 5);
+    mb_attr_u32(m, IFLA_GSO_MAX_SIZE, 65536);
+    if (segs_len)
+        mb_attr(m, IFLA_GSO_MAX_SEGS, segs, segs_len);
+    mb_end_msg(m, at);
+}
+
+static void test_link_gso_segs(void **state)
+{
+    struct mb m;
+    uint32_t segs = 0, v = 65535;
+
     (void)state;
-    at = mb_msg(&m, RTM_NEWLINK, 0, 1);
-    mb_raw(&m, &ifi, sizeof(ifi));
-    mb_attr(&m, IFLA_IFNAME, "wan1", 5);
-    mb_attr_u32(&m, IFLA_GSO_MAX_SIZE, 65536);
-    mb_attr_u32(&m, IFLA_GSO_MAX_SEGS, 65535);
-    mb_end_msg(&m, at);
+    mb_link(&m, RTM_NEWLINK, &v, sizeof(v));
     assert_int_equal(parse_gso(m.b, m.len, &segs), 1);
     assert_int_equal(segs, 65535);
-    /* Cut anywhere: malformed (a cut past the family header only loses attributes, which
-     * the header's length then disowns). */
+    /* Cut anywhere: the header's length then claims bytes that are not there. */
     for (size_t cut = 0; cut < m.len; cut++)
         assert_int_equal(parse_gso(m.b, cut, &segs), -1);
 
-    /* Without the attribute; another message type; a u16 where a u32 belongs; no ifinfomsg. */
-    m.len = 0;
-    at = mb_msg(&m, RTM_NEWLINK, 0, 1);
-    mb_raw(&m, &ifi, sizeof(ifi));
-    mb_attr(&m, IFLA_IFNAME, "wan1", 5);
-    mb_end_msg(&m, at);
+    /* Without the attribute; another message type (left alone); a u16 where a u32 belongs. */
+    mb_link(&m, RTM_NEWLINK, NULL, 0);
     assert_int_equal(parse_gso(m.b, m.len, &segs), 0);
-    m.len = 0;
-    at = mb_msg(&m, RTM_NEWROUTE, 0, 1);
-    mb_raw(&m, &ifi, sizeof(ifi));
-    mb_attr_u32(&m, IFLA_GSO_MAX_SEGS, 1);
-    mb_end_msg(&m, at);
+    mb_link(&m, RTM_NEWROUTE, &v, sizeof(v));
     segs = 9;
     assert_int_equal(parse_gso(m.b, m.len, &segs), 0);
     assert_int_equal(segs, 9);
-    m.len = 0;
-    at = mb_msg(&m, RTM_NEWLINK, 0, 1);
-    mb_raw(&m, &ifi, sizeof(ifi));
-    mb_attr(&m, IFLA_GSO_MAX_SEGS, "\1\0", 2);
-    mb_end_msg(&m, at);
+    mb_link(&m, RTM_NEWLINK, "\1\0", 2);
     assert_int_equal(parse_gso(m.b, m.len, &segs), -1);
+    /* No room for the family header. */
     m.len = 0;
-    at = mb_msg(&m, RTM_NEWLINK, 0, 1);
-    mb_end_msg(&m, at);
+    mb_end_msg(&m, mb_msg(&m, RTM_NEWLINK, 0, 1));
     assert_int_equal(parse_gso(m.b, m.len, &segs), -1);
 }
 
