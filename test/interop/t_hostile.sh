@@ -238,16 +238,20 @@ for method in "${METHODS[@]}"; do
 done
 otb_refusal_probes_start
 # Peak descriptors while probes and storm run, sampled in the background: a
-# single sample after the storm could miss them on a loaded machine.
+# single sample after the storm could miss them on a loaded machine. The
+# sampler is asked to stop (a file), not killed: killed while it rewrote its
+# figure, it would leave an empty file.
 PEAK_FILE="$OTB_TMP/fd_peak"
+PEAK_STOP="$OTB_TMP/fd_peak.stop"
 echo 0 >"$PEAK_FILE"
 (
     peak=0
-    while kill -0 "${OTB_PID[srv-$MAIN]}" 2>/dev/null; do
+    while [[ ! -e $PEAK_STOP ]] && kill -0 "${OTB_PID[srv-$MAIN]}" 2>/dev/null; do
         n=$(otb_fd_count "${OTB_PID[srv-$MAIN]}" 2>/dev/null || echo 0)
-        ((n > peak)) && { peak=$n; echo "$peak" >"$PEAK_FILE"; }
+        ((n > peak)) && peak=$n
         sleep 0.05
     done
+    echo "$peak" >"$PEAK_FILE"
 ) &
 SAMPLER=$!
 # The storm comes from its own address, as an attacker's would: from
@@ -260,8 +264,8 @@ otb_log "$storm"
 [[ $storm == *" established=$STORM "* ]] || otb_fail "storm: not every connection established"
 # The drained probes are still open now: the descriptor check below must
 # see the count come down, not a server that never held them.
-kill "$SAMPLER" 2>/dev/null || true
-wait "$SAMPLER" 2>/dev/null || true
+touch "$PEAK_STOP"
+wait "$SAMPLER" || true
 FD_PEAK=$(cat "$PEAK_FILE")
 ((FD_PEAK > FD_BASE + FD_SLACK)) ||
     otb_fail "srv-$MAIN holds $FD_PEAK descriptors during the attack, expected more than $FD_BASE"
