@@ -484,7 +484,7 @@ int otb_nl_parse_family_id(const void *msg, size_t len, uint16_t *id)
     return rc;
 }
 
-int otb_nl_parse_link_gso_segs(const void *msg, size_t len, uint32_t *segs)
+int otb_nl_parse_link_segs(const void *msg, size_t len, uint32_t *gso, uint32_t *tso)
 {
     struct nlmsghdr h;
     size_t mlen = otb_nl_msg_len(msg, len, &h);
@@ -498,9 +498,13 @@ int otb_nl_parse_link_gso_segs(const void *msg, size_t len, uint32_t *segs)
         return 0;
     if (mlen < off)
         return -1;
+    rc = otb_nl_find_attr(msg, mlen, off, IFLA_TSO_MAX_SEGS, sizeof(uint32_t), &data);
+    if (rc < 0)
+        return -1;
+    *tso = rc == 1 ? otb_nl_u32(data) : 0;
     rc = otb_nl_find_attr(msg, mlen, off, IFLA_GSO_MAX_SEGS, sizeof(uint32_t), &data);
     if (rc == 1)
-        *segs = otb_nl_u32(data);
+        *gso = otb_nl_u32(data);
     return rc;
 }
 
@@ -725,15 +729,15 @@ int otb_nl_default_routes(int family, struct otb_nl_route *out, size_t cap)
     return (int)ctx.n;
 }
 
-struct otb_nl_gso_ctx {
-    uint32_t segs;
+struct otb_nl_segs_ctx {
+    uint32_t gso, tso;
     bool found;
 };
 
-static int otb_nl_gso_cb(const void *msg, size_t len, void *vctx)
+static int otb_nl_segs_cb(const void *msg, size_t len, void *vctx)
 {
-    struct otb_nl_gso_ctx *ctx = vctx;
-    int rc = otb_nl_parse_link_gso_segs(msg, len, &ctx->segs);
+    struct otb_nl_segs_ctx *ctx = vctx;
+    int rc = otb_nl_parse_link_segs(msg, len, &ctx->gso, &ctx->tso);
 
     if (rc < 0)
         return -EBADMSG;
@@ -741,22 +745,23 @@ static int otb_nl_gso_cb(const void *msg, size_t len, void *vctx)
     return 0;
 }
 
-int otb_nl_link_gso_max_segs(int ifindex, uint32_t *segs)
+int otb_nl_link_segs(int ifindex, uint32_t *gso_max_segs, uint32_t *tso_max_segs)
 {
-    struct otb_nl_gso_ctx ctx = { 0 };
+    struct otb_nl_segs_ctx ctx = { 0 };
     uint8_t req[64];
     int fd = otb_nl_open(NETLINK_ROUTE), rc;
 
     if (fd < 0)
         return fd;
     rc = otb_nl_transact(fd, req, otb_nl_build_link_get(req, sizeof(req), 1, ifindex), 1,
-                         otb_nl_now_ms() + OTB_NL_TIMEOUT_MS, otb_nl_gso_cb, &ctx);
+                         otb_nl_now_ms() + OTB_NL_TIMEOUT_MS, otb_nl_segs_cb, &ctx);
     close(fd);
     if (rc < 0)
         return rc;
     if (!ctx.found)
         return -EOPNOTSUPP;
-    *segs = ctx.segs;
+    *gso_max_segs = ctx.gso;
+    *tso_max_segs = ctx.tso;
     return 0;
 }
 

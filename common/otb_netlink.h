@@ -54,8 +54,9 @@ int otb_nl_mptcp_endpoints(struct otb_nl_endpoint *out, size_t cap);
 int otb_nl_mptcp_set_backup(uint8_t id, bool backup);
 
 /* A link's gso_max_segs (`ip -d link show`): the most segments the stack
- * puts in one packet handed to the link's queues. 0 and *segs, or -errno. */
-int otb_nl_link_gso_max_segs(int ifindex, uint32_t *segs);
+ * puts in one packet handed to the link's queues; and its tso_max_segs, the
+ * driver's ceiling for it (0 when the kernel does not say). 0, or -errno. */
+int otb_nl_link_segs(int ifindex, uint32_t *gso_max_segs, uint32_t *tso_max_segs);
 /* Sets it (`ip link set dev IF gso_max_segs N`). 0 or -errno. */
 int otb_nl_set_link_gso_max_segs(int ifindex, uint32_t segs);
 
@@ -116,9 +117,9 @@ int otb_nl_parse_family_id(const void *msg, size_t len, uint16_t *id);
  * 0 when the message carries none, -1 malformed. */
 int otb_nl_parse_endpoint(const void *msg, size_t len, struct otb_nl_endpoint *out);
 
-/* Parses one RTM_NEWLINK message: 1 and *segs when it carries
- * IFLA_GSO_MAX_SEGS, 0 when it does not (or is another message), -1
- * malformed. */
-int otb_nl_parse_link_gso_segs(const void *msg, size_t len, uint32_t *segs);
+/* Parses one RTM_NEWLINK message: 1 and *gso when it carries
+ * IFLA_GSO_MAX_SEGS (*tso: IFLA_TSO_MAX_SEGS, 0 when absent), 0 when it
+ * does not (or is another message), -1 malformed. */
+int otb_nl_parse_link_segs(const void *msg, size_t len, uint32_t *gso, uint32_t *tso);
 
 #endif

@@ -425,17 +425,19 @@ static void otb_shaper_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
  * at its route's link's gso_max_segs: 1 on the shaped interfaces while we shape, so that the
  * queues see wire-sized packets (the CPU cost is small at box download rates), and back to
  * what it was at stop. Sockets take the cap when they connect, so this comes before any
- * box connects. Failure is logged, not fatal: shaping works, with coarser voice latency. */
-static void otb_shaper_gso_limit(struct otb_shaper *s, size_t i)
+ * box connects. A 1 found where a run that did not stop cleanly left its root qdisc was
+ * that run's: the driver's ceiling (the kernel's default) goes back at stop. Failure is
+ * logged, not fatal: shaping works, with coarser voice latency. */
+static void otb_shaper_gso_limit(struct otb_shaper *s, size_t i, bool left_by_earlier_run)
 {
     const char *ifc = s->ifaces[i];
     int ifindex = (int)if_nametoindex(ifc), rc;
-    uint32_t segs = 0;
+    uint32_t segs = 0, ceiling = 0;
 
     s->gso_segs_was[i] = 0;
     if (ifindex == 0)
         rc = -errno;
-    else if ((rc = otb_nl_link_gso_max_segs(ifindex, &segs)) == 0 && segs > 1)
+    else if ((rc = otb_nl_link_segs(ifindex, &segs, &ceiling)) == 0 && segs > 1)
         rc = otb_nl_set_link_gso_max_segs(ifindex, 1);
     if (rc < 0) {
         OTB_WARN(s->log, "download shaping: cannot set gso_max_segs 1 on %s (%s): voice may "
@@ -447,6 +449,10 @@ static void otb_shaper_gso_limit(struct otb_shaper *s, size_t i)
         s->gso_segs_was[i] = segs;
         OTB_INFO(s->log, "download shaping: gso_max_segs 1 on %s while shaping (was %" PRIu32
                  "): wire-sized packets through the queues", ifc, segs);
+    } else if (left_by_earlier_run) {
+        s->gso_segs_was[i] = ceiling > 1 ? ceiling : OTB_SHAPER_GSO_DEFAULT;
+        OTB_INFO(s->log, "download shaping: gso_max_segs 1 on %s left by an earlier run, %"
+                 PRIu32 " at stop", ifc, s->gso_segs_was[i]);
     }
 }
 
@@ -464,12 +470,18 @@ static void otb_shaper_gso_restore(struct otb_shaper *s, size_t i)
     s->gso_segs_was[i] = 0;
 }
 
+/* Removes our root qdisc of interface i (with the handle: never someone else's); whether
+ * there was one. */
+static bool otb_shaper_del_root(const struct otb_shaper *s, size_t i)
+{
+    return otb_shaper_tcf(s, false, true, "qdisc del dev %s root handle " OTB_SHAPER_HANDLE ":",
+                          s->ifaces[i]) == 0;
+}
+
 static void otb_shaper_del_roots(struct otb_shaper *s, size_t n)
 {
-    /* With the handle: removes our root only, never someone else's. */
     for (size_t i = 0; i < n; i++) {
-        (void)otb_shaper_tcf(s, false, true, "qdisc del dev %s root handle " OTB_SHAPER_HANDLE ":",
-                             s->ifaces[i]);
+        (void)otb_shaper_del_root(s, i);
         otb_shaper_gso_restore(s, i);
     }
 }
@@ -488,8 +500,8 @@ int otb_shaper_start(struct otb_shaper *s, struct ev_loop *loop, const struct ot
         OTB_ERR(log, "shape_downloads: %s", err);
         return -1;
     }
-    otb_shaper_del_roots(s, s->n_ifaces); /* left by a run that did not stop cleanly */
     for (size_t i = 0; i < s->n_ifaces; i++) {
+        bool left = otb_shaper_del_root(s, i); /* by a run that did not stop cleanly */
         if (otb_shaper_tcf(s, false, false, "qdisc add dev %s root handle " OTB_SHAPER_HANDLE
                            ": htb", s->ifaces[i]) < 0) {
             OTB_ERR(log, "download shaping: cannot install HTB on %s (no such interface, no "
@@ -498,7 +510,7 @@ int otb_shaper_start(struct otb_shaper *s, struct ev_loop *loop, const struct ot
             otb_shaper_del_roots(s, i);
             return -1;
         }
-        otb_shaper_gso_limit(s, i);
+        otb_shaper_gso_limit(s, i, left);
     }
     /* fq_codel leaves where the kernel has it, pfifo otherwise. */
     s->pfifo = otb_shaper_tcf(s, false, true, "class add dev %s parent " OTB_SHAPER_HANDLE

@@ -44,6 +44,9 @@
  * so a lost probe or two changes nothing. */
 #define OTB_SHAPER_TIMEOUT 6.0
 #define OTB_SHAPER_HANDLE "b7b"
+/* The kernel's gso_max_segs of a new link (GSO_MAX_SEGS), for one whose driver ceiling the
+ * kernel does not say. */
+#define OTB_SHAPER_GSO_DEFAULT 65535
 
 struct otb_shaper_slot {
     struct sockaddr_storage addr; /* family 0 = free */

@@ -57,8 +57,8 @@ static void fuzz_genl(const void *msg, size_t len)
 
 static void fuzz_link(const void *msg, size_t len)
 {
-    uint32_t segs = 0;
-    int rc = otb_nl_parse_link_gso_segs(msg, len, &segs);
+    uint32_t gso = 0, tso = 0;
+    int rc = otb_nl_parse_link_segs(msg, len, &gso, &tso);
 
     FUZZ_CHECK(rc >= -1 && rc <= 1);
 }

@@ -23,7 +23,8 @@
 # MAX_RISE_MS and no datagram is lost, and the TCP download
 # keeps MIN_SHAPED_PCT% of the links' sum. Then a WAN goes silent (black hole): its address's
 # classes go once its probes have stopped for the shaper's timeout, the other WAN's stay; at
-# exit the server removes its root qdiscs.
+# exit the server removes its root qdiscs and sets gso_max_segs back, also after a server killed
+# while shaping (its successor takes them over).
 #
 # Environment (test/bench/qos_download_bench.sh): QOSDL_RATE_MBIT (default 10),
 # QOSDL_VOICE_SECONDS (default 12), QOSDL_FIGURES (a file: the figures are also written there,
@@ -281,6 +282,18 @@ echo "download_auto: WAN1 announced $before kbit/s on its ${RATE_MBIT} Mbit/s li
 # figure is printed above.
 awk -v r="$rise_auto" -v m="$rise_no" 'BEGIN { exit !(r < m * 3 / 4) }' ||
     lab_fail "download_auto: voice p99 RTT rose by $rise_auto ms (unshaped $rise_no ms)"
+
+# A server killed while it shapes leaves its root qdisc and gso_max_segs 1 behind; the next one
+# takes both over, and sets gso_max_segs back (to the driver's ceiling) at its own stop.
+kill -KILL "$SERVER_PID"
+wait "$SERVER_PID" 2>/dev/null || true
+[[ $(gso_segs wan1) == 1 ]] && lab_run srv tc qdisc show dev wan1 | grep -q b7b: ||
+    lab_fail "the killed server should have left its qdisc and gso_max_segs 1 on wan1"
+server restarted --shape-downloads wan1,wan2
+grep -q "gso_max_segs 1 on wan1 left by an earlier run, $GSO_SEGS_BEFORE at stop" \
+    "$LAB_DIR/otb-server-restarted.log" ||
+    lab_fail "the restarted server did not take over wan1's gso_max_segs: $(grep -i gso "$LAB_DIR/otb-server-restarted.log")"
+echo "server killed while shaping: the next one took over its qdisc and gso_max_segs"
 
 # SIGTERM: open connections get shutdown_timeout (10 s), then the server tears down.
 otb_stop_pid "$SERVER_PID" 20

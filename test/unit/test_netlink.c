@@ -556,17 +556,17 @@ static void test_build_link_requests(void **state)
         assert_int_equal(otb_nl_build_link_gso_segs(cap ? buf : NULL, cap, 6, 3, 1), 0);
 }
 
-static int parse_gso(const void *p, size_t len, uint32_t *segs)
+static int parse_segs(const void *p, size_t len, uint32_t *gso, uint32_t *tso)
 {
     void *c = copy_exact(p, len);
-    int rc = otb_nl_parse_link_gso_segs(c, len, segs);
+    int rc = otb_nl_parse_link_segs(c, len, gso, tso);
     free(c);
     return rc;
 }
 
 /* A link message of type (RTM_NEWLINK or not) naming wan1, with a GSO segment limit of
- * segs_len bytes when segs_len > 0. */
-static void mb_link(struct mb *m, uint16_t type, const void *segs, size_t segs_len)
+ * gso_len bytes when gso_len > 0, and a TSO ceiling when tso > 0. */
+static void mb_link(struct mb *m, uint16_t type, const void *gso, size_t gso_len, uint32_t tso)
 {
     struct ifinfomsg ifi = { .ifi_index = 2 };
     size_t at;
@@ -576,37 +576,46 @@ static void mb_link(struct mb *m, uint16_t type, const void *segs, size_t segs_l
     mb_raw(m, &ifi, sizeof(ifi));
     mb_attr(m, IFLA_IFNAME, "wan1", 5);
     mb_attr_u32(m, IFLA_GSO_MAX_SIZE, 65536);
-    if (segs_len)
-        mb_attr(m, IFLA_GSO_MAX_SEGS, segs, segs_len);
+    if (gso_len)
+        mb_attr(m, IFLA_GSO_MAX_SEGS, gso, gso_len);
+    if (tso)
+        mb_attr_u32(m, IFLA_TSO_MAX_SEGS, tso);
     mb_end_msg(m, at);
 }
 
-static void test_link_gso_segs(void **state)
+static void test_link_segs(void **state)
 {
     struct mb m;
-    uint32_t segs = 0, v = 65535;
+    uint32_t gso = 0, tso = 7, v = 1;
 
     (void)state;
-    mb_link(&m, RTM_NEWLINK, &v, sizeof(v));
-    assert_int_equal(parse_gso(m.b, m.len, &segs), 1);
-    assert_int_equal(segs, 65535);
+    mb_link(&m, RTM_NEWLINK, &v, sizeof(v), 65535);
+    assert_int_equal(parse_segs(m.b, m.len, &gso, &tso), 1);
+    assert_int_equal(gso, 1);
+    assert_int_equal(tso, 65535);
     /* Cut anywhere: the header's length then claims bytes that are not there. */
     for (size_t cut = 0; cut < m.len; cut++)
-        assert_int_equal(parse_gso(m.b, cut, &segs), -1);
+        assert_int_equal(parse_segs(m.b, cut, &gso, &tso), -1);
+    /* An older kernel: no TSO ceiling. */
+    v = 64;
+    mb_link(&m, RTM_NEWLINK, &v, sizeof(v), 0);
+    assert_int_equal(parse_segs(m.b, m.len, &gso, &tso), 1);
+    assert_int_equal(gso, 64);
+    assert_int_equal(tso, 0);
 
     /* Without the attribute; another message type (left alone); a u16 where a u32 belongs. */
-    mb_link(&m, RTM_NEWLINK, NULL, 0);
-    assert_int_equal(parse_gso(m.b, m.len, &segs), 0);
-    mb_link(&m, RTM_NEWROUTE, &v, sizeof(v));
-    segs = 9;
-    assert_int_equal(parse_gso(m.b, m.len, &segs), 0);
-    assert_int_equal(segs, 9);
-    mb_link(&m, RTM_NEWLINK, "\1\0", 2);
-    assert_int_equal(parse_gso(m.b, m.len, &segs), -1);
+    mb_link(&m, RTM_NEWLINK, NULL, 0, 65535);
+    assert_int_equal(parse_segs(m.b, m.len, &gso, &tso), 0);
+    mb_link(&m, RTM_NEWROUTE, &v, sizeof(v), 65535);
+    gso = 9;
+    assert_int_equal(parse_segs(m.b, m.len, &gso, &tso), 0);
+    assert_int_equal(gso, 9);
+    mb_link(&m, RTM_NEWLINK, "\1\0", 2, 65535);
+    assert_int_equal(parse_segs(m.b, m.len, &gso, &tso), -1);
     /* No room for the family header. */
     m.len = 0;
     mb_end_msg(&m, mb_msg(&m, RTM_NEWLINK, 0, 1));
-    assert_int_equal(parse_gso(m.b, m.len, &segs), -1);
+    assert_int_equal(parse_segs(m.b, m.len, &gso, &tso), -1);
 }
 
 static void test_build_endpoint_requests(void **state)
@@ -997,7 +1006,7 @@ int main(void)
         cmocka_unit_test(test_build_route_dump),
         cmocka_unit_test(test_build_family_query),
         cmocka_unit_test(test_build_link_requests),
-        cmocka_unit_test(test_link_gso_segs),
+        cmocka_unit_test(test_link_segs),
         cmocka_unit_test(test_build_endpoint_requests),
         cmocka_unit_test(test_family_id),
         cmocka_unit_test(test_endpoint),
