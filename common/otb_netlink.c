@@ -346,25 +346,35 @@ static int otb_nl_parse_multipath(const struct otb_nl_attr *mp, const struct otb
     return n;
 }
 
+/* Whether msg is a message of type with a family header of fam_len bytes: 1 and its length
+ * in *mlen, 0 when it is another type, -1 when malformed or too short for the header. */
+static int otb_nl_msg_of_type(const void *msg, size_t len, uint16_t type, size_t fam_len,
+                              size_t *mlen)
+{
+    struct nlmsghdr h;
+
+    *mlen = otb_nl_msg_len(msg, len, &h);
+    if (*mlen == 0)
+        return -1;
+    if (h.nlmsg_type != type)
+        return 0;
+    return *mlen < NLMSG_HDRLEN + NLMSG_ALIGN(fam_len) ? -1 : 1;
+}
+
 int otb_nl_parse_route(const void *msg, size_t len, struct otb_nl_route *out, size_t cap)
 {
     const size_t hdr = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct rtmsg));
-    struct nlmsghdr h;
     struct rtmsg rtm;
     struct otb_nl_route base;
     struct otb_nl_attr a, mp = { 0 };
     const uint8_t *p = msg;
-    size_t mlen = otb_nl_msg_len(msg, len, &h), off = hdr;
+    size_t mlen, off = hdr;
     uint32_t table;
     bool multipath = false;
-    int rc;
+    int rc = otb_nl_msg_of_type(msg, len, RTM_NEWROUTE, sizeof(rtm), &mlen);
 
-    if (mlen == 0)
-        return -1;
-    if (h.nlmsg_type != RTM_NEWROUTE)
-        return 0;
-    if (mlen < hdr)
-        return -1;
+    if (rc <= 0)
+        return rc;
     memcpy(&rtm, p + NLMSG_HDRLEN, sizeof(rtm));
     if (rtm.rtm_family != AF_INET && rtm.rtm_family != AF_INET6)
         return 0;
@@ -486,18 +496,12 @@ int otb_nl_parse_family_id(const void *msg, size_t len, uint16_t *id)
 
 int otb_nl_parse_link_segs(const void *msg, size_t len, uint32_t *gso, uint32_t *tso)
 {
-    struct nlmsghdr h;
-    size_t mlen = otb_nl_msg_len(msg, len, &h);
-    size_t off = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct ifinfomsg));
+    size_t mlen, off = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct ifinfomsg));
     const uint8_t *data;
-    int rc;
+    int rc = otb_nl_msg_of_type(msg, len, RTM_NEWLINK, sizeof(struct ifinfomsg), &mlen);
 
-    if (mlen == 0)
-        return -1;
-    if (h.nlmsg_type != RTM_NEWLINK)
-        return 0;
-    if (mlen < off)
-        return -1;
+    if (rc <= 0)
+        return rc;
     rc = otb_nl_find_attr(msg, mlen, off, IFLA_TSO_MAX_SEGS, sizeof(uint32_t), &data);
     if (rc < 0)
         return -1;
