@@ -265,6 +265,14 @@ static int otb_server_setup(void *arg, struct ev_loop *loop)
                           "start and on SIGHUP only");
     if (s->cfg.acl[0] && !(s->egress.acl = otb_daemon_load_acl(s->cfg.acl, &s->log)))
         return -1;
+    /* Before the listeners: a socket takes its link's GSO limit when its handshake completes,
+     * and the shaper sets that limit (a box connecting earlier would get bursts through). */
+    if (s->cfg.shape_downloads[0]) {
+        if (otb_shaper_start(&s->shaper, loop, &s->log, s->cfg.shape_downloads,
+                             (unsigned)s->cfg.shape_share) < 0)
+            return -1;
+        s->shaping = true;
+    }
     for (size_t i = 0; i < s->cfg.n_servers && s->cfg.mode != OTB_MODE_UDP_ONLY; i++) {
         const struct otb_hostport *hp = &s->cfg.servers[i];
         if (otb_daemon_listen(&s->relay, &s->listeners, hp->host,
@@ -277,11 +285,7 @@ static int otb_server_setup(void *arg, struct ev_loop *loop)
         return -1;
     if (s->cfg.mode == OTB_MODE_TCP_ONLY)
         otb_server_setup_probes(s, loop, &s->probes, otb_relay_master(&s->relay), 0);
-    if (s->cfg.shape_downloads[0]) {
-        if (otb_shaper_start(&s->shaper, loop, &s->log, s->cfg.shape_downloads,
-                             (unsigned)s->cfg.shape_share) < 0)
-            return -1;
-        s->shaping = true;
+    if (s->shaping) {
         s->probes.shaper = &s->shaper;
         if (s->udp_on)
             s->udp.shaper = &s->shaper;

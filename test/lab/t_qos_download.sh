@@ -290,6 +290,8 @@ wait "$SERVER_PID" 2>/dev/null || true
 [[ $(gso_segs wan1) == 1 ]] && lab_run srv tc qdisc show dev wan1 | grep -q b7b: ||
     lab_fail "the killed server should have left its qdisc and gso_max_segs 1 on wan1"
 server restarted --shape-downloads wan1,wan2
+# The shaper is set up before the server listens (so that no box connection escapes the GSO
+# limit): its log line is there once the port is.
 grep -q "gso_max_segs 1 on wan1 left by an earlier run, $GSO_SEGS_BEFORE at stop" \
     "$LAB_DIR/otb-server-restarted.log" ||
     lab_fail "the restarted server did not take over wan1's gso_max_segs: $(grep -i gso "$LAB_DIR/otb-server-restarted.log")"
