@@ -476,19 +476,14 @@ static int otb_nl_find_attr(const uint8_t *msg, size_t mlen, size_t off, uint16_
 
 int otb_nl_parse_family_id(const void *msg, size_t len, uint16_t *id)
 {
-    struct nlmsghdr h;
-    size_t mlen = otb_nl_msg_len(msg, len, &h), off;
+    size_t mlen;
     const uint8_t *data;
-    int rc;
+    int rc = otb_nl_msg_of_type(msg, len, GENL_ID_CTRL, GENL_HDRLEN, &mlen);
 
-    if (mlen == 0)
-        return -1;
-    if (h.nlmsg_type != GENL_ID_CTRL)
-        return 0;
-    off = otb_nl_genl_attrs(mlen);
-    if (off == 0)
-        return -1;
-    rc = otb_nl_find_attr(msg, mlen, off, CTRL_ATTR_FAMILY_ID, sizeof(uint16_t), &data);
+    if (rc <= 0)
+        return rc;
+    rc = otb_nl_find_attr(msg, mlen, NLMSG_HDRLEN + GENL_HDRLEN, CTRL_ATTR_FAMILY_ID,
+                          sizeof(uint16_t), &data);
     if (rc == 1)
         *id = otb_nl_u16(data);
     return rc;
@@ -749,17 +744,26 @@ static int otb_nl_segs_cb(const void *msg, size_t len, void *vctx)
     return 0;
 }
 
-int otb_nl_link_segs(int ifindex, uint32_t *gso_max_segs, uint32_t *tso_max_segs)
+/* One rtnetlink request of sequence 1 (req, len) on a socket of its own, its replies fed to
+ * cb; 0 or -errno. */
+static int otb_nl_route_request(const void *req, size_t len, otb_nl_msg_cb cb, void *ctx)
 {
-    struct otb_nl_segs_ctx ctx = { 0 };
-    uint8_t req[64];
     int fd = otb_nl_open(NETLINK_ROUTE), rc;
 
     if (fd < 0)
         return fd;
-    rc = otb_nl_transact(fd, req, otb_nl_build_link_get(req, sizeof(req), 1, ifindex), 1,
-                         otb_nl_now_ms() + OTB_NL_TIMEOUT_MS, otb_nl_segs_cb, &ctx);
+    rc = otb_nl_transact(fd, req, len, 1, otb_nl_now_ms() + OTB_NL_TIMEOUT_MS, cb, ctx);
     close(fd);
+    return rc;
+}
+
+int otb_nl_link_segs(int ifindex, uint32_t *gso_max_segs, uint32_t *tso_max_segs)
+{
+    struct otb_nl_segs_ctx ctx = { 0 };
+    uint8_t req[64];
+    int rc = otb_nl_route_request(req, otb_nl_build_link_get(req, sizeof(req), 1, ifindex),
+                                  otb_nl_segs_cb, &ctx);
+
     if (rc < 0)
         return rc;
     if (!ctx.found)
@@ -772,14 +776,10 @@ int otb_nl_link_segs(int ifindex, uint32_t *gso_max_segs, uint32_t *tso_max_segs
 int otb_nl_set_link_gso_max_segs(int ifindex, uint32_t segs)
 {
     uint8_t req[64];
-    int fd = otb_nl_open(NETLINK_ROUTE), rc;
 
-    if (fd < 0)
-        return fd;
-    rc = otb_nl_transact(fd, req, otb_nl_build_link_gso_segs(req, sizeof(req), 1, ifindex, segs),
-                         1, otb_nl_now_ms() + OTB_NL_TIMEOUT_MS, NULL, NULL);
-    close(fd);
-    return rc;
+    return otb_nl_route_request(req, otb_nl_build_link_gso_segs(req, sizeof(req), 1, ifindex,
+                                                                segs),
+                                NULL, NULL);
 }
 
 static int otb_nl_family_cb(const void *msg, size_t len, void *ctx)
